@@ -1,0 +1,117 @@
+//! Builds the shipped plugins and the test fixture plugins for
+//! `wasm32-wasip2`, so that `cargo run` and `cargo test` find real components
+//! without a manual step. The wasm build has its own target directory
+//! (`target/plugins`) so it never waits on the lock of the build that runs
+//! this script. The directory of the built `.wasm` files is handed to the
+//! crate as `SWITCHBOARD_BUILT_PLUGINS`.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+
+/// Every crate built as a component: the shipped plugins, then test fixtures.
+const COMPONENTS: &[&str] = &[
+    "greeting",
+    "step-up",
+    "tile-display",
+    "accessibility",
+    "fixture-trap",
+    "fixture-spin",
+    "fixture-shout",
+    "fixture-no-hooks",
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let root = manifest_dir.parent().expect("host/ lives in the workspace");
+    for watched in [
+        "wit",
+        "sdk",
+        "plugins",
+        "tests/fixtures/plugins",
+        "Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    println!("cargo:rerun-if-env-changed=SWITCHBOARD_SKIP_PLUGIN_BUILD");
+
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("plugins");
+    let out = target_dir.join(TARGET).join("plugin");
+    println!(
+        "cargo:rustc-env=SWITCHBOARD_BUILT_PLUGINS={}",
+        out.display()
+    );
+    if env::var_os("SWITCHBOARD_SKIP_PLUGIN_BUILD").is_some() {
+        return;
+    }
+
+    ensure_target();
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args([
+            "build",
+            "--profile",
+            "plugin",
+            "--target",
+            TARGET,
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    for name in COMPONENTS {
+        command.args(["-p", name]);
+    }
+    // The outer build's flags are for the host, not for wasm.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO_PROFILE_RELEASE_DEBUG",
+    ] {
+        command.env_remove(var);
+    }
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("could not run cargo to build the plugins: {e}"));
+    assert!(status.success(), "building the plugins for {TARGET} failed");
+    for name in COMPONENTS {
+        let file = out.join(format!("{}.wasm", name.replace('-', "_")));
+        assert!(
+            file.exists(),
+            "the plugin build did not produce {}",
+            file.display()
+        );
+    }
+}
+
+/// rustup does not install the targets rust-toolchain.toml lists by itself.
+fn ensure_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let installed = |sysroot: &Path| sysroot.join("lib/rustlib").join(TARGET).exists();
+    if sysroot.as_deref().is_some_and(installed) {
+        return;
+    }
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        _ => panic!(
+            "the {TARGET} target is missing and `rustup target add {TARGET}` failed; \
+             install it by hand"
+        ),
+    }
+}

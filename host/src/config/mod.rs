@@ -1,0 +1,233 @@
+//! Configuration: the typed schema of `switchboard.toml`,
+//! `connectors/*.toml` and `bots/*.toml`, loading a directory as a whole,
+//! and located diagnostics (`file:line:col`).
+//!
+//! Owns: parsing and validation. Everything downstream works with the typed
+//! values ([`Config`]) and never sees TOML. May not touch: running state;
+//! applying a new configuration is the caller's business.
+//!
+//! Paths in `switchboard.toml` are relative to the configuration directory.
+//! Secrets (`password`) may instead be named by `password_env`, read from
+//! the environment at load.
+
+mod custom;
+mod diagnostic;
+mod schema;
+
+pub use custom::{CustomFields, TileDisplay, field_names};
+pub use diagnostic::{Diagnostic, Severity, line_col};
+pub use schema::{
+    BotConfig, BotKind, CardButton, CardConfig, ConnectorConfig, ConversationType, DeployTo,
+    GatewayConfig, HubConfig, HubSkill, HubUser, LimitOverrides, MAX_CONVERSATIONS_PER_AGENT,
+    PluginConfig, Role, ScriptedAnswer, ScriptedRule,
+};
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// A whole configuration directory, parsed and validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The directory it came from.
+    pub dir: PathBuf,
+    /// `switchboard.toml`.
+    pub gateway: GatewayConfig,
+    /// `connectors/*.toml`, in file name order.
+    pub connectors: Vec<ConnectorConfig>,
+    /// `bots/*.toml`, in file name order.
+    pub bots: Vec<BotConfig>,
+}
+
+/// A configuration that loaded, with its warnings.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// Findings that did not stop it from loading.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A configuration that did not load: every finding, errors first.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", render(.0))]
+pub struct ConfigErrors(pub Vec<Diagnostic>);
+
+fn render(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Loads and validates the configuration directory `dir`.
+pub fn load(dir: &Path) -> Result<Loaded, ConfigErrors> {
+    let mut diagnostics = Vec::new();
+    let gateway_file = dir.join("switchboard.toml");
+    let gateway = match std::fs::read_to_string(&gateway_file) {
+        Ok(source) => schema::parse_gateway(dir, &gateway_file, &source, &mut diagnostics),
+        Err(error) => {
+            diagnostics.push(Diagnostic::file_error(
+                &gateway_file,
+                format!("cannot read: {error}"),
+            ));
+            None
+        }
+    };
+
+    let mut bots = Vec::new();
+    for (file, source) in toml_files(&dir.join("bots"), &mut diagnostics) {
+        if let Some(bot) = schema::parse_bot(&file, &source, &mut diagnostics) {
+            bots.push((bot, source));
+        }
+    }
+    let mut connectors = Vec::new();
+    for (file, source) in toml_files(&dir.join("connectors"), &mut diagnostics) {
+        if let Some(connector) = schema::parse_connector(&file, &source, &mut diagnostics) {
+            connectors.push((connector, source));
+        }
+    }
+
+    if let Some(gateway) = &gateway {
+        check_together(gateway, &connectors, &bots, &mut diagnostics);
+    }
+
+    diagnostics.sort_by_key(|d| !d.is_error());
+    match gateway {
+        Some(gateway) if !diagnostics.iter().any(Diagnostic::is_error) => Ok(Loaded {
+            config: Config {
+                dir: dir.to_owned(),
+                gateway,
+                connectors: connectors.into_iter().map(|(c, _)| c).collect(),
+                bots: bots.into_iter().map(|(b, _)| b).collect(),
+            },
+            warnings: diagnostics,
+        }),
+        _ => Err(ConfigErrors(diagnostics)),
+    }
+}
+
+/// The `.toml` files of `dir` in name order, with their text. A missing
+/// directory is an empty one.
+fn toml_files(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<(PathBuf, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|file| match std::fs::read_to_string(&file) {
+            Ok(source) => Some((file, source)),
+            Err(error) => {
+                diagnostics.push(Diagnostic::file_error(
+                    &file,
+                    format!("cannot read: {error}"),
+                ));
+                None
+            }
+        })
+        .collect()
+}
+
+/// Rules that span files: unique ids, bots that exist, plugin files that
+/// exist, and the same custom fields on every connector of one bot.
+fn check_together(
+    gateway: &GatewayConfig,
+    connectors: &[(ConnectorConfig, String)],
+    bots: &[(BotConfig, String)],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut bot_ids: HashMap<&str, &Path> = HashMap::new();
+    for (bot, source) in bots {
+        if let Some(first) = bot_ids.insert(&bot.id, &bot.file) {
+            diagnostics.push(Diagnostic::error(
+                &bot.file,
+                source,
+                bot.spans.id.clone(),
+                format!("bot id `{}` is already used by {}", bot.id, first.display()),
+            ));
+        }
+    }
+    let mut connector_ids: HashMap<&str, &Path> = HashMap::new();
+    let mut first_of_bot: BTreeMap<&str, &ConnectorConfig> = BTreeMap::new();
+    for (connector, source) in connectors {
+        let at = |span: &std::ops::Range<usize>, message: String| {
+            Diagnostic::error(&connector.file, source, span.clone(), message)
+        };
+        if let Some(first) = connector_ids.insert(&connector.id, &connector.file) {
+            diagnostics.push(at(
+                &connector.spans.id,
+                format!(
+                    "connector id `{}` is already used by {}",
+                    connector.id,
+                    first.display()
+                ),
+            ));
+        }
+        if !bot_ids.contains_key(connector.bot.as_str()) {
+            let known: Vec<&str> = bot_ids.keys().copied().collect();
+            diagnostics.push(at(
+                &connector.spans.bot,
+                format!(
+                    "no bot `{}` in bots/ (known: {})",
+                    connector.bot,
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
+        }
+        for plugin in &connector.plugins {
+            if gateway.find_plugin(&plugin.file).is_none() {
+                let searched: Vec<String> = gateway
+                    .plugin_dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect();
+                diagnostics.push(at(
+                    &plugin.span,
+                    format!(
+                        "unknown plugin file `{}` (searched {})",
+                        plugin.file,
+                        searched.join(", ")
+                    ),
+                ));
+            }
+        }
+        match first_of_bot.get(connector.bot.as_str()) {
+            None => {
+                first_of_bot.insert(&connector.bot, connector);
+            }
+            Some(first) => {
+                if let Some((field, mine, theirs)) =
+                    custom::first_difference(&connector.custom, &first.custom)
+                {
+                    let span = connector
+                        .custom_spans
+                        .get(field.as_str())
+                        .cloned()
+                        .unwrap_or_else(|| connector.spans.bot.clone());
+                    diagnostics.push(at(
+                        &span,
+                        format!(
+                            "`{field}` is {mine} here but {theirs} on connector `{}` ({}) of the same bot `{}`; \
+                             connectors of one bot must share their custom fields",
+                            first.id,
+                            first.file.display(),
+                            connector.bot
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

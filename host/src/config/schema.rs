@@ -1,0 +1,803 @@
+//! The files' schemas (version 1) and their conversion to typed values.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::custom::CustomFields;
+use super::diagnostic::Diagnostic;
+use crate::plugin::{BUILT_PLUGIN_DIR, Limits};
+
+/// The account's conversation type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationType {
+    /// Asynchronous messaging (the default).
+    #[default]
+    Messaging,
+    /// Live chat.
+    Chat,
+}
+
+/// The bot agent user's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Takes conversations routed to it.
+    #[default]
+    Agent,
+    /// Sees every conversation of the account and joins them.
+    Manager,
+}
+
+/// Where the connector is deployed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployTo {
+    /// A demo deployment.
+    #[default]
+    Demo,
+    /// Production; needs the Administrator or Bot Status Access role.
+    Production,
+}
+
+/// `switchboard.toml`.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// The embedded hub, when enabled.
+    pub hub: Option<HubConfig>,
+    /// The platform's domain lookup (CSDS) base URL; `None` means the embedded hub.
+    pub csds: Option<String>,
+    /// Where the state store lives.
+    pub data_dir: PathBuf,
+    /// Where plugin files are looked up, in order; the build's output comes last.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Default limits of every plugin.
+    pub plugin_limits: Limits,
+}
+
+impl GatewayConfig {
+    /// The first `dir/file` that exists among the plugin directories.
+    pub fn find_plugin(&self, file: &str) -> Option<PathBuf> {
+        self.plugin_dirs
+            .iter()
+            .map(|dir| dir.join(file))
+            .find(|path| path.is_file())
+    }
+}
+
+/// The embedded hub's settings and its account model.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// Where it listens (HTTP and WebSocket on one address).
+    pub listen: SocketAddr,
+    /// Its account number.
+    pub account: String,
+    /// The skill of conversations that ask for none.
+    pub default_skill: String,
+    /// The account's skills.
+    pub skills: Vec<HubSkill>,
+    /// The account's users that may log in as agents.
+    pub users: Vec<HubUser>,
+    /// How long a ring waits for an answer before it expires.
+    pub ring_expiration: Duration,
+}
+
+/// A skill of the hub's account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HubSkill {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A user of the hub's account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HubUser {
+    /// Login name.
+    pub login: String,
+    /// Password.
+    pub password: String,
+    /// Skills routed to this user.
+    pub skills: Vec<String>,
+    /// The most conversations assigned at once (at most 999).
+    pub max_conversations: u32,
+}
+
+/// One `connectors/*.toml`.
+#[derive(Clone, Debug)]
+pub struct ConnectorConfig {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Connector id.
+    pub id: String,
+    /// The bot it serves.
+    pub bot: String,
+    /// Messaging account number.
+    pub account: String,
+    /// Login name of the bot agent user.
+    pub agent_user_id: String,
+    /// The agent user's password (from the file or the environment).
+    pub password: String,
+    /// Agent or manager.
+    pub role: Role,
+    /// Messaging or chat.
+    pub conversation_type: ConversationType,
+    /// Demo or production.
+    pub deploy_to: DeployTo,
+    /// Skill to escalate to when the bot fails.
+    pub fallback_skill_id: Option<String>,
+    /// Reach the platform by HTTP webhooks at this URL instead of the WebSocket.
+    pub external_webhook_url: Option<String>,
+    /// Structured content carries tooltips.
+    pub accessibility: bool,
+    /// Start with the gateway.
+    pub autostart: bool,
+    /// Plugins in chain order.
+    pub plugins: Vec<PluginConfig>,
+    /// The custom fields.
+    pub custom: CustomFields,
+    /// Where each custom field set in the file is.
+    pub custom_spans: BTreeMap<&'static str, Range<usize>>,
+    /// Where the identity fields are, for later diagnostics.
+    pub spans: ConnectorSpans,
+}
+
+/// Byte spans of a connector file's fields.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectorSpans {
+    /// `id`.
+    pub id: Range<usize>,
+    /// `bot`.
+    pub bot: Range<usize>,
+}
+
+/// One `[[plugins]]` entry of a connector.
+#[derive(Clone, Debug)]
+pub struct PluginConfig {
+    /// The file name as written.
+    pub file: String,
+    /// Where it was written.
+    pub span: Range<usize>,
+    /// Its settings for this connector.
+    pub settings: BTreeMap<String, String>,
+    /// Its own limits, where they differ from the gateway's `[plugins]` defaults.
+    pub limits: LimitOverrides,
+}
+
+/// Per-plugin limits that replace the gateway's defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LimitOverrides {
+    /// Hook deadline.
+    pub deadline: Option<Duration>,
+    /// Memory cap in bytes.
+    pub memory_bytes: Option<usize>,
+}
+
+impl LimitOverrides {
+    /// `defaults` with these overrides applied.
+    pub fn apply(self, defaults: Limits) -> Limits {
+        Limits {
+            deadline: self.deadline.unwrap_or(defaults.deadline),
+            memory_bytes: self.memory_bytes.unwrap_or(defaults.memory_bytes),
+        }
+    }
+}
+
+/// One `bots/*.toml`.
+#[derive(Clone, Debug)]
+pub struct BotConfig {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Bot id.
+    pub id: String,
+    /// What kind of bot brain.
+    pub kind: BotKind,
+    /// Where fields are.
+    pub spans: BotSpans,
+}
+
+/// Byte spans of a bot file's fields.
+#[derive(Clone, Debug, Default)]
+pub struct BotSpans {
+    /// `id`.
+    pub id: Range<usize>,
+}
+
+/// The bot brain.
+#[derive(Clone, Debug)]
+pub enum BotKind {
+    /// Rules from the file: pattern → answers.
+    Scripted(Vec<ScriptedRule>),
+}
+
+/// A scripted bot's rule: the first rule whose pattern matches answers.
+#[derive(Clone, Debug)]
+pub struct ScriptedRule {
+    /// Matched against the text the bot receives (case-insensitive).
+    pub pattern: Regex,
+    /// The answers, in order; `{text}` in a text answer is the received text.
+    pub say: Vec<ScriptedAnswer>,
+    /// Quick replies attached to the last answer: (title, text sent when tapped).
+    pub quick_replies: Vec<(String, String)>,
+    /// Transfer the conversation to this skill after answering.
+    pub escalate: Option<String>,
+    /// Close the conversation after answering.
+    pub close: bool,
+}
+
+/// One scripted answer.
+#[derive(Clone, Debug)]
+pub enum ScriptedAnswer {
+    /// A text message.
+    Text(String),
+    /// A card (published as structured content).
+    Card(CardConfig),
+}
+
+/// A card of a scripted answer.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardConfig {
+    /// Title, shown first.
+    pub title: String,
+    /// Body text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Image URL.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Buttons.
+    #[serde(default)]
+    pub buttons: Vec<CardButton>,
+}
+
+/// A card button: publishes `text` or opens `url`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardButton {
+    /// Label.
+    pub title: String,
+    /// Text published when clicked.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Link opened when clicked.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+// ---- raw file shapes -------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    #[serde(default)]
+    hub: Option<RawHub>,
+    #[serde(default)]
+    messaging: RawMessaging,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    plugins: RawPlugins,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHub {
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default = "default_hub_listen")]
+    listen: Spanned<String>,
+    #[serde(default = "default_account")]
+    account: String,
+    #[serde(default = "default_skill")]
+    default_skill: String,
+    #[serde(default)]
+    skills: Vec<RawSkill>,
+    #[serde(default)]
+    users: Vec<RawUser>,
+    #[serde(default = "default_ring_expiration")]
+    ring_expiration_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSkill {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    login: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    password_env: Option<Spanned<String>>,
+    #[serde(default)]
+    skills: Vec<String>,
+    #[serde(default = "default_max_conversations")]
+    max_conversations: Spanned<u32>,
+}
+
+struct RawSecret {
+    password: Option<String>,
+    password_env: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMessaging {
+    #[serde(default)]
+    csds: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    #[serde(default = "default_data_dir")]
+    data_dir: String,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore {
+            data_dir: default_data_dir(),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPlugins {
+    #[serde(default)]
+    dirs: Vec<String>,
+    #[serde(default)]
+    deadline_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    memory_mib: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnector {
+    id: Spanned<String>,
+    bot: Spanned<String>,
+    account: String,
+    agent_user_id: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    password_env: Option<Spanned<String>>,
+    #[serde(default)]
+    role: Role,
+    #[serde(default)]
+    conversation_type: ConversationType,
+    #[serde(default)]
+    deploy_to: DeployTo,
+    #[serde(default)]
+    fallback_skill_id: Option<String>,
+    #[serde(default)]
+    external_webhook_url: Option<String>,
+    #[serde(default)]
+    accessibility: bool,
+    #[serde(default)]
+    autostart: bool,
+    #[serde(default)]
+    plugins: Vec<RawPluginEntry>,
+    #[serde(default)]
+    custom: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPluginEntry {
+    file: Spanned<String>,
+    #[serde(default)]
+    settings: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    deadline_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    memory_mib: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBot {
+    id: Spanned<String>,
+    kind: Spanned<String>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    #[serde(rename = "match")]
+    pattern: Spanned<String>,
+    #[serde(default)]
+    say: Vec<RawAnswer>,
+    #[serde(default)]
+    quick_replies: Vec<RawQuickReply>,
+    #[serde(default)]
+    escalate: Option<String>,
+    #[serde(default)]
+    close: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnswer {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    card: Option<CardConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuickReply {
+    title: String,
+    text: String,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_hub_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:8080".into())
+}
+fn default_account() -> String {
+    "123".into()
+}
+fn default_skill() -> String {
+    "1".into()
+}
+fn default_ring_expiration() -> u64 {
+    30_000
+}
+fn default_max_conversations() -> Spanned<u32> {
+    Spanned::new(0..0, 50)
+}
+fn default_data_dir() -> String {
+    "../data".into()
+}
+
+/// The most conversations the platform assigns one agent.
+pub const MAX_CONVERSATIONS_PER_AGENT: u32 = 999;
+
+fn parse<T: for<'de> Deserialize<'de>>(
+    file: &Path,
+    source: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    match toml::from_str(source) {
+        Ok(raw) => Some(raw),
+        Err(error) => {
+            let span = error.span().unwrap_or(0..0);
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                span,
+                error.message().trim().to_owned(),
+            ));
+            None
+        }
+    }
+}
+
+fn secret(
+    raw: RawSecret,
+    what: &str,
+    file: &Path,
+    source: &str,
+    span: Range<usize>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> String {
+    match (raw.password, raw.password_env) {
+        (Some(password), None) => password,
+        (None, Some(var)) => std::env::var(var.get_ref()).unwrap_or_else(|_| {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                var.span(),
+                format!(
+                    "environment variable `{}` (the {what}'s password) is not set",
+                    var.get_ref()
+                ),
+            ));
+            String::new()
+        }),
+        (Some(_), Some(var)) => {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                var.span(),
+                "set either `password` or `password_env`, not both",
+            ));
+            String::new()
+        }
+        (None, None) => {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                span,
+                format!("the {what} needs `password` or `password_env`"),
+            ));
+            String::new()
+        }
+    }
+}
+
+fn limits(
+    deadline_ms: Option<Spanned<u64>>,
+    memory_mib: Option<Spanned<u64>>,
+    file: &Path,
+    source: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> LimitOverrides {
+    let mut limits = LimitOverrides::default();
+    if let Some(ms) = deadline_ms {
+        if (1..=10_000).contains(ms.get_ref()) {
+            limits.deadline = Some(Duration::from_millis(*ms.get_ref()));
+        } else {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                ms.span(),
+                "`deadline_ms` must be 1 to 10000",
+            ));
+        }
+    }
+    if let Some(mib) = memory_mib {
+        let max = (crate::plugin::MAX_PLUGIN_MEMORY_BYTES >> 20) as u64;
+        if (1..=max).contains(mib.get_ref()) {
+            limits.memory_bytes = Some((*mib.get_ref() as usize) << 20);
+        } else {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                mib.span(),
+                format!("`memory_mib` must be 1 to {max}"),
+            ));
+        }
+    }
+    limits
+}
+
+pub(super) fn parse_gateway(
+    dir: &Path,
+    file: &Path,
+    source: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<GatewayConfig> {
+    let raw: RawGateway = parse(file, source, diagnostics)?;
+    let hub = match raw.hub {
+        Some(hub) if hub.enabled => {
+            let listen = match hub.listen.get_ref().parse::<SocketAddr>() {
+                Ok(addr) => addr,
+                Err(error) => {
+                    diagnostics.push(Diagnostic::error(
+                        file,
+                        source,
+                        hub.listen.span(),
+                        format!("`listen` must be an address like 127.0.0.1:8080: {error}"),
+                    ));
+                    return None;
+                }
+            };
+            let mut users = Vec::new();
+            for user in hub.users {
+                let max = *user.max_conversations.get_ref();
+                if max == 0 || max > MAX_CONVERSATIONS_PER_AGENT {
+                    diagnostics.push(Diagnostic::error(
+                        file,
+                        source,
+                        user.max_conversations.span(),
+                        format!("`max_conversations` must be 1 to {MAX_CONVERSATIONS_PER_AGENT}"),
+                    ));
+                }
+                let raw_secret = RawSecret {
+                    password: user.password,
+                    password_env: user.password_env,
+                };
+                let password = secret(raw_secret, "hub user", file, source, 0..0, diagnostics);
+                users.push(HubUser {
+                    login: user.login,
+                    password,
+                    skills: user.skills,
+                    max_conversations: max.clamp(1, MAX_CONVERSATIONS_PER_AGENT),
+                });
+            }
+            let mut skills: Vec<HubSkill> = hub
+                .skills
+                .into_iter()
+                .map(|s| HubSkill {
+                    name: s.name.unwrap_or_else(|| format!("skill {}", s.id)),
+                    id: s.id,
+                })
+                .collect();
+            if !skills.iter().any(|s| s.id == hub.default_skill) {
+                skills.push(HubSkill {
+                    id: hub.default_skill.clone(),
+                    name: "default".into(),
+                });
+            }
+            Some(HubConfig {
+                listen,
+                account: hub.account,
+                default_skill: hub.default_skill,
+                skills,
+                users,
+                ring_expiration: Duration::from_millis(hub.ring_expiration_ms),
+            })
+        }
+        _ => None,
+    };
+    let mut plugin_dirs: Vec<PathBuf> = raw.plugins.dirs.iter().map(|d| dir.join(d)).collect();
+    plugin_dirs.push(PathBuf::from(BUILT_PLUGIN_DIR));
+    let plugin_limits = limits(
+        raw.plugins.deadline_ms,
+        raw.plugins.memory_mib,
+        file,
+        source,
+        diagnostics,
+    )
+    .apply(Limits::default());
+    Some(GatewayConfig {
+        hub,
+        csds: raw.messaging.csds,
+        data_dir: dir.join(raw.store.data_dir),
+        plugin_dirs,
+        plugin_limits,
+    })
+}
+
+pub(super) fn parse_connector(
+    file: &Path,
+    source: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<ConnectorConfig> {
+    let raw: RawConnector = parse(file, source, diagnostics)?;
+    let raw_secret = RawSecret {
+        password: raw.password,
+        password_env: raw.password_env,
+    };
+    let password = secret(
+        raw_secret,
+        "agent user",
+        file,
+        source,
+        raw.id.span(),
+        diagnostics,
+    );
+    let (custom, custom_spans) = CustomFields::parse(
+        &raw.custom,
+        raw.conversation_type,
+        file,
+        source,
+        diagnostics,
+    );
+    let plugins = raw
+        .plugins
+        .into_iter()
+        .map(|entry| PluginConfig {
+            file: entry.file.get_ref().clone(),
+            span: entry.file.span(),
+            settings: entry
+                .settings
+                .into_iter()
+                .map(|(key, value)| {
+                    let text = match value.get_ref() {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (key, text)
+                })
+                .collect(),
+            limits: limits(
+                entry.deadline_ms,
+                entry.memory_mib,
+                file,
+                source,
+                diagnostics,
+            ),
+        })
+        .collect();
+    Some(ConnectorConfig {
+        file: file.to_owned(),
+        spans: ConnectorSpans {
+            id: raw.id.span(),
+            bot: raw.bot.span(),
+        },
+        id: raw.id.into_inner(),
+        bot: raw.bot.into_inner(),
+        account: raw.account,
+        agent_user_id: raw.agent_user_id,
+        password,
+        role: raw.role,
+        conversation_type: raw.conversation_type,
+        deploy_to: raw.deploy_to,
+        fallback_skill_id: raw.fallback_skill_id,
+        external_webhook_url: raw.external_webhook_url,
+        accessibility: raw.accessibility,
+        autostart: raw.autostart,
+        plugins,
+        custom,
+        custom_spans,
+    })
+}
+
+pub(super) fn parse_bot(
+    file: &Path,
+    source: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<BotConfig> {
+    let raw: RawBot = parse(file, source, diagnostics)?;
+    if raw.kind.get_ref() != "scripted" {
+        diagnostics.push(Diagnostic::error(
+            file,
+            source,
+            raw.kind.span(),
+            format!(
+                "unknown bot kind `{}`; this version knows `scripted`",
+                raw.kind.get_ref()
+            ),
+        ));
+        return None;
+    }
+    let mut rules = Vec::new();
+    for rule in raw.rules {
+        let pattern = match Regex::new(&format!("(?i){}", rule.pattern.get_ref())) {
+            Ok(regex) => regex,
+            Err(error) => {
+                diagnostics.push(Diagnostic::error(
+                    file,
+                    source,
+                    rule.pattern.span(),
+                    format!("`match` is not a valid regular expression: {error}"),
+                ));
+                continue;
+            }
+        };
+        let mut say = Vec::new();
+        for answer in rule.say {
+            match (answer.text, answer.card) {
+                (Some(text), None) => say.push(ScriptedAnswer::Text(text)),
+                (None, Some(card)) => say.push(ScriptedAnswer::Card(card)),
+                _ => diagnostics.push(Diagnostic::error(
+                    file,
+                    source,
+                    rule.pattern.span(),
+                    "each `say` entry of this rule needs exactly one of `text` or `card`",
+                )),
+            }
+        }
+        rules.push(ScriptedRule {
+            pattern,
+            say,
+            quick_replies: rule
+                .quick_replies
+                .into_iter()
+                .map(|q| (q.title, q.text))
+                .collect(),
+            escalate: rule.escalate,
+            close: rule.close,
+        });
+    }
+    Some(BotConfig {
+        file: file.to_owned(),
+        spans: BotSpans { id: raw.id.span() },
+        id: raw.id.into_inner(),
+        kind: BotKind::Scripted(rules),
+    })
+}

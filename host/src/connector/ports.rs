@@ -1,0 +1,166 @@
+//! The two small traits through which a connector reaches the outside: the
+//! messaging platform ([`Platform`], implemented by `messaging`) and the bot
+//! brain ([`Bot`], implemented by `bot`), with the values that cross them.
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+use crate::content::OutMessage;
+
+/// What the platform tells a connector.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlatformEvent {
+    /// A conversation is offered to this agent.
+    Ring {
+        /// The ring to accept.
+        ring_id: String,
+        /// The conversation offered.
+        conversation_id: String,
+        /// Its skill.
+        skill_id: Option<String>,
+    },
+    /// A conversation this agent sees was created or changed.
+    ConversationUpsert {
+        /// Conversation id.
+        conversation_id: String,
+        /// Its skill.
+        skill_id: Option<String>,
+        /// The current consumer participant.
+        consumer_id: String,
+        /// False once it is closed.
+        open: bool,
+        /// True while this agent is its assigned agent.
+        assigned_to_me: bool,
+    },
+    /// A conversation left this agent (closed, transferred away).
+    ConversationGone {
+        /// Conversation id.
+        conversation_id: String,
+    },
+    /// A live event of a conversation this agent is in.
+    ConversationEvent {
+        /// Conversation id (= main dialog id).
+        conversation_id: String,
+        /// Its sequence in the dialog; `None` for chat states.
+        sequence: Option<u64>,
+        /// True if the consumer sent it.
+        from_consumer: bool,
+        /// The event itself (`ContentEvent`, ...).
+        event: Value,
+    },
+    /// The connection to the platform is gone.
+    Disconnected {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A past event of a conversation, from its history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PastEvent {
+    /// Its sequence.
+    pub sequence: u64,
+    /// True if the consumer sent it.
+    pub from_consumer: bool,
+    /// The event.
+    pub event: Value,
+}
+
+/// Why a platform request failed.
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
+pub enum PlatformError {
+    /// The platform answered with an error code.
+    #[error("{request} refused with {code}: {message}")]
+    Refused {
+        /// The request type.
+        request: String,
+        /// Its code (> 399).
+        code: u16,
+        /// What the platform said.
+        message: String,
+    },
+    /// No answer in time, or the connection is gone.
+    #[error("{request}: {reason}")]
+    Unavailable {
+        /// The request type.
+        request: String,
+        /// What happened.
+        reason: String,
+    },
+}
+
+/// The requests a connector makes of the messaging platform.
+pub trait Platform: Send + Sync {
+    /// Accepts a ring.
+    fn accept_ring<'a>(&'a self, ring_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>>;
+    /// Publishes an event into a conversation; returns its sequence.
+    fn publish<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        event: Value,
+    ) -> BoxFuture<'a, Result<u64, PlatformError>>;
+    /// The conversation's past events.
+    fn history<'a>(
+        &'a self,
+        conversation_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<PastEvent>, PlatformError>>;
+    /// Transfers the conversation to a skill (this agent leaves it).
+    fn transfer<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        skill_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), PlatformError>>;
+    /// Closes the conversation.
+    fn close<'a>(&'a self, conversation_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>>;
+}
+
+/// Why a turn reaches the bot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TurnKind {
+    /// Consumer text (after aggregation and plugins).
+    Message,
+    /// A new conversation's greeting (defaultGreetingMessage or a plugin's).
+    Greeting,
+    /// The consumer stepped up (defaultStepupMessage or a plugin's).
+    StepUp,
+}
+
+/// One turn sent to the bot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BotTurn {
+    /// The conversation.
+    pub conversation_id: String,
+    /// The consumer.
+    pub consumer_id: String,
+    /// The text.
+    pub text: String,
+    /// Why it is sent.
+    pub kind: TurnKind,
+}
+
+/// What the bot wants done.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BotAction {
+    /// Publish this message.
+    Say(OutMessage),
+    /// Transfer to this skill.
+    Escalate(String),
+    /// Close the conversation.
+    Close,
+}
+
+/// Why the bot gave no answer.
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
+#[error("bot {bot}: {reason}")]
+pub struct BotError {
+    /// The bot id.
+    pub bot: String,
+    /// What happened.
+    pub reason: String,
+}
+
+/// A bot brain.
+pub trait Bot: Send + Sync {
+    /// Sends one turn and returns the bot's answer.
+    fn ask<'a>(&'a self, turn: &'a BotTurn) -> BoxFuture<'a, Result<Vec<BotAction>, BotError>>;
+}

@@ -1,0 +1,222 @@
+//! Small hyper helpers shared by the servers (hub, admin) and the HTTP
+//! clients (messaging login, bots): bodies, JSON responses, the WebSocket
+//! upgrade on a hyper connection, and a minimal JSON client.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{
+    CONNECTION, CONTENT_TYPE, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE,
+};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+/// The body type of every response switchboard serves.
+pub type Body = Full<Bytes>;
+
+/// A JSON response.
+pub fn json(status: StatusCode, value: &Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(value.to_string())))
+        .expect("static response parts are valid")
+}
+
+/// A JSON error response with the stable shape `{"error":{"code","message"}}`.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
+    json(
+        status,
+        &serde_json::json!({"error": {"code": status.as_u16(), "message": message.into()}}),
+    )
+}
+
+/// A response with a fixed body and content type.
+pub fn content(content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    Response::builder()
+        .header(CONTENT_TYPE, content_type)
+        .body(Full::new(body.into()))
+        .expect("static response parts are valid")
+}
+
+/// Reads a request body of at most `limit` bytes.
+pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, String> {
+    let collected = request
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let bytes = collected.to_bytes();
+    if bytes.len() > limit {
+        return Err(format!("body larger than {limit} bytes"));
+    }
+    Ok(bytes)
+}
+
+/// A server-side WebSocket connection on an upgraded hyper connection.
+pub type ServerSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Answers a WebSocket upgrade request with 101 and yields the socket once
+/// hyper hands the connection over. `None` if the request is no upgrade.
+pub fn upgrade_websocket(
+    request: &mut Request<Incoming>,
+) -> Option<(
+    Response<Body>,
+    impl Future<Output = Option<ServerSocket>> + use<>,
+)> {
+    let is_upgrade = request
+        .headers()
+        .get(UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let key = request.headers().get(SEC_WEBSOCKET_KEY)?.clone();
+    if !is_upgrade {
+        return None;
+    }
+    let on_upgrade = hyper::upgrade::on(request);
+    let response = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(CONNECTION, HeaderValue::from_static("Upgrade"))
+        .header(UPGRADE, HeaderValue::from_static("websocket"))
+        .header(SEC_WEBSOCKET_ACCEPT, derive_accept_key(key.as_bytes()))
+        .body(Body::default())
+        .expect("static response parts are valid");
+    let socket = async move {
+        let upgraded = on_upgrade.await.ok()?;
+        Some(WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await)
+    };
+    Some((response, socket))
+}
+
+/// Serves `handler` on `listener` (HTTP/1.1 with upgrades) until the task is dropped.
+pub async fn serve<H, F>(listener: TcpListener, handler: H)
+where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                continue;
+            }
+        };
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handler(request, peer).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "HTTP connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Errors of [`post_json`] and [`get_json`].
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The URL could not be used.
+    #[error("bad URL {0}")]
+    Url(String),
+    /// Connecting or sending failed.
+    #[error("{url}: {reason}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The server answered with an error status.
+    #[error("{url}: HTTP {status}: {body}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: u16,
+        /// The body, for the log.
+        body: String,
+    },
+    /// The answer was not JSON.
+    #[error("{url}: the answer is not JSON: {reason}")]
+    NotJson {
+        /// The URL.
+        url: String,
+        /// The parse error.
+        reason: String,
+    },
+}
+
+type Client =
+    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
+
+fn client() -> &'static Client {
+    static CLIENT: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http()
+    })
+}
+
+/// POSTs `body` as JSON to `url` and reads the JSON answer.
+pub async fn post_json(url: &str, body: &Value) -> Result<Value, ClientError> {
+    let request = Request::post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|_| ClientError::Url(url.to_owned()))?;
+    send(url, request).await
+}
+
+/// GETs `url` and reads the JSON answer.
+pub async fn get_json(url: &str) -> Result<Value, ClientError> {
+    let request = Request::get(url)
+        .body(Body::default())
+        .map_err(|_| ClientError::Url(url.to_owned()))?;
+    send(url, request).await
+}
+
+async fn send(url: &str, request: Request<Body>) -> Result<Value, ClientError> {
+    let transport = |reason: String| ClientError::Transport {
+        url: url.to_owned(),
+        reason,
+    };
+    let response = client()
+        .request(request)
+        .await
+        .map_err(|e| transport(format!("{e:#}")))?;
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| transport(e.to_string()))?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(ClientError::Status {
+            url: url.to_owned(),
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+        });
+    }
+    if bytes.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::NotJson {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,225 @@
+//! The agent WebSocket (PROTOCOL.md §A2–A4): one logged-in agent session.
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::Hub;
+use super::state::{Agent, Outgoing, Session};
+use crate::http::ServerSocket;
+use crate::wire::{self, Frame, Request};
+
+pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (outbox, mut outgoing) = mpsc::unbounded_channel();
+    let conn = {
+        let mut state = hub.state();
+        let conn = state.next_id();
+        let user = state
+            .config
+            .users
+            .iter()
+            .find(|u| u.login == session.login)
+            .cloned();
+        let (skills, max) = user
+            .map(|u| (u.skills, u.max_conversations))
+            .unwrap_or_default();
+        state.agents.insert(
+            conn,
+            Agent {
+                outbox: outbox.clone(),
+                login: session.login.clone(),
+                user_id: session.user_id.clone(),
+                pid: session.pid.clone(),
+                availability: "OFFLINE".into(),
+                routing_subscription: None,
+                conversation_subscription: None,
+                skills,
+                max_conversations: max,
+                last_assigned: 0,
+            },
+        );
+        conn
+    };
+    tracing::info!(agent = %session.user_id, conn, "agent connected to the hub");
+
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = outgoing.recv().await {
+            let result = match frame {
+                Outgoing::Text(text) => sink.send(Message::text(text)).await,
+                Outgoing::Close(code, reason) => {
+                    let frame = CloseFrame {
+                        code: CloseCode::from(code),
+                        reason: reason.into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+    });
+
+    while let Some(message) = stream.next().await {
+        let text = match message {
+            Ok(Message::Text(text)) => text,
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        let reply = match wire::parse(&text) {
+            Ok(Frame::Request(request)) => handle(&hub, conn, &session, request),
+            Ok(_) => None,
+            Err(error) => Some(wire::response(
+                wire::salvage_id(&text).as_deref(),
+                400,
+                "GenericResponse",
+                json!({"msg": error.to_string()}),
+            )),
+        };
+        if let Some(reply) = reply {
+            let _ = outbox.send(Outgoing::Text(reply));
+        }
+    }
+
+    hub.state().agent_gone(conn);
+    hub.route();
+    writer.abort();
+    tracing::info!(agent = %session.user_id, conn, "agent disconnected from the hub");
+}
+
+/// Answers one request; every request gets exactly one response.
+fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> Option<String> {
+    let response_type = format!("{}$Response", request.kind);
+    let ok = |code: u16, body: Value| {
+        Some(wire::response(
+            Some(&request.id),
+            code,
+            &response_type,
+            body,
+        ))
+    };
+    let refused = |(code, msg): (u16, String)| ok(code, json!({"msg": msg}));
+    let body = &request.body;
+    let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
+    match request.kind.as_str() {
+        ".GetClock" | "GetClock" => ok(200, json!({"currentTime": wire::now_ms()})),
+        ".ams.routing.SetAgentState" => {
+            let Some(availability) = text("availability") else {
+                return refused((400, "availability is required".into()));
+            };
+            if !["ONLINE", "OCCUPIED", "AWAY", "OFFLINE"].contains(&availability.as_str()) {
+                return refused((400, format!("unknown availability {availability}")));
+            }
+            if let Some(agent) = hub.state().agents.get_mut(&conn) {
+                agent.availability = availability;
+            }
+            hub.route();
+            ok(200, json!({}))
+        }
+        ".ams.aam.SubscribeExConversations" => {
+            let subscription = uuid::Uuid::new_v4().to_string();
+            let filter = body.get("agentIds").and_then(Value::as_array).map(|ids| {
+                ids.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            });
+            let states = body
+                .get("convState")
+                .and_then(Value::as_array)
+                .map(|s| {
+                    s.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let response = ok(200, json!({"subscriptionId": subscription}));
+            let mut state = hub.state();
+            if let Some(agent) = state.agents.get_mut(&conn) {
+                agent.conversation_subscription = Some((subscription, filter, states));
+            }
+            // The response goes out before the snapshot notification.
+            if let (Some(frame), Some(agent)) = (&response, state.agents.get(&conn)) {
+                let _ = agent.outbox.send(Outgoing::Text(frame.clone()));
+            }
+            state.snapshot_for(conn);
+            None
+        }
+        ".ams.routing.SubscribeRoutingTasks" => {
+            let subscription = uuid::Uuid::new_v4().to_string();
+            if let Some(agent) = hub.state().agents.get_mut(&conn) {
+                agent.routing_subscription = Some(subscription.clone());
+            }
+            let response = ok(200, json!({"subscriptionId": subscription}));
+            if let Some(frame) = &response {
+                if let Some(agent) = hub.state().agents.get(&conn) {
+                    let _ = agent.outbox.send(Outgoing::Text(frame.clone()));
+                }
+            }
+            hub.route();
+            None
+        }
+        ".ams.routing.UpdateRingState" => {
+            let (Some(ring_id), Some(ring_state)) = (text("ringId"), text("ringState")) else {
+                return refused((400, "ringId and ringState are required".into()));
+            };
+            let result = hub.state().update_ring(conn, &ring_id, &ring_state);
+            hub.route();
+            match result {
+                Ok(()) => ok(200, json!({})),
+                Err(refusal) => refused(refusal),
+            }
+        }
+        ".ams.ms.PublishEvent" => {
+            let (Some(dialog), Some(event)) = (text("dialogId"), body.get("event").cloned()) else {
+                return refused((400, "dialogId and event are required".into()));
+            };
+            if !event.is_object() || event.get("type").and_then(Value::as_str).is_none() {
+                return refused((400, "event must be an object with a type".into()));
+            }
+            match hub.state().agent_publish(conn, &dialog, event) {
+                Ok(sequence) => ok(200, json!({"sequence": sequence})),
+                Err(refusal) => refused(refusal),
+            }
+        }
+        ".ams.ms.QueryMessages" => {
+            let Some(dialog) = text("dialogId") else {
+                return refused((400, "dialogId is required".into()));
+            };
+            let newer_than = body.get("newerThanSequence").and_then(Value::as_u64);
+            match hub.state().history(&dialog, newer_than) {
+                Ok(events) => ok(200, events),
+                Err(refusal) => refused(refusal),
+            }
+        }
+        ".ams.cm.UpdateConversationField" => {
+            let Some(conv) = text("conversationId") else {
+                return refused((400, "conversationId is required".into()));
+            };
+            let fields = match body.get("conversationField") {
+                Some(Value::Array(fields)) => fields.clone(),
+                Some(field @ Value::Object(_)) => vec![field.clone()],
+                _ => return refused((400, "conversationField is required".into())),
+            };
+            let result = hub.state().agent_update_fields(conn, &conv, &fields);
+            hub.route();
+            match result {
+                Ok(()) => ok(200, json!("OK")),
+                Err(refusal) => refused(refusal),
+            }
+        }
+        ".ams.userprofile.GetUserProfile" => ok(200, json!([])),
+        other => {
+            tracing::debug!(agent = %session.user_id, request = other, "unsupported agent request");
+            refused((400, format!("unsupported request type {other}")))
+        }
+    }
+}

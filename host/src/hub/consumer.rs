@@ -1,0 +1,270 @@
+//! The consumer WebSocket (CONSUMER.md §2–4): one consumer's socket.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::Hub;
+use super::state::{Consumer, Outbox, Outgoing};
+use crate::http::ServerSocket;
+use crate::wire::{self, Frame, Request};
+
+/// How long a socket opened without a JWT may wait for `InitConnection`.
+const INIT_WINDOW: Duration = Duration::from_secs(5);
+/// Close code for "no valid JWT".
+const UNAUTHORIZED: u16 = 4401;
+
+pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: ServerSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (outbox, mut outgoing) = mpsc::unbounded_channel();
+    let conn = {
+        let mut state = hub.state();
+        let conn = state.next_id();
+        let consumer_id = header_token.and_then(|t| state.consumer_tokens.get(&t).cloned());
+        state.consumers.insert(
+            conn,
+            Consumer {
+                outbox: Some(outbox.clone()),
+                consumer_id,
+                ..Consumer::default()
+            },
+        );
+        conn
+    };
+
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = outgoing.recv().await {
+            let result = match frame {
+                Outgoing::Text(text) => sink.send(Message::text(text)).await,
+                Outgoing::Close(code, reason) => {
+                    let frame = CloseFrame {
+                        code: CloseCode::from(code),
+                        reason: reason.into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+    });
+
+    // A socket that never authenticates is closed with 4401.
+    let guard_hub = hub.clone();
+    let guard_outbox = outbox.clone();
+    let init_guard = tokio::spawn(async move {
+        tokio::time::sleep(INIT_WINDOW).await;
+        let authenticated = guard_hub
+            .state()
+            .consumers
+            .get(&conn)
+            .is_some_and(|c| c.consumer_id.is_some());
+        if !authenticated {
+            let _ = guard_outbox.send(Outgoing::Close(UNAUTHORIZED, "no valid JWT".into()));
+        }
+    });
+
+    while let Some(message) = stream.next().await {
+        let text = match message {
+            Ok(Message::Text(text)) => text,
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        match wire::parse(&text) {
+            Ok(Frame::Request(request)) => handle(&hub, conn, &outbox, request),
+            Ok(_) => {}
+            Err(error) => {
+                let frame = wire::response(
+                    wire::salvage_id(&text).as_deref(),
+                    400,
+                    "GenericResponse",
+                    json!({"msg": error.to_string()}),
+                );
+                let _ = outbox.send(Outgoing::Text(frame));
+            }
+        }
+    }
+
+    init_guard.abort();
+    hub.state().consumers.remove(&conn);
+    writer.abort();
+}
+
+/// Answers one request; every request gets exactly one response.
+fn handle(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, request: Request) {
+    let respond = |code: u16, kind: &str, body: Value| {
+        let _ = outbox.send(Outgoing::Text(wire::response(
+            Some(&request.id),
+            code,
+            kind,
+            body,
+        )));
+    };
+    let refuse = |(code, msg): (u16, String)| respond(code, "GenericResponse", json!({"msg": msg}));
+    let body = &request.body;
+    let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
+
+    if request.kind == "InitConnection" {
+        let jwt = request
+            .headers
+            .iter()
+            .find(|h| {
+                h.get("type").and_then(Value::as_str) == Some(".ams.headers.ConsumerAuthentication")
+            })
+            .and_then(|h| h.get("jwt"))
+            .and_then(Value::as_str);
+        let mut state = hub.state();
+        let consumer_id = jwt.and_then(|t| state.consumer_tokens.get(t).cloned());
+        match consumer_id {
+            Some(id) => {
+                if let Some(consumer) = state.consumers.get_mut(&conn) {
+                    consumer.consumer_id = Some(id);
+                }
+                drop(state);
+                respond(200, ".ReqBody$StringResp", json!("OK"));
+            }
+            None => {
+                drop(state);
+                respond(401, ".ReqBody$StringResp", json!({"msg": "no valid JWT"}));
+                let _ = outbox.send(Outgoing::Close(UNAUTHORIZED, "no valid JWT".into()));
+            }
+        }
+        return;
+    }
+    if request.kind == "GetClock" || request.kind == ".GetClock" {
+        return respond(
+            200,
+            "GetClock$Response",
+            json!({"currentTime": wire::now_ms()}),
+        );
+    }
+
+    let mut state = hub.state();
+    let Some(consumer_id) = state
+        .consumers
+        .get(&conn)
+        .and_then(|c| c.consumer_id.clone())
+    else {
+        drop(state);
+        return refuse((401, "send InitConnection with a valid JWT first".into()));
+    };
+    match request.kind.as_str() {
+        "cm.ConsumerRequestConversation" => {
+            let skill = match body.get("skillId") {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            };
+            let result = state.request_conversation(&consumer_id, skill);
+            drop(state);
+            match result {
+                Ok(id) => {
+                    respond(
+                        200,
+                        "cm.RequestConversationResponse",
+                        json!({"conversationId": id}),
+                    );
+                    hub.route();
+                }
+                Err(refusal) => refuse(refusal),
+            }
+        }
+        "ms.PublishEvent" => {
+            let dialog = text("dialogId").or_else(|| text("conversationId"));
+            let (Some(dialog), Some(event)) = (dialog, body.get("event").cloned()) else {
+                drop(state);
+                return refuse((400, "dialogId and event are required".into()));
+            };
+            if !event.is_object() || event.get("type").and_then(Value::as_str).is_none() {
+                drop(state);
+                return refuse((400, "event must be an object with a type".into()));
+            }
+            let result = state.consumer_publish(&consumer_id, &dialog, event);
+            drop(state);
+            match result {
+                Ok(sequence) => respond(
+                    200,
+                    "ms.PublishEventResponse",
+                    json!({"sequence": sequence}),
+                ),
+                Err(refusal) => refuse(refusal),
+            }
+        }
+        "ms.SubscribeMessagingEvents" => {
+            let Some(dialog) = text("dialogId") else {
+                drop(state);
+                return refuse((400, "dialogId is required".into()));
+            };
+            let from_seq = body.get("fromSeq").and_then(Value::as_u64).unwrap_or(0);
+            match state.conversations.get(&dialog) {
+                Some(conv) if conv.consumer_id == consumer_id => {
+                    // Under the lock: the response precedes the past events.
+                    respond(200, "GenericSubscribeResponse", json!({}));
+                    if let Err(refusal) =
+                        state.subscribe_dialog(conn, &consumer_id, &dialog, from_seq)
+                    {
+                        tracing::warn!(?refusal, "subscription failed after its checks");
+                    }
+                }
+                Some(_) => refuse((403, format!("dialog {dialog} is not this consumer's"))),
+                None => refuse((404, format!("no dialog {dialog}"))),
+            }
+        }
+        "cqm.SubscribeExConversations" => {
+            let subscription = uuid::Uuid::new_v4().to_string();
+            if let Some(consumer) = state.consumers.get_mut(&conn) {
+                consumer.conversation_subscription = Some(subscription.clone());
+            }
+            respond(
+                200,
+                "cqm.SubscribeExConversationsResponse",
+                json!({"subscriptionId": subscription}),
+            );
+            state.consumer_snapshot(conn);
+        }
+        "cm.UpdateConversationField" => {
+            let Some(conv_id) = text("conversationId") else {
+                drop(state);
+                return refuse((400, "conversationId is required".into()));
+            };
+            let fields = match body.get("conversationField") {
+                Some(Value::Array(fields)) => fields.clone(),
+                Some(field @ Value::Object(_)) => vec![field.clone()],
+                _ => Vec::new(),
+            };
+            let closes = fields.iter().any(|f| {
+                f.get("field").and_then(Value::as_str) == Some("ConversationStateField")
+                    && f.get("conversationState").and_then(Value::as_str) == Some("CLOSE")
+            });
+            match state.conversations.get(&conv_id) {
+                Some(conv) if conv.consumer_id == consumer_id && closes => {
+                    state.close(&conv_id, "CONSUMER");
+                    respond(
+                        200,
+                        "StringResponse",
+                        json!("OK Conversation resolved successfully"),
+                    );
+                }
+                Some(conv) if conv.consumer_id == consumer_id => refuse((
+                    400,
+                    "a consumer may only close its conversation (ConversationStateField CLOSE)"
+                        .into(),
+                )),
+                Some(_) => refuse((
+                    403,
+                    format!("conversation {conv_id} is not this consumer's"),
+                )),
+                None => refuse((404, format!("no conversation {conv_id}"))),
+            }
+        }
+        other => refuse((400, format!("unsupported request type {other}"))),
+    }
+}

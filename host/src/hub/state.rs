@@ -1,0 +1,808 @@
+//! The hub's model of its account: conversations with their event history,
+//! logged-in agents and connected consumers, and the routing rules (skill,
+//! free slots, least loaded first, ring expiry, re-routing on agent loss).
+//!
+//! Every method runs under the hub's one lock and sends frames to
+//! connections through their outboxes; none of them awaits.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::config::HubConfig;
+use crate::wire::{self, now_ms};
+
+/// A connection's outbox: text frames to send, or a close with a code.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// A text frame.
+    Text(String),
+    /// Close the socket with this code and reason.
+    Close(u16, String),
+}
+
+pub type Outbox = UnboundedSender<Outgoing>;
+
+/// Who sent an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Consumer,
+    AssignedAgent,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Consumer => "CONSUMER",
+            Role::AssignedAgent => "ASSIGNED_AGENT",
+        }
+    }
+}
+
+/// One event of a conversation's history.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub sequence: u64,
+    /// Account-qualified id (`123.cons-1`, `123.bot-user`).
+    pub originator_id: String,
+    /// Participant id (consumer id or the agent's pid).
+    pub originator_pid: String,
+    pub role: Role,
+    pub server_ts: u64,
+    pub event: Value,
+}
+
+#[derive(Debug)]
+pub struct Ring {
+    pub id: String,
+    pub agent_conn: u64,
+}
+
+#[derive(Debug)]
+pub struct Conversation {
+    pub id: String,
+    pub consumer_id: String,
+    pub skill_id: String,
+    pub open: bool,
+    pub close_reason: Option<&'static str>,
+    pub start_ts: u64,
+    /// The agent user (`123.login`) it is assigned to.
+    pub assigned: Option<String>,
+    pub assigned_pid: Option<String>,
+    pub ring: Option<Ring>,
+    pub rejected_by: HashSet<u64>,
+    pub events: Vec<StoredEvent>,
+    pub next_sequence: u64,
+}
+
+#[derive(Debug)]
+pub struct Agent {
+    pub outbox: Outbox,
+    pub login: String,
+    /// `account.login`.
+    pub user_id: String,
+    pub pid: String,
+    pub availability: String,
+    pub routing_subscription: Option<String>,
+    /// Subscription id, agent filter (None = every conversation), states.
+    pub conversation_subscription: Option<(String, Option<Vec<String>>, Vec<String>)>,
+    pub skills: Vec<String>,
+    pub max_conversations: u32,
+    pub last_assigned: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Consumer {
+    pub outbox: Option<Outbox>,
+    pub consumer_id: Option<String>,
+    pub conversation_subscription: Option<String>,
+    pub dialog_subscriptions: HashSet<String>,
+}
+
+/// A logged-in agent session (from `login`, used by the WebSocket).
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub login: String,
+    pub user_id: String,
+    pub pid: String,
+}
+
+/// Why a request was refused: the response code and message.
+pub type Refusal = (u16, String);
+
+fn refuse<T>(code: u16, message: impl Into<String>) -> Result<T, Refusal> {
+    Err((code, message.into()))
+}
+
+pub struct HubState {
+    pub config: HubConfig,
+    pub conversations: HashMap<String, Conversation>,
+    pub agents: HashMap<u64, Agent>,
+    pub consumers: HashMap<u64, Consumer>,
+    pub sessions: HashMap<String, Session>,
+    pub consumer_tokens: HashMap<String, String>,
+    next_id: u64,
+    assignment_clock: u64,
+}
+
+impl HubState {
+    pub fn new(config: HubConfig) -> Self {
+        HubState {
+            config,
+            conversations: HashMap::new(),
+            agents: HashMap::new(),
+            consumers: HashMap::new(),
+            sessions: HashMap::new(),
+            consumer_tokens: HashMap::new(),
+            next_id: 1,
+            assignment_clock: 0,
+        }
+    }
+
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn send(outbox: &Outbox, frame: String) {
+        // A closed outbox means the connection is going away; its cleanup follows.
+        let _ = outbox.send(Outgoing::Text(frame));
+    }
+
+    // ---- agent side -------------------------------------------------------
+
+    /// The agent-side view of a conversation (PROTOCOL.md §A4).
+    fn agent_details(&self, conv: &Conversation) -> Value {
+        let account = &self.config.account;
+        let mut participants = json!({"CONSUMER": [conv.consumer_id]});
+        let mut pids = json!({"CONSUMER": [conv.consumer_id]});
+        let mut details =
+            vec![json!({"id": conv.consumer_id, "role": "CONSUMER", "state": "ACTIVE"})];
+        if let (Some(agent), Some(pid)) = (&conv.assigned, &conv.assigned_pid) {
+            participants["ASSIGNED_AGENT"] = json!([agent]);
+            pids["ASSIGNED_AGENT"] = json!([pid]);
+            details.push(json!({"id": agent, "role": "ASSIGNED_AGENT", "state": "ACTIVE"}));
+        }
+        let state = if conv.open { "OPEN" } else { "CLOSE" };
+        let mut result = json!({
+            "skillId": conv.skill_id, "brandId": account, "state": state, "stage": state,
+            "startTs": conv.start_ts, "participants": participants, "participantsPId": pids,
+            "dialogs": [{"dialogId": conv.id, "dialogType": "MAIN", "channelType": "MESSAGING",
+                         "state": state, "participantsDetails": details}],
+        });
+        if let Some(reason) = conv.close_reason {
+            result["closeReason"] = json!(reason);
+        }
+        result
+    }
+
+    /// Tells every subscribed agent that should see `conv` about it; an agent
+    /// that saw it before and should no longer gets a DELETE.
+    fn notify_agents(&self, conv_id: &str, previous_user: Option<&str>) {
+        let Some(conv) = self.conversations.get(conv_id) else {
+            return;
+        };
+        let details = self.agent_details(conv);
+        for agent in self.agents.values() {
+            let Some((subscription, filter, states)) = &agent.conversation_subscription else {
+                continue;
+            };
+            let sees = |user: Option<&str>| match filter {
+                None => true,
+                Some(ids) => user.is_some_and(|u| ids.iter().any(|id| id == u)),
+            };
+            let state = if conv.open { "OPEN" } else { "CLOSE" };
+            let wants_state = states.is_empty() || states.iter().any(|s| s == state);
+            let change = if sees(conv.assigned.as_deref()) && wants_state {
+                json!({"type": "UPSERT", "result": {"convId": conv.id, "effectiveTTR": -1, "conversationDetails": details}})
+            } else if sees(previous_user) || (sees(conv.assigned.as_deref()) && !wants_state) {
+                json!({"type": "DELETE", "result": {"convId": conv.id, "conversationDetails": details}})
+            } else {
+                continue;
+            };
+            Self::send(
+                &agent.outbox,
+                wire::notification(
+                    ".ams.aam.ExConversationChangeNotification",
+                    json!({"subscriptionId": subscription, "changes": [change]}),
+                ),
+            );
+        }
+    }
+
+    /// The current conversations an agent subscription should see at once.
+    pub fn snapshot_for(&self, conn: u64) {
+        let Some(agent) = self.agents.get(&conn) else {
+            return;
+        };
+        let Some((subscription, filter, states)) = &agent.conversation_subscription else {
+            return;
+        };
+        let changes: Vec<Value> = self
+            .conversations
+            .values()
+            .filter(|c| match filter {
+                None => true,
+                Some(ids) => c.assigned.as_ref().is_some_and(|a| ids.contains(a)),
+            })
+            .filter(|c| {
+                let state = if c.open { "OPEN" } else { "CLOSE" };
+                states.is_empty() || states.iter().any(|s| s == state)
+            })
+            .map(|c| json!({"type": "UPSERT", "result": {"convId": c.id, "effectiveTTR": -1, "conversationDetails": self.agent_details(c)}}))
+            .collect();
+        if !changes.is_empty() {
+            Self::send(
+                &agent.outbox,
+                wire::notification(
+                    ".ams.aam.ExConversationChangeNotification",
+                    json!({"subscriptionId": subscription, "changes": changes}),
+                ),
+            );
+        }
+    }
+
+    fn load(&self, agent: &Agent, conn: u64) -> usize {
+        self.conversations
+            .values()
+            .filter(|c| c.open)
+            .filter(|c| {
+                c.assigned.as_deref() == Some(agent.user_id.as_str())
+                    || c.ring.as_ref().is_some_and(|r| r.agent_conn == conn)
+            })
+            .count()
+    }
+
+    /// Offers every waiting conversation to a free agent. Returns the rings
+    /// made, so the caller can start their expiry timers.
+    pub fn route_waiting(&mut self) -> Vec<(String, String)> {
+        let mut waiting: Vec<(u64, String)> = self
+            .conversations
+            .values()
+            .filter(|c| c.open && c.assigned.is_none() && c.ring.is_none())
+            .map(|c| (c.start_ts, c.id.clone()))
+            .collect();
+        waiting.sort();
+        waiting
+            .into_iter()
+            .filter_map(|(_, id)| self.route(&id))
+            .collect()
+    }
+
+    /// Rings the least loaded agent with the conversation's skill and a free slot.
+    fn route(&mut self, conv_id: &str) -> Option<(String, String)> {
+        let conv = self.conversations.get(conv_id)?;
+        let (skill, rejected) = (conv.skill_id.clone(), conv.rejected_by.clone());
+        let (conn, _) = self
+            .agents
+            .iter()
+            .filter(|(conn, a)| {
+                a.routing_subscription.is_some()
+                    && a.availability == "ONLINE"
+                    && (a.skills.is_empty() || a.skills.contains(&skill))
+                    && !rejected.contains(conn)
+                    && self.load(a, **conn) < a.max_conversations as usize
+            })
+            .min_by_key(|(conn, a)| (self.load(a, **conn), a.last_assigned, **conn))
+            .map(|(conn, a)| (*conn, a.pid.clone()))?;
+        let serial = self.next_id();
+        let ring_id = format!("{conv_id}_{}_{serial}", self.agents[&conn].login);
+        self.assignment_clock += 1;
+        let agent = self.agents.get_mut(&conn).expect("chosen above");
+        agent.last_assigned = self.assignment_clock;
+        let conv = self
+            .conversations
+            .get_mut(conv_id)
+            .expect("looked up above");
+        conv.ring = Some(Ring {
+            id: ring_id.clone(),
+            agent_conn: conn,
+        });
+        self.send_ring(conn, conv_id, &ring_id, "WAITING");
+        Some((conv_id.to_owned(), ring_id))
+    }
+
+    fn send_ring(&self, conn: u64, conv_id: &str, ring_id: &str, state: &str) {
+        let (Some(agent), Some(conv)) = (self.agents.get(&conn), self.conversations.get(conv_id))
+        else {
+            return;
+        };
+        let Some(subscription) = &agent.routing_subscription else {
+            return;
+        };
+        let expiration = self.config.ring_expiration.as_millis() as u64;
+        let body = json!({"subscriptionId": subscription, "changes": [{"type": "UPSERT", "result": {
+            "routingTaskId": format!("rt-{conv_id}"), "conversationId": conv_id,
+            "consumerId": conv.consumer_id, "skillId": conv.skill_id,
+            "ringsDetails": [{"ringId": ring_id, "ringExpiration": expiration,
+                "ringExpirationTs": now_ms() + expiration, "ringState": state, "weight": 1}]}}]});
+        Self::send(
+            &agent.outbox,
+            wire::notification(".ams.routing.RoutingTaskNotification", body),
+        );
+    }
+
+    /// An agent answered a ring.
+    pub fn update_ring(&mut self, conn: u64, ring_id: &str, state: &str) -> Result<(), Refusal> {
+        let Some(conv_id) = self
+            .conversations
+            .values()
+            .find(|c| c.ring.as_ref().is_some_and(|r| r.id == ring_id))
+            .map(|c| c.id.clone())
+        else {
+            return refuse(404, format!("no waiting ring {ring_id}"));
+        };
+        let conv = self.conversations.get_mut(&conv_id).expect("found above");
+        if conv.ring.as_ref().map(|r| r.agent_conn) != Some(conn) {
+            return refuse(403, format!("ring {ring_id} belongs to another agent"));
+        }
+        match state {
+            "ACCEPTED" => {
+                conv.ring = None;
+                let agent = &self.agents[&conn];
+                conv.assigned = Some(agent.user_id.clone());
+                conv.assigned_pid = Some(agent.pid.clone());
+                self.send_ring(conn, &conv_id, ring_id, "ACCEPTED");
+                self.notify_agents(&conv_id, None);
+                self.notify_consumer(&conv_id);
+                Ok(())
+            }
+            "REJECTED" => {
+                conv.ring = None;
+                conv.rejected_by.insert(conn);
+                self.send_ring(conn, &conv_id, ring_id, "REJECTED");
+                Ok(())
+            }
+            other => refuse(
+                400,
+                format!("ringState must be ACCEPTED or REJECTED, not {other}"),
+            ),
+        }
+    }
+
+    /// A ring's time ran out: it expires and the conversation is offered again.
+    pub fn expire_ring(&mut self, conv_id: &str, ring_id: &str) {
+        let Some(conv) = self.conversations.get_mut(conv_id) else {
+            return;
+        };
+        let Some(ring) = conv.ring.take_if(|r| r.id == ring_id) else {
+            return;
+        };
+        self.send_ring(ring.agent_conn, conv_id, ring_id, "EXPIRED");
+    }
+
+    /// An agent connection went away: its rings are withdrawn and its
+    /// conversations go back to routing, history intact.
+    pub fn agent_gone(&mut self, conn: u64) {
+        let Some(agent) = self.agents.remove(&conn) else {
+            return;
+        };
+        let still_connected = self.agents.values().any(|a| a.user_id == agent.user_id);
+        let mut released = Vec::new();
+        for conv in self.conversations.values_mut() {
+            if conv.ring.as_ref().is_some_and(|r| r.agent_conn == conn) {
+                conv.ring = None;
+            }
+            if !still_connected
+                && conv.open
+                && conv.assigned.as_deref() == Some(agent.user_id.as_str())
+            {
+                conv.assigned = None;
+                conv.assigned_pid = None;
+                released.push(conv.id.clone());
+            }
+        }
+        for conv_id in released {
+            self.notify_agents(&conv_id, Some(&agent.user_id));
+            self.notify_consumer(&conv_id);
+        }
+    }
+
+    /// An agent publishes an event into a conversation it is assigned to.
+    pub fn agent_publish(
+        &mut self,
+        conn: u64,
+        conv_id: &str,
+        event: Value,
+    ) -> Result<u64, Refusal> {
+        let agent = self
+            .agents
+            .get(&conn)
+            .ok_or((401, "not logged in".to_string()))?;
+        let (user_id, pid) = (agent.user_id.clone(), agent.pid.clone());
+        let conv = self
+            .conversations
+            .get(conv_id)
+            .ok_or((404, format!("no conversation {conv_id}")))?;
+        if conv.assigned.as_deref() != Some(user_id.as_str()) {
+            return refuse(403, format!("agent {user_id} is not assigned to {conv_id}"));
+        }
+        if !conv.open {
+            return refuse(400, format!("conversation {conv_id} is closed"));
+        }
+        Ok(self.append(conv_id, user_id, pid, Role::AssignedAgent, event))
+    }
+
+    /// A consumer publishes an event into its conversation.
+    pub fn consumer_publish(
+        &mut self,
+        consumer_id: &str,
+        conv_id: &str,
+        event: Value,
+    ) -> Result<u64, Refusal> {
+        let conv = self
+            .conversations
+            .get(conv_id)
+            .ok_or((404, format!("no conversation {conv_id}")))?;
+        if conv.consumer_id != consumer_id {
+            return refuse(
+                403,
+                format!("conversation {conv_id} is not this consumer's"),
+            );
+        }
+        if !conv.open {
+            return refuse(400, format!("conversation {conv_id} is closed"));
+        }
+        let originator = format!("{}.{consumer_id}", self.config.account);
+        Ok(self.append(
+            conv_id,
+            originator,
+            consumer_id.to_owned(),
+            Role::Consumer,
+            event,
+        ))
+    }
+
+    /// Records an event (chat states are passed on, not stored) and sends it
+    /// to both sides. Returns its sequence (0 for chat states).
+    fn append(
+        &mut self,
+        conv_id: &str,
+        originator_id: String,
+        originator_pid: String,
+        role: Role,
+        event: Value,
+    ) -> u64 {
+        let transient = event.get("type").and_then(Value::as_str) == Some("ChatStateEvent");
+        let conv = self
+            .conversations
+            .get_mut(conv_id)
+            .expect("checked by callers");
+        let sequence = if transient {
+            0
+        } else {
+            let sequence = conv.next_sequence;
+            conv.next_sequence += 1;
+            sequence
+        };
+        let stored = StoredEvent {
+            sequence,
+            originator_id,
+            originator_pid,
+            role,
+            server_ts: now_ms(),
+            event,
+        };
+        if !transient {
+            conv.events.push(stored.clone());
+        }
+        let conv = &self.conversations[conv_id];
+        // Agent side: every agent assigned to the conversation sees every event.
+        if let Some(assigned) = &conv.assigned {
+            let body = self.agent_event(conv, &stored, transient);
+            for agent in self.agents.values().filter(|a| &a.user_id == assigned) {
+                Self::send(
+                    &agent.outbox,
+                    wire::notification(".ams.ms.OnlineEventDistribution", body.clone()),
+                );
+            }
+        }
+        // Consumer side: every socket subscribed to the dialog.
+        let change = consumer_change(conv, &stored, transient);
+        for consumer in self.consumers.values() {
+            if consumer.dialog_subscriptions.contains(conv_id) {
+                if let Some(outbox) = &consumer.outbox {
+                    Self::send(
+                        outbox,
+                        wire::notification(
+                            "ms.MessagingEventNotification",
+                            json!({"changes": [change.clone()]}),
+                        ),
+                    );
+                }
+            }
+        }
+        sequence
+    }
+
+    fn agent_event(&self, conv: &Conversation, e: &StoredEvent, transient: bool) -> Value {
+        let mut body = json!({
+            "dialogId": conv.id, "conversationId": conv.id, "originatorId": e.originator_id,
+            "originatorPId": e.originator_pid,
+            "originatorMetadata": {"id": e.originator_pid, "role": e.role.as_str()},
+            "serverTimestamp": e.server_ts, "event": e.event,
+        });
+        if !transient {
+            body["sequence"] = json!(e.sequence);
+        }
+        body
+    }
+
+    /// Past events of a conversation, for `QueryMessages`.
+    pub fn history(&self, conv_id: &str, newer_than: Option<u64>) -> Result<Value, Refusal> {
+        let conv = self
+            .conversations
+            .get(conv_id)
+            .ok_or((404, format!("no conversation {conv_id}")))?;
+        let events: Vec<Value> = conv
+            .events
+            .iter()
+            .filter(|e| newer_than.is_none_or(|n| e.sequence > n))
+            .map(|e| self.agent_event(conv, e, false))
+            .collect();
+        Ok(Value::Array(events))
+    }
+
+    /// Transfer (`ParticipantsChange REMOVE ASSIGNED_AGENT` + `Skill UPDATE`)
+    /// and close, from an agent.
+    pub fn agent_update_fields(
+        &mut self,
+        conn: u64,
+        conv_id: &str,
+        fields: &[Value],
+    ) -> Result<(), Refusal> {
+        let user_id = self
+            .agents
+            .get(&conn)
+            .map(|a| a.user_id.clone())
+            .ok_or((401, "not logged in".into()))?;
+        let conv = self
+            .conversations
+            .get(conv_id)
+            .ok_or((404, format!("no conversation {conv_id}")))?;
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|f| f.get("field").and_then(Value::as_str) == Some(name))
+        };
+        if let Some(close) = field("ConversationStateField") {
+            if close.get("conversationState").and_then(Value::as_str) != Some("CLOSE") {
+                return refuse(400, "conversationState must be CLOSE");
+            }
+            self.close(conv_id, "AGENT");
+            return Ok(());
+        }
+        let removes_agent = field("ParticipantsChange").is_some_and(|f| {
+            f.get("type").and_then(Value::as_str) == Some("REMOVE")
+                && f.get("role").and_then(Value::as_str) == Some("ASSIGNED_AGENT")
+        });
+        let new_skill = field("Skill")
+            .and_then(|f| f.get("skill"))
+            .and_then(|s| match s {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            });
+        if !removes_agent && new_skill.is_none() {
+            return refuse(
+                400,
+                "supported fields: ConversationStateField CLOSE, or ParticipantsChange REMOVE ASSIGNED_AGENT with Skill UPDATE",
+            );
+        }
+        if !conv.open {
+            return refuse(400, format!("conversation {conv_id} is closed"));
+        }
+        if removes_agent && conv.assigned.as_deref() != Some(user_id.as_str()) {
+            return refuse(
+                400,
+                format!("{user_id} is not the assigned agent of {conv_id}"),
+            );
+        }
+        if let Some(skill) = &new_skill {
+            if !self.config.skills.iter().any(|s| &s.id == skill) {
+                return refuse(
+                    400,
+                    format!("no skill {skill} in account {}", self.config.account),
+                );
+            }
+        }
+        let conv = self.conversations.get_mut(conv_id).expect("found above");
+        if let Some(skill) = new_skill {
+            conv.skill_id = skill;
+        }
+        let previous = if removes_agent {
+            conv.assigned_pid = None;
+            conv.rejected_by.clear();
+            conv.assigned.take()
+        } else {
+            None
+        };
+        self.notify_agents(conv_id, previous.as_deref());
+        self.notify_consumer(conv_id);
+        Ok(())
+    }
+
+    /// Closes a conversation.
+    pub fn close(&mut self, conv_id: &str, by: &'static str) {
+        let Some(conv) = self.conversations.get_mut(conv_id) else {
+            return;
+        };
+        if !conv.open {
+            return;
+        }
+        conv.open = false;
+        conv.close_reason = Some(by);
+        conv.ring = None;
+        let assigned = conv.assigned.clone();
+        self.notify_agents(conv_id, assigned.as_deref());
+        self.notify_consumer(conv_id);
+    }
+
+    // ---- consumer side ----------------------------------------------------
+
+    /// The consumer-side view of a conversation (CONSUMER.md §4).
+    fn consumer_details(&self, conv: &Conversation) -> Value {
+        let mut participants = vec![json!({"id": conv.consumer_id, "role": "CONSUMER"})];
+        if let Some(pid) = &conv.assigned_pid {
+            participants.push(json!({"id": pid, "role": "ASSIGNED_AGENT"}));
+        }
+        let state = if conv.open { "OPEN" } else { "CLOSE" };
+        let mut details = json!({
+            "skillId": conv.skill_id, "participants": participants, "brandId": self.config.account,
+            "state": state, "stage": state, "startTs": conv.start_ts,
+            "dialogs": [{"dialogId": conv.id, "dialogType": "MAIN", "channelType": "MESSAGING", "state": state}],
+        });
+        if let Some(reason) = conv.close_reason {
+            details["closeReason"] = json!(reason);
+            details["closedBy"] = json!(reason);
+        }
+        details
+    }
+
+    /// Sends the conversation's state to its consumer's subscriptions.
+    fn notify_consumer(&self, conv_id: &str) {
+        let Some(conv) = self.conversations.get(conv_id) else {
+            return;
+        };
+        let details = self.consumer_details(conv);
+        for consumer in self.consumers.values() {
+            if consumer.consumer_id.as_deref() != Some(conv.consumer_id.as_str()) {
+                continue;
+            }
+            if let (Some(subscription), Some(outbox)) =
+                (&consumer.conversation_subscription, &consumer.outbox)
+            {
+                Self::send(
+                    outbox,
+                    wire::notification(
+                        "cqm.ExConversationChangeNotification",
+                        json!({"subscriptionId": subscription, "changes": [
+                            {"type": "UPSERT", "result": {"convId": conv.id, "conversationDetails": details}}]}),
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Every conversation of the consumer on `conn`, for a new subscription.
+    pub fn consumer_snapshot(&self, conn: u64) {
+        let Some(consumer) = self.consumers.get(&conn) else {
+            return;
+        };
+        let (Some(subscription), Some(outbox), Some(consumer_id)) = (
+            &consumer.conversation_subscription,
+            &consumer.outbox,
+            &consumer.consumer_id,
+        ) else {
+            return;
+        };
+        let changes: Vec<Value> = self
+            .conversations
+            .values()
+            .filter(|c| &c.consumer_id == consumer_id)
+            .map(|c| json!({"type": "UPSERT", "result": {"convId": c.id, "conversationDetails": self.consumer_details(c)}}))
+            .collect();
+        Self::send(
+            outbox,
+            wire::notification(
+                "cqm.ExConversationChangeNotification",
+                json!({"subscriptionId": subscription, "changes": changes}),
+            ),
+        );
+    }
+
+    /// A consumer asks for a conversation.
+    pub fn request_conversation(
+        &mut self,
+        consumer_id: &str,
+        skill: Option<String>,
+    ) -> Result<String, Refusal> {
+        if self
+            .conversations
+            .values()
+            .any(|c| c.open && c.consumer_id == consumer_id)
+        {
+            return refuse(400, "the consumer already has an open conversation");
+        }
+        let skill_id = match skill.filter(|s| s != "-1") {
+            Some(skill) if self.config.skills.iter().any(|s| s.id == skill) => skill,
+            Some(skill) => {
+                return refuse(
+                    400,
+                    format!("no skill {skill} in account {}", self.config.account),
+                );
+            }
+            None => self.config.default_skill.clone(),
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        self.conversations.insert(
+            id.clone(),
+            Conversation {
+                id: id.clone(),
+                consumer_id: consumer_id.to_owned(),
+                skill_id,
+                open: true,
+                close_reason: None,
+                start_ts: now_ms(),
+                assigned: None,
+                assigned_pid: None,
+                ring: None,
+                rejected_by: HashSet::new(),
+                events: Vec::new(),
+                next_sequence: 1,
+            },
+        );
+        self.notify_consumer(&id);
+        Ok(id)
+    }
+
+    /// A consumer socket subscribes to a dialog's events: past ones from
+    /// `from_seq` at once, new ones as they come.
+    pub fn subscribe_dialog(
+        &mut self,
+        conn: u64,
+        consumer_id: &str,
+        dialog_id: &str,
+        from_seq: u64,
+    ) -> Result<(), Refusal> {
+        let conv = self
+            .conversations
+            .get(dialog_id)
+            .ok_or((404, format!("no dialog {dialog_id}")))?;
+        if conv.consumer_id != consumer_id {
+            return refuse(403, format!("dialog {dialog_id} is not this consumer's"));
+        }
+        let changes: Vec<Value> = conv
+            .events
+            .iter()
+            .filter(|e| e.sequence >= from_seq)
+            .map(|e| consumer_change(conv, e, false))
+            .collect();
+        let consumer = self
+            .consumers
+            .get_mut(&conn)
+            .ok_or((401, "not connected".to_string()))?;
+        consumer.dialog_subscriptions.insert(dialog_id.to_owned());
+        if let (false, Some(outbox)) = (changes.is_empty(), &consumer.outbox) {
+            Self::send(
+                outbox,
+                wire::notification("ms.MessagingEventNotification", json!({"changes": changes})),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn consumer_change(conv: &Conversation, e: &StoredEvent, transient: bool) -> Value {
+    let mut change = json!({
+        "originatorId": e.originator_pid,
+        "originatorMetadata": {"id": e.originator_pid, "role": e.role.as_str()},
+        "serverTimestamp": e.server_ts, "event": e.event,
+        "conversationId": conv.id, "dialogId": conv.id,
+    });
+    if !transient {
+        change["sequence"] = json!(e.sequence);
+    }
+    change
+}

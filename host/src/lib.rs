@@ -1,0 +1,45 @@
+//! # switchboard
+//!
+//! A gateway that hosts bot agent connectors: each connector logs a bot
+//! agent into a messaging platform (LivePerson's Conversational Cloud or
+//! the embedded hub, which speaks the same protocol), accepts the
+//! conversations routed to it, relays consumer messages to a bot brain and
+//! publishes the answers back. Brands customise a connector with sandboxed
+//! WebAssembly plugins written against `wit/`.
+//!
+//! # Layout
+//!
+//! Data flows one way: messaging → connector → plugins → bot → plugins →
+//! messaging.
+//!
+//! - [`config`]: the typed schema of the configuration directory, loading
+//!   and located diagnostics.
+//! - [`plugin`]: the wasmtime runtime: engine, limits, host imports, the
+//!   per-connector plugin chain and its fallbacks.
+//! - [`connector`]: the session loop, per-conversation pipelines, the
+//!   custom fields' behaviour, status; the `Platform` and `Bot` traits.
+//! - [`messaging`]: the LivePerson Messaging Agent API client (implements
+//!   `Platform`).
+//! - [`bot`]: bot brains (implement `Bot`); today the scripted bot.
+//! - [`hub`]: the embedded messaging platform (agent and consumer sides,
+//!   routing, web chat page).
+//! - [`store`]: durable state in sled.
+//! - [`content`]: outgoing messages and LivePerson's structured-content
+//!   schemas that judge them.
+//! - [`wire`]: the JSON envelopes both WebSocket sides share.
+//! - [`http`]: small hyper helpers for servers and clients.
+//! - [`app`]: wiring it all together for `switchboard run`.
+
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod bot;
+pub mod config;
+pub mod connector;
+pub mod content;
+pub mod http;
+pub mod hub;
+pub mod messaging;
+pub mod plugin;
+pub mod store;
+pub mod wire;

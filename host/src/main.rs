@@ -1,0 +1,86 @@
+//! The `switchboard` command: parses arguments and calls the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use switchboard::app::{self, Overrides};
+
+/// A gateway that hosts bot agent connectors, customised by sandboxed WebAssembly plugins.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Starts the hub and the connectors (the default command).
+    Run {
+        /// The configuration directory (default: ./config, else the shipped one).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Listen address of the embedded hub, overriding switchboard.toml.
+        #[arg(long)]
+        hub_listen: Option<SocketAddr>,
+    },
+    /// Checks a configuration directory; prints file:line:col per finding.
+    Validate {
+        /// The configuration directory (default: ./config, else the shipped one).
+        dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+
+    match cli.command.unwrap_or(Command::Run {
+        config: None,
+        hub_listen: None,
+    }) {
+        Command::Validate { dir } => {
+            let dir = dir.unwrap_or_else(app::default_config_dir);
+            let (ok, lines) = app::validate(&dir);
+            for line in &lines {
+                println!("{line}");
+            }
+            if ok {
+                println!("{}: configuration is valid", dir.display());
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Run { config, hub_listen } => {
+            let dir = config.unwrap_or_else(app::default_config_dir);
+            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime starts");
+            match runtime.block_on(app::run(&dir, Overrides { hub_listen })) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("switchboard: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! The LivePerson Messaging Agent API client (PROTOCOL.md §A): domain
+//! lookup, login, the agent WebSocket, request/response matching, and the
+//! translation of notifications into [`PlatformEvent`]s.
+//!
+//! Owns: the wire side of a connector's platform connection. Implements the
+//! connector's [`Platform`] trait; knows nothing of conversations' logic.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::connector::{PastEvent, Platform, PlatformError, PlatformEvent};
+use crate::http;
+use crate::wire::{self, Frame};
+
+/// Every request is answered within this time or counts as failed.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Application keep-alive (`GetClock`) interval.
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
+
+/// Where and as whom to log in.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// Base URL of the domain lookup (CSDS), e.g. `http://127.0.0.1:8080`.
+    pub csds: String,
+    /// Account number.
+    pub account: String,
+    /// Agent user login name.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+}
+
+/// Why connecting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Domain lookup failed or lacks a service.
+    #[error("domain lookup: {0}")]
+    Lookup(String),
+    /// Login was refused (401: wrong credentials, user missing or disabled).
+    #[error("login as {user}: {reason}")]
+    Login {
+        /// The user.
+        user: String,
+        /// What the platform said.
+        reason: String,
+    },
+    /// The WebSocket could not be opened.
+    #[error("messaging WebSocket: {0}")]
+    Socket(String),
+    /// A setup request failed.
+    #[error("setup: {0}")]
+    Setup(#[from] PlatformError),
+}
+
+type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, PlatformError>>>>>;
+
+/// A live agent connection. Dropping it closes the socket.
+pub struct AgentConnection {
+    outbox: mpsc::UnboundedSender<Message>,
+    pending: Pending,
+    next_id: AtomicU64,
+    agent_id: String,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for AgentConnection {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl AgentConnection {
+    /// Looks the account up, logs in, opens the WebSocket, goes ONLINE and
+    /// subscribes to conversations and routing tasks. Events arrive on the
+    /// returned receiver.
+    pub async fn connect(
+        credentials: &Credentials,
+    ) -> Result<(Arc<AgentConnection>, mpsc::UnboundedReceiver<PlatformEvent>), ConnectError> {
+        let account = &credentials.account;
+        let lookup_url = format!(
+            "{}/api/account/{account}/service/baseURI.json?version=1.0",
+            credentials.csds
+        );
+        let domains = http::get_json(&lookup_url)
+            .await
+            .map_err(|e| ConnectError::Lookup(e.to_string()))?;
+        let domain = |service: &str| {
+            domains["baseURIs"]
+                .as_array()
+                .and_then(|list| list.iter().find(|d| d["service"] == service))
+                .and_then(|d| d["baseURI"].as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    ConnectError::Lookup(format!("no {service} domain for account {account}"))
+                })
+        };
+        let (vep, messaging) = (domain("agentVep")?, domain("asyncMessagingEnt")?);
+
+        let login_url = format!("http://{vep}/api/account/{account}/login?v=1.3");
+        let login = http::post_json(
+            &login_url,
+            &json!({"username": credentials.username, "password": credentials.password}),
+        )
+        .await
+        .map_err(|e| ConnectError::Login {
+            user: credentials.username.clone(),
+            reason: e.to_string(),
+        })?;
+        let (Some(bearer), Some(user_id)) =
+            (login["bearer"].as_str(), login["config"]["userId"].as_str())
+        else {
+            return Err(ConnectError::Login {
+                user: credentials.username.clone(),
+                reason: "the answer lacks bearer or config.userId".into(),
+            });
+        };
+        let agent_id = format!("{account}.{user_id}");
+
+        let ws_url =
+            format!("ws://{messaging}/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1");
+        let (socket, _) = tokio_tungstenite::connect_async(&ws_url)
+            .await
+            .map_err(|e| ConnectError::Socket(e.to_string()))?;
+        let (mut sink, mut stream) = socket.split();
+        let (outbox, mut outgoing) = mpsc::unbounded_channel::<Message>();
+        let (events, receiver) = mpsc::unbounded_channel();
+        let pending: Pending = Arc::default();
+
+        let writer = tokio::spawn(async move {
+            while let Some(message) = outgoing.recv().await {
+                if sink.send(message).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let reader_pending = pending.clone();
+        let my_id = agent_id.clone();
+        let reader = tokio::spawn(async move {
+            let reason = loop {
+                match stream.next().await {
+                    Some(Ok(Message::Text(text))) => {
+                        dispatch(&text, &reader_pending, &events, &my_id)
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        break format!("closed by the platform: {frame:?}");
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(error)) => break error.to_string(),
+                    None => break "connection ended".into(),
+                }
+            };
+            // Fail every request still waiting, then tell the connector.
+            for (_, waiter) in reader_pending.lock().expect("not poisoned").drain() {
+                let _ = waiter.send(Err(PlatformError::Unavailable {
+                    request: "request".into(),
+                    reason: reason.clone(),
+                }));
+            }
+            let _ = events.send(PlatformEvent::Disconnected { reason });
+        });
+
+        let connection = Arc::new(AgentConnection {
+            outbox,
+            pending,
+            next_id: AtomicU64::new(1),
+            agent_id: agent_id.clone(),
+            tasks: vec![writer, reader],
+        });
+        connection
+            .request(
+                ".ams.routing.SetAgentState",
+                json!({"availability": "ONLINE", "channels": ["MESSAGING"], "agentUserId": agent_id}),
+            )
+            .await?;
+        connection
+            .request(
+                ".ams.aam.SubscribeExConversations",
+                json!({"convState": ["OPEN"], "agentIds": [agent_id]}),
+            )
+            .await?;
+        connection
+            .request(
+                ".ams.routing.SubscribeRoutingTasks",
+                json!({"channelType": "MESSAGING", "agentId": agent_id, "brandId": account}),
+            )
+            .await?;
+
+        let keep_alive = Arc::downgrade(&connection);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(KEEP_ALIVE).await;
+                let Some(connection) = keep_alive.upgrade() else {
+                    break;
+                };
+                let _ = connection.request(".GetClock", json!({})).await;
+            }
+        });
+        Ok((connection, receiver))
+    }
+
+    /// This agent's account-qualified id.
+    pub fn agent_id(&self) -> &str {
+        &self.agent_id
+    }
+
+    /// Sends a request and waits for its response body.
+    pub async fn request(&self, kind: &str, body: Value) -> Result<Value, PlatformError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+        let (done, answer) = oneshot::channel();
+        self.pending
+            .lock()
+            .expect("not poisoned")
+            .insert(id.clone(), done);
+        let unavailable = |reason: &str| PlatformError::Unavailable {
+            request: kind.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if self
+            .outbox
+            .send(Message::text(wire::request(&id, kind, body)))
+            .is_err()
+        {
+            self.pending.lock().expect("not poisoned").remove(&id);
+            return Err(unavailable("the connection is closed"));
+        }
+        match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
+            Ok(Ok(result)) => result.map_err(|e| match e {
+                PlatformError::Refused { code, message, .. } => PlatformError::Refused {
+                    request: kind.to_owned(),
+                    code,
+                    message,
+                },
+                PlatformError::Unavailable { reason, .. } => unavailable(&reason),
+            }),
+            Ok(Err(_)) => Err(unavailable("the connection closed")),
+            Err(_) => {
+                self.pending.lock().expect("not poisoned").remove(&id);
+                Err(unavailable("no response within 10 s"))
+            }
+        }
+    }
+}
+
+/// Routes one incoming frame: responses to their waiters, notifications to events.
+fn dispatch(
+    text: &str,
+    pending: &Pending,
+    events: &mpsc::UnboundedSender<PlatformEvent>,
+    agent_id: &str,
+) {
+    let frame = match wire::parse(text) {
+        Ok(frame) => frame,
+        Err(error) => {
+            tracing::warn!(%error, "unreadable frame from the platform");
+            return;
+        }
+    };
+    match frame {
+        Frame::Response {
+            req_id,
+            code,
+            body,
+            kind,
+        } => {
+            let Some(waiter) = pending.lock().expect("not poisoned").remove(&req_id) else {
+                return;
+            };
+            let result = if code > 399 {
+                Err(PlatformError::Refused {
+                    request: kind,
+                    code,
+                    message: body
+                        .get("msg")
+                        .and_then(Value::as_str)
+                        .map_or_else(|| body.to_string(), str::to_owned),
+                })
+            } else {
+                Ok(body)
+            };
+            let _ = waiter.send(result);
+        }
+        Frame::Notification { kind, body } => {
+            for event in translate(&kind, &body, agent_id) {
+                let _ = events.send(event);
+            }
+        }
+        Frame::Request(_) => {}
+    }
+}
+
+/// Turns a notification into the events a connector acts on.
+fn translate(kind: &str, body: &Value, agent_id: &str) -> Vec<PlatformEvent> {
+    let changes = || body["changes"].as_array().into_iter().flatten();
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    match kind {
+        ".ams.routing.RoutingTaskNotification" => changes()
+            .filter(|c| c["type"] == "UPSERT")
+            .flat_map(|c| {
+                let result = &c["result"];
+                let conversation_id = text(&result["conversationId"]).unwrap_or_default();
+                let skill_id = text(&result["skillId"]);
+                result["ringsDetails"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| r["ringState"] == "WAITING")
+                    .filter_map(move |r| {
+                        Some(PlatformEvent::Ring {
+                            ring_id: text(&r["ringId"])?,
+                            conversation_id: conversation_id.clone(),
+                            skill_id: skill_id.clone(),
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+        ".ams.aam.ExConversationChangeNotification" => changes()
+            .filter_map(|c| {
+                let result = &c["result"];
+                let conversation_id = text(&result["convId"])?;
+                if c["type"] == "DELETE" {
+                    return Some(PlatformEvent::ConversationGone { conversation_id });
+                }
+                let details = &result["conversationDetails"];
+                let assigned = details["participants"]["ASSIGNED_AGENT"]
+                    .as_array()
+                    .is_some_and(|ids| ids.iter().any(|id| id == agent_id));
+                Some(PlatformEvent::ConversationUpsert {
+                    conversation_id,
+                    skill_id: text(&details["skillId"]),
+                    consumer_id: details["participants"]["CONSUMER"][0]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    open: details["state"] == "OPEN",
+                    assigned_to_me: assigned,
+                })
+            })
+            .collect(),
+        ".ams.ms.OnlineEventDistribution" => {
+            let Some(conversation_id) =
+                text(&body["dialogId"]).or_else(|| text(&body["conversationId"]))
+            else {
+                return Vec::new();
+            };
+            vec![PlatformEvent::ConversationEvent {
+                conversation_id,
+                sequence: body["sequence"].as_u64(),
+                from_consumer: body["originatorMetadata"]["role"] == "CONSUMER",
+                event: body["event"].clone(),
+            }]
+        }
+        _ => Vec::new(),
+    }
+}
+
+impl Platform for AgentConnection {
+    fn accept_ring<'a>(&'a self, ring_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>> {
+        Box::pin(async move {
+            self.request(
+                ".ams.routing.UpdateRingState",
+                json!({"ringId": ring_id, "ringState": "ACCEPTED"}),
+            )
+            .await
+            .map(drop)
+        })
+    }
+
+    fn publish<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        event: Value,
+    ) -> BoxFuture<'a, Result<u64, PlatformError>> {
+        Box::pin(async move {
+            let body = self
+                .request(
+                    ".ams.ms.PublishEvent",
+                    json!({"dialogId": conversation_id, "event": event}),
+                )
+                .await?;
+            Ok(body["sequence"].as_u64().unwrap_or(0))
+        })
+    }
+
+    fn history<'a>(
+        &'a self,
+        conversation_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<PastEvent>, PlatformError>> {
+        Box::pin(async move {
+            let body = self
+                .request(
+                    ".ams.ms.QueryMessages",
+                    json!({"dialogId": conversation_id, "newerThanSequence": 0}),
+                )
+                .await?;
+            Ok(body
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| {
+                    Some(PastEvent {
+                        sequence: e["sequence"].as_u64()?,
+                        from_consumer: e["originatorMetadata"]["role"] == "CONSUMER",
+                        event: e["event"].clone(),
+                    })
+                })
+                .collect())
+        })
+    }
+
+    fn transfer<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        skill_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), PlatformError>> {
+        Box::pin(async move {
+            self.request(
+                ".ams.cm.UpdateConversationField",
+                json!({"conversationId": conversation_id, "conversationField": [
+                    {"field": "ParticipantsChange", "type": "REMOVE", "role": "ASSIGNED_AGENT", "userId": self.agent_id},
+                    {"field": "Skill", "type": "UPDATE", "skill": skill_id}]}),
+            )
+            .await
+            .map(drop)
+        })
+    }
+
+    fn close<'a>(&'a self, conversation_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>> {
+        Box::pin(async move {
+            self.request(
+                ".ams.cm.UpdateConversationField",
+                json!({"conversationId": conversation_id, "conversationField": [
+                    {"field": "ConversationStateField", "conversationState": "CLOSE"}]}),
+            )
+            .await
+            .map(drop)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_rings_become_ring_events() {
+        let body = json!({"subscriptionId": "s", "changes": [{"type": "UPSERT", "result": {
+            "routingTaskId": "rt1", "conversationId": "c1", "consumerId": "cons-1", "skillId": "1",
+            "ringsDetails": [{"ringId": "c1_456_1", "ringState": "WAITING"}, {"ringId": "old", "ringState": "EXPIRED"}]}}]});
+        assert_eq!(
+            translate(".ams.routing.RoutingTaskNotification", &body, "123.456"),
+            vec![PlatformEvent::Ring {
+                ring_id: "c1_456_1".into(),
+                conversation_id: "c1".into(),
+                skill_id: Some("1".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn conversation_changes_name_the_assigned_agent() {
+        let body = json!({"changes": [
+            {"type": "UPSERT", "result": {"convId": "c1", "conversationDetails": {"skillId": "1", "state": "OPEN",
+                "participants": {"CONSUMER": ["cons-1"], "ASSIGNED_AGENT": ["123.456"]}}}},
+            {"type": "DELETE", "result": {"convId": "c2"}}]});
+        let events = translate(
+            ".ams.aam.ExConversationChangeNotification",
+            &body,
+            "123.456",
+        );
+        assert_eq!(
+            events[0],
+            PlatformEvent::ConversationUpsert {
+                conversation_id: "c1".into(),
+                skill_id: Some("1".into()),
+                consumer_id: "cons-1".into(),
+                open: true,
+                assigned_to_me: true,
+            }
+        );
+        assert_eq!(
+            events[1],
+            PlatformEvent::ConversationGone {
+                conversation_id: "c2".into()
+            }
+        );
+    }
+}

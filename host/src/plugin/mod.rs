@@ -1,0 +1,99 @@
+//! The plugin runtime: a narrow wrapper around wasmtime that loads
+//! `switchboard:connector/plugin` components and runs their hooks, sandboxed.
+//!
+//! Entry point: [`PluginEngine`] (one per process) loads files into
+//! [`LoadedPlugin`]s; a connector builds a [`PluginChain`] from them in its
+//! configured order and calls the chain's hook methods.
+//!
+//! Owns: the wasmtime `Engine`, the linker (WASI with nothing granted plus
+//! the `host` interface), per-call deadlines (epoch interruption), memory
+//! caps, and fallback to each hook's built-in default when a plugin traps,
+//! times out or returns bad output. May not touch: connectors, messaging or
+//! bots; it sees a conversation only as a [`ConversationView`].
+//!
+//! Instances: one instance per plugin per connector serves every
+//! conversation of that connector (a linear memory is at least 64 KiB, so
+//! 10,000 conversations cannot each own one); what a plugin remembers per
+//! conversation lives in the host key-value store. A trap leaves an
+//! instance unusable, so it is dropped and the next call instantiates anew
+//! from the pre-linked `InstancePre`.
+
+mod bindings;
+mod chain;
+mod engine;
+
+pub use chain::{ConsumerDecision, HookName, PluginChain, PluginInstance, PluginStatus};
+pub use engine::{LoadedPlugin, MAX_PLUGIN_MEMORY_BYTES, PluginEngine};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::ConversationType;
+
+/// Where `cargo build` put the shipped plugins and the test fixtures.
+pub const BUILT_PLUGIN_DIR: &str = env!("SWITCHBOARD_BUILT_PLUGINS");
+
+/// Resource limits of one plugin instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// How long one hook call may run before it is interrupted.
+    pub deadline: Duration,
+    /// The most linear memory the instance may grow to, in bytes.
+    pub memory_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: Duration::from_millis(100),
+            memory_bytes: 32 << 20,
+        }
+    }
+}
+
+/// What a hook knows about the conversation it runs for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversationView {
+    /// Conversation id.
+    pub id: String,
+    /// The connector running the hook.
+    pub connector_id: String,
+    /// The bot the connector serves.
+    pub bot_id: String,
+    /// The skill the conversation is routed to.
+    pub skill_id: Option<String>,
+    /// The consumer participant.
+    pub consumer_id: String,
+    /// True once the consumer has stepped up.
+    pub authenticated: bool,
+    /// The connector's conversation type.
+    pub conversation_type: ConversationType,
+    /// The connector's accessibility option.
+    pub accessibility: bool,
+    /// Effective custom fields, by their documented names.
+    pub custom_fields: Vec<(String, String)>,
+}
+
+/// Why a plugin could not be loaded or a hook failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The file could not be read.
+    #[error("plugin {path}: cannot read the file: {source}")]
+    Read {
+        /// The plugin file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a component of the `switchboard:connector/plugin` world.
+    #[error("plugin {path}: not a valid switchboard plugin component: {reason}")]
+    Invalid {
+        /// The plugin file.
+        path: PathBuf,
+        /// What wasmtime said.
+        reason: String,
+    },
+    /// The engine could not be set up.
+    #[error("plugin engine: {0}")]
+    Engine(String),
+}

@@ -1,0 +1,118 @@
+//! Durable state in sled: plugin key-value data today; connector desired
+//! state and per-conversation state grow here (issue #4).
+//!
+//! Owns: the sled database and the layout of its trees. Knows nothing of
+//! connectors' or plugins' logic; callers get narrow handles such as
+//! [`KvScope`].
+
+use std::path::Path;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed (disk full, corrupt file, another process holds the lock).
+    #[error("state store at {path}: {source}")]
+    Sled {
+        /// The database directory.
+        path: String,
+        /// What sled said.
+        source: sled::Error,
+    },
+}
+
+/// The gateway's durable state.
+#[derive(Clone)]
+pub struct StateStore {
+    db: sled::Db,
+    plugin_kv: sled::Tree,
+}
+
+impl StateStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let wrap = |source| StoreError::Sled {
+            path: dir.display().to_string(),
+            source,
+        };
+        let db = sled::open(dir).map_err(wrap)?;
+        let plugin_kv = db.open_tree("plugin-kv").map_err(wrap)?;
+        Ok(StateStore { db, plugin_kv })
+    }
+
+    /// A store that lives in memory only, for tests and tools.
+    pub fn temporary() -> Result<Self, StoreError> {
+        let wrap = |source| StoreError::Sled {
+            path: "<temporary>".into(),
+            source,
+        };
+        let db = sled::Config::new().temporary(true).open().map_err(wrap)?;
+        let plugin_kv = db.open_tree("plugin-kv").map_err(wrap)?;
+        Ok(StateStore { db, plugin_kv })
+    }
+
+    /// The key-value space of one plugin on one connector.
+    pub fn plugin_kv(&self, plugin: &str, connector: &str) -> KvScope {
+        let mut prefix = Vec::with_capacity(plugin.len() + connector.len() + 2);
+        prefix.extend_from_slice(plugin.as_bytes());
+        prefix.push(0);
+        prefix.extend_from_slice(connector.as_bytes());
+        prefix.push(0);
+        KvScope {
+            tree: self.plugin_kv.clone(),
+            prefix,
+        }
+    }
+
+    /// Writes everything to disk.
+    pub fn flush(&self) -> Result<(), sled::Error> {
+        self.db.flush().map(drop)
+    }
+}
+
+/// A key-value space scoped to one plugin and one connector: keys of one
+/// scope never reach another.
+#[derive(Clone)]
+pub struct KvScope {
+    tree: sled::Tree,
+    prefix: Vec<u8>,
+}
+
+impl KvScope {
+    fn key(&self, key: &str) -> Vec<u8> {
+        let mut full = self.prefix.clone();
+        full.extend_from_slice(key.as_bytes());
+        full
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, sled::Error> {
+        Ok(self.tree.get(self.key(key))?.map(|v| v.to_vec()))
+    }
+
+    /// Stores `value` under `key`.
+    pub fn set(&self, key: &str, value: &[u8]) -> Result<(), sled::Error> {
+        self.tree.insert(self.key(key), value).map(drop)
+    }
+
+    /// Removes `key`.
+    pub fn delete(&self, key: &str) -> Result<(), sled::Error> {
+        self.tree.remove(self.key(key)).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_do_not_see_each_other() {
+        let store = StateStore::temporary().unwrap();
+        let a = store.plugin_kv("greeting", "c1");
+        let b = store.plugin_kv("greeting", "c2");
+        a.set("k", b"1").unwrap();
+        assert_eq!(a.get("k").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(b.get("k").unwrap(), None);
+        a.delete("k").unwrap();
+        assert_eq!(a.get("k").unwrap(), None);
+    }
+}

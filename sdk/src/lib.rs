@@ -1,0 +1,167 @@
+//! # switchboard-sdk
+//!
+//! Everything a plugin author needs to customise a switchboard connector:
+//!
+//! - [`Plugin`]: a trait with a built-in default for every hook, so a plugin
+//!   implements only the hooks it needs and lists them in [`Plugin::HOOKS`];
+//! - [`export_plugin!`]: one macro call that turns the type into the exports
+//!   of a `switchboard:connector/plugin` component;
+//! - [`content`]: typed builders for LivePerson structured content and quick
+//!   replies that serialize to the JSON LivePerson's schemas accept;
+//! - [`host`]: what the gateway offers (log, settings, key-value store, clock).
+//!
+//! A plugin is a `cdylib` crate built for `wasm32-wasip2`:
+//!
+//! ```ignore
+//! use switchboard_sdk::{export_plugin, Conversation, Hook, Plugin};
+//!
+//! struct Shout;
+//! impl Plugin for Shout {
+//!     const HOOKS: &'static [Hook] = &[Hook::ConversationStart];
+//!     fn on_conversation_start(_conv: &Conversation, greeting: String) -> Option<String> {
+//!         Some(greeting.to_uppercase())
+//!     }
+//! }
+//! export_plugin!(Shout);
+//! ```
+
+pub mod content;
+
+/// Bindings generated from `wit/` by wit-bindgen. Plugin code rarely needs
+/// them directly; the crate root re-exports the useful types.
+#[allow(missing_docs, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "export_bindings",
+        default_bindings_module: "switchboard_sdk::bindings",
+    });
+}
+
+pub use bindings::switchboard::connector::types::{
+    ConsumerAction, Content, Conversation, ConversationType, Hook, Message,
+};
+
+/// The gateway's imports: logging, settings, key-value store, clock.
+pub mod host {
+    pub use crate::bindings::switchboard::connector::host::{
+        Level, kv_delete, kv_get, kv_set, log, now_ms, setting,
+    };
+}
+
+/// Every hook, for plugins that implement them all.
+pub const ALL_HOOKS: &[Hook] = &[
+    Hook::ConversationStart,
+    Hook::StepUp,
+    Hook::ConsumerMessage,
+    Hook::BotMessage,
+];
+
+/// A connector plugin. Every hook defaults to passing its input through
+/// unchanged, which is also what the host does when a hook fails.
+pub trait Plugin {
+    /// The hooks this plugin implements; the host never calls the others.
+    const HOOKS: &'static [Hook];
+
+    /// Chooses the greeting sent to the bot when a conversation starts and the
+    /// consumer has been silent for 3 s. `None` sends no greeting.
+    fn on_conversation_start(_conv: &Conversation, greeting: String) -> Option<String> {
+        Some(greeting)
+    }
+
+    /// Chooses the text sent to the bot after the consumer steps up. `None` sends nothing.
+    fn on_step_up(_conv: &Conversation, text: String) -> Option<String> {
+        Some(text)
+    }
+
+    /// Decides what happens to a consumer message on its way to the bot.
+    fn on_consumer_message(_conv: &Conversation, _text: String) -> ConsumerAction {
+        ConsumerAction::Forward
+    }
+
+    /// Rewrites the bot's answer before it is published to the consumer.
+    fn on_bot_message(_conv: &Conversation, messages: Vec<Message>) -> Vec<Message> {
+        messages
+    }
+}
+
+impl Conversation {
+    /// The effective value of one of the connector's custom fields
+    /// (`tileDisplay`, `defaultGreetingMessage`, ...).
+    pub fn custom_field(&self, name: &str) -> Option<&str> {
+        self.custom_fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl Message {
+    /// A plain text message.
+    pub fn text(text: impl Into<String>) -> Self {
+        Message {
+            body: Content::Text(text.into()),
+            quick_replies: None,
+        }
+    }
+
+    /// A structured-content message.
+    pub fn structured(element: &content::Element) -> Self {
+        Message {
+            body: Content::Structured(element.to_json()),
+            quick_replies: None,
+        }
+    }
+
+    /// Attaches quick replies to this message.
+    pub fn with_quick_replies(mut self, replies: &content::QuickReplies) -> Self {
+        self.quick_replies = Some(replies.to_json());
+        self
+    }
+}
+
+/// Exports a [`Plugin`] implementation as the component's `hooks`.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        const _: () = {
+            struct SwitchboardExport;
+
+            impl $crate::bindings::exports::switchboard::connector::hooks::Guest
+                for SwitchboardExport
+            {
+                fn implemented() -> ::std::vec::Vec<$crate::Hook> {
+                    <$plugin as $crate::Plugin>::HOOKS.to_vec()
+                }
+                fn on_conversation_start(
+                    conv: $crate::Conversation,
+                    greeting: ::std::string::String,
+                ) -> ::std::option::Option<::std::string::String> {
+                    <$plugin as $crate::Plugin>::on_conversation_start(&conv, greeting)
+                }
+                fn on_step_up(
+                    conv: $crate::Conversation,
+                    text: ::std::string::String,
+                ) -> ::std::option::Option<::std::string::String> {
+                    <$plugin as $crate::Plugin>::on_step_up(&conv, text)
+                }
+                fn on_consumer_message(
+                    conv: $crate::Conversation,
+                    text: ::std::string::String,
+                ) -> $crate::ConsumerAction {
+                    <$plugin as $crate::Plugin>::on_consumer_message(&conv, text)
+                }
+                fn on_bot_message(
+                    conv: $crate::Conversation,
+                    messages: ::std::vec::Vec<$crate::Message>,
+                ) -> ::std::vec::Vec<$crate::Message> {
+                    <$plugin as $crate::Plugin>::on_bot_message(&conv, messages)
+                }
+            }
+
+            $crate::bindings::export_bindings!(SwitchboardExport with_types_in $crate::bindings);
+        };
+    };
+}
