@@ -52,36 +52,43 @@ fn main() {
 
     ensure_target();
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(root)
-        .args([
-            "build",
-            "--profile",
-            "plugin",
-            "--target",
-            TARGET,
-            "--target-dir",
-        ])
-        .arg(&target_dir);
+    // Plugin crates are plain libraries (so their unit tests run natively);
+    // `cargo rustc --crate-type cdylib` turns each into a component.
     for name in COMPONENTS {
-        command.args(["-p", name]);
+        let mut command = Command::new(&cargo);
+        command
+            .current_dir(root)
+            .args([
+                "rustc",
+                "--profile",
+                "plugin",
+                "--target",
+                TARGET,
+                "--crate-type",
+                "cdylib",
+            ])
+            .args(["-p", name, "--target-dir"])
+            .arg(&target_dir);
+        // The outer build's flags (and clippy's wrapper) are for the host, not for wasm.
+        for var in [
+            "RUSTC_WORKSPACE_WRAPPER",
+            "CLIPPY_ARGS",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "RUSTFLAGS",
+            "CARGO_BUILD_RUSTFLAGS",
+            "CARGO_BUILD_TARGET",
+            "CARGO_TARGET_DIR",
+        ] {
+            command.env_remove(var);
+        }
+        let status = command
+            .status()
+            .unwrap_or_else(|e| panic!("could not run cargo to build the plugins: {e}"));
+        assert!(
+            status.success(),
+            "building plugin {name} for {TARGET} failed"
+        );
     }
-    // The outer build's flags are for the host, not for wasm.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "CARGO_PROFILE_RELEASE_DEBUG",
-    ] {
-        command.env_remove(var);
-    }
-    let status = command
-        .status()
-        .unwrap_or_else(|e| panic!("could not run cargo to build the plugins: {e}"));
-    assert!(status.success(), "building the plugins for {TARGET} failed");
     for name in COMPONENTS {
         let file = out.join(format!("{}.wasm", name.replace('-', "_")));
         assert!(

@@ -153,15 +153,21 @@ fn validator(entry: &str) -> Validator {
 static RICH_CONTENT: LazyLock<Validator> = LazyLock::new(|| validator("rich_content.json"));
 static BUTTON: LazyLock<Validator> = LazyLock::new(|| validator("button.json"));
 
-/// Validates structured content against `rich_content.json`.
+/// Validates structured content against `rich_content.json`. Of the
+/// schema's alternatives, the error reported is the deepest one: the place
+/// the content went wrong, not the root's "matches no alternative".
 pub fn validate_structured(content: &Value) -> Result<(), ContentError> {
-    match RICH_CONTENT.iter_errors(content).next() {
-        None => Ok(()),
-        Some(error) => Err(ContentError::Schema {
-            path: error.instance_path().to_string(),
-            message: error.to_string(),
-        }),
+    if RICH_CONTENT.is_valid(content) {
+        return Ok(());
     }
+    let evaluation = RICH_CONTENT.evaluate(content);
+    let deepest = evaluation
+        .iter_errors()
+        .max_by_key(|e| e.instance_location.as_str().matches('/').count())
+        .map(|e| (e.instance_location.as_str().to_owned(), e.error.to_string()));
+    let (path, message) =
+        deepest.unwrap_or_else(|| (String::new(), "does not match the schema".into()));
+    Err(ContentError::Schema { path, message })
 }
 
 /// Validates quick replies: the envelope, then every reply as a button.
@@ -170,10 +176,10 @@ pub fn validate_quick_replies(replies: &Value) -> Result<(), ContentError> {
     if replies.get("type").and_then(Value::as_str) != Some("quickReplies") {
         return bad("\"type\" must be \"quickReplies\"");
     }
-    if let Some(per_row) = replies.get("itemsPerRow") {
-        if !per_row.as_u64().is_some_and(|n| (1..=8).contains(&n)) {
-            return bad("\"itemsPerRow\" must be 1 to 8");
-        }
+    if let Some(per_row) = replies.get("itemsPerRow")
+        && !per_row.as_u64().is_some_and(|n| (1..=8).contains(&n))
+    {
+        return bad("\"itemsPerRow\" must be 1 to 8");
     }
     let Some(buttons) = replies.get("replies").and_then(Value::as_array) else {
         return bad("\"replies\" must be a list of buttons");

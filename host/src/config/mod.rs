@@ -228,6 +228,3 @@ fn check_together(
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -159,10 +159,10 @@ fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> Opt
                 agent.routing_subscription = Some(subscription.clone());
             }
             let response = ok(200, json!({"subscriptionId": subscription}));
-            if let Some(frame) = &response {
-                if let Some(agent) = hub.state().agents.get(&conn) {
-                    let _ = agent.outbox.send(Outgoing::Text(frame.clone()));
-                }
+            if let Some(frame) = &response
+                && let Some(agent) = hub.state().agents.get(&conn)
+            {
+                let _ = agent.outbox.send(Outgoing::Text(frame.clone()));
             }
             hub.route();
             None

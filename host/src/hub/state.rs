@@ -501,16 +501,16 @@ impl HubState {
         // Consumer side: every socket subscribed to the dialog.
         let change = consumer_change(conv, &stored, transient);
         for consumer in self.consumers.values() {
-            if consumer.dialog_subscriptions.contains(conv_id) {
-                if let Some(outbox) = &consumer.outbox {
-                    Self::send(
-                        outbox,
-                        wire::notification(
-                            "ms.MessagingEventNotification",
-                            json!({"changes": [change.clone()]}),
-                        ),
-                    );
-                }
+            if consumer.dialog_subscriptions.contains(conv_id)
+                && let Some(outbox) = &consumer.outbox
+            {
+                Self::send(
+                    outbox,
+                    wire::notification(
+                        "ms.MessagingEventNotification",
+                        json!({"changes": [change.clone()]}),
+                    ),
+                );
             }
         }
         sequence
@@ -599,13 +599,13 @@ impl HubState {
                 format!("{user_id} is not the assigned agent of {conv_id}"),
             );
         }
-        if let Some(skill) = &new_skill {
-            if !self.config.skills.iter().any(|s| &s.id == skill) {
-                return refuse(
-                    400,
-                    format!("no skill {skill} in account {}", self.config.account),
-                );
-            }
+        if let Some(skill) = &new_skill
+            && !self.config.skills.iter().any(|s| &s.id == skill)
+        {
+            return refuse(
+                400,
+                format!("no skill {skill} in account {}", self.config.account),
+            );
         }
         let conv = self.conversations.get_mut(conv_id).expect("found above");
         if let Some(skill) = new_skill {

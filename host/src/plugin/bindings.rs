@@ -19,9 +19,9 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::switchboard::connector::hooks::{ConsumerAction, Conversation, Hook, Message};
-pub use switchboard::connector::types::{Content, ConversationType};
+pub use self::switchboard::connector::types::{Content, ConversationType};
 
-use switchboard::connector::host::Level;
+use self::switchboard::connector::host::Level;
 
 /// The most bytes of key plus value one `kv-set` may write.
 const KV_ENTRY_MAX: usize = 64 << 10;
@@ -71,9 +71,9 @@ impl WasiView for PluginState {
     }
 }
 
-impl switchboard::connector::types::Host for PluginState {}
+impl self::switchboard::connector::types::Host for PluginState {}
 
-impl switchboard::connector::host::Host for PluginState {
+impl self::switchboard::connector::host::Host for PluginState {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         let (plugin, connector) = (&*self.plugin, &*self.connector);
         match level {

@@ -32,17 +32,17 @@ impl Plugin for Accessibility {
 /// Gives one message's structured content and quick replies their tooltips.
 /// Content that does not parse is left as it is.
 pub fn add_tooltips(mut message: Message) -> Message {
-    if let Content::Structured(json) = &message.body {
-        if let Ok(mut element) = Element::from_json(json) {
-            tooltip_tree(&mut element);
-            message.body = Content::Structured(element.to_json());
-        }
+    if let Content::Structured(json) = &message.body
+        && let Ok(mut element) = Element::from_json(json)
+    {
+        tooltip_tree(&mut element);
+        message.body = Content::Structured(element.to_json());
     }
-    if let Some(json) = &message.quick_replies {
-        if let Ok(mut replies) = QuickReplies::from_json(json) {
-            replies.replies.iter_mut().for_each(tooltip_tree);
-            message.quick_replies = Some(replies.to_json());
-        }
+    if let Some(json) = &message.quick_replies
+        && let Ok(mut replies) = QuickReplies::from_json(json)
+    {
+        replies.replies.iter_mut().for_each(tooltip_tree);
+        message.quick_replies = Some(replies.to_json());
     }
     message
 }

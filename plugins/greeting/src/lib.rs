@@ -39,10 +39,8 @@ pub fn choose(
     if setting("silent").as_deref() == Some("true") {
         return None;
     }
-    if authenticated {
-        if let Some(text) = setting("authenticated") {
-            return Some(text);
-        }
+    if authenticated && let Some(text) = setting("authenticated") {
+        return Some(text);
     }
     if let Some(text) = skill.and_then(|skill| setting(&format!("skill.{skill}"))) {
         return Some(text);

@@ -1,0 +1,144 @@
+//! `switchboard validate` as a real process: the shipped configuration is
+//! valid, and each kind of bad input is reported at file:line:col with a
+//! non-zero exit.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::ConfigDir;
+
+fn validate(dir: &Path) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("validate")
+        .arg(dir)
+        .output()
+        .expect("switchboard runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+const BOT: &str =
+    "id = \"b\"\nkind = \"scripted\"\n[[rules]]\nmatch = '.*'\nsay = [{ text = \"ok\" }]\n";
+
+fn connector(extra: &str) -> String {
+    format!(
+        "id = \"c\"\nbot = \"b\"\naccount = \"123\"\nagent_user_id = \"u\"\npassword = \"p\"\n{extra}"
+    )
+}
+
+#[test]
+fn the_shipped_configuration_is_valid() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    let (ok, output) = validate(&shipped);
+    assert!(ok, "{output}");
+    assert!(output.contains("configuration is valid"));
+}
+
+#[test]
+fn an_unknown_custom_field_is_located_and_the_nearest_name_suggested() {
+    let config = ConfigDir::new(&["u"]);
+    config.write("bots/b.toml", BOT);
+    config.write(
+        "connectors/c.toml",
+        &connector("[custom]\nmesageDelay = 300\n"),
+    );
+    let (ok, output) = validate(config.path());
+    assert!(!ok);
+    let expected = format!(
+        "{}:7:1: error: unknown custom field `mesageDelay`; did you mean `messageDelay`?",
+        config.path().join("connectors/c.toml").display()
+    );
+    assert!(output.contains(&expected), "{output}");
+}
+
+#[test]
+fn out_of_range_and_mistyped_values_are_located() {
+    let config = ConfigDir::new(&["u"]);
+    config.write("bots/b.toml", BOT);
+    config.write(
+        "connectors/c.toml",
+        &connector("[custom]\nmessageDelay = -5\ntileDisplay = \"diagonal\"\n"),
+    );
+    let (ok, output) = validate(config.path());
+    assert!(!ok);
+    assert!(
+        output.contains("c.toml:7:16: error: `messageDelay` is -5 ms"),
+        "{output}"
+    );
+    assert!(
+        output.contains("c.toml:8:15: error: `tileDisplay` must be \"vertical\" or \"horizontal\""),
+        "{output}"
+    );
+}
+
+#[test]
+fn an_unknown_plugin_file_and_a_missing_bot_are_refused() {
+    let config = ConfigDir::new(&["u"]);
+    config.write("bots/b.toml", BOT);
+    config.write(
+        "connectors/c.toml",
+        &connector("[[plugins]]\nfile = \"nope.wasm\"\n").replace("bot = \"b\"", "bot = \"x\""),
+    );
+    let (ok, output) = validate(config.path());
+    assert!(!ok);
+    assert!(
+        output.contains("c.toml:2:7: error: no bot `x` in bots/ (known: b)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("c.toml:7:8: error: unknown plugin file `nope.wasm`"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_syntax_error_is_located() {
+    let config = ConfigDir::new(&["u"]);
+    config.write("bots/b.toml", BOT);
+    config.write("connectors/c.toml", "id = \"c\"\nbot = \n");
+    let (ok, output) = validate(config.path());
+    assert!(!ok);
+    assert!(output.contains("c.toml:2:"), "{output}");
+}
+
+#[test]
+fn connectors_of_one_bot_with_different_custom_fields_are_reported() {
+    let config = ConfigDir::new(&["u", "v"]);
+    config.write("bots/b.toml", BOT);
+    config.write(
+        "connectors/c.toml",
+        &connector("[custom]\nmessageDelay = 300\n"),
+    );
+    config.write(
+        "connectors/d.toml",
+        &connector("[custom]\nmessageDelay = 900\n")
+            .replace("id = \"c\"", "id = \"d\"")
+            .replace("\"u\"", "\"v\""),
+    );
+    let (ok, output) = validate(config.path());
+    assert!(!ok);
+    assert!(
+        output.contains("d.toml:7:1: error: `messageDelay` is 900 here but 300 on connector `c`"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_messaging_field_on_a_chat_connector_is_a_warning() {
+    let config = ConfigDir::new(&["u"]);
+    config.write("bots/b.toml", BOT);
+    config.write(
+        "connectors/c.toml",
+        &connector("conversation_type = \"chat\"\n[custom]\nmessageDelay = 300\n"),
+    );
+    let (ok, output) = validate(config.path());
+    assert!(ok, "{output}");
+    assert!(
+        output.contains(
+            "c.toml:8:1: warning: `messageDelay` applies to messaging conversations only"
+        ),
+        "{output}"
+    );
+}

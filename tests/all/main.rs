@@ -1,0 +1,10 @@
+//! switchboard's integration tests, all in one binary (one link, one
+//! compile of each component): real sockets on loopback, real sled, real
+//! components built from `plugins/` and `tests/fixtures/plugins/`, and the
+//! `switchboard` binary as a real process.
+
+mod config;
+mod e2e;
+mod hub;
+mod plugins;
+mod support;

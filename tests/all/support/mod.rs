@@ -1,0 +1,347 @@
+//! Test support: a consumer client written from CONSUMER.md, a test agent
+//! client written from PROTOCOL.md, the `switchboard` binary as a real
+//! process, and configuration directories made on the fly. Everything
+//! talks over real sockets on loopback.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long any single expected frame may take to arrive.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A WebSocket client that matches responses by `reqId` and keeps every
+/// notification it reads for later.
+pub struct WireClient {
+    socket: Socket,
+    next_id: u64,
+    pub notifications: VecDeque<Value>,
+}
+
+impl WireClient {
+    pub async fn connect(url: &str) -> WireClient {
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("WebSocket connects");
+        WireClient {
+            socket,
+            next_id: 1,
+            notifications: VecDeque::new(),
+        }
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.socket
+            .send(Message::text(text))
+            .await
+            .expect("frame sent");
+    }
+
+    /// Reads the next frame as JSON.
+    pub async fn read(&mut self) -> Value {
+        loop {
+            let message = timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("a frame arrives in time")
+                .expect("socket open")
+                .expect("frame readable");
+            if let Message::Text(text) = message {
+                return serde_json::from_str(&text).expect("frames are JSON");
+            }
+        }
+    }
+
+    /// Sends a request and returns its response frame.
+    pub async fn request_with_headers(&mut self, kind: &str, body: Value, headers: Value) -> Value {
+        let id = self.next_id.to_string();
+        self.next_id += 1;
+        let frame =
+            json!({"kind": "req", "id": id, "type": kind, "body": body, "headers": headers});
+        self.send_text(frame.to_string()).await;
+        self.response_to(&id).await
+    }
+
+    pub async fn request(&mut self, kind: &str, body: Value) -> Value {
+        self.request_with_headers(kind, body, json!([])).await
+    }
+
+    /// Reads until the next response, keeping notifications.
+    pub async fn next_response(&mut self) -> Value {
+        loop {
+            let frame = self.read().await;
+            if frame["kind"] == "resp" {
+                return frame;
+            }
+            self.notifications.push_back(frame);
+        }
+    }
+
+    /// Reads until the response to `id`, keeping notifications.
+    pub async fn response_to(&mut self, id: &str) -> Value {
+        loop {
+            let frame = self.read().await;
+            if frame["kind"] == "resp" && frame["reqId"] == id {
+                return frame;
+            }
+            if frame["kind"] == "notification" {
+                self.notifications.push_back(frame);
+            }
+        }
+    }
+
+    /// The first notification (kept or new) that `pick` accepts, consuming
+    /// it and everything kept before it that `pick` did not accept.
+    pub async fn wait_for<T>(&mut self, mut pick: impl FnMut(&Value) -> Option<T>) -> T {
+        while let Some(frame) = self.notifications.pop_front() {
+            if let Some(found) = pick(&frame) {
+                return found;
+            }
+        }
+        loop {
+            let frame = self.read().await;
+            if let Some(found) = pick(&frame) {
+                return found;
+            }
+        }
+    }
+}
+
+/// A consumer on the hub's consumer WebSocket (CONSUMER.md).
+pub struct Consumer {
+    pub wire: WireClient,
+    pub conversation_id: String,
+    pub consumer_id: String,
+}
+
+impl Consumer {
+    /// Signs up, connects, authenticates and subscribes to its conversations.
+    pub async fn connect(base_url: &str, account: &str) -> Consumer {
+        let signup = switchboard::http::post_json(
+            &format!("{base_url}/api/account/{account}/signup"),
+            &json!({}),
+        )
+        .await
+        .expect("signup works");
+        let jwt = signup["jwt"]
+            .as_str()
+            .expect("signup returns a jwt")
+            .to_owned();
+        let ws = format!(
+            "{}/ws_api/account/{account}/messaging/consumer?v=3",
+            base_url.replacen("http", "ws", 1)
+        );
+        let mut wire = WireClient::connect(&ws).await;
+        let init = wire
+            .request_with_headers(
+                "InitConnection",
+                json!({}),
+                json!([{"type": ".ams.headers.ClientProperties", "features": ["RICH_CONTENT", "QUICK_REPLIES"]},
+                       {"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt}]),
+            )
+            .await;
+        assert_eq!(init["code"], 200, "InitConnection: {init}");
+        let subscribed = wire
+            .request(
+                "cqm.SubscribeExConversations",
+                json!({"convState": ["OPEN", "CLOSE"]}),
+            )
+            .await;
+        assert_eq!(subscribed["code"], 200);
+        Consumer {
+            wire,
+            conversation_id: String::new(),
+            consumer_id: jwt_subject(&jwt),
+        }
+    }
+
+    /// Asks for a conversation and subscribes to its events.
+    pub async fn start_conversation(&mut self) -> String {
+        let response = self
+            .wire
+            .request(
+                "cm.ConsumerRequestConversation",
+                json!({"brandId": "123", "channelType": "MESSAGING"}),
+            )
+            .await;
+        assert_eq!(
+            response["code"], 200,
+            "ConsumerRequestConversation: {response}"
+        );
+        self.conversation_id = response["body"]["conversationId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let subscribed = self
+            .wire
+            .request(
+                "ms.SubscribeMessagingEvents",
+                json!({"dialogId": self.conversation_id, "fromSeq": 0}),
+            )
+            .await;
+        assert_eq!(subscribed["code"], 200);
+        self.conversation_id.clone()
+    }
+
+    /// Publishes a text message; returns its sequence.
+    pub async fn say(&mut self, text: &str) -> u64 {
+        let response = self
+            .wire
+            .request(
+                "ms.PublishEvent",
+                json!({"dialogId": self.conversation_id, "conversationId": self.conversation_id,
+                       "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text}}),
+            )
+            .await;
+        assert_eq!(response["code"], 200, "PublishEvent: {response}");
+        response["body"]["sequence"].as_u64().unwrap()
+    }
+
+    /// The next message the agent side published (text or rich content),
+    /// skipping receipts, chat states and the consumer's own echoes.
+    pub async fn next_agent_message(&mut self) -> Value {
+        self.wire
+            .wait_for(|frame| {
+                if frame["type"] != "ms.MessagingEventNotification" {
+                    return None;
+                }
+                frame["body"]["changes"]
+                    .as_array()?
+                    .iter()
+                    .find_map(|change| {
+                        let agent = change["originatorMetadata"]["role"] == "ASSIGNED_AGENT";
+                        let kind = change["event"]["type"].as_str()?;
+                        (agent && (kind == "ContentEvent" || kind == "RichContentEvent"))
+                            .then(|| change["event"].clone())
+                    })
+            })
+            .await
+    }
+
+    /// The next agent text message.
+    pub async fn next_agent_text(&mut self) -> String {
+        let event = self.next_agent_message().await;
+        assert_eq!(event["type"], "ContentEvent", "expected text, got {event}");
+        event["message"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The `sub` claim of a JWT.
+pub fn jwt_subject(jwt: &str) -> String {
+    use base64::Engine as _;
+    let claims = jwt.split('.').nth(1).expect("a JWT has claims");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .expect("base64url");
+    let claims: Value = serde_json::from_slice(&bytes).expect("JSON claims");
+    claims["sub"].as_str().expect("sub").to_owned()
+}
+
+/// The `switchboard` binary running as a real process. Killed on drop.
+pub struct GatewayProcess {
+    child: Child,
+    pub hub_url: String,
+    pub stdout_lines: Vec<String>,
+}
+
+impl GatewayProcess {
+    /// Runs `switchboard run --config DIR` and waits until it prints the hub's address.
+    pub fn start(config_dir: &Path) -> GatewayProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["run", "--config"])
+            .arg(config_dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the switchboard binary starts");
+        let stdout = child.stdout.take().expect("piped");
+        let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stdout_lines = Vec::new();
+        let hub_url = loop {
+            let line = lines_rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("switchboard prints the hub address within a minute");
+            stdout_lines.push(line.clone());
+            if let Some(url) = line.strip_prefix("switchboard: hub listening on ") {
+                break url.trim().to_owned();
+            }
+        };
+        GatewayProcess {
+            child,
+            hub_url,
+            stdout_lines,
+        }
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The built plugin (or fixture) file `name` (`greeting`, `fixture_trap`, ...).
+pub fn built_plugin(name: &str) -> PathBuf {
+    Path::new(switchboard::plugin::BUILT_PLUGIN_DIR).join(format!("{name}.wasm"))
+}
+
+/// A configuration directory with an embedded hub on a free loopback port,
+/// one bot user per connector, and the given bot and connector files.
+pub struct ConfigDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl ConfigDir {
+    pub fn new(users: &[&str]) -> ConfigDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let users: String = users
+            .iter()
+            .map(|u| {
+                format!(
+                    "[[hub.users]]\nlogin = \"{u}\"\npassword = \"pw-{u}\"\nskills = [\"1\"]\n\n"
+                )
+            })
+            .collect();
+        std::fs::create_dir_all(dir.path().join("connectors")).unwrap();
+        std::fs::create_dir_all(dir.path().join("bots")).unwrap();
+        std::fs::write(
+            dir.path().join("switchboard.toml"),
+            format!(
+                "[hub]\nlisten = \"127.0.0.1:0\"\naccount = \"123\"\ndefault_skill = \"1\"\n\n\
+                 [[hub.skills]]\nid = \"1\"\n\n[[hub.skills]]\nid = \"2\"\n\n{users}\
+                 [store]\ndata_dir = \"data\"\n"
+            ),
+        )
+        .unwrap();
+        ConfigDir { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, relative: &str, text: &str) {
+        std::fs::write(self.dir.path().join(relative), text).unwrap();
+    }
+}
