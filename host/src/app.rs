@@ -4,7 +4,7 @@
 //!
 //! Owns: wiring and lifetime. Each part's logic lives in its own module.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,9 +13,9 @@ use crate::bot;
 use crate::config::{self, Config, ConfigErrors, ConnectorConfig};
 use crate::connector::{Connector, ConnectorSettings, StatusReport};
 use crate::hub::{Hub, HubError, HubHandle};
-use crate::messaging::Credentials;
+use crate::messaging::{AgentConnection, Credentials};
 use crate::plugin::{LoadedPlugin, PluginChain, PluginEngine, PluginError, PluginInstance};
-use crate::store::{StateStore, StoreError};
+use crate::store::{StateStore, StatusChange, StoreError};
 
 /// Why the gateway did not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,16 +40,23 @@ pub enum StartError {
     /// The hub could not listen.
     #[error(transparent)]
     Hub(#[from] HubError),
+    /// A connector could not be set up.
+    #[error(transparent)]
+    Lifecycle(LifecycleError),
     /// Connectors need a platform: the hub or `[messaging] csds`.
     #[error("no messaging platform: enable [hub] or set [messaging] csds in switchboard.toml")]
     NoPlatform,
 }
 
-/// A started gateway.
+/// A started gateway: the hub, and every configured connector by id.
 pub struct Gateway {
     hub: Option<HubHandle>,
-    connectors: Vec<Connector>,
+    config: Config,
+    csds: String,
+    engine: PluginEngine,
     store: StateStore,
+    loaded: HashMap<PathBuf, Arc<LoadedPlugin>>,
+    connectors: BTreeMap<String, Connector>,
 }
 
 /// What `switchboard run` may override.
@@ -57,6 +64,54 @@ pub struct Gateway {
 pub struct Overrides {
     /// Listen address of the hub instead of the configured one.
     pub hub_listen: Option<SocketAddr>,
+}
+
+/// Why a lifecycle request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// No connector has this id.
+    #[error("no connector `{0}`")]
+    Unknown(String),
+    /// Already one with this id.
+    #[error("a connector `{0}` exists already")]
+    Exists(String),
+    /// Edit and delete need a stopped connector.
+    #[error("connector `{id}` is running: stop it before you {action} it")]
+    Running {
+        /// The connector.
+        id: String,
+        /// "edit" or "delete".
+        action: &'static str,
+    },
+    /// Its bot is not configured.
+    #[error("connector `{id}` serves bot `{bot}`, which is not configured")]
+    NoBot {
+        /// The connector.
+        id: String,
+        /// The bot.
+        bot: String,
+    },
+    /// Another connector logs in as the same agent user.
+    #[error(
+        "agent user `{user}` is already used by connector `{other}`: each connector needs its own bot user"
+    )]
+    UserTaken {
+        /// The agent user.
+        user: String,
+        /// The connector using it.
+        other: String,
+    },
+    /// A plugin could not be loaded.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// The platform refused the connector's user (missing, disabled, not a bot, no skill, 401).
+    #[error("connector `{id}`: {reason}")]
+    Platform {
+        /// The connector.
+        id: String,
+        /// What the platform said.
+        reason: String,
+    },
 }
 
 impl Gateway {
@@ -77,43 +132,35 @@ impl Gateway {
             (None, None) if config.connectors.is_empty() => String::new(),
             (None, None) => return Err(StartError::NoPlatform),
         };
-
-        let mut loaded: HashMap<PathBuf, Arc<LoadedPlugin>> = HashMap::new();
-        let mut connectors = Vec::new();
-        for connector_config in &config.connectors {
-            let chain = build_chain(&config, connector_config, &engine, &store, &mut loaded)?;
-            let mut connector = Connector::new(ConnectorSettings {
-                id: connector_config.id.clone(),
-                bot_id: connector_config.bot.clone(),
-                conversation_type: connector_config.conversation_type,
-                accessibility: connector_config.accessibility,
-                custom: connector_config.custom.clone(),
-                fallback_skill_id: connector_config.fallback_skill_id.clone(),
-                plugins: chain,
-            });
-            if connector_config.autostart {
-                let bot_config = config
-                    .bots
-                    .iter()
-                    .find(|b| b.id == connector_config.bot)
-                    .expect("validated: every connector's bot exists");
-                connector.start(
-                    Credentials {
-                        csds: csds.clone(),
-                        account: connector_config.account.clone(),
-                        username: connector_config.agent_user_id.clone(),
-                        password: connector_config.password.clone(),
-                    },
-                    bot::from_config(bot_config),
-                );
-            }
-            connectors.push(connector);
-        }
-        Ok(Gateway {
+        let mut gateway = Gateway {
             hub,
-            connectors,
+            config: config.clone(),
+            csds,
+            engine,
             store,
-        })
+            loaded: HashMap::new(),
+            connectors: BTreeMap::new(),
+        };
+        for connector_config in &config.connectors {
+            let connector = gateway
+                .build(connector_config)
+                .map_err(|source| match source {
+                    LifecycleError::Plugin(source) => StartError::Plugin {
+                        connector: connector_config.id.clone(),
+                        source,
+                    },
+                    other => StartError::Lifecycle(other),
+                })?;
+            gateway
+                .connectors
+                .insert(connector_config.id.clone(), connector);
+        }
+        for connector_config in config.connectors.iter().filter(|c| c.autostart) {
+            gateway
+                .start_connector(&connector_config.id)
+                .map_err(StartError::Lifecycle)?;
+        }
+        Ok(gateway)
     }
 
     /// The embedded hub's base URL, if it runs.
@@ -121,18 +168,175 @@ impl Gateway {
         self.hub.as_ref().map(HubHandle::url)
     }
 
+    /// The connectors' ids, in order.
+    pub fn connector_ids(&self) -> Vec<String> {
+        self.connectors.keys().cloned().collect()
+    }
+
     /// Every connector's status and Details, by id.
     pub fn reports(&self) -> Vec<(String, StatusReport)> {
         self.connectors
             .iter()
-            .map(|c| (c.id().to_owned(), c.report()))
+            .map(|(id, c)| (id.clone(), c.report()))
             .collect()
     }
 
-    /// Stops every connector and flushes the store.
-    pub fn shutdown(mut self) {
-        for connector in &mut self.connectors {
-            connector.stop();
+    /// One connector's status and Details.
+    pub fn report(&self, id: &str) -> Result<StatusReport, LifecycleError> {
+        Ok(self.connector(id)?.report())
+    }
+
+    /// One connector's status history, oldest first.
+    pub fn history(&self, id: &str) -> Result<Vec<StatusChange>, LifecycleError> {
+        self.connector(id)?;
+        Ok(self.store.status_log().history(id))
+    }
+
+    fn connector(&self, id: &str) -> Result<&Connector, LifecycleError> {
+        self.connectors
+            .get(id)
+            .ok_or_else(|| LifecycleError::Unknown(id.to_owned()))
+    }
+
+    fn connector_config(&self, id: &str) -> Result<&ConnectorConfig, LifecycleError> {
+        self.config
+            .connectors
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| LifecycleError::Unknown(id.to_owned()))
+    }
+
+    /// Starts a connector: it logs in, checks its prerequisites and goes
+    /// online, showing progress; failures show as Offline in its Details.
+    pub fn start_connector(&mut self, id: &str) -> Result<(), LifecycleError> {
+        let config = self.connector_config(id)?.clone();
+        let bot_config = self
+            .config
+            .bots
+            .iter()
+            .find(|b| b.id == config.bot)
+            .ok_or_else(|| LifecycleError::NoBot {
+                id: id.to_owned(),
+                bot: config.bot.clone(),
+            })?;
+        let bot = bot::from_config(bot_config);
+        let credentials = self.credentials(&config);
+        self.connectors
+            .get_mut(id)
+            .ok_or_else(|| LifecycleError::Unknown(id.to_owned()))?
+            .start(credentials, bot);
+        Ok(())
+    }
+
+    /// Stops a connector; the platform routes its conversations to others.
+    pub async fn stop_connector(&mut self, id: &str) -> Result<(), LifecycleError> {
+        self.connectors
+            .get_mut(id)
+            .ok_or_else(|| LifecycleError::Unknown(id.to_owned()))?
+            .stop()
+            .await;
+        Ok(())
+    }
+
+    /// Adds a connector (Ready to Start). Its user is checked on the
+    /// platform at once: it must exist, be enabled, be a bot and have a
+    /// routed skill.
+    pub async fn add_connector(&mut self, config: ConnectorConfig) -> Result<(), LifecycleError> {
+        if self.connectors.contains_key(&config.id) {
+            return Err(LifecycleError::Exists(config.id));
+        }
+        self.check_user_free(&config)?;
+        AgentConnection::verify(&self.credentials(&config))
+            .await
+            .map_err(|e| LifecycleError::Platform {
+                id: config.id.clone(),
+                reason: e.to_string(),
+            })?;
+        let connector = self.build(&config)?;
+        self.connectors.insert(config.id.clone(), connector);
+        self.config.connectors.push(config);
+        Ok(())
+    }
+
+    /// Replaces a stopped connector's configuration.
+    pub fn edit_connector(&mut self, config: ConnectorConfig) -> Result<(), LifecycleError> {
+        if self.connector(&config.id)?.is_running() {
+            return Err(LifecycleError::Running {
+                id: config.id,
+                action: "edit",
+            });
+        }
+        self.check_user_free(&config)?;
+        let connector = self.build(&config)?;
+        self.connectors.insert(config.id.clone(), connector);
+        self.config.connectors.retain(|c| c.id != config.id);
+        self.config.connectors.push(config);
+        Ok(())
+    }
+
+    /// Deletes a stopped connector.
+    pub fn delete_connector(&mut self, id: &str) -> Result<(), LifecycleError> {
+        if self.connector(id)?.is_running() {
+            return Err(LifecycleError::Running {
+                id: id.to_owned(),
+                action: "delete",
+            });
+        }
+        self.connectors.remove(id);
+        self.config.connectors.retain(|c| c.id != id);
+        Ok(())
+    }
+
+    fn check_user_free(&self, config: &ConnectorConfig) -> Result<(), LifecycleError> {
+        match self.config.connectors.iter().find(|c| {
+            c.id != config.id
+                && c.agent_user_id == config.agent_user_id
+                && c.account == config.account
+        }) {
+            Some(other) => Err(LifecycleError::UserTaken {
+                user: config.agent_user_id.clone(),
+                other: other.id.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn credentials(&self, config: &ConnectorConfig) -> Credentials {
+        Credentials {
+            csds: self.csds.clone(),
+            account: config.account.clone(),
+            username: config.agent_user_id.clone(),
+            login: config.credentials.clone(),
+        }
+    }
+
+    fn build(&mut self, config: &ConnectorConfig) -> Result<Connector, LifecycleError> {
+        let chain = build_chain(
+            &self.config,
+            config,
+            &self.engine,
+            &self.store,
+            &mut self.loaded,
+        )?;
+        Ok(Connector::new(
+            ConnectorSettings {
+                id: config.id.clone(),
+                bot_id: config.bot.clone(),
+                conversation_type: config.conversation_type,
+                accessibility: config.accessibility,
+                custom: config.custom.clone(),
+                fallback_skill_id: config.fallback_skill_id.clone(),
+                max_conversations: config.max_conversations,
+                plugins: chain,
+            },
+            Some(self.store.status_log()),
+        ))
+    }
+
+    /// Stops every connector (each logs out) and flushes the store.
+    pub async fn shutdown(mut self) {
+        for connector in self.connectors.values_mut() {
+            connector.stop().await;
         }
         if let Err(error) = self.store.flush() {
             tracing::error!(%error, "could not flush the state store");
@@ -147,26 +351,20 @@ fn build_chain(
     engine: &PluginEngine,
     store: &StateStore,
     loaded: &mut HashMap<PathBuf, Arc<LoadedPlugin>>,
-) -> Result<PluginChain, StartError> {
+) -> Result<PluginChain, PluginError> {
     let mut instances = Vec::new();
     for plugin in &connector.plugins {
         let path = config
             .gateway
             .find_plugin(&plugin.file)
-            .ok_or_else(|| StartError::Plugin {
-                connector: connector.id.clone(),
-                source: PluginError::Read {
-                    path: PathBuf::from(&plugin.file),
-                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
-                },
+            .ok_or_else(|| PluginError::Read {
+                path: PathBuf::from(&plugin.file),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
             })?;
         let component = match loaded.get(&path) {
             Some(component) => component.clone(),
             None => {
-                let component = engine.load(&path).map_err(|source| StartError::Plugin {
-                    connector: connector.id.clone(),
-                    source,
-                })?;
+                let component = engine.load(&path)?;
                 loaded.insert(path, component.clone());
                 component
             }
@@ -211,7 +409,7 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
     }
     wait_for_shutdown().await;
     println!("switchboard: shutting down");
-    gateway.shutdown();
+    gateway.shutdown().await;
     Ok(())
 }
 

@@ -189,6 +189,15 @@ pub async fn get_json(url: &str) -> Result<Value, ClientError> {
     send(url, request).await
 }
 
+/// GETs `url` with `Authorization: Bearer TOKEN` and reads the JSON answer.
+pub async fn get_json_with_bearer(url: &str, bearer: &str) -> Result<Value, ClientError> {
+    let request = Request::get(url)
+        .header(hyper::header::AUTHORIZATION, format!("Bearer {bearer}"))
+        .body(Body::default())
+        .map_err(|_| ClientError::Url(url.to_owned()))?;
+    send(url, request).await
+}
+
 async fn send(url: &str, request: Request<Body>) -> Result<Value, ClientError> {
     let transport = |reason: String| ClientError::Transport {
         url: url.to_owned(),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard::config::{HubConfig, HubSkill, HubUser};
+use switchboard::config::{ConsumerAuth, HubConfig, HubSkill, HubUser, LoginCredentials, UserKind};
 use switchboard::hub::{Hub, HubHandle};
 
 use crate::support::{Consumer, WireClient};
@@ -26,11 +26,16 @@ fn hub_config() -> HubConfig {
         ],
         users: vec![HubUser {
             login: "tester".into(),
-            password: "pw".into(),
+            kind: UserKind::Bot,
+            enabled: true,
+            credentials: LoginCredentials::Password("pw".into()),
             skills: vec!["1".into()],
             max_conversations: 50,
         }],
         ring_expiration: Duration::from_secs(30),
+        engagements: Vec::new(),
+        consumer_auth: ConsumerAuth::default(),
+        agent_grace: Duration::from_secs(10),
     }
 }
 

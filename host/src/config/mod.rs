@@ -17,9 +17,10 @@ mod schema;
 pub use custom::{CustomFields, TileDisplay, field_names};
 pub use diagnostic::{Diagnostic, Severity, line_col};
 pub use schema::{
-    BotConfig, BotKind, CardButton, CardConfig, ConnectorConfig, ConversationType, DeployTo,
-    GatewayConfig, HubConfig, HubSkill, HubUser, LimitOverrides, MAX_CONVERSATIONS_PER_AGENT,
-    PluginConfig, Role, ScriptedAnswer, ScriptedRule,
+    BotConfig, BotKind, CardButton, CardConfig, ConnectorConfig, ConsumerAuth, ConversationType,
+    DeployTo, GatewayConfig, HubConfig, HubEngagement, HubSkill, HubUser, LimitOverrides,
+    LoginCredentials, MAX_CONVERSATIONS_PER_AGENT, PluginConfig, Role, ScriptedAnswer,
+    ScriptedRule, UserKind,
 };
 
 use std::collections::{BTreeMap, HashMap};
@@ -153,6 +154,7 @@ fn check_together(
         }
     }
     let mut connector_ids: HashMap<&str, &Path> = HashMap::new();
+    let mut agent_users: HashMap<(&str, &str), &str> = HashMap::new();
     let mut first_of_bot: BTreeMap<&str, &ConnectorConfig> = BTreeMap::new();
     for (connector, source) in connectors {
         let at = |span: &std::ops::Range<usize>, message: String| {
@@ -165,6 +167,19 @@ fn check_together(
                     "connector id `{}` is already used by {}",
                     connector.id,
                     first.display()
+                ),
+            ));
+        }
+        if let Some(other) = agent_users.insert(
+            (&connector.account, &connector.agent_user_id),
+            &connector.id,
+        ) {
+            diagnostics.push(at(
+                &connector.spans.id,
+                format!(
+                    "agent user `{}` is already used by connector `{other}`; a second login would log the first out, \
+                     so each connector needs its own bot user",
+                    connector.agent_user_id
                 ),
             ));
         }

@@ -87,6 +87,13 @@ pub struct HubConfig {
     pub users: Vec<HubUser>,
     /// How long a ring waits for an answer before it expires.
     pub ring_expiration: Duration,
+    /// Engagements and the skills they route to.
+    pub engagements: Vec<HubEngagement>,
+    /// How brand JWTs are checked for step-up.
+    pub consumer_auth: ConsumerAuth,
+    /// How long an agent that dropped without logging out keeps its
+    /// conversations before they are routed to others.
+    pub agent_grace: Duration,
 }
 
 /// A skill of the hub's account.
@@ -103,12 +110,73 @@ pub struct HubSkill {
 pub struct HubUser {
     /// Login name.
     pub login: String,
-    /// Password.
-    pub password: String,
+    /// Bot or human.
+    pub kind: UserKind,
+    /// Disabled users cannot log in.
+    pub enabled: bool,
+    /// How the user logs in.
+    pub credentials: LoginCredentials,
     /// Skills routed to this user.
     pub skills: Vec<String>,
     /// The most conversations assigned at once (at most 999).
     pub max_conversations: u32,
+}
+
+/// A platform user's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserKind {
+    /// A bot agent user (what connectors log in as).
+    #[default]
+    Bot,
+    /// A person.
+    Human,
+}
+
+/// How an agent user logs in (PROTOCOL.md §A1).
+#[derive(Clone, PartialEq, Eq)]
+pub enum LoginCredentials {
+    /// Username and password. Works; API keys are the documented recommendation.
+    Password(String),
+    /// API key (OAuth1): the documented recommendation for bots.
+    ApiKey {
+        /// `appKey`.
+        app_key: String,
+        /// `secret`.
+        secret: String,
+        /// `accessToken`.
+        access_token: String,
+        /// `accessTokenSecret`.
+        access_token_secret: String,
+    },
+}
+
+impl std::fmt::Debug for LoginCredentials {
+    /// Never prints a secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoginCredentials::Password(_) => f.write_str("Password(<hidden>)"),
+            LoginCredentials::ApiKey { .. } => f.write_str("ApiKey(<hidden>)"),
+        }
+    }
+}
+
+/// An engagement: an entry point that routes consumers to a skill.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HubEngagement {
+    /// Its id.
+    pub id: String,
+    /// The skill it routes to.
+    pub skill: String,
+}
+
+/// How the hub checks brand JWTs for consumer step-up (CONSUMER.md §1).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ConsumerAuth {
+    /// HS256 shared secret.
+    pub hs256_secret: Option<String>,
+    /// RS256 public key, PEM.
+    pub rs256_public_key: Option<String>,
 }
 
 /// One `connectors/*.toml`.
@@ -124,8 +192,10 @@ pub struct ConnectorConfig {
     pub account: String,
     /// Login name of the bot agent user.
     pub agent_user_id: String,
-    /// The agent user's password (from the file or the environment).
-    pub password: String,
+    /// How the agent user logs in (from the file or the environment).
+    pub credentials: LoginCredentials,
+    /// The most conversations this connector takes at once (1 to 999).
+    pub max_conversations: u32,
     /// Agent or manager.
     pub role: Role,
     /// Messaging or chat.
@@ -216,6 +286,20 @@ pub struct BotSpans {
 pub enum BotKind {
     /// Rules from the file: pattern → answers.
     Scripted(Vec<ScriptedRule>),
+    /// Rasa's REST channel at `url` (`/webhooks/rest/webhook` is added).
+    Rasa {
+        /// The Rasa server's base URL.
+        url: String,
+        /// How long one answer may take.
+        timeout: Duration,
+    },
+    /// A brand's own HTTP bot speaking Rasa's REST format at exactly `url`.
+    Webhook {
+        /// The endpoint.
+        url: String,
+        /// How long one answer may take.
+        timeout: Duration,
+    },
 }
 
 /// A scripted bot's rule: the first rule whose pattern matches answers.
@@ -305,6 +389,12 @@ struct RawHub {
     users: Vec<RawUser>,
     #[serde(default = "default_ring_expiration")]
     ring_expiration_ms: u64,
+    #[serde(default)]
+    engagements: Vec<RawEngagement>,
+    #[serde(default)]
+    consumer_auth: RawConsumerAuth,
+    #[serde(default = "default_agent_grace")]
+    agent_grace_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -319,10 +409,16 @@ struct RawSkill {
 #[serde(deny_unknown_fields)]
 struct RawUser {
     login: String,
+    #[serde(default, rename = "type")]
+    kind: UserKind,
+    #[serde(default = "yes")]
+    enabled: bool,
     #[serde(default)]
     password: Option<String>,
     #[serde(default)]
     password_env: Option<Spanned<String>>,
+    #[serde(default)]
+    api_key: Option<Spanned<RawApiKey>>,
     #[serde(default)]
     skills: Vec<String>,
     #[serde(default = "default_max_conversations")]
@@ -332,6 +428,42 @@ struct RawUser {
 struct RawSecret {
     password: Option<String>,
     password_env: Option<Spanned<String>>,
+    api_key: Option<Spanned<RawApiKey>>,
+}
+
+/// An API key; each part is a literal or `{ env = "NAME" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApiKey {
+    app_key: RawSecretValue,
+    secret: RawSecretValue,
+    access_token: RawSecretValue,
+    access_token_secret: RawSecretValue,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSecretValue {
+    Literal(String),
+    Env { env: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEngagement {
+    id: String,
+    skill: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConsumerAuth {
+    #[serde(default)]
+    hs256_secret: Option<String>,
+    #[serde(default)]
+    hs256_secret_env: Option<Spanned<String>>,
+    #[serde(default)]
+    rs256_public_key_file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -375,9 +507,13 @@ struct RawConnector {
     account: String,
     agent_user_id: String,
     #[serde(default)]
-    password: Option<String>,
+    password: Option<Spanned<String>>,
     #[serde(default)]
     password_env: Option<Spanned<String>>,
+    #[serde(default)]
+    api_key: Option<Spanned<RawApiKey>>,
+    #[serde(default = "default_max_conversations")]
+    max_conversations: Spanned<u32>,
     #[serde(default)]
     role: Role,
     #[serde(default)]
@@ -417,6 +553,14 @@ struct RawBot {
     kind: Spanned<String>,
     #[serde(default)]
     rules: Vec<RawRule>,
+    #[serde(default)]
+    url: Option<Spanned<String>>,
+    #[serde(default = "default_bot_timeout")]
+    timeout_ms: u64,
+}
+
+fn default_bot_timeout() -> u64 {
+    10_000
 }
 
 #[derive(Deserialize)]
@@ -465,6 +609,9 @@ fn default_skill() -> String {
 fn default_ring_expiration() -> u64 {
     30_000
 }
+fn default_agent_grace() -> u64 {
+    10_000
+}
 fn default_max_conversations() -> Spanned<u32> {
     Spanned::new(0..0, 50)
 }
@@ -495,17 +642,52 @@ fn parse<T: for<'de> Deserialize<'de>>(
     }
 }
 
-fn secret(
+fn secret_value(
+    value: RawSecretValue,
+    file: &Path,
+    source: &str,
+    span: &Range<usize>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> String {
+    match value {
+        RawSecretValue::Literal(text) => text,
+        RawSecretValue::Env { env } => std::env::var(&env).unwrap_or_else(|_| {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                span.clone(),
+                format!("environment variable `{env}` is not set"),
+            ));
+            String::new()
+        }),
+    }
+}
+
+fn credentials(
     raw: RawSecret,
     what: &str,
     file: &Path,
     source: &str,
     span: Range<usize>,
     diagnostics: &mut Vec<Diagnostic>,
-) -> String {
-    match (raw.password, raw.password_env) {
-        (Some(password), None) => password,
-        (None, Some(var)) => std::env::var(var.get_ref()).unwrap_or_else(|_| {
+) -> LoginCredentials {
+    let given = usize::from(raw.password.is_some())
+        + usize::from(raw.password_env.is_some())
+        + usize::from(raw.api_key.is_some());
+    if given != 1 {
+        diagnostics.push(Diagnostic::error(
+            file,
+            source,
+            span,
+            format!("the {what} needs exactly one of `password`, `password_env` or `[api_key]`"),
+        ));
+        return LoginCredentials::Password(String::new());
+    }
+    if let Some(password) = raw.password {
+        return LoginCredentials::Password(password);
+    }
+    if let Some(var) = raw.password_env {
+        return LoginCredentials::Password(std::env::var(var.get_ref()).unwrap_or_else(|_| {
             diagnostics.push(Diagnostic::error(
                 file,
                 source,
@@ -516,25 +698,17 @@ fn secret(
                 ),
             ));
             String::new()
-        }),
-        (Some(_), Some(var)) => {
-            diagnostics.push(Diagnostic::error(
-                file,
-                source,
-                var.span(),
-                "set either `password` or `password_env`, not both",
-            ));
-            String::new()
-        }
-        (None, None) => {
-            diagnostics.push(Diagnostic::error(
-                file,
-                source,
-                span,
-                format!("the {what} needs `password` or `password_env`"),
-            ));
-            String::new()
-        }
+        }));
+    }
+    let key = raw.api_key.expect("counted above");
+    let span = key.span();
+    let key = key.into_inner();
+    let mut part = |value| secret_value(value, file, source, &span, diagnostics);
+    LoginCredentials::ApiKey {
+        app_key: part(key.app_key),
+        secret: part(key.secret),
+        access_token: part(key.access_token),
+        access_token_secret: part(key.access_token_secret),
     }
 }
 
@@ -609,11 +783,21 @@ pub(super) fn parse_gateway(
                 let raw_secret = RawSecret {
                     password: user.password,
                     password_env: user.password_env,
+                    api_key: user.api_key,
                 };
-                let password = secret(raw_secret, "hub user", file, source, 0..0, diagnostics);
+                let credentials = credentials(
+                    raw_secret,
+                    "hub user",
+                    file,
+                    source,
+                    user.max_conversations.span(),
+                    diagnostics,
+                );
                 users.push(HubUser {
                     login: user.login,
-                    password,
+                    kind: user.kind,
+                    enabled: user.enabled,
+                    credentials,
                     skills: user.skills,
                     max_conversations: max.clamp(1, MAX_CONVERSATIONS_PER_AGENT),
                 });
@@ -632,7 +816,50 @@ pub(super) fn parse_gateway(
                     name: "default".into(),
                 });
             }
+            let consumer_auth = ConsumerAuth {
+                hs256_secret: match (
+                    hub.consumer_auth.hs256_secret,
+                    hub.consumer_auth.hs256_secret_env,
+                ) {
+                    (Some(secret), _) => Some(secret),
+                    (None, Some(var)) => match std::env::var(var.get_ref()) {
+                        Ok(secret) => Some(secret),
+                        Err(_) => {
+                            diagnostics.push(Diagnostic::error(
+                                file,
+                                source,
+                                var.span(),
+                                format!("environment variable `{}` is not set", var.get_ref()),
+                            ));
+                            None
+                        }
+                    },
+                    (None, None) => None,
+                },
+                rs256_public_key: hub.consumer_auth.rs256_public_key_file.and_then(|path| {
+                    std::fs::read_to_string(dir.join(path.get_ref()))
+                        .map_err(|e| {
+                            diagnostics.push(Diagnostic::error(
+                                file,
+                                source,
+                                path.span(),
+                                format!("cannot read the RS256 public key: {e}"),
+                            ))
+                        })
+                        .ok()
+                }),
+            };
             Some(HubConfig {
+                engagements: hub
+                    .engagements
+                    .into_iter()
+                    .map(|e| HubEngagement {
+                        id: e.id,
+                        skill: e.skill,
+                    })
+                    .collect(),
+                consumer_auth,
+                agent_grace: Duration::from_millis(hub.agent_grace_ms),
                 listen,
                 account: hub.account,
                 default_skill: hub.default_skill,
@@ -668,11 +895,29 @@ pub(super) fn parse_connector(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<ConnectorConfig> {
     let raw: RawConnector = parse(file, source, diagnostics)?;
+    if let Some(password) = &raw.password {
+        diagnostics.push(Diagnostic::warning(
+            file,
+            source,
+            password.span(),
+            "password login works, but API-key login (`[api_key]`) is the documented recommendation for bot users",
+        ));
+    }
+    let max = *raw.max_conversations.get_ref();
+    if max == 0 || max > MAX_CONVERSATIONS_PER_AGENT {
+        diagnostics.push(Diagnostic::error(
+            file,
+            source,
+            raw.max_conversations.span(),
+            format!("`max_conversations` must be 1 to {MAX_CONVERSATIONS_PER_AGENT}"),
+        ));
+    }
     let raw_secret = RawSecret {
-        password: raw.password,
+        password: raw.password.map(Spanned::into_inner),
         password_env: raw.password_env,
+        api_key: raw.api_key,
     };
-    let password = secret(
+    let credentials = credentials(
         raw_secret,
         "agent user",
         file,
@@ -723,7 +968,8 @@ pub(super) fn parse_connector(
         bot: raw.bot.into_inner(),
         account: raw.account,
         agent_user_id: raw.agent_user_id,
-        password,
+        credentials,
+        max_conversations: max.clamp(1, MAX_CONVERSATIONS_PER_AGENT),
         role: raw.role,
         conversation_type: raw.conversation_type,
         deploy_to: raw.deploy_to,
@@ -743,17 +989,61 @@ pub(super) fn parse_bot(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<BotConfig> {
     let raw: RawBot = parse(file, source, diagnostics)?;
-    if raw.kind.get_ref() != "scripted" {
-        diagnostics.push(Diagnostic::error(
-            file,
-            source,
-            raw.kind.span(),
-            format!(
-                "unknown bot kind `{}`; this version knows `scripted`",
-                raw.kind.get_ref()
-            ),
-        ));
-        return None;
+    let timeout = Duration::from_millis(raw.timeout_ms.max(1));
+    let http_kind =
+        |make: fn(String, Duration) -> BotKind, diagnostics: &mut Vec<Diagnostic>| match &raw.url {
+            Some(url)
+                if url.get_ref().starts_with("http://")
+                    || url.get_ref().starts_with("https://") =>
+            {
+                Some(make(url.get_ref().clone(), timeout))
+            }
+            Some(url) => {
+                diagnostics.push(Diagnostic::error(
+                    file,
+                    source,
+                    url.span(),
+                    "`url` must start with http:// or https://",
+                ));
+                None
+            }
+            None => {
+                diagnostics.push(Diagnostic::error(
+                    file,
+                    source,
+                    raw.kind.span(),
+                    "this bot kind needs `url`",
+                ));
+                None
+            }
+        };
+    let kind = match raw.kind.get_ref().as_str() {
+        "scripted" => None,
+        "rasa" => Some(http_kind(
+            |url, timeout| BotKind::Rasa { url, timeout },
+            diagnostics,
+        )?),
+        "webhook" => Some(http_kind(
+            |url, timeout| BotKind::Webhook { url, timeout },
+            diagnostics,
+        )?),
+        other => {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                raw.kind.span(),
+                format!("unknown bot kind `{other}`; known: scripted, rasa, webhook"),
+            ));
+            return None;
+        }
+    };
+    if let Some(kind) = kind {
+        return Some(BotConfig {
+            file: file.to_owned(),
+            spans: BotSpans { id: raw.id.span() },
+            id: raw.id.into_inner(),
+            kind,
+        });
     }
     let mut rules = Vec::new();
     for rule in raw.rules {

@@ -1,10 +1,17 @@
 //! One conversation's pipeline (ARCHITECTURE.md §3), run as its own task:
 //! greeting after 3 s of silence, messageDelay aggregation, the
-//! consumer-message hooks, the bot, the bot-message hooks, publishing.
+//! consumer-message hooks, the bot, the bot-message hooks, publishing;
+//! resends, fallback escalation and escalation failures; step-up; close.
+//!
+//! The task never waits on the bot: a bot call runs beside it and reports
+//! back through the inbox, so timers (messageDelay, resend, escalation)
+//! keep running while a bot is slow. One bot call is in flight at a time;
+//! later turns queue behind it, so answers keep their order.
 //!
 //! Consumer events are deduplicated by sequence: a replay or reconnect
 //! never sends a message to the bot twice.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -12,12 +19,22 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use super::fields::default_greeting_message::greeting_due;
+use super::fields::default_stepup_message::is_step_up_echo;
+use super::fields::fallback_escalation_time::EscalationClock;
+use super::fields::max_escalation_retries::{
+    ESCALATION_FAILED, EscalationFailures, TRANSFER_IMPOSSIBLE,
+};
 use super::fields::message_delay::MessageDelay;
-use super::{Bot, BotAction, BotTurn, ConnectorSettings, Platform, TurnKind};
+use super::fields::message_resend_max_retries::Resends;
+use super::fields::skip_agent_message::{FirstTurn, first_turn};
+use super::{Bot, BotAction, BotError, BotTurn, ConnectorSettings, Platform, Shared, TurnKind};
 use crate::content::OutMessage;
 use crate::plugin::{ConsumerDecision, ConversationView};
 
-/// What the session tells a conversation.
+/// Sent to the bot when the conversation closes.
+pub const CLOSE_CONVERSATION: &str = "LP_CLOSECONVERSATION";
+
+/// What a conversation task hears.
 #[derive(Debug)]
 pub enum Input {
     /// A consumer event with its sequence.
@@ -29,42 +46,74 @@ pub enum Input {
     },
     /// The conversation's skill changed.
     Skill(Option<String>),
-    /// The conversation left this connector or closed: stop.
+    /// The consumer participant changed: the consumer stepped up.
+    StepUp {
+        /// The new, authenticated consumer id.
+        consumer_id: String,
+    },
+    /// The conversation closed: the bot hears `LP_CLOSECONVERSATION`, then the task ends.
+    Closed,
+    /// The conversation left this connector (transferred away): the task ends.
     Gone,
+    /// A bot call finished.
+    BotAnswered {
+        /// The turn it answered.
+        turn: BotTurn,
+        /// The answer.
+        result: Result<Vec<BotAction>, BotError>,
+    },
 }
 
-/// The task's parts.
+/// The task's state.
 pub struct Conversation {
     view: ConversationView,
-    settings: Arc<ConnectorSettings>,
+    shared: Arc<Shared>,
     platform: Arc<dyn Platform>,
     bot: Arc<dyn Bot>,
+    inbox_tx: mpsc::UnboundedSender<Input>,
     last_sequence: u64,
     delay: MessageDelay,
     greet_at: Option<Instant>,
     is_new: bool,
+    in_flight: bool,
+    queued: VecDeque<BotTurn>,
+    resends: Resends,
+    escalation: EscalationClock,
+    escalation_failures: EscalationFailures,
 }
 
 impl Conversation {
     /// A conversation that just reached the connector. `rung` is true if
-    /// the connector accepted a ring for it in this session.
+    /// the connector accepted a ring for it in this session. `inbox_tx` is
+    /// the sender of the inbox the task will run on.
     pub fn new(
         view: ConversationView,
-        settings: Arc<ConnectorSettings>,
+        shared: Arc<Shared>,
         platform: Arc<dyn Platform>,
         bot: Arc<dyn Bot>,
         rung: bool,
+        inbox_tx: mpsc::UnboundedSender<Input>,
     ) -> Self {
         Conversation {
             view,
-            settings,
+            shared,
             platform,
             bot,
+            inbox_tx,
             last_sequence: 0,
             delay: MessageDelay::default(),
             greet_at: greeting_due(Instant::now(), rung),
             is_new: rung,
+            in_flight: false,
+            queued: VecDeque::new(),
+            resends: Resends::default(),
+            escalation: EscalationClock::default(),
+            escalation_failures: EscalationFailures::default(),
         }
+    }
+
+    fn settings(&self) -> &ConnectorSettings {
+        &self.shared.settings
     }
 
     /// Runs until the conversation leaves or its inbox closes.
@@ -73,23 +122,46 @@ impl Conversation {
         loop {
             let flush_at = self.delay.due();
             let greet_at = self.greet_at;
+            let resend_at = self.resends.due();
+            let escalate_at = self.escalation.due();
             tokio::select! {
                 input = inbox.recv() => match input {
                     Some(Input::Consumer { sequence, event }) => self.consumer_event(sequence, event),
                     Some(Input::Skill(skill)) => self.view.skill_id = skill,
+                    Some(Input::StepUp { consumer_id }) => self.step_up(consumer_id).await,
+                    Some(Input::BotAnswered { turn, result }) => self.answered(turn, result).await,
+                    Some(Input::Closed) => {
+                        self.tell_bot_closed();
+                        break;
+                    }
                     Some(Input::Gone) | None => break,
                 },
                 _ = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => self.flush().await,
                 _ = sleep_until(greet_at.unwrap_or_else(Instant::now)), if greet_at.is_some() => self.greet().await,
+                _ = sleep_until(resend_at.unwrap_or_else(Instant::now)), if resend_at.is_some() => {
+                    if let Some(turn) = self.resends.take_due() {
+                        tracing::info!(conversation = %self.view.id, "the bot gave no response: resending");
+                        self.send(turn);
+                    }
+                }
+                _ = sleep_until(escalate_at.unwrap_or_else(Instant::now)), if escalate_at.is_some() => {
+                    self.escalation.stop();
+                    self.resends.clear();
+                    if let Some(skill) = self.settings().fallback_skill_id.clone() {
+                        tracing::info!(conversation = %self.view.id, skill, "the bot stayed silent: escalating to the fallback skill");
+                        self.transfer(&skill).await;
+                    }
+                }
             }
         }
         tracing::debug!(conversation = %self.view.id, "conversation left the connector");
     }
 
-    /// Reads the conversation's history. In a new conversation, consumer
-    /// messages sent before the connector accepted it (after the last agent
-    /// message, if any) are handled like live ones; the rest of the history
-    /// is marked as seen, so it never reaches the bot again.
+    /// Reads the conversation's history. A conversation that is new to the
+    /// connector (a ring was accepted) with utterances in its history is a
+    /// transfer in, or a consumer who wrote before it was accepted: the bot
+    /// sees the last utterance (skipAgentMessage decides whose). The whole
+    /// history is marked as seen, so it never reaches the bot again.
     async fn catch_up(&mut self) {
         let events = match self.platform.history(&self.view.id).await {
             Ok(events) => events,
@@ -99,17 +171,17 @@ impl Conversation {
             }
         };
         if self.is_new {
-            let last_agent = events
-                .iter()
-                .filter(|e| !e.from_consumer && e.event["type"] != "AcceptStatusEvent")
-                .map(|e| e.sequence)
-                .max()
-                .unwrap_or(0);
-            for event in events
-                .iter()
-                .filter(|e| e.from_consumer && e.sequence > last_agent)
-            {
-                self.consumer_event(event.sequence, event.event.clone());
+            match first_turn(&events, self.settings().custom.skip_agent_message) {
+                FirstTurn::Nothing => {}
+                FirstTurn::Consumer(messages) => {
+                    for (sequence, event) in messages {
+                        self.consumer_event(sequence, event);
+                    }
+                }
+                FirstTurn::Agent(text) => {
+                    self.greet_at = None;
+                    self.forward(text);
+                }
             }
         }
         let newest = events.iter().map(|e| e.sequence).max().unwrap_or(0);
@@ -121,34 +193,42 @@ impl Conversation {
             return;
         }
         self.last_sequence = sequence;
-        let is_text = event["type"] == "ContentEvent";
-        let Some(text) = event["message"].as_str().filter(|_| is_text) else {
-            return;
+        let text = match (event["type"].as_str(), event["contentType"].as_str()) {
+            (Some("ContentEvent"), Some("text/plain") | None) => {
+                event["message"].as_str().unwrap_or_default().to_owned()
+            }
+            (Some("ContentEvent"), Some(_)) => "__image_received__".to_owned(),
+            _ => return,
         };
-        if text == self.settings.custom.default_stepup_message {
+        if is_step_up_echo(&text, &self.settings().custom) {
             return;
         }
         self.greet_at = None;
-        self.delay.push(
-            Instant::now(),
-            self.settings.custom.message_delay,
-            sequence,
-            text.to_owned(),
-        );
+        let window = self.settings().custom.message_delay;
+        self.delay.push(Instant::now(), window, sequence, text);
     }
 
     async fn greet(&mut self) {
         self.greet_at = None;
-        let greeting = self.settings.custom.default_greeting_message.clone();
+        let greeting = self.settings().custom.default_greeting_message.clone();
         let Some(text) = self
-            .settings
+            .settings()
             .plugins
             .conversation_start(&self.view, greeting)
             .await
         else {
             return;
         };
-        self.ask(text, TurnKind::Greeting).await;
+        self.send(self.turn(text, TurnKind::Greeting));
+    }
+
+    async fn step_up(&mut self, consumer_id: String) {
+        self.view.consumer_id = consumer_id;
+        self.view.authenticated = true;
+        let text = self.settings().custom.default_stepup_message.clone();
+        if let Some(text) = self.settings().plugins.step_up(&self.view, text).await {
+            self.send(self.turn(text, TurnKind::StepUp));
+        }
     }
 
     async fn flush(&mut self) {
@@ -160,33 +240,81 @@ impl Conversation {
             tracing::warn!(conversation = %self.view.id, %error, "could not mark messages read");
         }
         match self
-            .settings
+            .settings()
             .plugins
             .consumer_message(&self.view, joined.text)
             .await
         {
-            ConsumerDecision::Forward(text) => self.ask(text, TurnKind::Message).await,
+            ConsumerDecision::Forward(text) => self.forward(text),
             ConsumerDecision::Drop => {}
             ConsumerDecision::Reply(messages) => self.publish(messages).await,
             ConsumerDecision::Escalate(skill) => self.transfer(&skill).await,
         }
     }
 
-    /// Sends a turn to the bot and carries out its answer.
-    async fn ask(&mut self, text: String, kind: TurnKind) {
-        let turn = BotTurn {
+    /// A consumer message goes to the bot: the fallback escalation clock
+    /// starts if it is not running, and a resend waits for silence.
+    fn forward(&mut self, text: String) {
+        let custom = &self.shared.settings.custom;
+        if self.shared.settings.fallback_skill_id.is_some() {
+            self.escalation
+                .start(Instant::now(), custom.fallback_escalation_time);
+        }
+        let turn = self.turn(text, TurnKind::Message);
+        self.resends.arm(&turn, custom.message_resend_max_retries);
+        self.send(turn);
+    }
+
+    fn turn(&self, text: String, kind: TurnKind) -> BotTurn {
+        BotTurn {
             conversation_id: self.view.id.clone(),
             consumer_id: self.view.consumer_id.clone(),
             text,
             kind,
-        };
-        let actions = match self.bot.ask(&turn).await {
+        }
+    }
+
+    /// Calls the bot beside the task, or queues the turn behind the call in flight.
+    fn send(&mut self, turn: BotTurn) {
+        if self.in_flight {
+            self.queued.push_back(turn);
+            return;
+        }
+        self.in_flight = true;
+        let (bot, inbox) = (self.bot.clone(), self.inbox_tx.clone());
+        tokio::spawn(async move {
+            let result = bot.ask(&turn).await;
+            let _ = inbox.send(Input::BotAnswered { turn, result });
+        });
+    }
+
+    async fn answered(&mut self, turn: BotTurn, result: Result<Vec<BotAction>, BotError>) {
+        self.in_flight = false;
+        self.shared
+            .bot_result(result.as_ref().map(|_| ()).map_err(ToString::to_string));
+        let actions = match result {
             Ok(actions) => actions,
             Err(error) => {
                 tracing::warn!(conversation = %self.view.id, %error, "the bot gave no answer");
-                return;
+                Vec::new()
             }
         };
+        if actions.is_empty() {
+            if turn.kind == TurnKind::Message {
+                let interval = self.settings().custom.retry_message_interval;
+                self.resends.no_response(&turn, Instant::now(), interval);
+            }
+        } else {
+            self.escalation.stop();
+            self.resends.clear();
+            self.carry_out(actions).await;
+        }
+        if let Some(next) = self.queued.pop_front() {
+            self.send(next);
+        }
+    }
+
+    async fn carry_out(&mut self, actions: Vec<BotAction>) {
         let mut messages = Vec::new();
         let mut after = Vec::new();
         for action in actions {
@@ -214,7 +342,7 @@ impl Conversation {
     /// Runs the bot-message hooks and publishes the result in order.
     async fn publish(&mut self, messages: Vec<OutMessage>) {
         let messages = self
-            .settings
+            .settings()
             .plugins
             .bot_message(&self.view, messages)
             .await;
@@ -229,9 +357,34 @@ impl Conversation {
         }
     }
 
+    /// Transfers to `skill`. When the platform refuses, the bot hears
+    /// `__agent_escalation_failed__`, at most maxEscalationRetries times per
+    /// conversation; after that the consumer is told.
     async fn transfer(&mut self, skill: &str) {
-        if let Err(error) = self.platform.transfer(&self.view.id, skill).await {
-            tracing::warn!(conversation = %self.view.id, skill, %error, "transfer failed");
+        let Err(error) = self.platform.transfer(&self.view.id, skill).await else {
+            self.escalation.stop();
+            self.resends.clear();
+            return;
+        };
+        tracing::warn!(conversation = %self.view.id, skill, %error, "transfer failed");
+        let max = self.settings().custom.max_escalation_retries;
+        if self.escalation_failures.try_count(max) {
+            self.send(self.turn(ESCALATION_FAILED.to_owned(), TurnKind::Event));
+        } else {
+            self.publish(vec![OutMessage::text(TRANSFER_IMPOSSIBLE)])
+                .await;
         }
+    }
+
+    fn tell_bot_closed(&self) {
+        let (bot, turn) = (
+            self.bot.clone(),
+            self.turn(CLOSE_CONVERSATION.to_owned(), TurnKind::Event),
+        );
+        tokio::spawn(async move {
+            if let Err(error) = bot.ask(&turn).await {
+                tracing::debug!(%error, "the bot did not take LP_CLOSECONVERSATION");
+            }
+        });
     }
 }

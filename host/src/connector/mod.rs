@@ -3,9 +3,16 @@
 //! pipeline (see [`conversation`]) between the platform and the bot.
 //!
 //! Owns: the session loop, per-conversation tasks, the behaviour of the
-//! custom fields ([`fields`]) and the connector's status. Reaches the
-//! outside only through the [`Platform`] and [`Bot`] traits ([`ports`]) and
-//! the plugin chain; never into `messaging`, `bot` or `hub` internals.
+//! custom fields ([`fields`]) and the connector's status with its Details.
+//! Reaches the outside only through the [`Platform`] and [`Bot`] traits
+//! ([`ports`]) and the plugin chain; never into `messaging`, `bot` or `hub`
+//! internals.
+//!
+//! Statuses (as the product documents them): **Ready to Start** (added,
+//! never started), **Starting** (with progress), **Online** (every
+//! component works), **Offline** (at least one component is down; Details
+//! say which), **Stopped** (stopped by a person). Every change is recorded
+//! in the status history, which the state store keeps.
 
 pub mod conversation;
 pub mod fields;
@@ -16,7 +23,7 @@ pub use ports::{
 };
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -27,6 +34,7 @@ use tokio::task::JoinHandle;
 use crate::config::{ConversationType, CustomFields};
 use crate::messaging::{AgentConnection, Credentials};
 use crate::plugin::{ConversationView, PluginChain, PluginStatus};
+use crate::store::StatusLog;
 use conversation::{Conversation, Input};
 use fields::ring_accept_wait::accept_after_wait;
 
@@ -44,12 +52,14 @@ pub struct ConnectorSettings {
     pub custom: CustomFields,
     /// Skill to escalate to when the bot fails.
     pub fallback_skill_id: Option<String>,
+    /// The most conversations taken at once; further rings are declined.
+    pub max_conversations: u32,
     /// The plugins, in order.
     pub plugins: PluginChain,
 }
 
 /// A connector's status, as the product documents it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Status {
     /// Added, never started.
     #[serde(rename = "Ready to Start")]
@@ -64,72 +74,246 @@ pub enum Status {
     Stopped,
 }
 
+/// One component's state in Details.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Component {
+    /// `Some(true)` up, `Some(false)` down, `None` not known yet.
+    pub up: Option<bool>,
+    /// What is known: "connected", the error, ...
+    pub detail: String,
+}
+
+impl Component {
+    fn unknown(detail: &str) -> Self {
+        Component {
+            up: None,
+            detail: detail.to_owned(),
+        }
+    }
+}
+
+/// Which components work.
+#[derive(Clone, Debug, Serialize)]
+pub struct Details {
+    /// The messaging connection.
+    pub messaging: Component,
+    /// The bot server connection (known after the first bot call).
+    pub bot: Component,
+    /// Each plugin (down while its last hook call faulted).
+    pub plugins: Vec<PluginStatus>,
+}
+
 /// A connector's status with its Details.
 #[derive(Clone, Debug, Serialize)]
 pub struct StatusReport {
     /// The status.
     pub status: Status,
-    /// The messaging connection: "connected", or what is wrong.
-    pub messaging: String,
-    /// Each plugin's health.
-    pub plugins: Vec<PluginStatus>,
+    /// While starting: the step under way.
+    pub progress: Option<String>,
+    /// Which components work.
+    pub details: Details,
     /// Conversations the connector is handling.
     pub conversations: usize,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lifecycle {
+    NeverStarted,
+    Starting,
+    Running,
+    Stopped,
+}
+
+struct Health {
+    lifecycle: Lifecycle,
+    progress: Option<String>,
+    messaging: Component,
+    bot: Component,
+    conversations: usize,
+    recorded: Option<(Status, String)>,
+}
+
+/// What a connector's tasks share: its settings and its health.
+pub struct Shared {
+    /// The settings.
+    pub settings: ConnectorSettings,
+    health: Mutex<Health>,
+    log: Option<StatusLog>,
+}
+
+impl Shared {
+    fn health(&self) -> MutexGuard<'_, Health> {
+        self.health
+            .lock()
+            .expect("health lock is never poisoned: no panics under it")
+    }
+
+    /// Records the outcome of a bot call in Details.
+    pub fn bot_result(&self, result: Result<(), String>) {
+        let component = match result {
+            Ok(()) => Component {
+                up: Some(true),
+                detail: "answering".into(),
+            },
+            Err(error) => Component {
+                up: Some(false),
+                detail: error,
+            },
+        };
+        self.update(|h| h.bot = component);
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Health)) {
+        let report = {
+            let mut health = self.health();
+            change(&mut health);
+            self.compute(&health)
+        };
+        self.record(&report);
+    }
+
+    fn compute(&self, health: &Health) -> StatusReport {
+        let plugins = self.settings.plugins.status();
+        let plugin_down = plugins.iter().any(|p| p.consecutive_faults > 0);
+        let status = match health.lifecycle {
+            Lifecycle::NeverStarted => Status::ReadyToStart,
+            Lifecycle::Stopped => Status::Stopped,
+            Lifecycle::Starting => Status::Starting,
+            Lifecycle::Running => {
+                if health.messaging.up == Some(true) && health.bot.up != Some(false) && !plugin_down
+                {
+                    Status::Online
+                } else {
+                    Status::Offline
+                }
+            }
+        };
+        StatusReport {
+            status,
+            progress: health.progress.clone(),
+            details: Details {
+                messaging: health.messaging.clone(),
+                bot: health.bot.clone(),
+                plugins,
+            },
+            conversations: health.conversations,
+        }
+    }
+
+    /// Keeps a status change in the history.
+    fn record(&self, report: &StatusReport) {
+        let reason = match report.status {
+            Status::Offline if report.details.messaging.up != Some(true) => {
+                format!("messaging: {}", report.details.messaging.detail)
+            }
+            Status::Offline if report.details.bot.up == Some(false) => {
+                format!("bot: {}", report.details.bot.detail)
+            }
+            Status::Offline => "plugin faults".into(),
+            Status::Starting => report.progress.clone().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let entry = (report.status, reason);
+        let mut health = self.health();
+        if health.recorded.as_ref() == Some(&entry) {
+            return;
+        }
+        health.recorded = Some(entry.clone());
+        drop(health);
+        if let Some(log) = &self.log
+            && let Err(error) = log.append(&self.settings.id, entry.0, &entry.1)
+        {
+            tracing::error!(connector = %self.settings.id, %error, "could not record the status change");
+        }
+    }
+
+    /// Status and Details now.
+    pub fn report(&self) -> StatusReport {
+        let report = self.compute(&self.health());
+        self.record(&report);
+        report
+    }
+}
+
 /// A running (or stopped) connector.
 pub struct Connector {
-    settings: Arc<ConnectorSettings>,
-    report: Arc<Mutex<StatusReport>>,
+    shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
+    connection: Arc<Mutex<Option<Arc<AgentConnection>>>>,
 }
 
 impl Connector {
-    /// A connector that has not been started.
-    pub fn new(settings: ConnectorSettings) -> Self {
-        let report = StatusReport {
-            status: Status::ReadyToStart,
-            messaging: "not connected".into(),
-            plugins: settings.plugins.status(),
-            conversations: 0,
-        };
+    /// A connector that has not been started; `log` keeps its status history.
+    pub fn new(settings: ConnectorSettings, log: Option<StatusLog>) -> Self {
+        let shared = Arc::new(Shared {
+            settings,
+            health: Mutex::new(Health {
+                lifecycle: Lifecycle::NeverStarted,
+                progress: None,
+                messaging: Component::unknown("not connected"),
+                bot: Component::unknown("not asked yet"),
+                conversations: 0,
+                recorded: None,
+            }),
+            log,
+        });
+        shared.report();
         Connector {
-            settings: Arc::new(settings),
-            report: Arc::new(Mutex::new(report)),
+            shared,
             task: None,
+            connection: Arc::default(),
         }
     }
 
     /// Its id.
     pub fn id(&self) -> &str {
-        &self.settings.id
+        &self.shared.settings.id
     }
 
-    /// Logs in and serves until stopped, reconnecting with backoff.
+    /// True while started (connected or trying to).
+    pub fn is_running(&self) -> bool {
+        self.task.is_some()
+    }
+
+    /// Logs in and serves until stopped, reconnecting with backoff and jitter.
     pub fn start(&mut self, credentials: Credentials, bot: Arc<dyn Bot>) {
         if self.task.is_some() {
             return;
         }
-        let (settings, report) = (self.settings.clone(), self.report.clone());
-        self.task = Some(tokio::spawn(supervise(settings, credentials, bot, report)));
+        self.shared.update(|h| {
+            h.lifecycle = Lifecycle::Starting;
+            h.progress = Some("starting".into());
+        });
+        let (shared, connection) = (self.shared.clone(), self.connection.clone());
+        self.task = Some(tokio::spawn(supervise(
+            shared,
+            credentials,
+            bot,
+            connection,
+        )));
     }
 
-    /// Stops: the session ends and the platform re-routes its conversations.
-    pub fn stop(&mut self) {
+    /// Stops: goes OFFLINE and logs out, so the platform routes the
+    /// connector's conversations to other connectors at once.
+    pub async fn stop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
         }
-        let mut report = self.report.lock().expect("not poisoned");
-        report.status = Status::Stopped;
-        report.messaging = "stopped".into();
-        report.conversations = 0;
+        let connection = self.connection.lock().expect("not poisoned").take();
+        if let Some(connection) = connection {
+            connection.log_out().await;
+        }
+        self.shared.update(|h| {
+            h.lifecycle = Lifecycle::Stopped;
+            h.progress = None;
+            h.messaging = Component::unknown("stopped");
+            h.conversations = 0;
+        });
     }
 
     /// Status and Details.
     pub fn report(&self) -> StatusReport {
-        let mut report = self.report.lock().expect("not poisoned").clone();
-        report.plugins = self.settings.plugins.status();
-        report
+        self.shared.report()
     }
 }
 
@@ -145,31 +329,51 @@ const BACKOFF_START: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 async fn supervise(
-    settings: Arc<ConnectorSettings>,
+    shared: Arc<Shared>,
     credentials: Credentials,
     bot: Arc<dyn Bot>,
-    report: Arc<Mutex<StatusReport>>,
+    slot: Arc<Mutex<Option<Arc<AgentConnection>>>>,
 ) {
-    let set = |status: Status, messaging: String| {
-        let mut report = report.lock().expect("not poisoned");
-        report.status = status;
-        report.messaging = messaging;
-    };
     let mut backoff = BACKOFF_START;
     loop {
-        set(Status::Starting, "connecting".into());
-        match AgentConnection::connect(&credentials).await {
+        let progress_shared = shared.clone();
+        let progress =
+            move |step: &str| progress_shared.update(|h| h.progress = Some(step.to_owned()));
+        match AgentConnection::connect(&credentials, &progress).await {
             Ok((connection, events)) => {
-                tracing::info!(connector = %settings.id, agent = connection.agent_id(), "online");
-                set(Status::Online, "connected".into());
+                tracing::info!(connector = %shared.settings.id, agent = connection.agent_id(), "online");
+                *slot.lock().expect("not poisoned") = Some(connection.clone());
+                shared.update(|h| {
+                    h.lifecycle = Lifecycle::Running;
+                    h.progress = None;
+                    h.messaging = Component {
+                        up: Some(true),
+                        detail: "connected".into(),
+                    };
+                });
                 backoff = BACKOFF_START;
-                let reason = session(&settings, connection, events, bot.clone(), &report).await;
-                tracing::warn!(connector = %settings.id, %reason, "messaging connection lost");
-                set(Status::Offline, format!("disconnected: {reason}"));
+                let reason = session(&shared, connection, events, bot.clone()).await;
+                slot.lock().expect("not poisoned").take();
+                tracing::warn!(connector = %shared.settings.id, %reason, "messaging connection lost");
+                shared.update(|h| {
+                    h.messaging = Component {
+                        up: Some(false),
+                        detail: format!("disconnected ({reason}); reconnecting"),
+                    };
+                    h.conversations = 0;
+                });
             }
             Err(error) => {
-                tracing::warn!(connector = %settings.id, %error, "could not connect");
-                set(Status::Offline, error.to_string());
+                tracing::warn!(connector = %shared.settings.id, %error, "could not connect");
+                let retry = jitter(backoff);
+                shared.update(|h| {
+                    h.lifecycle = Lifecycle::Running;
+                    h.progress = None;
+                    h.messaging = Component {
+                        up: Some(false),
+                        detail: format!("{error}; retrying in {} ms", retry.as_millis()),
+                    };
+                });
             }
         }
         tokio::time::sleep(jitter(backoff)).await;
@@ -186,16 +390,22 @@ fn jitter(base: Duration) -> Duration {
     base + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
+/// One conversation as the session loop knows it.
+struct Tracked {
+    inbox: mpsc::UnboundedSender<Input>,
+    consumer_id: String,
+}
+
 /// Serves one platform session; returns why it ended.
 async fn session(
-    settings: &Arc<ConnectorSettings>,
+    shared: &Arc<Shared>,
     connection: Arc<AgentConnection>,
     mut events: mpsc::UnboundedReceiver<PlatformEvent>,
     bot: Arc<dyn Bot>,
-    report: &Arc<Mutex<StatusReport>>,
 ) -> String {
+    let settings = &shared.settings;
     let platform: Arc<dyn Platform> = connection;
-    let mut conversations: HashMap<String, mpsc::UnboundedSender<Input>> = HashMap::new();
+    let mut conversations: HashMap<String, Tracked> = HashMap::new();
     let mut rung: HashSet<String> = HashSet::new();
     let mut early: HashMap<String, Vec<(u64, Value)>> = HashMap::new();
     let reason = loop {
@@ -208,6 +418,15 @@ async fn session(
                 conversation_id,
                 ..
             } => {
+                if conversations.len() + rung.len() >= settings.max_conversations as usize {
+                    let platform = platform.clone();
+                    tokio::spawn(async move {
+                        if let Err(error) = platform.reject_ring(&ring_id).await {
+                            tracing::warn!(ring = %ring_id, %error, "could not decline the ring");
+                        }
+                    });
+                    continue;
+                }
                 rung.insert(conversation_id);
                 tokio::spawn(accept_after_wait(
                     platform.clone(),
@@ -222,14 +441,24 @@ async fn session(
                 open,
                 assigned_to_me,
             } => {
-                if !open || !assigned_to_me {
-                    if let Some(inbox) = conversations.remove(&conversation_id) {
-                        let _ = inbox.send(Input::Gone);
+                if !open {
+                    if let Some(tracked) = conversations.remove(&conversation_id) {
+                        let _ = tracked.inbox.send(Input::Closed);
                     }
                     continue;
                 }
-                if let Some(inbox) = conversations.get(&conversation_id) {
-                    let _ = inbox.send(Input::Skill(skill_id));
+                if !assigned_to_me {
+                    if let Some(tracked) = conversations.remove(&conversation_id) {
+                        let _ = tracked.inbox.send(Input::Gone);
+                    }
+                    continue;
+                }
+                if let Some(tracked) = conversations.get_mut(&conversation_id) {
+                    let _ = tracked.inbox.send(Input::Skill(skill_id));
+                    if tracked.consumer_id != consumer_id {
+                        tracked.consumer_id = consumer_id.clone();
+                        let _ = tracked.inbox.send(Input::StepUp { consumer_id });
+                    }
                     continue;
                 }
                 let view = ConversationView {
@@ -237,7 +466,7 @@ async fn session(
                     connector_id: settings.id.clone(),
                     bot_id: settings.bot_id.clone(),
                     skill_id,
-                    consumer_id,
+                    consumer_id: consumer_id.clone(),
                     authenticated: false,
                     conversation_type: settings.conversation_type,
                     accessibility: settings.accessibility,
@@ -250,17 +479,19 @@ async fn session(
                 }
                 let task = Conversation::new(
                     view,
-                    settings.clone(),
+                    shared.clone(),
                     platform.clone(),
                     bot.clone(),
                     is_new,
+                    inbox.clone(),
                 );
                 tokio::spawn(task.run(receiver));
-                conversations.insert(conversation_id, inbox);
+                conversations.insert(conversation_id, Tracked { inbox, consumer_id });
             }
             PlatformEvent::ConversationGone { conversation_id } => {
-                if let Some(inbox) = conversations.remove(&conversation_id) {
-                    let _ = inbox.send(Input::Gone);
+                rung.remove(&conversation_id);
+                if let Some(tracked) = conversations.remove(&conversation_id) {
+                    let _ = tracked.inbox.send(Input::Gone);
                 }
             }
             PlatformEvent::ConversationEvent {
@@ -270,8 +501,8 @@ async fn session(
                 event,
             } => {
                 match conversations.get(&conversation_id) {
-                    Some(inbox) => {
-                        let _ = inbox.send(Input::Consumer { sequence, event });
+                    Some(tracked) => {
+                        let _ = tracked.inbox.send(Input::Consumer { sequence, event });
                     }
                     // Notification order is not guaranteed: keep it for the UPSERT.
                     None => early
@@ -283,10 +514,11 @@ async fn session(
             PlatformEvent::ConversationEvent { .. } => {}
             PlatformEvent::Disconnected { reason } => break reason,
         }
-        report.lock().expect("not poisoned").conversations = conversations.len();
+        let open = conversations.len();
+        shared.update(|h| h.conversations = open);
     };
-    for (_, inbox) in conversations.drain() {
-        let _ = inbox.send(Input::Gone);
+    for (_, tracked) in conversations.drain() {
+        let _ = tracked.inbox.send(Input::Gone);
     }
     reason
 }

@@ -93,6 +93,8 @@ pub enum PlatformError {
 pub trait Platform: Send + Sync {
     /// Accepts a ring.
     fn accept_ring<'a>(&'a self, ring_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>>;
+    /// Declines a ring (the connector is full).
+    fn reject_ring<'a>(&'a self, ring_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>>;
     /// Publishes an event into a conversation; returns its sequence.
     fn publish<'a>(
         &'a self,
@@ -123,6 +125,9 @@ pub enum TurnKind {
     Greeting,
     /// The consumer stepped up (defaultStepupMessage or a plugin's).
     StepUp,
+    /// A platform event told in words: `__agent_escalation_failed__`,
+    /// `LP_CLOSECONVERSATION`.
+    Event,
 }
 
 /// One turn sent to the bot.

@@ -29,6 +29,7 @@ pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket)
         let (skills, max) = user
             .map(|u| (u.skills, u.max_conversations))
             .unwrap_or_default();
+        state.agent_back(&session.user_id, &session.pid);
         state.agents.insert(
             conn,
             Agent {
@@ -88,8 +89,16 @@ pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket)
         }
     }
 
-    hub.state().agent_gone(conn);
+    let dropped = hub.state().agent_gone(conn);
     hub.route();
+    if let Some(user) = dropped {
+        let (hub, grace) = (hub.clone(), hub.state().config.agent_grace);
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            hub.state().release_user(&user);
+            hub.route();
+        });
+    }
     writer.abort();
     tracing::info!(agent = %session.user_id, conn, "agent disconnected from the hub");
 }

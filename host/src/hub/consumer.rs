@@ -125,6 +125,18 @@ fn handle(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, request: Request) {
         let consumer_id = jwt.and_then(|t| state.consumer_tokens.get(t).cloned());
         match consumer_id {
             Some(id) => {
+                // A new identity on a socket that had one, or one linked by
+                // /authenticate, is a step-up of that consumer's conversation.
+                let current = state
+                    .consumers
+                    .get(&conn)
+                    .and_then(|c| c.consumer_id.clone());
+                let from = current
+                    .filter(|c| *c != id)
+                    .or_else(|| state.step_up_links.remove(&id));
+                if let Some(from) = from {
+                    state.step_up(&from, &id);
+                }
                 if let Some(consumer) = state.consumers.get_mut(&conn) {
                     consumer.consumer_id = Some(id);
                 }

@@ -27,7 +27,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::config::HubConfig;
+use sha2::{Digest, Sha256};
+
+use crate::config::{ConsumerAuth, HubConfig, LoginCredentials, UserKind};
 use crate::http::{self, Body};
 use state::{HubState, Session};
 
@@ -159,9 +161,34 @@ impl Hub {
                 self.refresh(request).await
             }
             (&Method::POST, ["api", "account", acc, "signup"]) if *acc == account => {
-                let token = self.issue_consumer_token();
+                let token = self.issue_consumer_token(uuid::Uuid::new_v4().to_string());
                 http::json(StatusCode::OK, &json!({"jwt": token}))
             }
+            (&Method::POST, ["api", "account", acc, "authenticate"]) if *acc == account => {
+                self.authenticate(request).await
+            }
+            (
+                &Method::GET,
+                [
+                    "api",
+                    "account",
+                    acc,
+                    "configuration",
+                    "le-users",
+                    what @ ("users" | "skills"),
+                ],
+            ) if *acc == account => self.account_configuration(&request, what),
+            (
+                &Method::GET,
+                [
+                    "api",
+                    "account",
+                    acc,
+                    "configuration",
+                    "le-campaigns",
+                    "engagements",
+                ],
+            ) if *acc == account => self.account_configuration(&request, "engagements"),
             (&Method::GET, ["ws_api", "account", acc, "messaging", "brand", bearer])
                 if *acc == account =>
             {
@@ -224,32 +251,58 @@ impl Hub {
             Ok(body) => body,
             Err(e) => return http::error(StatusCode::BAD_REQUEST, e),
         };
-        let Ok(credentials) = serde_json::from_slice::<Value>(&body) else {
+        let Ok(body) = serde_json::from_slice::<Value>(&body) else {
             return http::error(
                 StatusCode::BAD_REQUEST,
-                "login body must be JSON {\"username\",\"password\"}",
+                "login body must be JSON: {\"username\",\"password\"} or {\"username\",\"appKey\",\"secret\",\"accessToken\",\"accessTokenSecret\"}",
             );
         };
-        let username = credentials
-            .get("username")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let password = credentials
-            .get("password")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let field = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or_default();
         let mut state = self.state();
-        let Some(user) = state.config.users.iter().find(|u| u.login == username) else {
-            return http::error(StatusCode::UNAUTHORIZED, "invalid username or password");
+        let Some(user) = state
+            .config
+            .users
+            .iter()
+            .find(|u| u.login == field("username"))
+            .cloned()
+        else {
+            return http::error(StatusCode::UNAUTHORIZED, "invalid username or credentials");
         };
-        if user.password != password {
-            return http::error(StatusCode::UNAUTHORIZED, "invalid username or password");
+        let matches = match &user.credentials {
+            LoginCredentials::Password(password) => field("password") == password,
+            LoginCredentials::ApiKey {
+                app_key,
+                secret,
+                access_token,
+                access_token_secret,
+            } => {
+                field("appKey") == app_key
+                    && field("secret") == secret
+                    && field("accessToken") == access_token
+                    && field("accessTokenSecret") == access_token_secret
+            }
+        };
+        if !matches {
+            return http::error(StatusCode::UNAUTHORIZED, "invalid username or credentials");
+        }
+        if !user.enabled {
+            return http::error(
+                StatusCode::UNAUTHORIZED,
+                format!("user {} is disabled", user.login),
+            );
         }
         let session = Session {
             login: user.login.clone(),
             user_id: format!("{}.{}", state.config.account, user.login),
             pid: uuid::Uuid::new_v4().to_string(),
         };
+        // One active session per agent user: a new login logs the old one out.
+        state.sessions.retain(|_, s| s.login != user.login);
+        for agent in state.agents.values().filter(|a| a.login == user.login) {
+            let _ = agent
+                .outbox
+                .send(state::Outgoing::Close(4407, "logged in elsewhere".into()));
+        }
         let bearer = random_token();
         let answer = json!({
             "bearer": bearer, "csrf": random_token(),
@@ -259,6 +312,41 @@ impl Hub {
         http::json(StatusCode::OK, &answer)
     }
 
+    /// The account's users, skills and engagements (a subset of
+    /// LivePerson's account configuration API), for a logged-in agent.
+    fn account_configuration(&self, request: &Request<Incoming>, what: &str) -> Response<Body> {
+        let bearer = request
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let state = self.state();
+        if !bearer.is_some_and(|b| state.sessions.contains_key(b)) {
+            return http::error(StatusCode::UNAUTHORIZED, "a valid Bearer token is required");
+        }
+        let config = &state.config;
+        let list: Vec<Value> = match what {
+            "users" => config
+                .users
+                .iter()
+                .map(|u| {
+                    json!({"id": u.login, "loginName": u.login,
+                        "userTypeId": match u.kind { UserKind::Human => 1, UserKind::Bot => 2 },
+                        "isEnabled": u.enabled, "skillIds": u.skills, "maxAsyncChats": u.max_conversations,
+                        "loginMethod": match u.credentials { LoginCredentials::Password(_) => "password", LoginCredentials::ApiKey { .. } => "apiKey" }})
+                })
+                .collect(),
+            "skills" => config.skills.iter().map(|s| json!({"id": s.id, "name": s.name})).collect(),
+            _ => {
+                let mut engagements: Vec<Value> =
+                    config.engagements.iter().map(|e| json!({"id": e.id, "skillId": e.skill})).collect();
+                engagements.push(json!({"id": "default", "skillId": config.default_skill}));
+                engagements
+            }
+        };
+        http::json(StatusCode::OK, &Value::Array(list))
+    }
+
     async fn refresh(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         match http::read_body(request, BODY_LIMIT).await {
             Ok(_) => http::json(StatusCode::OK, &json!({})),
@@ -266,10 +354,9 @@ impl Hub {
         }
     }
 
-    /// A consumer JWT: `sub` is a new consumer id. The hub is issuer and
+    /// A consumer JWT whose `sub` is `consumer_id`. The hub is issuer and
     /// verifier, so the signature is a random secret it remembers.
-    fn issue_consumer_token(&self) -> String {
-        let consumer_id = uuid::Uuid::new_v4().to_string();
+    fn issue_consumer_token(&self, consumer_id: String) -> String {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let claims = URL_SAFE_NO_PAD
             .encode(json!({"sub": consumer_id, "iat": wire::now_ms() / 1000}).to_string());
@@ -279,6 +366,79 @@ impl Hub {
             .insert(token.clone(), consumer_id);
         token
     }
+
+    /// Exchanges a brand JWT for an authenticated consumer JWT (CONSUMER.md
+    /// §1): the brand JWT is checked with the account's key, and the
+    /// consumer id is the SHA-256 of its `sub` in hex. A request that also
+    /// carries the consumer's unauthenticated JWT (`Authorization: jwt ...`)
+    /// links the two, so step-up works from a new socket too.
+    async fn authenticate(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        let previous = request
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("jwt "))
+            .map(str::to_owned);
+        let body = match http::read_body(request, BODY_LIMIT).await {
+            Ok(body) => body,
+            Err(e) => return http::error(StatusCode::BAD_REQUEST, e),
+        };
+        let Some(code) = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("authCode").and_then(Value::as_str).map(str::to_owned))
+        else {
+            return http::error(
+                StatusCode::BAD_REQUEST,
+                "body must be JSON {\"authCode\": \"<brand JWT>\"}",
+            );
+        };
+        let auth = self.state().config.consumer_auth.clone();
+        let subject = match verify_brand_jwt(&auth, &code) {
+            Ok(subject) => subject,
+            Err(reason) => return http::error(StatusCode::UNAUTHORIZED, reason),
+        };
+        let consumer_id: String = Sha256::digest(subject.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let token = self.issue_consumer_token(consumer_id.clone());
+        let mut state = self.state();
+        if let Some(old) = previous.and_then(|t| state.consumer_tokens.get(&t).cloned()) {
+            state.step_up_links.insert(consumer_id, old);
+        }
+        http::json(StatusCode::OK, &json!({"jwt": token}))
+    }
+}
+
+/// Checks a brand JWT with the account's HS256 secret or RS256 key; returns its `sub`.
+fn verify_brand_jwt(auth: &ConsumerAuth, token: &str) -> Result<String, String> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+    let header = decode_header(token).map_err(|e| format!("the brand JWT is malformed: {e}"))?;
+    let key = match header.alg {
+        Algorithm::HS256 => auth
+            .hs256_secret
+            .as_ref()
+            .map(|s| DecodingKey::from_secret(s.as_bytes())),
+        Algorithm::RS256 => match &auth.rs256_public_key {
+            Some(pem) => Some(
+                DecodingKey::from_rsa_pem(pem.as_bytes())
+                    .map_err(|e| format!("the account's RS256 key: {e}"))?,
+            ),
+            None => None,
+        },
+        other => return Err(format!("brand JWTs must be HS256 or RS256, not {other:?}")),
+    };
+    let key =
+        key.ok_or_else(|| format!("the account has no {:?} key for brand JWTs", header.alg))?;
+    let mut validation = Validation::new(header.alg);
+    validation.required_spec_claims = ["sub"].into_iter().map(str::to_owned).collect();
+    validation.validate_exp = false;
+    let data = decode::<Value>(token, &key, &validation)
+        .map_err(|e| format!("the brand JWT is not valid: {e}"))?;
+    data.claims["sub"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "the brand JWT has no sub".into())
 }
 
 use crate::wire;

@@ -122,6 +122,8 @@ pub struct HubState {
     pub consumers: HashMap<u64, Consumer>,
     pub sessions: HashMap<String, Session>,
     pub consumer_tokens: HashMap<String, String>,
+    /// Authenticated consumer id → the unauthenticated one it steps up from.
+    pub step_up_links: HashMap<String, String>,
     next_id: u64,
     assignment_clock: u64,
 }
@@ -135,6 +137,7 @@ impl HubState {
             consumers: HashMap::new(),
             sessions: HashMap::new(),
             consumer_tokens: HashMap::new(),
+            step_up_links: HashMap::new(),
             next_id: 1,
             assignment_clock: 0,
         }
@@ -372,30 +375,54 @@ impl HubState {
         self.send_ring(ring.agent_conn, conv_id, ring_id, "EXPIRED");
     }
 
-    /// An agent connection went away: its rings are withdrawn and its
-    /// conversations go back to routing, history intact.
-    pub fn agent_gone(&mut self, conn: u64) {
-        let Some(agent) = self.agents.remove(&conn) else {
-            return;
-        };
-        let still_connected = self.agents.values().any(|a| a.user_id == agent.user_id);
-        let mut released = Vec::new();
+    /// An agent connection went away: its rings are withdrawn. An agent
+    /// that went OFFLINE first (a stop) releases its conversations at once;
+    /// one that dropped keeps them for the grace period, in case it comes
+    /// back: returns the user to release when that period ends.
+    pub fn agent_gone(&mut self, conn: u64) -> Option<String> {
+        let agent = self.agents.remove(&conn)?;
         for conv in self.conversations.values_mut() {
             if conv.ring.as_ref().is_some_and(|r| r.agent_conn == conn) {
                 conv.ring = None;
             }
-            if !still_connected
-                && conv.open
-                && conv.assigned.as_deref() == Some(agent.user_id.as_str())
-            {
+        }
+        if self.agents.values().any(|a| a.user_id == agent.user_id) {
+            return None;
+        }
+        if agent.availability == "OFFLINE" {
+            self.release_user(&agent.user_id);
+            return None;
+        }
+        Some(agent.user_id)
+    }
+
+    /// Routes the open conversations of an agent user that is not
+    /// connected to others, history intact.
+    pub fn release_user(&mut self, user_id: &str) {
+        if self.agents.values().any(|a| a.user_id == user_id) {
+            return;
+        }
+        let mut released = Vec::new();
+        for conv in self.conversations.values_mut() {
+            if conv.open && conv.assigned.as_deref() == Some(user_id) {
                 conv.assigned = None;
                 conv.assigned_pid = None;
+                conv.rejected_by.clear();
                 released.push(conv.id.clone());
             }
         }
         for conv_id in released {
-            self.notify_agents(&conv_id, Some(&agent.user_id));
+            self.notify_agents(&conv_id, Some(user_id));
             self.notify_consumer(&conv_id);
+        }
+    }
+
+    /// A user logged in again: its conversations carry the new session's pid.
+    pub fn agent_back(&mut self, user_id: &str, pid: &str) {
+        for conv in self.conversations.values_mut() {
+            if conv.assigned.as_deref() == Some(user_id) {
+                conv.assigned_pid = Some(pid.to_owned());
+            }
         }
     }
 
@@ -710,6 +737,31 @@ impl HubState {
                 json!({"subscriptionId": subscription, "changes": changes}),
             ),
         );
+    }
+
+    /// Step-up (CONSUMER.md §5): the open conversation of `from` now
+    /// belongs to `to`, history and id kept; both sides get an UPSERT, where
+    /// the changed CONSUMER id is the agent side's step-up signal.
+    pub fn step_up(&mut self, from: &str, to: &str) {
+        let Some(conv_id) = self
+            .conversations
+            .values()
+            .find(|c| c.open && c.consumer_id == from)
+            .map(|c| c.id.clone())
+        else {
+            return;
+        };
+        self.conversations
+            .get_mut(&conv_id)
+            .expect("found above")
+            .consumer_id = to.to_owned();
+        for consumer in self.consumers.values_mut() {
+            if consumer.consumer_id.as_deref() == Some(from) {
+                consumer.consumer_id = Some(to.to_owned());
+            }
+        }
+        self.notify_agents(&conv_id, None);
+        self.notify_consumer(&conv_id);
     }
 
     /// A consumer asks for a conversation.

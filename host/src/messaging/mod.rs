@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::config::LoginCredentials;
 use crate::connector::{PastEvent, Platform, PlatformError, PlatformEvent};
 use crate::http;
 use crate::wire::{self, Frame};
@@ -35,8 +36,8 @@ pub struct Credentials {
     pub account: String,
     /// Agent user login name.
     pub username: String,
-    /// Its password.
-    pub password: String,
+    /// How it logs in.
+    pub login: LoginCredentials,
 }
 
 /// Why connecting failed.
@@ -56,9 +57,22 @@ pub enum ConnectError {
     /// The WebSocket could not be opened.
     #[error("messaging WebSocket: {0}")]
     Socket(String),
+    /// The platform's account does not let this user serve as a bot.
+    #[error("prerequisite: {0}")]
+    Prerequisite(String),
     /// A setup request failed.
     #[error("setup: {0}")]
     Setup(#[from] PlatformError),
+}
+
+impl ConnectError {
+    /// True when retrying cannot help until someone changes the account or the configuration.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::Login { .. } | ConnectError::Prerequisite(_)
+        )
+    }
 }
 
 type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, PlatformError>>>>>;
@@ -86,47 +100,14 @@ impl AgentConnection {
     /// returned receiver.
     pub async fn connect(
         credentials: &Credentials,
+        progress: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<(Arc<AgentConnection>, mpsc::UnboundedReceiver<PlatformEvent>), ConnectError> {
         let account = &credentials.account;
-        let lookup_url = format!(
-            "{}/api/account/{account}/service/baseURI.json?version=1.0",
-            credentials.csds
-        );
-        let domains = http::get_json(&lookup_url)
-            .await
-            .map_err(|e| ConnectError::Lookup(e.to_string()))?;
-        let domain = |service: &str| {
-            domains["baseURIs"]
-                .as_array()
-                .and_then(|list| list.iter().find(|d| d["service"] == service))
-                .and_then(|d| d["baseURI"].as_str())
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ConnectError::Lookup(format!("no {service} domain for account {account}"))
-                })
-        };
-        let (vep, messaging) = (domain("agentVep")?, domain("asyncMessagingEnt")?);
+        let (vep, messaging, bearer, agent_id) = login(credentials, progress).await?;
+        progress("checking the bot user's prerequisites");
+        check_prerequisites(&vep, account, &credentials.username, &bearer).await?;
 
-        let login_url = format!("http://{vep}/api/account/{account}/login?v=1.3");
-        let login = http::post_json(
-            &login_url,
-            &json!({"username": credentials.username, "password": credentials.password}),
-        )
-        .await
-        .map_err(|e| ConnectError::Login {
-            user: credentials.username.clone(),
-            reason: e.to_string(),
-        })?;
-        let (Some(bearer), Some(user_id)) =
-            (login["bearer"].as_str(), login["config"]["userId"].as_str())
-        else {
-            return Err(ConnectError::Login {
-                user: credentials.username.clone(),
-                reason: "the answer lacks bearer or config.userId".into(),
-            });
-        };
-        let agent_id = format!("{account}.{user_id}");
-
+        progress("opening the messaging WebSocket");
         let ws_url =
             format!("ws://{messaging}/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1");
         let (socket, _) = tokio_tungstenite::connect_async(&ws_url)
@@ -177,6 +158,7 @@ impl AgentConnection {
             agent_id: agent_id.clone(),
             tasks: vec![writer, reader],
         });
+        progress("subscribing");
         connection
             .request(
                 ".ams.routing.SetAgentState",
@@ -186,7 +168,7 @@ impl AgentConnection {
         connection
             .request(
                 ".ams.aam.SubscribeExConversations",
-                json!({"convState": ["OPEN"], "agentIds": [agent_id]}),
+                json!({"convState": ["OPEN", "CLOSE"], "agentIds": [agent_id]}),
             )
             .await?;
         connection
@@ -207,6 +189,25 @@ impl AgentConnection {
             }
         });
         Ok((connection, receiver))
+    }
+
+    /// Goes OFFLINE (so the platform routes this agent's conversations to
+    /// others at once) and closes the socket.
+    pub async fn log_out(&self) {
+        let _ = self
+            .request(
+                ".ams.routing.SetAgentState",
+                json!({"availability": "OFFLINE", "agentUserId": self.agent_id}),
+            )
+            .await;
+        let _ = self.outbox.send(Message::Close(None));
+    }
+
+    /// Looks the account up, logs in and checks the user's prerequisites,
+    /// without opening the messaging WebSocket.
+    pub async fn verify(credentials: &Credentials) -> Result<(), ConnectError> {
+        let (vep, _, bearer, _) = login(credentials, &|_| {}).await?;
+        check_prerequisites(&vep, &credentials.account, &credentials.username, &bearer).await
     }
 
     /// This agent's account-qualified id.
@@ -250,6 +251,136 @@ impl AgentConnection {
             }
         }
     }
+}
+
+/// Domain lookup and login: the agentVep and messaging domains, the
+/// bearer token and the agent's account-qualified id.
+async fn login(
+    credentials: &Credentials,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<(String, String, String, String), ConnectError> {
+    let account = &credentials.account;
+    progress("looking up the account's domains");
+    let lookup_url = format!(
+        "{}/api/account/{account}/service/baseURI.json?version=1.0",
+        credentials.csds
+    );
+    let domains = http::get_json(&lookup_url)
+        .await
+        .map_err(|e| ConnectError::Lookup(e.to_string()))?;
+    let domain = |service: &str| {
+        domains["baseURIs"]
+            .as_array()
+            .and_then(|list| list.iter().find(|d| d["service"] == service))
+            .and_then(|d| d["baseURI"].as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ConnectError::Lookup(format!("no {service} domain for account {account}"))
+            })
+    };
+    let (vep, messaging) = (domain("agentVep")?, domain("asyncMessagingEnt")?);
+
+    progress("logging in");
+    let login_url = format!("http://{vep}/api/account/{account}/login?v=1.3");
+    let body = match &credentials.login {
+        LoginCredentials::Password(password) => {
+            json!({"username": credentials.username, "password": password})
+        }
+        LoginCredentials::ApiKey {
+            app_key,
+            secret,
+            access_token,
+            access_token_secret,
+        } => json!({
+            "username": credentials.username, "appKey": app_key, "secret": secret,
+            "accessToken": access_token, "accessTokenSecret": access_token_secret,
+        }),
+    };
+    let login = http::post_json(&login_url, &body)
+        .await
+        .map_err(|e| ConnectError::Login {
+            user: credentials.username.clone(),
+            reason: e.to_string(),
+        })?;
+    let (Some(bearer), Some(user_id)) =
+        (login["bearer"].as_str(), login["config"]["userId"].as_str())
+    else {
+        return Err(ConnectError::Login {
+            user: credentials.username.clone(),
+            reason: "the answer lacks bearer or config.userId".into(),
+        });
+    };
+    let agent_id = format!("{account}.{user_id}");
+
+    Ok((vep, messaging, bearer.to_owned(), agent_id))
+}
+
+/// Checks, where the platform publishes its account configuration (the
+/// hub does), that the user exists, is enabled, is a bot and has a skill
+/// that an engagement routes to. A platform without that API is trusted.
+async fn check_prerequisites(
+    vep: &str,
+    account: &str,
+    username: &str,
+    bearer: &str,
+) -> Result<(), ConnectError> {
+    let get = |path: &str| {
+        let url = format!("http://{vep}/api/account/{account}/configuration/{path}");
+        let bearer = bearer.to_owned();
+        async move { http::get_json_with_bearer(&url, &bearer).await }
+    };
+    let users = match get("le-users/users").await {
+        Ok(users) => users,
+        Err(http::ClientError::Status { status: 404, .. }) => return Ok(()),
+        Err(error) => {
+            return Err(ConnectError::Prerequisite(format!(
+                "cannot read the account's users: {error}"
+            )));
+        }
+    };
+    let missing = |what: String| Err(ConnectError::Prerequisite(what));
+    let Some(user) = users
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["loginName"] == username))
+    else {
+        return missing(format!(
+            "user {username} does not exist in account {account}"
+        ));
+    };
+    if user["isEnabled"] != true {
+        return missing(format!("user {username} is disabled"));
+    }
+    if user["userTypeId"] != 2 {
+        return missing(format!(
+            "user {username} is not a bot user (connectors log in as bot users)"
+        ));
+    }
+    let skills: Vec<&str> = user["skillIds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if skills.is_empty() {
+        return missing(format!(
+            "user {username} has no skill, so no conversation can be routed to it"
+        ));
+    }
+    if let Ok(engagements) = get("le-campaigns/engagements").await {
+        let routed: Vec<&str> = engagements
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["skillId"].as_str())
+            .collect();
+        if !skills.iter().any(|s| routed.contains(s)) {
+            return missing(format!(
+                "no engagement routes to the skills of user {username} ({})",
+                skills.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Routes one incoming frame: responses to their waiters, notifications to events.
@@ -366,6 +497,17 @@ fn translate(kind: &str, body: &Value, agent_id: &str) -> Vec<PlatformEvent> {
 }
 
 impl Platform for AgentConnection {
+    fn reject_ring<'a>(&'a self, ring_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>> {
+        Box::pin(async move {
+            self.request(
+                ".ams.routing.UpdateRingState",
+                json!({"ringId": ring_id, "ringState": "REJECTED"}),
+            )
+            .await
+            .map(drop)
+        })
+    }
+
     fn accept_ring<'a>(&'a self, ring_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>> {
         Box::pin(async move {
             self.request(

@@ -18,8 +18,8 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::switchboard::connector::hooks::{ConsumerAction, Conversation, Hook, Message};
 pub use self::switchboard::connector::types::{Content, ConversationType};
+pub use exports::switchboard::connector::hooks::{ConsumerAction, Conversation, Hook, Message};
 
 use self::switchboard::connector::host::Level;
 

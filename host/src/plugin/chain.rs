@@ -81,6 +81,8 @@ pub struct PluginStatus {
     pub calls: u64,
     /// Hook calls that fell back to the default.
     pub faults: u64,
+    /// Faults since the last call that worked; above zero, Details show the plugin down.
+    pub consecutive_faults: u64,
     /// The last fault, if any.
     pub last_fault: Option<String>,
 }
@@ -96,6 +98,7 @@ pub struct PluginInstance {
     live: AsyncMutex<Option<Live>>,
     calls: AtomicU64,
     faults: AtomicU64,
+    consecutive_faults: AtomicU64,
     last_fault: Mutex<Option<String>>,
 }
 
@@ -151,6 +154,7 @@ impl PluginInstance {
             live: AsyncMutex::new(None),
             calls: AtomicU64::new(0),
             faults: AtomicU64::new(0),
+            consecutive_faults: AtomicU64::new(0),
             last_fault: Mutex::new(None),
         }
     }
@@ -167,6 +171,7 @@ impl PluginInstance {
             path: self.loaded.path.display().to_string(),
             calls: self.calls.load(Ordering::Relaxed),
             faults: self.faults.load(Ordering::Relaxed),
+            consecutive_faults: self.consecutive_faults.load(Ordering::Relaxed),
             last_fault: self.last_fault.lock().expect("not poisoned").clone(),
         }
     }
@@ -206,6 +211,7 @@ impl PluginInstance {
 
     fn fault(&self, conv: &Conversation, hook: HookName, reason: String) {
         self.faults.fetch_add(1, Ordering::Relaxed);
+        self.consecutive_faults.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             plugin = &*self.loaded.name,
             connector = &*self.connector,
@@ -262,7 +268,10 @@ impl PluginInstance {
                 .map(Outcome::Messages),
         };
         match result {
-            Ok(outcome) => Some(outcome),
+            Ok(outcome) => {
+                self.consecutive_faults.store(0, Ordering::Relaxed);
+                Some(outcome)
+            }
             Err(error) => {
                 // A trapped instance may not be entered again: start afresh next time.
                 *guard = None;

@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+use crate::connector::Status;
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -25,6 +27,7 @@ pub enum StoreError {
 pub struct StateStore {
     db: sled::Db,
     plugin_kv: sled::Tree,
+    status_history: sled::Tree,
 }
 
 impl StateStore {
@@ -35,8 +38,22 @@ impl StateStore {
             source,
         };
         let db = sled::open(dir).map_err(wrap)?;
-        let plugin_kv = db.open_tree("plugin-kv").map_err(wrap)?;
-        Ok(StateStore { db, plugin_kv })
+        Self::with_trees(db).map_err(wrap)
+    }
+
+    fn with_trees(db: sled::Db) -> Result<Self, sled::Error> {
+        Ok(StateStore {
+            plugin_kv: db.open_tree("plugin-kv")?,
+            status_history: db.open_tree("connector-status-history")?,
+            db,
+        })
+    }
+
+    /// The status history of every connector.
+    pub fn status_log(&self) -> StatusLog {
+        StatusLog {
+            tree: self.status_history.clone(),
+        }
     }
 
     /// A store that lives in memory only, for tests and tools.
@@ -46,8 +63,7 @@ impl StateStore {
             source,
         };
         let db = sled::Config::new().temporary(true).open().map_err(wrap)?;
-        let plugin_kv = db.open_tree("plugin-kv").map_err(wrap)?;
-        Ok(StateStore { db, plugin_kv })
+        Self::with_trees(db).map_err(wrap)
     }
 
     /// The key-value space of one plugin on one connector.
@@ -66,6 +82,58 @@ impl StateStore {
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<(), sled::Error> {
         self.db.flush().map(drop)
+    }
+}
+
+/// One status change of a connector.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StatusChange {
+    /// When, in ms since the Unix epoch.
+    pub at_ms: u64,
+    /// The new status.
+    pub status: Status,
+    /// Why (the component that is down, the step under way).
+    pub reason: String,
+}
+
+/// Connectors' status histories: the last [`StatusLog::KEEP`] changes each.
+#[derive(Clone)]
+pub struct StatusLog {
+    tree: sled::Tree,
+}
+
+impl StatusLog {
+    /// How many changes are kept per connector.
+    pub const KEEP: usize = 100;
+
+    /// Appends a change for `connector`.
+    pub fn append(&self, connector: &str, status: Status, reason: &str) -> Result<(), sled::Error> {
+        let change = StatusChange {
+            at_ms: crate::wire::now_ms(),
+            status,
+            reason: reason.to_owned(),
+        };
+        self.tree
+            .update_and_fetch(connector, |old| {
+                let mut history: Vec<StatusChange> = old
+                    .and_then(|bytes| serde_json::from_slice(bytes).ok())
+                    .unwrap_or_default();
+                history.push(change.clone());
+                let excess = history.len().saturating_sub(Self::KEEP);
+                history.drain(..excess);
+                Some(serde_json::to_vec(&history).expect("status changes serialize"))
+            })
+            .map(drop)
+    }
+
+    /// The changes kept for `connector`, oldest first.
+    pub fn history(&self, connector: &str) -> Vec<StatusChange> {
+        self.tree
+            .get(connector)
+            .ok()
+            .flatten()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -114,5 +182,20 @@ mod tests {
         assert_eq!(b.get("k").unwrap(), None);
         a.delete("k").unwrap();
         assert_eq!(a.get("k").unwrap(), None);
+    }
+
+    #[test]
+    fn status_history_keeps_the_last_changes_in_order() {
+        let store = StateStore::temporary().unwrap();
+        let log = store.status_log();
+        for n in 0..(StatusLog::KEEP + 5) {
+            log.append("c1", Status::Offline, &n.to_string()).unwrap();
+        }
+        log.append("c1", Status::Online, "").unwrap();
+        let history = log.history("c1");
+        assert_eq!(history.len(), StatusLog::KEEP);
+        assert_eq!(history.last().unwrap().status, Status::Online);
+        assert_eq!(history[0].reason, "6");
+        assert!(log.history("c2").is_empty());
     }
 }

@@ -1,0 +1,99 @@
+//! `skipAgentMessage`: when a conversation arrives with a history (a
+//! transfer in), the bot first sees the last utterance in it, whoever sent
+//! it; with `true`, agent utterances are skipped and the bot sees the last
+//! consumer utterance. Consumer messages after the last agent utterance are
+//! all handed on (they are what the consumer said that nobody answered).
+
+use serde_json::Value;
+
+use crate::connector::PastEvent;
+
+/// What the bot sees first in a conversation that arrived with a history.
+#[derive(Debug, PartialEq)]
+pub enum FirstTurn {
+    /// No utterance in the history: the greeting applies.
+    Nothing,
+    /// These consumer messages (sequence, event), handled like live ones.
+    Consumer(Vec<(u64, Value)>),
+    /// This agent utterance, sent to the bot as it is.
+    Agent(String),
+}
+
+fn utterance(event: &Value) -> Option<String> {
+    (event["type"] == "ContentEvent")
+        .then(|| event["message"].as_str().unwrap_or_default().to_owned())
+}
+
+/// The first turn for a conversation with history `events`.
+pub fn first_turn(events: &[PastEvent], skip_agent_message: bool) -> FirstTurn {
+    let utterances: Vec<&PastEvent> = events
+        .iter()
+        .filter(|e| utterance(&e.event).is_some())
+        .collect();
+    let Some(last) = utterances.last() else {
+        return FirstTurn::Nothing;
+    };
+    if last.from_consumer {
+        let unanswered = utterances
+            .iter()
+            .rev()
+            .take_while(|e| e.from_consumer)
+            .map(|e| (e.sequence, e.event.clone()))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return FirstTurn::Consumer(unanswered);
+    }
+    if !skip_agent_message {
+        return FirstTurn::Agent(utterance(&last.event).unwrap_or_default());
+    }
+    match utterances.iter().rev().find(|e| e.from_consumer) {
+        Some(consumer) => FirstTurn::Consumer(vec![(consumer.sequence, consumer.event.clone())]),
+        None => FirstTurn::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn said(sequence: u64, from_consumer: bool, text: &str) -> PastEvent {
+        PastEvent {
+            sequence,
+            from_consumer,
+            event: json!({"type": "ContentEvent", "contentType": "text/plain", "message": text}),
+        }
+    }
+
+    #[test]
+    fn the_bot_sees_the_last_utterance_or_with_skip_the_last_consumer_one() {
+        let history = [
+            said(1, true, "billing please"),
+            said(2, false, "Transferring you to billing"),
+        ];
+        assert_eq!(
+            first_turn(&history, false),
+            FirstTurn::Agent("Transferring you to billing".into())
+        );
+        let FirstTurn::Consumer(messages) = first_turn(&history, true) else {
+            panic!()
+        };
+        assert_eq!(messages[0].1["message"], "billing please");
+    }
+
+    #[test]
+    fn unanswered_consumer_messages_are_all_handed_on() {
+        let history = [
+            said(1, false, "hello"),
+            said(2, true, "a"),
+            said(3, true, "b"),
+        ];
+        let FirstTurn::Consumer(messages) = first_turn(&history, false) else {
+            panic!()
+        };
+        assert_eq!(messages.iter().map(|m| m.0).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(first_turn(&[], false), FirstTurn::Nothing);
+    }
+}
