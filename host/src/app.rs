@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::bot;
 use crate::config::{self, Config, ConfigErrors, ConnectorConfig};
-use crate::connector::{Connector, ConnectorSettings, StatusReport};
+use crate::connector::{Connector, ConnectorSettings, Status, StatusReport};
 use crate::hub::{Hub, HubError, HubHandle};
 use crate::messaging::{AgentConnection, Credentials};
 use crate::plugin::{LoadedPlugin, PluginChain, PluginEngine, PluginError, PluginInstance};
@@ -142,15 +142,16 @@ impl Gateway {
             connectors: BTreeMap::new(),
         };
         for connector_config in &config.connectors {
-            let connector = gateway
-                .build(connector_config)
-                .map_err(|source| match source {
-                    LifecycleError::Plugin(source) => StartError::Plugin {
-                        connector: connector_config.id.clone(),
-                        source,
-                    },
-                    other => StartError::Lifecycle(other),
-                })?;
+            let connector =
+                gateway
+                    .build(connector_config, false)
+                    .map_err(|source| match source {
+                        LifecycleError::Plugin(source) => StartError::Plugin {
+                            connector: connector_config.id.clone(),
+                            source,
+                        },
+                        other => StartError::Lifecycle(other),
+                    })?;
             gateway
                 .connectors
                 .insert(connector_config.id.clone(), connector);
@@ -252,7 +253,7 @@ impl Gateway {
                 id: config.id.clone(),
                 reason: e.to_string(),
             })?;
-        let connector = self.build(&config)?;
+        let connector = self.build(&config, false)?;
         self.connectors.insert(config.id.clone(), connector);
         self.config.connectors.push(config);
         Ok(())
@@ -267,7 +268,8 @@ impl Gateway {
             });
         }
         self.check_user_free(&config)?;
-        let connector = self.build(&config)?;
+        let was_stopped = self.connector(&config.id)?.report().status == Status::Stopped;
+        let connector = self.build(&config, was_stopped)?;
         self.connectors.insert(config.id.clone(), connector);
         self.config.connectors.retain(|c| c.id != config.id);
         self.config.connectors.push(config);
@@ -310,7 +312,11 @@ impl Gateway {
         }
     }
 
-    fn build(&mut self, config: &ConnectorConfig) -> Result<Connector, LifecycleError> {
+    fn build(
+        &mut self,
+        config: &ConnectorConfig,
+        stopped: bool,
+    ) -> Result<Connector, LifecycleError> {
         let chain = build_chain(
             &self.config,
             config,
@@ -330,6 +336,7 @@ impl Gateway {
                 plugins: chain,
             },
             Some(self.store.status_log()),
+            stopped,
         ))
     }
 

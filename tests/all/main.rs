@@ -5,6 +5,8 @@
 
 mod config;
 mod e2e;
+mod fields;
 mod hub;
+mod lifecycle;
 mod plugins;
 mod support;

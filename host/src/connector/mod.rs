@@ -29,7 +29,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::{ConversationType, CustomFields};
 use crate::messaging::{AgentConnection, Credentials};
@@ -243,12 +243,17 @@ pub struct Connector {
 }
 
 impl Connector {
-    /// A connector that has not been started; `log` keeps its status history.
-    pub fn new(settings: ConnectorSettings, log: Option<StatusLog>) -> Self {
+    /// A connector that has not been started (Ready to Start), or, rebuilt
+    /// after an edit, one that stays Stopped; `log` keeps its status history.
+    pub fn new(settings: ConnectorSettings, log: Option<StatusLog>, stopped: bool) -> Self {
         let shared = Arc::new(Shared {
             settings,
             health: Mutex::new(Health {
-                lifecycle: Lifecycle::NeverStarted,
+                lifecycle: if stopped {
+                    Lifecycle::Stopped
+                } else {
+                    Lifecycle::NeverStarted
+                },
                 progress: None,
                 messaging: Component::unknown("not connected"),
                 bot: Component::unknown("not asked yet"),
@@ -408,8 +413,15 @@ async fn session(
     let mut conversations: HashMap<String, Tracked> = HashMap::new();
     let mut rung: HashSet<String> = HashSet::new();
     let mut early: HashMap<String, Vec<(u64, Value)>> = HashMap::new();
+    // Conversation tasks live as long as the session: dropping the set (a
+    // stop, a lost connection) ends them all.
+    let mut tasks = JoinSet::new();
     let reason = loop {
-        let Some(event) = events.recv().await else {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+        };
+        let Some(event) = event else {
             break "event stream ended".to_string();
         };
         match event {
@@ -485,7 +497,7 @@ async fn session(
                     is_new,
                     inbox.clone(),
                 );
-                tokio::spawn(task.run(receiver));
+                tasks.spawn(task.run(receiver));
                 conversations.insert(conversation_id, Tracked { inbox, consumer_id });
             }
             PlatformEvent::ConversationGone { conversation_id } => {

@@ -264,6 +264,8 @@ fn handle(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, request: Request) {
                         "StringResponse",
                         json!("OK Conversation resolved successfully"),
                     );
+                    drop(state);
+                    hub.route();
                 }
                 Some(conv) if conv.consumer_id == consumer_id => refuse((
                     400,

@@ -662,6 +662,14 @@ impl HubState {
         conv.close_reason = Some(by);
         conv.ring = None;
         let assigned = conv.assigned.clone();
+        // A slot is free: agents that declined while full may take waiting ones now.
+        for waiting in self
+            .conversations
+            .values_mut()
+            .filter(|c| c.open && c.assigned.is_none())
+        {
+            waiting.rejected_by.clear();
+        }
         self.notify_agents(conv_id, assigned.as_deref());
         self.notify_consumer(conv_id);
     }

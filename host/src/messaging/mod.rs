@@ -316,8 +316,8 @@ async fn login(
 }
 
 /// Checks, where the platform publishes its account configuration (the
-/// hub does), that the user exists, is enabled, is a bot and has a skill
-/// that an engagement routes to. A platform without that API is trusted.
+/// hub does), that the user exists, is enabled, is a bot and has a skill.
+/// A platform without that API is trusted.
 async fn check_prerequisites(
     vep: &str,
     account: &str,
@@ -366,6 +366,7 @@ async fn check_prerequisites(
             "user {username} has no skill, so no conversation can be routed to it"
         ));
     }
+    // A skill no engagement routes to is reached by transfers only: allowed, but worth a word.
     if let Ok(engagements) = get("le-campaigns/engagements").await {
         let routed: Vec<&str> = engagements
             .as_array()
@@ -374,10 +375,11 @@ async fn check_prerequisites(
             .filter_map(|e| e["skillId"].as_str())
             .collect();
         if !skills.iter().any(|s| routed.contains(s)) {
-            return missing(format!(
-                "no engagement routes to the skills of user {username} ({})",
-                skills.join(", ")
-            ));
+            tracing::warn!(
+                user = username,
+                skills = skills.join(", "),
+                "no engagement routes to this bot user's skills: it will get transferred conversations only"
+            );
         }
     }
     Ok(())

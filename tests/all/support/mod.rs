@@ -313,8 +313,8 @@ pub struct ConfigDir {
 }
 
 impl ConfigDir {
+    /// Bot users `users`, each with skill 1.
     pub fn new(users: &[&str]) -> ConfigDir {
-        let dir = tempfile::tempdir().expect("temp dir");
         let users: String = users
             .iter()
             .map(|u| {
@@ -323,12 +323,19 @@ impl ConfigDir {
                 )
             })
             .collect();
+        Self::with_hub(&users)
+    }
+
+    /// A hub with skills 1 and 2, followed by `users` (users, consumer
+    /// auth, any `hub.*` table).
+    pub fn with_hub(users: &str) -> ConfigDir {
+        let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("connectors")).unwrap();
         std::fs::create_dir_all(dir.path().join("bots")).unwrap();
         std::fs::write(
             dir.path().join("switchboard.toml"),
             format!(
-                "[hub]\nlisten = \"127.0.0.1:0\"\naccount = \"123\"\ndefault_skill = \"1\"\n\n\
+                "[hub]\nlisten = \"127.0.0.1:0\"\naccount = \"123\"\ndefault_skill = \"1\"\nagent_grace_ms = 1000\n\n\
                  [[hub.skills]]\nid = \"1\"\n\n[[hub.skills]]\nid = \"2\"\n\n{users}\
                  [store]\ndata_dir = \"data\"\n"
             ),
@@ -344,4 +351,115 @@ impl ConfigDir {
     pub fn write(&self, relative: &str, text: &str) {
         std::fs::write(self.dir.path().join(relative), text).unwrap();
     }
+}
+
+/// A gateway started in this process from a configuration directory.
+pub async fn gateway(config: &ConfigDir) -> switchboard::app::Gateway {
+    let loaded =
+        switchboard::config::load(config.path()).unwrap_or_else(|e| panic!("config loads: {e}"));
+    switchboard::app::Gateway::start(loaded.config, &Default::default())
+        .await
+        .expect("gateway starts")
+}
+
+/// One request a [`RecordingBot`] received.
+#[derive(Clone, Debug)]
+pub struct Turn {
+    pub text: String,
+    pub kind: String,
+    pub conversation: String,
+    pub at: std::time::Instant,
+}
+
+/// A bot a brand might write: an HTTP server speaking the generic webhook
+/// format (PROTOCOL.md §D3) on loopback, answering with `answer(text)` and
+/// keeping every request it received.
+pub struct RecordingBot {
+    pub url: String,
+    turns: std::sync::Arc<std::sync::Mutex<Vec<Turn>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RecordingBot {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RecordingBot {
+    pub async fn start(answer: impl Fn(&str) -> Value + Send + Sync + 'static) -> RecordingBot {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/bot", listener.local_addr().unwrap());
+        let turns: std::sync::Arc<std::sync::Mutex<Vec<Turn>>> = Default::default();
+        let answer = std::sync::Arc::new(answer);
+        let recorded = turns.clone();
+        let task = tokio::spawn(switchboard::http::serve(listener, move |request, _| {
+            let (recorded, answer) = (recorded.clone(), answer.clone());
+            async move {
+                let body = switchboard::http::read_body(request, 1 << 20)
+                    .await
+                    .unwrap();
+                let body: Value = serde_json::from_slice(&body).unwrap();
+                let text = body["message"].as_str().unwrap_or_default().to_owned();
+                recorded.lock().unwrap().push(Turn {
+                    text: text.clone(),
+                    kind: body["metadata"]["kind"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    conversation: body["metadata"]["conversationId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    at: std::time::Instant::now(),
+                });
+                switchboard::http::json(hyper::StatusCode::OK, &answer(&text))
+            }
+        }));
+        RecordingBot { url, turns, task }
+    }
+
+    /// A bot that echoes every message as "bot heard: TEXT".
+    pub async fn echo() -> RecordingBot {
+        RecordingBot::start(|text| json!([{"text": format!("bot heard: {text}")}])).await
+    }
+
+    pub fn turns(&self) -> Vec<Turn> {
+        self.turns.lock().unwrap().clone()
+    }
+
+    pub fn texts(&self) -> Vec<String> {
+        self.turns().into_iter().map(|t| t.text).collect()
+    }
+
+    /// Waits until at least `count` requests arrived.
+    pub async fn wait_for(&self, count: usize) -> Vec<Turn> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let turns = self.turns();
+            if turns.len() >= count {
+                return turns;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the bot got {turns:?}, expected {count} turns"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The bot file for this bot, as bot `id`.
+    pub fn config(&self, id: &str) -> String {
+        format!(
+            "id = \"{id}\"\nkind = \"webhook\"\nurl = \"{}\"\ntimeout_ms = 5000\n",
+            self.url
+        )
+    }
+}
+
+/// A connector file: `extra` goes before any table, `custom` into `[custom]`.
+pub fn connector_file(id: &str, bot: &str, user: &str, extra: &str, custom: &str) -> String {
+    format!(
+        "id = \"{id}\"\nbot = \"{bot}\"\naccount = \"123\"\nagent_user_id = \"{user}\"\npassword = \"pw-{user}\"\nautostart = true\n{extra}\n[custom]\n{custom}\n"
+    )
 }

@@ -1,0 +1,393 @@
+//! Each custom field of a connector, end to end: a gateway in this process
+//! (hub and connector, over real sockets), a consumer on the hub's consumer
+//! WebSocket, and a webhook bot on loopback that records what it hears.
+//! Timing is checked with generous tolerances.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{ConfigDir, Consumer, RecordingBot, connector_file, gateway};
+
+fn one_connector(bot: &RecordingBot, extra: &str, custom: &str) -> ConfigDir {
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write("bots/b.toml", &bot.config("b"));
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-user", extra, custom),
+    );
+    config
+}
+
+/// Waits for a conversation change the consumer sees that `pick` accepts.
+async fn conversation_change<T>(
+    consumer: &mut Consumer,
+    mut pick: impl FnMut(&Value) -> Option<T>,
+) -> T {
+    consumer
+        .wire
+        .wait_for(|f| {
+            if f["type"] != "cqm.ExConversationChangeNotification" {
+                return None;
+            }
+            f["body"]["changes"]
+                .as_array()?
+                .iter()
+                .find_map(|c| pick(&c["result"]["conversationDetails"]))
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fallback_escalation_time_transfers_a_silent_bot_to_the_fallback_skill() {
+    let bot = RecordingBot::start(|_| json!([])).await;
+    let config = one_connector(
+        &bot,
+        "fallback_skill_id = \"2\"",
+        "fallbackEscalationTime = 1500\nmessageResendMaxRetries = 0\nmessageDelay = 100",
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello?").await;
+    let sent = Instant::now();
+    conversation_change(&mut consumer, |d| (d["skillId"] == "2").then_some(())).await;
+    let waited = sent.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "transferred after {waited:?}, before the time"
+    );
+    assert!(
+        waited < Duration::from_secs(10),
+        "transferred after {waited:?}"
+    );
+    assert_eq!(bot.texts(), ["hello?"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_greeting_message_wakes_the_bot_after_three_silent_seconds() {
+    let bot = RecordingBot::echo().await;
+    let config = one_connector(&bot, "", "defaultGreetingMessage = \"wake up\"");
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    consumer.start_conversation().await;
+    let started = Instant::now();
+    assert_eq!(consumer.next_agent_text().await, "bot heard: wake up");
+    assert!(
+        started.elapsed() >= Duration::from_millis(2900),
+        "greeted after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(bot.turns()[0].kind, "greeting");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_conversations_are_not_greeted_again_and_no_message_reaches_the_bot_twice() {
+    let bot = RecordingBot::echo().await;
+    let config = one_connector(&bot, "", "");
+    // The hub runs in one gateway, the connector in another, so the
+    // connector can crash and come back while the platform stays up.
+    let platform = ConfigDir::new(&["bot-user"]);
+    let hub = gateway(&platform).await;
+    let hub_url = hub.hub_url().unwrap();
+    let switchboard_toml =
+        format!("[messaging]\ncsds = \"{hub_url}\"\n[store]\ndata_dir = \"data\"\n");
+    config.write("switchboard.toml", &switchboard_toml);
+
+    let connector = gateway(&config).await;
+    let mut consumer = Consumer::connect(&hub_url, "123").await;
+    consumer.start_conversation().await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hi");
+    consumer.say("one").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: one");
+
+    // A crash: the connection drops without logging out; the hub keeps the
+    // conversation assigned for its grace period, and the restarted
+    // connector finds it replayed in its subscription.
+    drop(connector);
+    // Let the aborted tasks release the state store's lock.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let connector = gateway(&config).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    consumer.say("two").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: two");
+    assert_eq!(
+        bot.texts(),
+        ["hi", "one", "two"],
+        "no second greeting, nothing twice"
+    );
+    drop(connector);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_stepup_message_reaches_the_bot_when_the_consumer_steps_up() {
+    let bot = RecordingBot::echo().await;
+    let config = ConfigDir::with_hub(
+        "[hub.consumer_auth]\nhs256_secret = \"brand-secret\"\n\n\
+         [[hub.users]]\nlogin = \"bot-user\"\npassword = \"pw-bot-user\"\nskills = [\"1\"]\n",
+    );
+    config.write("bots/b.toml", &bot.config("b"));
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-user", "", "messageDelay = 100"),
+    );
+    let gateway = gateway(&config).await;
+    let hub_url = gateway.hub_url().unwrap();
+    let mut consumer = Consumer::connect(&hub_url, "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    // Consumer text equal to the step-up message is ignored.
+    consumer.say("_STEPUP_").await;
+
+    // The brand signs a JWT for its customer; the hub exchanges it for an
+    // authenticated consumer JWT; InitConnection with it is the step-up.
+    let brand_jwt = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": "customer-42"}),
+        &jsonwebtoken::EncodingKey::from_secret(b"brand-secret"),
+    )
+    .unwrap();
+    let authenticated = switchboard::http::post_json(
+        &format!("{hub_url}/api/account/123/authenticate"),
+        &json!({"authCode": brand_jwt}),
+    )
+    .await
+    .unwrap();
+    let jwt = authenticated["jwt"].as_str().unwrap();
+    let init = consumer
+        .wire
+        .request_with_headers(
+            "InitConnection",
+            json!({}),
+            json!([{"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt}]),
+        )
+        .await;
+    assert_eq!(init["code"], 200);
+    assert_eq!(consumer.next_agent_text().await, "bot heard: _STEPUP_");
+    let turns = bot.turns();
+    assert_eq!(
+        turns.iter().map(|t| t.kind.as_str()).collect::<Vec<_>>(),
+        ["message", "step-up"]
+    );
+
+    // A brand JWT signed with another key is refused.
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": "customer-42"}),
+        &jsonwebtoken::EncodingKey::from_secret(b"wrong"),
+    )
+    .unwrap();
+    let refused = switchboard::http::post_json(
+        &format!("{hub_url}/api/account/123/authenticate"),
+        &json!({"authCode": forged}),
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("401"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_delay_joins_messages_within_the_window_and_marks_them_read() {
+    let bot = RecordingBot::echo().await;
+    let config = one_connector(&bot, "", "messageDelay = 800");
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    consumer.start_conversation().await;
+    let first = consumer.say("hi").await;
+    let second = consumer.say("how are you").await;
+    // The messages handed to the bot are marked READ, on the wire.
+    let read = consumer
+        .wire
+        .wait_for(|f| {
+            f["body"]["changes"].as_array()?.iter().find_map(|c| {
+                (c["event"]["type"] == "AcceptStatusEvent" && c["event"]["status"] == "READ")
+                    .then(|| c["event"]["sequenceList"].clone())
+            })
+        })
+        .await;
+    assert_eq!(read, json!([first, second]));
+    assert_eq!(
+        consumer.next_agent_text().await,
+        "bot heard: hi how are you"
+    );
+    consumer.say("after the window").await;
+    assert_eq!(
+        consumer.next_agent_text().await,
+        "bot heard: after the window"
+    );
+}
+
+async fn transfer_scenario(skip_agent_message: bool) -> String {
+    let specialist = RecordingBot::echo().await;
+    let config = ConfigDir::with_hub(
+        "[[hub.users]]\nlogin = \"router\"\npassword = \"pw-router\"\nskills = [\"1\"]\n\n\
+         [[hub.users]]\nlogin = \"expert\"\npassword = \"pw-expert\"\nskills = [\"2\"]\n",
+    );
+    config.write(
+        "bots/router.toml",
+        "id = \"router\"\nkind = \"scripted\"\n[[rules]]\nmatch = 'billing'\n\
+         say = [{ text = \"Transferring you to billing\" }]\nescalate = \"2\"\n",
+    );
+    config.write("bots/expert.toml", &specialist.config("expert"));
+    config.write(
+        "connectors/router.toml",
+        &connector_file("router", "router", "router", "", "messageDelay = 100"),
+    );
+    let custom = format!("skipAgentMessage = {skip_agent_message}\nmessageDelay = 100");
+    config.write(
+        "connectors/expert.toml",
+        &connector_file("expert", "expert", "expert", "", &custom),
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    consumer.start_conversation().await;
+    consumer.say("billing please").await;
+    assert_eq!(
+        consumer.next_agent_text().await,
+        "Transferring you to billing"
+    );
+    let answer = consumer.next_agent_text().await;
+    assert_eq!(
+        specialist.texts().len(),
+        1,
+        "one first turn: {:?}",
+        specialist.texts()
+    );
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_agent_message_false_shows_the_transferred_bot_the_last_utterance() {
+    assert_eq!(
+        transfer_scenario(false).await,
+        "bot heard: Transferring you to billing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_agent_message_true_shows_the_transferred_bot_the_last_consumer_message() {
+    assert_eq!(transfer_scenario(true).await, "bot heard: billing please");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tile_display_vertical_publishes_stacked_cards() {
+    let card = |t: &str| json!({"custom": {"type": "vertical", "elements": [{"type": "text", "text": t}]}});
+    let bot = RecordingBot::start(move |_| json!([card("A"), card("B")])).await;
+    let config = one_connector(
+        &bot,
+        "[[plugins]]\nfile = \"tile_display.wasm\"",
+        "tileDisplay = \"vertical\"\nmessageDelay = 100",
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    consumer.start_conversation().await;
+    consumer.say("cards").await;
+    for title in ["A", "B"] {
+        let event = consumer.next_agent_message().await;
+        assert_eq!(event["content"]["type"], "vertical");
+        assert_eq!(event["content"]["elements"][0]["text"], title);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_resend_max_retries_resends_at_the_interval_then_stops() {
+    let bot = RecordingBot::start(|_| json!([])).await;
+    let config = one_connector(
+        &bot,
+        "",
+        "messageResendMaxRetries = 2\nretryMessageInterval = 700\nmessageDelay = 100",
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    consumer.start_conversation().await;
+    consumer.say("anyone?").await;
+    let turns = bot.wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        bot.texts(),
+        ["anyone?"; 3],
+        "the message and two resends, then no more"
+    );
+    for pair in turns.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= Duration::from_millis(650) && gap < Duration::from_secs(5),
+            "resent after {gap:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_escalation_retries_bounds_escalation_failed_then_tells_the_consumer() {
+    // A bot that always asks for a transfer to a skill the account lacks.
+    let bot =
+        RecordingBot::start(|_| json!([{"custom": {"action": "escalate", "skill": "99"}}])).await;
+    let config = one_connector(&bot, "", "maxEscalationRetries = 2\nmessageDelay = 100");
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    consumer.start_conversation().await;
+    consumer.say("a person please").await;
+    let told = consumer.next_agent_text().await;
+    assert!(told.contains("transfer is not possible"), "{told}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        bot.texts(),
+        [
+            "a person please",
+            "__agent_escalation_failed__",
+            "__agent_escalation_failed__"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ring_accept_wait_delays_the_accept() {
+    let bot = RecordingBot::echo().await;
+    let config = one_connector(&bot, "", "ringAcceptWait = 1200");
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    // Let the connector log in, so the ring goes out at once.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    consumer.start_conversation().await;
+    let requested = Instant::now();
+    conversation_change(&mut consumer, |d| {
+        d["participants"]
+            .as_array()?
+            .iter()
+            .any(|p| p["role"] == "ASSIGNED_AGENT")
+            .then_some(())
+    })
+    .await;
+    let waited = requested.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1150),
+        "accepted after {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(10),
+        "accepted after {waited:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_hears_lp_closeconversation_when_the_conversation_closes() {
+    let bot = RecordingBot::echo().await;
+    let config = one_connector(&bot, "", "messageDelay = 100");
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    let conversation = consumer.start_conversation().await;
+    consumer.say("bye").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: bye");
+    let closed = consumer
+        .wire
+        .request(
+            "cm.UpdateConversationField",
+            json!({"conversationId": conversation, "conversationField": [{"field": "ConversationStateField", "conversationState": "CLOSE"}]}),
+        )
+        .await;
+    assert_eq!(closed["code"], 200);
+    let turns = bot.wait_for(2).await;
+    assert_eq!(turns[1].text, "LP_CLOSECONVERSATION");
+    assert_eq!(turns[1].conversation, conversation);
+}

@@ -1,0 +1,319 @@
+//! Connector lifecycle: statuses and Details, start and stop, edit and
+//! delete rules, the status history in sled, the platform's prerequisites,
+//! failover between connectors of one skill and per-connector capacity.
+
+use std::time::Duration;
+
+use serde_json::json;
+use switchboard::app::LifecycleError;
+use switchboard::connector::Status;
+
+use crate::support::{ConfigDir, Consumer, RecordingBot, connector_file, gateway};
+
+/// Polls `check` until it holds (or the patience runs out).
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_details_start_stop_edit_delete_and_history() {
+    let bot = RecordingBot::echo().await;
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write("bots/b.toml", &bot.config("b"));
+    let file = connector_file(
+        "c",
+        "b",
+        "bot-user",
+        "[[plugins]]\nfile = \"greeting.wasm\"",
+        "messageDelay = 100",
+    );
+    config.write(
+        "connectors/c.toml",
+        &file.replace("autostart = true", "autostart = false"),
+    );
+    let mut gateway = gateway(&config).await;
+
+    let report = gateway.report("c").unwrap();
+    assert_eq!(report.status, Status::ReadyToStart);
+    assert_eq!(report.details.plugins[0].name, "greeting");
+
+    gateway.start_connector("c").unwrap();
+    eventually("Online", || {
+        gateway.report("c").unwrap().status == Status::Online
+    })
+    .await;
+    let report = gateway.report("c").unwrap();
+    assert_eq!(report.details.messaging.up, Some(true));
+    assert_eq!(report.details.bot.up, None, "not asked yet");
+
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    let report = gateway.report("c").unwrap();
+    assert_eq!(report.details.bot.up, Some(true));
+    assert_eq!(report.conversations, 1);
+
+    // Running: edit and delete are refused with a clear error.
+    let loaded = switchboard::config::load(config.path()).unwrap().config;
+    let edit = gateway
+        .edit_connector(loaded.connectors[0].clone())
+        .unwrap_err();
+    assert!(
+        matches!(edit, LifecycleError::Running { action: "edit", .. }),
+        "{edit}"
+    );
+    assert_eq!(
+        edit.to_string(),
+        "connector `c` is running: stop it before you edit it"
+    );
+    assert!(matches!(
+        gateway.delete_connector("c"),
+        Err(LifecycleError::Running {
+            action: "delete",
+            ..
+        })
+    ));
+
+    gateway.stop_connector("c").await.unwrap();
+    assert_eq!(gateway.report("c").unwrap().status, Status::Stopped);
+    gateway
+        .edit_connector(loaded.connectors[0].clone())
+        .unwrap();
+    assert!(matches!(
+        gateway.start_connector("nope"),
+        Err(LifecycleError::Unknown(_))
+    ));
+
+    let history: Vec<Status> = gateway
+        .history("c")
+        .unwrap()
+        .into_iter()
+        .map(|h| h.status)
+        .collect();
+    assert_eq!(history.first(), Some(&Status::ReadyToStart));
+    assert!(history.contains(&Status::Starting) && history.contains(&Status::Online));
+    assert_eq!(
+        history.last(),
+        Some(&Status::Stopped),
+        "an edit keeps it Stopped"
+    );
+    gateway.delete_connector("c").unwrap();
+    assert!(gateway.report("c").is_err());
+
+    // The history survives a restart of the gateway (it lives in sled).
+    gateway.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = crate::support::gateway(&config).await;
+    let kept = again.history("c").unwrap();
+    assert!(kept.iter().any(|h| h.status == Status::Online), "{kept:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_that_is_down_shows_as_offline_with_the_bot_named_in_details() {
+    let config = ConfigDir::new(&["bot-user"]);
+    // Nothing listens on this port: the bot server connection is down.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    config.write(
+        "bots/b.toml",
+        &format!("id = \"b\"\nkind = \"webhook\"\nurl = \"http://{closed}/bot\"\n"),
+    );
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-user", "", "messageDelay = 100"),
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    eventually("Offline", || {
+        gateway.report("c").unwrap().status == Status::Offline
+    })
+    .await;
+    let report = gateway.report("c").unwrap();
+    assert_eq!(report.details.bot.up, Some(false));
+    assert_eq!(report.details.messaging.up, Some(true));
+    let last = gateway.history("c").unwrap().pop().unwrap();
+    assert!(last.reason.starts_with("bot: "), "{last:?}");
+}
+
+/// Starts connector `c` as `user` against a hub with these users; returns
+/// its messaging Details once it settles Offline.
+async fn refused(users: &str, user: &str, password: &str) -> String {
+    let bot = RecordingBot::echo().await;
+    let config = ConfigDir::with_hub(users);
+    config.write("bots/b.toml", &bot.config("b"));
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", user, "", "").replace(&format!("pw-{user}"), password),
+    );
+    let gateway = gateway(&config).await;
+    eventually("Offline", || {
+        gateway.report("c").unwrap().status == Status::Offline
+    })
+    .await;
+    gateway.report("c").unwrap().details.messaging.detail
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platforms_prerequisites_are_checked_with_clear_errors() {
+    let users = "[[hub.users]]\nlogin = \"off\"\npassword = \"p\"\nenabled = false\nskills = [\"1\"]\n\n\
+                 [[hub.users]]\nlogin = \"person\"\npassword = \"p\"\ntype = \"human\"\nskills = [\"1\"]\n\n\
+                 [[hub.users]]\nlogin = \"idle\"\npassword = \"p\"\n\n\
+                 [[hub.users]]\nlogin = \"ok\"\npassword = \"p\"\nskills = [\"1\"]\n";
+    let wrong_password = refused(users, "ok", "wrong").await;
+    assert!(
+        wrong_password.contains("401"),
+        "a failed login shows its 401: {wrong_password}"
+    );
+    assert!(
+        wrong_password.contains("retrying in"),
+        "and the retry: {wrong_password}"
+    );
+    assert!(refused(users, "ghost", "p").await.contains("401"));
+    assert!(refused(users, "off", "p").await.contains("disabled"));
+    assert!(
+        refused(users, "person", "p")
+            .await
+            .contains("is not a bot user")
+    );
+    assert!(refused(users, "idle", "p").await.contains("has no skill"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_a_connector_checks_its_user_on_the_platform() {
+    let bot = RecordingBot::echo().await;
+    let config = ConfigDir::with_hub(
+        "[[hub.users]]\nlogin = \"person\"\npassword = \"pw-person\"\ntype = \"human\"\nskills = [\"1\"]\n",
+    );
+    config.write("bots/b.toml", &bot.config("b"));
+    let mut gateway = gateway(&config).await;
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "person", "", ""),
+    );
+    let candidate = switchboard::config::load(config.path())
+        .unwrap()
+        .config
+        .connectors[0]
+        .clone();
+    let error = gateway.add_connector(candidate).await.unwrap_err();
+    assert!(error.to_string().contains("not a bot user"), "{error}");
+    assert!(gateway.connector_ids().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_connectors_share_a_skill_and_a_stopped_ones_conversations_move_with_history() {
+    let bot = RecordingBot::echo().await;
+    let config = ConfigDir::new(&["bot-a", "bot-b"]);
+    config.write("bots/b.toml", &bot.config("b"));
+    // ringAcceptWait gives the consumers' messages time to land before the
+    // other connector reads the moved conversations' history.
+    let custom = "messageDelay = 100\nringAcceptWait = 1000";
+    config.write(
+        "connectors/a.toml",
+        &connector_file("a", "b", "bot-a", "", custom),
+    );
+    config.write(
+        "connectors/b.toml",
+        &connector_file("b", "b", "bot-b", "", custom),
+    );
+    let mut gateway = gateway(&config).await;
+    let hub = gateway.hub_url().unwrap();
+    eventually("both online", || {
+        gateway
+            .reports()
+            .iter()
+            .all(|(_, r)| r.status == Status::Online)
+    })
+    .await;
+
+    let mut consumers = Vec::new();
+    for n in 0..4 {
+        let mut consumer = Consumer::connect(&hub, "123").await;
+        consumer.start_conversation().await;
+        consumer.say(&format!("first {n}")).await;
+        assert_eq!(
+            consumer.next_agent_text().await,
+            format!("bot heard: first {n}")
+        );
+        consumers.push(consumer);
+    }
+    let load = |id: &str| gateway.report(id).unwrap().conversations;
+    assert_eq!(
+        (load("a"), load("b")),
+        (2, 2),
+        "new conversations are spread"
+    );
+
+    // Stop a: its conversations go to b, which sees their history; a
+    // message sent during the move is not lost.
+    gateway.stop_connector("a").await.unwrap();
+    for (n, consumer) in consumers.iter_mut().enumerate() {
+        consumer.say(&format!("second {n}")).await;
+    }
+    for (n, consumer) in consumers.iter_mut().enumerate() {
+        assert_eq!(
+            consumer.next_agent_text().await,
+            format!("bot heard: second {n}")
+        );
+    }
+    eventually("b has them all", || {
+        gateway.report("b").unwrap().conversations == 4
+    })
+    .await;
+    for n in 0..4 {
+        let heard = bot
+            .texts()
+            .iter()
+            .filter(|t| **t == format!("second {n}"))
+            .count();
+        assert_eq!(heard, 1, "second {n} reached the bot once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_connector_takes_no_more_conversations_than_its_maximum() {
+    let bot = RecordingBot::echo().await;
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write("bots/b.toml", &bot.config("b"));
+    config.write(
+        "connectors/c.toml",
+        &connector_file(
+            "c",
+            "b",
+            "bot-user",
+            "max_conversations = 1",
+            "messageDelay = 100",
+        ),
+    );
+    let gateway = gateway(&config).await;
+    let hub = gateway.hub_url().unwrap();
+    let mut first = Consumer::connect(&hub, "123").await;
+    let conversation = first.start_conversation().await;
+    first.say("one").await;
+    assert_eq!(first.next_agent_text().await, "bot heard: one");
+
+    let mut second = Consumer::connect(&hub, "123").await;
+    second.start_conversation().await;
+    second.say("two").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(bot.texts(), ["one"], "the second conversation waits");
+
+    // The first one closes: the slot frees and the second is served.
+    first
+        .wire
+        .request(
+            "cm.UpdateConversationField",
+            json!({"conversationId": conversation, "conversationField": [{"field": "ConversationStateField", "conversationState": "CLOSE"}]}),
+        )
+        .await;
+    assert_eq!(second.next_agent_text().await, "bot heard: two");
+}
