@@ -309,6 +309,7 @@ impl Gateway {
             account: config.account.clone(),
             username: config.agent_user_id.clone(),
             login: config.credentials.clone(),
+            webhook: config.external_webhook_url.clone(),
         }
     }
 

@@ -97,14 +97,21 @@ pub fn upgrade_websocket(
     Some((response, socket))
 }
 
-/// Serves `handler` on `listener` (HTTP/1.1 with upgrades) until the task is dropped.
+/// Serves `handler` on `listener` (HTTP/1.1 with upgrades) until the
+/// future is dropped, which also ends every connection it accepted (a
+/// stopped server answers nothing more on kept-alive connections).
 pub async fn serve<H, F>(listener: TcpListener, handler: H)
 where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
+    let mut connections = tokio::task::JoinSet::new();
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
@@ -112,7 +119,7 @@ where
             }
         };
         let handler = handler.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let handler = handler.clone();
                 async move { Ok::<_, Infallible>(handler(request, peer).await) }
@@ -189,6 +196,31 @@ pub async fn get_json(url: &str) -> Result<Value, ClientError> {
     send(url, request).await
 }
 
+/// POSTs a text body and returns the answer's text.
+pub async fn post_text(url: &str, body: String) -> Result<String, ClientError> {
+    let request = Request::post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|_| ClientError::Url(url.to_owned()))?;
+    let (status, bytes) = exchange(url, request).await?;
+    if !status.is_success() {
+        return Err(ClientError::Status {
+            url: url.to_owned(),
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// DELETEs `url`.
+pub async fn delete(url: &str) -> Result<Value, ClientError> {
+    let request = Request::delete(url)
+        .body(Body::default())
+        .map_err(|_| ClientError::Url(url.to_owned()))?;
+    send(url, request).await
+}
+
 /// GETs `url` with `Authorization: Bearer TOKEN` and reads the JSON answer.
 pub async fn get_json_with_bearer(url: &str, bearer: &str) -> Result<Value, ClientError> {
     let request = Request::get(url)
@@ -196,6 +228,25 @@ pub async fn get_json_with_bearer(url: &str, bearer: &str) -> Result<Value, Clie
         .body(Body::default())
         .map_err(|_| ClientError::Url(url.to_owned()))?;
     send(url, request).await
+}
+
+async fn exchange(url: &str, request: Request<Body>) -> Result<(StatusCode, Bytes), ClientError> {
+    let transport = |reason: String| ClientError::Transport {
+        url: url.to_owned(),
+        reason,
+    };
+    let response = client()
+        .request(request)
+        .await
+        .map_err(|e| transport(format!("{e:#}")))?;
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| transport(e.to_string()))?
+        .to_bytes();
+    Ok((status, bytes))
 }
 
 async fn send(url: &str, request: Request<Body>) -> Result<Value, ClientError> {

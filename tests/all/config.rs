@@ -142,3 +142,31 @@ fn a_messaging_field_on_a_chat_connector_is_a_warning() {
         "{output}"
     );
 }
+
+#[test]
+fn capacity_above_999_and_a_shared_agent_user_are_refused_and_password_login_is_warned() {
+    let config = ConfigDir::new(&["u"]);
+    config.write("bots/b.toml", BOT);
+    config.write(
+        "connectors/c.toml",
+        &connector("max_conversations = 1000\n"),
+    );
+    config.write(
+        "connectors/d.toml",
+        &connector("").replace("id = \"c\"", "id = \"d\""),
+    );
+    let (ok, output) = validate(config.path());
+    assert!(!ok);
+    assert!(
+        output.contains("c.toml:6:21: error: `max_conversations` must be 1 to 999"),
+        "{output}"
+    );
+    assert!(
+        output.contains("d.toml:1:6: error: agent user `u` is already used by connector `c`"),
+        "{output}"
+    );
+    assert!(
+        output.contains("c.toml:5:12: warning: password login works, but API-key login"),
+        "{output}"
+    );
+}

@@ -9,12 +9,40 @@ use serde_json::{Value, json};
 
 use crate::support::{ConfigDir, Consumer, RecordingBot, connector_file, gateway};
 
+/// How the connector reaches the hub: the scenarios run over both.
+#[derive(Clone, Copy)]
+enum Transport {
+    WebSocket,
+    /// `external_webhook_url`: requests over HTTP, notifications posted to the connector.
+    Webhooks,
+}
+
 fn one_connector(bot: &RecordingBot, extra: &str, custom: &str) -> ConfigDir {
+    connector_over(Transport::WebSocket, bot, extra, custom)
+}
+
+fn connector_over(
+    transport: Transport,
+    bot: &RecordingBot,
+    extra: &str,
+    custom: &str,
+) -> ConfigDir {
+    let extra = match transport {
+        Transport::WebSocket => extra.to_owned(),
+        Transport::Webhooks => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            format!("external_webhook_url = \"http://127.0.0.1:{port}/lp-webhook\"\n{extra}")
+        }
+    };
     let config = ConfigDir::new(&["bot-user"]);
     config.write("bots/b.toml", &bot.config("b"));
     config.write(
         "connectors/c.toml",
-        &connector_file("c", "b", "bot-user", extra, custom),
+        &connector_file("c", "b", "bot-user", &extra, custom),
     );
     config
 }
@@ -40,8 +68,24 @@ async fn conversation_change<T>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fallback_escalation_time_transfers_a_silent_bot_to_the_fallback_skill() {
+    fallback_escalation_time_transfers_a_silent_bot_to_the_fallback_skill_over(
+        Transport::WebSocket,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fallback_escalation_time_transfers_a_silent_bot_to_the_fallback_skill_over_webhooks() {
+    fallback_escalation_time_transfers_a_silent_bot_to_the_fallback_skill_over(Transport::Webhooks)
+        .await;
+}
+
+async fn fallback_escalation_time_transfers_a_silent_bot_to_the_fallback_skill_over(
+    transport: Transport,
+) {
     let bot = RecordingBot::start(|_| json!([])).await;
-    let config = one_connector(
+    let config = connector_over(
+        transport,
         &bot,
         "fallback_skill_id = \"2\"",
         "fallbackEscalationTime = 1500\nmessageResendMaxRetries = 0\nmessageDelay = 100",
@@ -66,8 +110,21 @@ async fn fallback_escalation_time_transfers_a_silent_bot_to_the_fallback_skill()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_greeting_message_wakes_the_bot_after_three_silent_seconds() {
+    default_greeting_message_wakes_the_bot_after_three_silent_seconds_over(Transport::WebSocket)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_greeting_message_wakes_the_bot_after_three_silent_seconds_over_webhooks() {
+    default_greeting_message_wakes_the_bot_after_three_silent_seconds_over(Transport::Webhooks)
+        .await;
+}
+
+async fn default_greeting_message_wakes_the_bot_after_three_silent_seconds_over(
+    transport: Transport,
+) {
     let bot = RecordingBot::echo().await;
-    let config = one_connector(&bot, "", "defaultGreetingMessage = \"wake up\"");
+    let config = connector_over(transport, &bot, "", "defaultGreetingMessage = \"wake up\"");
     let gateway = gateway(&config).await;
     let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
     consumer.start_conversation().await;
@@ -189,8 +246,21 @@ async fn default_stepup_message_reaches_the_bot_when_the_consumer_steps_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_delay_joins_messages_within_the_window_and_marks_them_read() {
+    message_delay_joins_messages_within_the_window_and_marks_them_read_over(Transport::WebSocket)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_delay_joins_messages_within_the_window_and_marks_them_read_over_webhooks() {
+    message_delay_joins_messages_within_the_window_and_marks_them_read_over(Transport::Webhooks)
+        .await;
+}
+
+async fn message_delay_joins_messages_within_the_window_and_marks_them_read_over(
+    transport: Transport,
+) {
     let bot = RecordingBot::echo().await;
-    let config = one_connector(&bot, "", "messageDelay = 800");
+    let config = connector_over(transport, &bot, "", "messageDelay = 800");
     let gateway = gateway(&config).await;
     let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
     consumer.start_conversation().await;
@@ -292,8 +362,18 @@ async fn tile_display_vertical_publishes_stacked_cards() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_resend_max_retries_resends_at_the_interval_then_stops() {
+    message_resend_max_retries_resends_at_the_interval_then_stops_over(Transport::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_resend_max_retries_resends_at_the_interval_then_stops_over_webhooks() {
+    message_resend_max_retries_resends_at_the_interval_then_stops_over(Transport::Webhooks).await;
+}
+
+async fn message_resend_max_retries_resends_at_the_interval_then_stops_over(transport: Transport) {
     let bot = RecordingBot::start(|_| json!([])).await;
-    let config = one_connector(
+    let config = connector_over(
+        transport,
         &bot,
         "",
         "messageResendMaxRetries = 2\nretryMessageInterval = 700\nmessageDelay = 100",
@@ -320,10 +400,32 @@ async fn message_resend_max_retries_resends_at_the_interval_then_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_escalation_retries_bounds_escalation_failed_then_tells_the_consumer() {
+    max_escalation_retries_bounds_escalation_failed_then_tells_the_consumer_over(
+        Transport::WebSocket,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_escalation_retries_bounds_escalation_failed_then_tells_the_consumer_over_webhooks() {
+    max_escalation_retries_bounds_escalation_failed_then_tells_the_consumer_over(
+        Transport::Webhooks,
+    )
+    .await;
+}
+
+async fn max_escalation_retries_bounds_escalation_failed_then_tells_the_consumer_over(
+    transport: Transport,
+) {
     // A bot that always asks for a transfer to a skill the account lacks.
     let bot =
         RecordingBot::start(|_| json!([{"custom": {"action": "escalate", "skill": "99"}}])).await;
-    let config = one_connector(&bot, "", "maxEscalationRetries = 2\nmessageDelay = 100");
+    let config = connector_over(
+        transport,
+        &bot,
+        "",
+        "maxEscalationRetries = 2\nmessageDelay = 100",
+    );
     let gateway = gateway(&config).await;
     let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
     consumer.start_conversation().await;
@@ -372,8 +474,20 @@ async fn ring_accept_wait_delays_the_accept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_hears_lp_closeconversation_when_the_conversation_closes() {
+    the_bot_hears_lp_closeconversation_when_the_conversation_closes_over(Transport::WebSocket)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_hears_lp_closeconversation_when_the_conversation_closes_over_webhooks() {
+    the_bot_hears_lp_closeconversation_when_the_conversation_closes_over(Transport::Webhooks).await;
+}
+
+async fn the_bot_hears_lp_closeconversation_when_the_conversation_closes_over(
+    transport: Transport,
+) {
     let bot = RecordingBot::echo().await;
-    let config = one_connector(&bot, "", "messageDelay = 100");
+    let config = connector_over(transport, &bot, "", "messageDelay = 100");
     let gateway = gateway(&config).await;
     let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
     let conversation = consumer.start_conversation().await;
@@ -390,4 +504,24 @@ async fn the_bot_hears_lp_closeconversation_when_the_conversation_closes() {
     let turns = bot.wait_for(2).await;
     assert_eq!(turns[1].text, "LP_CLOSECONVERSATION");
     assert_eq!(turns[1].conversation, conversation);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_connector_serves_conversations_without_the_messaging_only_behaviours() {
+    let bot = RecordingBot::echo().await;
+    // messageDelay is messaging-only: a chat connector ignores it (with a
+    // warning at load), so quick messages are not joined.
+    let config = one_connector(&bot, "conversation_type = \"chat\"", "messageDelay = 5000");
+    let warnings = switchboard::config::load(config.path()).unwrap().warnings;
+    assert!(warnings.iter().any(|w| {
+        w.message
+            .contains("applies to messaging conversations only")
+    }));
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    consumer.start_conversation().await;
+    consumer.say("one").await;
+    consumer.say("two").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: one");
+    assert_eq!(consumer.next_agent_text().await, "bot heard: two");
 }

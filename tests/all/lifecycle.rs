@@ -317,3 +317,127 @@ async fn a_full_connector_takes_no_more_conversations_than_its_maximum() {
         .await;
     assert_eq!(second.next_agent_text().await, "bot heard: two");
 }
+
+/// A free loopback port, for a hub that must come back at the same address.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A hub alone on `port`, with bot users `users` (skill 1).
+fn platform_on(port: u16, users: &[&str]) -> ConfigDir {
+    let platform = ConfigDir::new(users);
+    let toml = std::fs::read_to_string(platform.path().join("switchboard.toml")).unwrap();
+    platform.write(
+        "switchboard.toml",
+        &toml.replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
+    );
+    platform
+}
+
+/// Connectors alone (no hub), reaching the platform at `hub_url`.
+fn connectors_for(hub_url: &str, bot: &RecordingBot, files: &[(&str, String)]) -> ConfigDir {
+    let config = ConfigDir::new(&[]);
+    config.write(
+        "switchboard.toml",
+        &format!("[messaging]\ncsds = \"{hub_url}\"\n[store]\ndata_dir = \"data\"\n"),
+    );
+    config.write("bots/b.toml", &bot.config("b"));
+    for (name, text) in files {
+        config.write(&format!("connectors/{name}.toml"), text);
+    }
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_connectors_conversations_move_to_the_other_after_the_grace_period() {
+    let bot = RecordingBot::echo().await;
+    let port = free_port();
+    let platform = gateway(&platform_on(port, &["bot-a", "bot-b"])).await;
+    let hub = platform.hub_url().unwrap();
+    let custom = "messageDelay = 100\nringAcceptWait = 1000";
+    let a_config = connectors_for(
+        &hub,
+        &bot,
+        &[("a", connector_file("a", "b", "bot-a", "", custom))],
+    );
+    let a = gateway(&a_config).await;
+    eventually("a online", || {
+        a.report("a").unwrap().status == Status::Online
+    })
+    .await;
+
+    let mut consumer = Consumer::connect(&hub, "123").await;
+    consumer.start_conversation().await;
+    consumer.say("before").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: before");
+
+    let b_config = connectors_for(
+        &hub,
+        &bot,
+        &[("b", connector_file("b", "b", "bot-b", "", custom))],
+    );
+    let b = gateway(&b_config).await;
+    eventually("b online", || {
+        b.report("b").unwrap().status == Status::Online
+    })
+    .await;
+    // Killed: no log-out. The hub waits out its grace period (1 s here),
+    // then routes the conversation, history and all, to b.
+    drop(a);
+    consumer.say("after").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: after");
+    assert_eq!(b.report("b").unwrap().conversations, 1);
+    assert_eq!(bot.texts().iter().filter(|t| *t == "after").count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_shown_and_retried_until_the_platform_is_back() {
+    let bot = RecordingBot::echo().await;
+    let port = free_port();
+    let platform_config = platform_on(port, &["bot-user"]);
+    let platform = gateway(&platform_config).await;
+    let hub = platform.hub_url().unwrap();
+    let config = connectors_for(
+        &hub,
+        &bot,
+        &[("c", connector_file("c", "b", "bot-user", "", ""))],
+    );
+    let connectors = gateway(&config).await;
+    eventually("online", || {
+        connectors.report("c").unwrap().status == Status::Online
+    })
+    .await;
+
+    platform.shutdown().await;
+    eventually("offline", || {
+        connectors.report("c").unwrap().status == Status::Offline
+    })
+    .await;
+    let detail = connectors.report("c").unwrap().details.messaging.detail;
+    assert!(
+        detail.contains("reconnecting") || detail.contains("retrying"),
+        "{detail}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _platform = gateway(&platform_config).await;
+    eventually("back online", || {
+        connectors.report("c").unwrap().status == Status::Online
+    })
+    .await;
+    let history = connectors.history("c").unwrap();
+    let statuses: Vec<Status> = history.iter().map(|h| h.status).collect();
+    assert!(statuses.windows(2).any(
+        |w| w == [Status::Offline, Status::Starting] || w == [Status::Offline, Status::Online]
+    ));
+    assert!(
+        history
+            .iter()
+            .any(|h| h.status == Status::Starting && h.reason == "logging in"),
+        "progress: {history:?}"
+    );
+}

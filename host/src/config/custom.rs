@@ -140,7 +140,10 @@ impl CustomFields {
         source: &str,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> (CustomFields, BTreeMap<&'static str, Range<usize>>) {
-        let mut fields = CustomFields::default();
+        let mut fields = match conversation_type {
+            ConversationType::Messaging => CustomFields::default(),
+            ConversationType::Chat => CustomFields::for_chat(),
+        };
         let mut spans = BTreeMap::new();
         for (key, value) in table {
             let Some(&(name, kind, applies)) =
@@ -186,6 +189,27 @@ impl CustomFields {
             fields.set(name, parsed);
         }
         (fields, spans)
+    }
+
+    /// The fields of a chat connector: the messaging-only behaviours are
+    /// off (no aggregation, no resends, no fallback escalation, no wait
+    /// before accepting, stacked cards, no skipping of agent messages);
+    /// the fields that apply to both keep their defaults.
+    pub fn for_chat() -> CustomFields {
+        CustomFields {
+            fallback_escalation_time: Duration::ZERO,
+            message_delay: Duration::ZERO,
+            skip_agent_message: false,
+            tile_display: TileDisplay::Vertical,
+            message_resend_max_retries: 0,
+            ring_accept_wait: Duration::ZERO,
+            ..CustomFields::default()
+        }
+    }
+
+    /// True when fallbackEscalationTime is in force (messaging connectors).
+    pub fn escalates_on_silence(&self) -> bool {
+        !self.fallback_escalation_time.is_zero()
     }
 
     fn set(&mut self, name: &str, value: Parsed) {

@@ -120,22 +120,20 @@ impl Conversation {
     pub async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Input>) {
         self.catch_up().await;
         loop {
+            // A window already over (a zero messageDelay) is flushed before
+            // anything else is read, so nothing joins it.
+            if self.delay.due().is_some_and(|due| due <= Instant::now()) {
+                self.flush().await;
+                continue;
+            }
             let flush_at = self.delay.due();
             let greet_at = self.greet_at;
             let resend_at = self.resends.due();
             let escalate_at = self.escalation.due();
+            // Timers first: a due window or deadline is handled before more
+            // input, so a zero messageDelay (chat) never joins messages.
             tokio::select! {
-                input = inbox.recv() => match input {
-                    Some(Input::Consumer { sequence, event }) => self.consumer_event(sequence, event),
-                    Some(Input::Skill(skill)) => self.view.skill_id = skill,
-                    Some(Input::StepUp { consumer_id }) => self.step_up(consumer_id).await,
-                    Some(Input::BotAnswered { turn, result }) => self.answered(turn, result).await,
-                    Some(Input::Closed) => {
-                        self.tell_bot_closed();
-                        break;
-                    }
-                    Some(Input::Gone) | None => break,
-                },
+                biased;
                 _ = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => self.flush().await,
                 _ = sleep_until(greet_at.unwrap_or_else(Instant::now)), if greet_at.is_some() => self.greet().await,
                 _ = sleep_until(resend_at.unwrap_or_else(Instant::now)), if resend_at.is_some() => {
@@ -152,6 +150,17 @@ impl Conversation {
                         self.transfer(&skill).await;
                     }
                 }
+                input = inbox.recv() => match input {
+                    Some(Input::Consumer { sequence, event }) => self.consumer_event(sequence, event),
+                    Some(Input::Skill(skill)) => self.view.skill_id = skill,
+                    Some(Input::StepUp { consumer_id }) => self.step_up(consumer_id).await,
+                    Some(Input::BotAnswered { turn, result }) => self.answered(turn, result).await,
+                    Some(Input::Closed) => {
+                        self.tell_bot_closed();
+                        break;
+                    }
+                    Some(Input::Gone) | None => break,
+                },
             }
         }
         tracing::debug!(conversation = %self.view.id, "conversation left the connector");
@@ -176,6 +185,10 @@ impl Conversation {
                 FirstTurn::Consumer(messages) => {
                     for (sequence, event) in messages {
                         self.consumer_event(sequence, event);
+                        // With no messageDelay (chat), each goes alone.
+                        if self.delay.due().is_some_and(|due| due <= Instant::now()) {
+                            self.flush().await;
+                        }
                     }
                 }
                 FirstTurn::Agent(text) => {
@@ -256,7 +269,7 @@ impl Conversation {
     /// starts if it is not running, and a resend waits for silence.
     fn forward(&mut self, text: String) {
         let custom = &self.shared.settings.custom;
-        if self.shared.settings.fallback_skill_id.is_some() {
+        if self.shared.settings.fallback_skill_id.is_some() && custom.escalates_on_silence() {
             self.escalation
                 .start(Instant::now(), custom.fallback_escalation_time);
         }

@@ -10,44 +10,103 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::Hub;
-use super::state::{Agent, Outgoing, Session};
+use super::state::{Agent, Outbox, Outgoing, Session};
 use crate::http::ServerSocket;
 use crate::wire::{self, Frame, Request};
+
+/// Adds a logged-in agent session whose frames go to `outbox`.
+fn register(hub: &Arc<Hub>, session: &Session, outbox: Outbox) -> u64 {
+    let mut state = hub.state();
+    let conn = state.next_id();
+    let user = state
+        .config
+        .users
+        .iter()
+        .find(|u| u.login == session.login)
+        .cloned();
+    let (skills, max) = user
+        .map(|u| (u.skills, u.max_conversations))
+        .unwrap_or_default();
+    state.agent_back(&session.user_id, &session.pid);
+    state.agents.insert(
+        conn,
+        Agent {
+            outbox,
+            login: session.login.clone(),
+            user_id: session.user_id.clone(),
+            pid: session.pid.clone(),
+            availability: "OFFLINE".into(),
+            routing_subscription: None,
+            conversation_subscription: None,
+            skills,
+            max_conversations: max,
+            last_assigned: 0,
+        },
+    );
+    tracing::info!(agent = %session.user_id, conn, "agent connected to the hub");
+    conn
+}
+
+/// The session ended: rings are withdrawn; conversations move at once
+/// after a logout, after the grace period after a drop.
+pub(super) fn gone(hub: &Arc<Hub>, conn: u64) {
+    let dropped = hub.state().agent_gone(conn);
+    hub.route();
+    if let Some(user) = dropped {
+        let (hub, grace) = (hub.clone(), hub.state().config.agent_grace);
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            hub.state().release_user(&user);
+            hub.route();
+        });
+    }
+}
+
+/// Reads one frame: the response to send (every request gets one), then
+/// what has to follow it.
+pub(super) fn process(
+    hub: &Arc<Hub>,
+    conn: u64,
+    session: &Session,
+    text: &str,
+) -> (Option<String>, Option<String>) {
+    match wire::parse(text) {
+        Ok(Frame::Request(request)) => {
+            let kind = request.kind.clone();
+            (Some(handle(hub, conn, session, request)), Some(kind))
+        }
+        Ok(_) => (None, None),
+        Err(error) => (
+            Some(wire::response(
+                wire::salvage_id(text).as_deref(),
+                400,
+                "GenericResponse",
+                json!({"msg": error.to_string()}),
+            )),
+            None,
+        ),
+    }
+}
+
+/// What follows a request's response: a subscription's first snapshot,
+/// routing for an agent that can now take conversations.
+pub(super) fn after(hub: &Arc<Hub>, conn: u64, kind: Option<String>) {
+    match kind.as_deref() {
+        Some(".ams.aam.SubscribeExConversations") => hub.state().snapshot_for(conn),
+        Some(
+            ".ams.routing.SubscribeRoutingTasks"
+            | ".ams.routing.SetAgentState"
+            | ".ams.routing.UpdateRingState"
+            | ".ams.cm.UpdateConversationField",
+        ) => hub.route(),
+        _ => {}
+    }
+}
 
 pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outgoing) = mpsc::unbounded_channel();
-    let conn = {
-        let mut state = hub.state();
-        let conn = state.next_id();
-        let user = state
-            .config
-            .users
-            .iter()
-            .find(|u| u.login == session.login)
-            .cloned();
-        let (skills, max) = user
-            .map(|u| (u.skills, u.max_conversations))
-            .unwrap_or_default();
-        state.agent_back(&session.user_id, &session.pid);
-        state.agents.insert(
-            conn,
-            Agent {
-                outbox: outbox.clone(),
-                login: session.login.clone(),
-                user_id: session.user_id.clone(),
-                pid: session.pid.clone(),
-                availability: "OFFLINE".into(),
-                routing_subscription: None,
-                conversation_subscription: None,
-                skills,
-                max_conversations: max,
-                last_assigned: 0,
-            },
-        );
-        conn
-    };
-    tracing::info!(agent = %session.user_id, conn, "agent connected to the hub");
+    let conn = register(&hub, &session, outbox.clone());
 
     let writer = tokio::spawn(async move {
         while let Some(frame) = outgoing.recv().await {
@@ -74,46 +133,53 @@ pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket)
             Ok(Message::Close(_)) | Err(_) => break,
             Ok(_) => continue,
         };
-        let reply = match wire::parse(&text) {
-            Ok(Frame::Request(request)) => handle(&hub, conn, &session, request),
-            Ok(_) => None,
-            Err(error) => Some(wire::response(
-                wire::salvage_id(&text).as_deref(),
-                400,
-                "GenericResponse",
-                json!({"msg": error.to_string()}),
-            )),
-        };
+        let (reply, kind) = process(&hub, conn, &session, &text);
         if let Some(reply) = reply {
             let _ = outbox.send(Outgoing::Text(reply));
         }
+        after(&hub, conn, kind);
     }
 
-    let dropped = hub.state().agent_gone(conn);
-    hub.route();
-    if let Some(user) = dropped {
-        let (hub, grace) = (hub.clone(), hub.state().config.agent_grace);
-        tokio::spawn(async move {
-            tokio::time::sleep(grace).await;
-            hub.state().release_user(&user);
-            hub.route();
-        });
-    }
+    gone(&hub, conn);
     writer.abort();
     tracing::info!(agent = %session.user_id, conn, "agent disconnected from the hub");
 }
 
+/// How many failed deliveries in a row end a webhook session.
+const WEBHOOK_FAILURES: u32 = 3;
+
+/// An agent session over HTTP (the connector's `external_webhook_url`
+/// mode): requests come as POSTs, notifications go as POSTs to `url`, in
+/// order. Returns the session's connection id.
+pub(super) fn serve_webhook(hub: &Arc<Hub>, session: &Session, url: String) -> u64 {
+    let (outbox, mut outgoing) = mpsc::unbounded_channel();
+    let conn = register(hub, session, outbox);
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        let mut failures = 0;
+        while let Some(frame) = outgoing.recv().await {
+            let Outgoing::Text(text) = frame else { break };
+            let body: Value = serde_json::from_str(&text).expect("the hub writes JSON");
+            match crate::http::post_json(&url, &body).await {
+                Ok(_) => failures = 0,
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%url, %error, "webhook delivery failed");
+                    if failures >= WEBHOOK_FAILURES {
+                        break;
+                    }
+                }
+            }
+        }
+        gone(&hub, conn);
+    });
+    conn
+}
+
 /// Answers one request; every request gets exactly one response.
-fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> Option<String> {
+fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> String {
     let response_type = format!("{}$Response", request.kind);
-    let ok = |code: u16, body: Value| {
-        Some(wire::response(
-            Some(&request.id),
-            code,
-            &response_type,
-            body,
-        ))
-    };
+    let ok = |code: u16, body: Value| wire::response(Some(&request.id), code, &response_type, body);
     let refused = |(code, msg): (u16, String)| ok(code, json!({"msg": msg}));
     let body = &request.body;
     let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
@@ -129,7 +195,6 @@ fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> Opt
             if let Some(agent) = hub.state().agents.get_mut(&conn) {
                 agent.availability = availability;
             }
-            hub.route();
             ok(200, json!({}))
         }
         ".ams.aam.SubscribeExConversations" => {
@@ -150,39 +215,23 @@ fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> Opt
                         .collect()
                 })
                 .unwrap_or_default();
-            let response = ok(200, json!({"subscriptionId": subscription}));
-            let mut state = hub.state();
-            if let Some(agent) = state.agents.get_mut(&conn) {
-                agent.conversation_subscription = Some((subscription, filter, states));
+            if let Some(agent) = hub.state().agents.get_mut(&conn) {
+                agent.conversation_subscription = Some((subscription.clone(), filter, states));
             }
-            // The response goes out before the snapshot notification.
-            if let (Some(frame), Some(agent)) = (&response, state.agents.get(&conn)) {
-                let _ = agent.outbox.send(Outgoing::Text(frame.clone()));
-            }
-            state.snapshot_for(conn);
-            None
+            ok(200, json!({"subscriptionId": subscription}))
         }
         ".ams.routing.SubscribeRoutingTasks" => {
             let subscription = uuid::Uuid::new_v4().to_string();
             if let Some(agent) = hub.state().agents.get_mut(&conn) {
                 agent.routing_subscription = Some(subscription.clone());
             }
-            let response = ok(200, json!({"subscriptionId": subscription}));
-            if let Some(frame) = &response
-                && let Some(agent) = hub.state().agents.get(&conn)
-            {
-                let _ = agent.outbox.send(Outgoing::Text(frame.clone()));
-            }
-            hub.route();
-            None
+            ok(200, json!({"subscriptionId": subscription}))
         }
         ".ams.routing.UpdateRingState" => {
             let (Some(ring_id), Some(ring_state)) = (text("ringId"), text("ringState")) else {
                 return refused((400, "ringId and ringState are required".into()));
             };
-            let result = hub.state().update_ring(conn, &ring_id, &ring_state);
-            hub.route();
-            match result {
+            match hub.state().update_ring(conn, &ring_id, &ring_state) {
                 Ok(()) => ok(200, json!({})),
                 Err(refusal) => refused(refusal),
             }
@@ -218,9 +267,7 @@ fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> Opt
                 Some(field @ Value::Object(_)) => vec![field.clone()],
                 _ => return refused((400, "conversationField is required".into())),
             };
-            let result = hub.state().agent_update_fields(conn, &conv, &fields);
-            hub.route();
-            match result {
+            match hub.state().agent_update_fields(conn, &conv, &fields) {
                 Ok(()) => ok(200, json!("OK")),
                 Err(refusal) => refused(refusal),
             }

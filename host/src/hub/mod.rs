@@ -50,8 +50,19 @@ pub struct HubHandle {
 }
 
 impl Drop for HubHandle {
+    /// The platform goes away: no new connections, and every open socket
+    /// is closed (1001, going away).
     fn drop(&mut self) {
         self.task.abort();
+        let state = self.hub.state();
+        let outboxes = state
+            .agents
+            .values()
+            .map(|a| &a.outbox)
+            .chain(state.consumers.values().filter_map(|c| c.outbox.as_ref()));
+        for outbox in outboxes {
+            let _ = outbox.send(state::Outgoing::Close(1001, "the hub is stopping".into()));
+        }
     }
 }
 
@@ -212,6 +223,60 @@ impl Hub {
                     None => http::error(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade"),
                 }
             }
+            (
+                &Method::POST,
+                [
+                    "api",
+                    "account",
+                    acc,
+                    "messaging",
+                    "agent",
+                    bearer,
+                    "webhook-session",
+                ],
+            ) if *acc == account => {
+                let bearer = bearer.to_string();
+                self.open_webhook_session(request, bearer).await
+            }
+            (
+                &Method::DELETE,
+                [
+                    "api",
+                    "account",
+                    acc,
+                    "messaging",
+                    "agent",
+                    bearer,
+                    "webhook-session",
+                ],
+            ) if *acc == account => {
+                let conn = self.state().webhook_sessions.remove(*bearer);
+                match conn {
+                    Some(conn) => {
+                        agent::gone(&self, conn);
+                        http::json(StatusCode::OK, &json!({}))
+                    }
+                    None => http::error(
+                        StatusCode::NOT_FOUND,
+                        "no webhook session for this bearer token",
+                    ),
+                }
+            }
+            (
+                &Method::POST,
+                [
+                    "api",
+                    "account",
+                    acc,
+                    "messaging",
+                    "agent",
+                    bearer,
+                    "request",
+                ],
+            ) if *acc == account => {
+                let bearer = bearer.to_string();
+                self.webhook_request(request, bearer).await
+            }
             (&Method::GET, ["ws_api", "account", acc, "messaging", "consumer"])
                 if *acc == account =>
             {
@@ -310,6 +375,76 @@ impl Hub {
         });
         state.sessions.insert(bearer, session);
         http::json(StatusCode::OK, &answer)
+    }
+
+    /// Opens an agent session over HTTP: notifications will be POSTed to
+    /// the `url` in the body (the connector's `external_webhook_url`).
+    async fn open_webhook_session(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        bearer: String,
+    ) -> Response<Body> {
+        let Some(session) = self.state().sessions.get(&bearer).cloned() else {
+            return http::error(
+                StatusCode::UNAUTHORIZED,
+                "unknown or expired bearer token: log in again",
+            );
+        };
+        let body = match http::read_body(request, BODY_LIMIT).await {
+            Ok(body) => body,
+            Err(e) => return http::error(StatusCode::BAD_REQUEST, e),
+        };
+        let url = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("url").and_then(Value::as_str).map(str::to_owned));
+        let Some(url) = url.filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        else {
+            return http::error(
+                StatusCode::BAD_REQUEST,
+                "body must be JSON {\"url\": \"http://...\"}",
+            );
+        };
+        if let Some(old) = self.state().webhook_sessions.remove(&bearer) {
+            agent::gone(&self, old);
+        }
+        let conn = agent::serve_webhook(&self, &session, url);
+        self.state().webhook_sessions.insert(bearer, conn);
+        http::json(StatusCode::OK, &json!({"sessionId": conn.to_string()}))
+    }
+
+    /// One request of an HTTP agent session: the body is a request frame,
+    /// the answer its response frame.
+    async fn webhook_request(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        bearer: String,
+    ) -> Response<Body> {
+        let (session, conn) = {
+            let state = self.state();
+            match (
+                state.sessions.get(&bearer),
+                state.webhook_sessions.get(&bearer),
+            ) {
+                (Some(session), Some(conn)) => (session.clone(), *conn),
+                _ => {
+                    return http::error(
+                        StatusCode::UNAUTHORIZED,
+                        "no webhook session for this bearer token",
+                    );
+                }
+            }
+        };
+        let body = match http::read_body(request, BODY_LIMIT).await {
+            Ok(body) => body,
+            Err(e) => return http::error(StatusCode::BAD_REQUEST, e),
+        };
+        let text = String::from_utf8_lossy(&body);
+        let (reply, kind) = agent::process(&self, conn, &session, &text);
+        agent::after(&self, conn, kind);
+        match reply {
+            Some(reply) => http::content("application/json", reply),
+            None => http::error(StatusCode::BAD_REQUEST, "expected a request frame"),
+        }
     }
 
     /// The account's users, skills and engagements (a subset of

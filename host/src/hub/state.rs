@@ -122,6 +122,8 @@ pub struct HubState {
     pub consumers: HashMap<u64, Consumer>,
     pub sessions: HashMap<String, Session>,
     pub consumer_tokens: HashMap<String, String>,
+    /// Bearer token → connection of agents in HTTP (webhook) mode.
+    pub webhook_sessions: HashMap<String, u64>,
     /// Authenticated consumer id → the unauthenticated one it steps up from.
     pub step_up_links: HashMap<String, String>,
     next_id: u64,
@@ -138,6 +140,7 @@ impl HubState {
             sessions: HashMap::new(),
             consumer_tokens: HashMap::new(),
             step_up_links: HashMap::new(),
+            webhook_sessions: HashMap::new(),
             next_id: 1,
             assignment_clock: 0,
         }

@@ -38,6 +38,9 @@ pub struct Credentials {
     pub username: String,
     /// How it logs in.
     pub login: LoginCredentials,
+    /// `external_webhook_url`: reach the platform over HTTP, with
+    /// notifications posted to this URL, instead of the WebSocket.
+    pub webhook: Option<String>,
 }
 
 /// Why connecting failed.
@@ -77,9 +80,23 @@ impl ConnectError {
 
 type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, PlatformError>>>>>;
 
+/// How requests reach the platform.
+enum Transport {
+    /// Frames on the agent WebSocket; responses come back on it.
+    Socket(mpsc::UnboundedSender<Message>),
+    /// `external_webhook_url` mode: each request is a POST whose answer is
+    /// its response; notifications arrive as POSTs to the webhook.
+    Http {
+        /// Where requests go.
+        requests: String,
+        /// The session, deleted at log-out.
+        session: String,
+    },
+}
+
 /// A live agent connection. Dropping it closes the socket.
 pub struct AgentConnection {
-    outbox: mpsc::UnboundedSender<Message>,
+    transport: Transport,
     pending: Pending,
     next_id: AtomicU64,
     agent_id: String,
@@ -107,56 +124,29 @@ impl AgentConnection {
         progress("checking the bot user's prerequisites");
         check_prerequisites(&vep, account, &credentials.username, &bearer).await?;
 
-        progress("opening the messaging WebSocket");
-        let ws_url =
-            format!("ws://{messaging}/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1");
-        let (socket, _) = tokio_tungstenite::connect_async(&ws_url)
-            .await
-            .map_err(|e| ConnectError::Socket(e.to_string()))?;
-        let (mut sink, mut stream) = socket.split();
-        let (outbox, mut outgoing) = mpsc::unbounded_channel::<Message>();
         let (events, receiver) = mpsc::unbounded_channel();
+        let lost = events.clone();
         let pending: Pending = Arc::default();
-
-        let writer = tokio::spawn(async move {
-            while let Some(message) = outgoing.recv().await {
-                if sink.send(message).await.is_err() {
-                    break;
-                }
+        let (transport, tasks) = match &credentials.webhook {
+            None => {
+                open_socket(
+                    &messaging, account, &bearer, &agent_id, &pending, events, progress,
+                )
+                .await?
             }
-        });
-        let reader_pending = pending.clone();
-        let my_id = agent_id.clone();
-        let reader = tokio::spawn(async move {
-            let reason = loop {
-                match stream.next().await {
-                    Some(Ok(Message::Text(text))) => {
-                        dispatch(&text, &reader_pending, &events, &my_id)
-                    }
-                    Some(Ok(Message::Close(frame))) => {
-                        break format!("closed by the platform: {frame:?}");
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(error)) => break error.to_string(),
-                    None => break "connection ended".into(),
-                }
-            };
-            // Fail every request still waiting, then tell the connector.
-            for (_, waiter) in reader_pending.lock().expect("not poisoned").drain() {
-                let _ = waiter.send(Err(PlatformError::Unavailable {
-                    request: "request".into(),
-                    reason: reason.clone(),
-                }));
+            Some(webhook) => {
+                open_webhook(
+                    &messaging, account, &bearer, webhook, &agent_id, &pending, events, progress,
+                )
+                .await?
             }
-            let _ = events.send(PlatformEvent::Disconnected { reason });
-        });
-
+        };
         let connection = Arc::new(AgentConnection {
-            outbox,
+            transport,
             pending,
             next_id: AtomicU64::new(1),
             agent_id: agent_id.clone(),
-            tasks: vec![writer, reader],
+            tasks,
         });
         progress("subscribing");
         connection
@@ -178,6 +168,7 @@ impl AgentConnection {
             )
             .await?;
 
+        // The keep-alive is also how an HTTP session notices the platform is gone.
         let keep_alive = Arc::downgrade(&connection);
         tokio::spawn(async move {
             loop {
@@ -185,7 +176,12 @@ impl AgentConnection {
                 let Some(connection) = keep_alive.upgrade() else {
                     break;
                 };
-                let _ = connection.request(".GetClock", json!({})).await;
+                if let Err(PlatformError::Unavailable { reason, .. }) =
+                    connection.request(".GetClock", json!({})).await
+                {
+                    let _ = lost.send(PlatformEvent::Disconnected { reason });
+                    break;
+                }
             }
         });
         Ok((connection, receiver))
@@ -200,7 +196,14 @@ impl AgentConnection {
                 json!({"availability": "OFFLINE", "agentUserId": self.agent_id}),
             )
             .await;
-        let _ = self.outbox.send(Message::Close(None));
+        match &self.transport {
+            Transport::Socket(outbox) => {
+                let _ = outbox.send(Message::Close(None));
+            }
+            Transport::Http { session, .. } => {
+                let _ = http::delete(session).await;
+            }
+        }
     }
 
     /// Looks the account up, logs in and checks the user's prerequisites,
@@ -227,13 +230,30 @@ impl AgentConnection {
             request: kind.to_owned(),
             reason: reason.to_owned(),
         };
-        if self
-            .outbox
-            .send(Message::text(wire::request(&id, kind, body)))
-            .is_err()
-        {
-            self.pending.lock().expect("not poisoned").remove(&id);
-            return Err(unavailable("the connection is closed"));
+        let frame = wire::request(&id, kind, body);
+        match &self.transport {
+            Transport::Socket(outbox) => {
+                if outbox.send(Message::text(frame)).is_err() {
+                    self.pending.lock().expect("not poisoned").remove(&id);
+                    return Err(unavailable("the connection is closed"));
+                }
+            }
+            Transport::Http { requests, .. } => {
+                // The answer is the response frame: hand it to the waiter.
+                let answer =
+                    tokio::time::timeout(REQUEST_TIMEOUT, http::post_text(requests, frame)).await;
+                match answer {
+                    Ok(Ok(text)) => dispatch_response(&text, &self.pending),
+                    Ok(Err(error)) => {
+                        self.pending.lock().expect("not poisoned").remove(&id);
+                        return Err(unavailable(&error.to_string()));
+                    }
+                    Err(_) => {
+                        self.pending.lock().expect("not poisoned").remove(&id);
+                        return Err(unavailable("no response within 10 s"));
+                    }
+                }
+            }
         }
         match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
             Ok(Ok(result)) => result.map_err(|e| match e {
@@ -251,6 +271,150 @@ impl AgentConnection {
             }
         }
     }
+}
+
+/// Opens the agent WebSocket: a writer task sends frames, a reader task
+/// dispatches what comes back.
+async fn open_socket(
+    messaging: &str,
+    account: &str,
+    bearer: &str,
+    agent_id: &str,
+    pending: &Pending,
+    events: mpsc::UnboundedSender<PlatformEvent>,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<(Transport, Vec<JoinHandle<()>>), ConnectError> {
+    progress("opening the messaging WebSocket");
+    let ws_url =
+        format!("ws://{messaging}/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1");
+    let (socket, _) = tokio_tungstenite::connect_async(&ws_url)
+        .await
+        .map_err(|e| ConnectError::Socket(e.to_string()))?;
+    let (mut sink, mut stream) = socket.split();
+    let (outbox, mut outgoing) = mpsc::unbounded_channel::<Message>();
+    let writer = tokio::spawn(async move {
+        while let Some(message) = outgoing.recv().await {
+            if sink.send(message).await.is_err() {
+                break;
+            }
+        }
+    });
+    let (reader_pending, my_id) = (pending.clone(), agent_id.to_owned());
+    let reader = tokio::spawn(async move {
+        let reason = loop {
+            match stream.next().await {
+                Some(Ok(Message::Text(text))) => dispatch(&text, &reader_pending, &events, &my_id),
+                Some(Ok(Message::Close(frame))) => {
+                    break format!("closed by the platform: {frame:?}");
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => break error.to_string(),
+                None => break "connection ended".into(),
+            }
+        };
+        // Fail every request still waiting, then tell the connector.
+        for (_, waiter) in reader_pending.lock().expect("not poisoned").drain() {
+            let _ = waiter.send(Err(PlatformError::Unavailable {
+                request: "request".into(),
+                reason: reason.clone(),
+            }));
+        }
+        let _ = events.send(PlatformEvent::Disconnected { reason });
+    });
+    Ok((Transport::Socket(outbox), vec![writer, reader]))
+}
+
+/// `external_webhook_url` mode: listens where the URL says for the
+/// platform's notifications, then opens an HTTP session pointing at it.
+#[allow(clippy::too_many_arguments)]
+async fn open_webhook(
+    messaging: &str,
+    account: &str,
+    bearer: &str,
+    webhook: &str,
+    agent_id: &str,
+    pending: &Pending,
+    events: mpsc::UnboundedSender<PlatformEvent>,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<(Transport, Vec<JoinHandle<()>>), ConnectError> {
+    progress("listening for the platform's webhook calls");
+    let uri: hyper::Uri = webhook
+        .parse()
+        .map_err(|e| ConnectError::Socket(format!("external_webhook_url {webhook}: {e}")))?;
+    let host = uri.host().unwrap_or("127.0.0.1").to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+        .await
+        .map_err(|e| {
+            ConnectError::Socket(format!(
+                "cannot listen on {host}:{port} for external_webhook_url: {e}"
+            ))
+        })?;
+    let path = uri.path().to_owned();
+    let (reader_pending, my_id) = (pending.clone(), agent_id.to_owned());
+    let server = tokio::spawn(http::serve(listener, move |request, _| {
+        let (pending, events, my_id, path) = (
+            reader_pending.clone(),
+            events.clone(),
+            my_id.clone(),
+            path.clone(),
+        );
+        async move {
+            if request.uri().path() != path || request.method() != hyper::Method::POST {
+                return http::error(hyper::StatusCode::NOT_FOUND, "not the webhook");
+            }
+            match http::read_body(request, 1 << 20).await {
+                Ok(body) => {
+                    dispatch(&String::from_utf8_lossy(&body), &pending, &events, &my_id);
+                    http::json(hyper::StatusCode::OK, &json!({}))
+                }
+                Err(e) => http::error(hyper::StatusCode::BAD_REQUEST, e),
+            }
+        }
+    }));
+    progress("opening the webhook session");
+    let base = format!("http://{messaging}/api/account/{account}/messaging/agent/{bearer}");
+    let session = format!("{base}/webhook-session");
+    http::post_json(&session, &json!({"url": webhook}))
+        .await
+        .map_err(|e| ConnectError::Socket(format!("webhook session: {e}")))?;
+    let transport = Transport::Http {
+        requests: format!("{base}/request"),
+        session,
+    };
+    Ok((transport, vec![server]))
+}
+
+/// Hands a response frame to the request waiting for it.
+fn dispatch_response(text: &str, pending: &Pending) {
+    if let Ok(Frame::Response {
+        req_id,
+        code,
+        body,
+        kind,
+    }) = wire::parse(text)
+    {
+        answer(pending, req_id, code, kind, body);
+    }
+}
+
+fn answer(pending: &Pending, req_id: String, code: u16, kind: String, body: Value) {
+    let Some(waiter) = pending.lock().expect("not poisoned").remove(&req_id) else {
+        return;
+    };
+    let result = if code > 399 {
+        Err(PlatformError::Refused {
+            request: kind,
+            code,
+            message: body
+                .get("msg")
+                .and_then(Value::as_str)
+                .map_or_else(|| body.to_string(), str::to_owned),
+        })
+    } else {
+        Ok(body)
+    };
+    let _ = waiter.send(result);
 }
 
 /// Domain lookup and login: the agentVep and messaging domains, the
@@ -405,24 +569,7 @@ fn dispatch(
             code,
             body,
             kind,
-        } => {
-            let Some(waiter) = pending.lock().expect("not poisoned").remove(&req_id) else {
-                return;
-            };
-            let result = if code > 399 {
-                Err(PlatformError::Refused {
-                    request: kind,
-                    code,
-                    message: body
-                        .get("msg")
-                        .and_then(Value::as_str)
-                        .map_or_else(|| body.to_string(), str::to_owned),
-                })
-            } else {
-                Ok(body)
-            };
-            let _ = waiter.send(result);
-        }
+        } => answer(pending, req_id, code, kind, body),
         Frame::Notification { kind, body } => {
             for event in translate(&kind, &body, agent_id) {
                 let _ = events.send(event);

@@ -2,7 +2,8 @@
 //! message is forwarded, if the bot has not answered within this time, the
 //! conversation is transferred to the fallback skill. The clock starts at
 //! the first unanswered message (later ones do not push it back) and stops
-//! when the bot answers anything.
+//! when the bot answers anything. Chat connectors do not escalate on
+//! silence (the field is messaging-only).
 
 use std::time::Duration;
 
