@@ -202,14 +202,7 @@ pub async fn post_text(url: &str, body: String) -> Result<String, ClientError> {
         .header(CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(body)))
         .map_err(|_| ClientError::Url(url.to_owned()))?;
-    let (status, bytes) = exchange(url, request).await?;
-    if !status.is_success() {
-        return Err(ClientError::Status {
-            url: url.to_owned(),
-            status: status.as_u16(),
-            body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
-        });
-    }
+    let bytes = checked(url, request).await?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -249,22 +242,9 @@ async fn exchange(url: &str, request: Request<Body>) -> Result<(StatusCode, Byte
     Ok((status, bytes))
 }
 
-async fn send(url: &str, request: Request<Body>) -> Result<Value, ClientError> {
-    let transport = |reason: String| ClientError::Transport {
-        url: url.to_owned(),
-        reason,
-    };
-    let response = client()
-        .request(request)
-        .await
-        .map_err(|e| transport(format!("{e:#}")))?;
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| transport(e.to_string()))?
-        .to_bytes();
+/// Sends `request`; an error status is an error.
+async fn checked(url: &str, request: Request<Body>) -> Result<Bytes, ClientError> {
+    let (status, bytes) = exchange(url, request).await?;
     if !status.is_success() {
         return Err(ClientError::Status {
             url: url.to_owned(),
@@ -272,6 +252,11 @@ async fn send(url: &str, request: Request<Body>) -> Result<Value, ClientError> {
             body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
         });
     }
+    Ok(bytes)
+}
+
+async fn send(url: &str, request: Request<Body>) -> Result<Value, ClientError> {
+    let bytes = checked(url, request).await?;
     if bytes.is_empty() {
         return Ok(Value::Null);
     }

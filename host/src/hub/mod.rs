@@ -223,59 +223,12 @@ impl Hub {
                     None => http::error(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade"),
                 }
             }
-            (
-                &Method::POST,
-                [
-                    "api",
-                    "account",
-                    acc,
-                    "messaging",
-                    "agent",
-                    bearer,
-                    "webhook-session",
-                ],
-            ) if *acc == account => {
-                let bearer = bearer.to_string();
-                self.open_webhook_session(request, bearer).await
-            }
-            (
-                &Method::DELETE,
-                [
-                    "api",
-                    "account",
-                    acc,
-                    "messaging",
-                    "agent",
-                    bearer,
-                    "webhook-session",
-                ],
-            ) if *acc == account => {
-                let conn = self.state().webhook_sessions.remove(*bearer);
-                match conn {
-                    Some(conn) => {
-                        agent::gone(&self, conn);
-                        http::json(StatusCode::OK, &json!({}))
-                    }
-                    None => http::error(
-                        StatusCode::NOT_FOUND,
-                        "no webhook session for this bearer token",
-                    ),
-                }
-            }
-            (
-                &Method::POST,
-                [
-                    "api",
-                    "account",
-                    acc,
-                    "messaging",
-                    "agent",
-                    bearer,
-                    "request",
-                ],
-            ) if *acc == account => {
-                let bearer = bearer.to_string();
-                self.webhook_request(request, bearer).await
+            (method, ["api", "account", acc, "messaging", "agent", bearer, action])
+                if *acc == account =>
+            {
+                let (method, bearer, action) =
+                    (method.clone(), bearer.to_string(), action.to_string());
+                self.agent_over_http(request, method, bearer, &action).await
             }
             (&Method::GET, ["ws_api", "account", acc, "messaging", "consumer"])
                 if *acc == account =>
@@ -375,6 +328,38 @@ impl Hub {
         });
         state.sessions.insert(bearer, session);
         http::json(StatusCode::OK, &answer)
+    }
+
+    /// The HTTP agent session's routes: open and close the session
+    /// (`webhook-session`), and its requests (`request`).
+    async fn agent_over_http(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        method: Method,
+        bearer: String,
+        action: &str,
+    ) -> Response<Body> {
+        match (method, action) {
+            (Method::POST, "webhook-session") => self.open_webhook_session(request, bearer).await,
+            (Method::POST, "request") => self.webhook_request(request, bearer).await,
+            (Method::DELETE, "webhook-session") => {
+                let conn = self.state().webhook_sessions.remove(&bearer);
+                match conn {
+                    Some(conn) => {
+                        agent::gone(&self, conn);
+                        http::json(StatusCode::OK, &json!({}))
+                    }
+                    None => http::error(
+                        StatusCode::NOT_FOUND,
+                        "no webhook session for this bearer token",
+                    ),
+                }
+            }
+            (method, action) => http::error(
+                StatusCode::NOT_FOUND,
+                format!("no route for {method} .../{action}"),
+            ),
+        }
     }
 
     /// Opens an agent session over HTTP: notifications will be POSTed to
