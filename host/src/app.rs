@@ -220,7 +220,13 @@ impl Gateway {
                 id: id.to_owned(),
                 bot: config.bot.clone(),
             })?;
-        let bot = bot::from_config(bot_config);
+        let bot = bot::from_config(bot_config).map_err(|e| LifecycleError::Platform {
+            id: id.to_owned(),
+            reason: format!(
+                "bot {}: cannot start its callback server: {e}",
+                bot_config.id
+            ),
+        })?;
         let credentials = self.credentials(&config);
         self.connectors
             .get_mut(id)

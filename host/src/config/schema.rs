@@ -293,6 +293,15 @@ pub enum BotKind {
         /// How long one answer may take.
         timeout: Duration,
     },
+    /// A Bot Framework bot (Activity protocol) at `url` (`/api/messages` is added).
+    BotFramework {
+        /// The bot's base URL.
+        url: String,
+        /// How long one answer may take.
+        timeout: Duration,
+        /// Where the callback server (the Activities' `serviceUrl`) listens.
+        callback: SocketAddr,
+    },
     /// A brand's own HTTP bot speaking Rasa's REST format at exactly `url`.
     Webhook {
         /// The endpoint.
@@ -557,6 +566,8 @@ struct RawBot {
     url: Option<Spanned<String>>,
     #[serde(default = "default_bot_timeout")]
     timeout_ms: u64,
+    #[serde(default)]
+    callback_listen: Option<Spanned<String>>,
 }
 
 fn default_bot_timeout() -> u64 {
@@ -1027,12 +1038,43 @@ pub(super) fn parse_bot(
             |url, timeout| BotKind::Webhook { url, timeout },
             diagnostics,
         )?),
+        "botframework" => {
+            let callback = match &raw.callback_listen {
+                None => SocketAddr::from(([127, 0, 0, 1], 0)),
+                Some(text) => {
+                    match text.get_ref().parse() {
+                        Ok(addr) => addr,
+                        Err(error) => {
+                            diagnostics.push(Diagnostic::error(
+                            file,
+                            source,
+                            text.span(),
+                            format!("`callback_listen` must be an address like 127.0.0.1:3979: {error}"),
+                        ));
+                            return None;
+                        }
+                    }
+                }
+            };
+            let http = http_kind(
+                |url, timeout| BotKind::Webhook { url, timeout },
+                diagnostics,
+            )?;
+            let BotKind::Webhook { url, timeout } = http else {
+                unreachable!("built just above")
+            };
+            Some(BotKind::BotFramework {
+                url,
+                timeout,
+                callback,
+            })
+        }
         other => {
             diagnostics.push(Diagnostic::error(
                 file,
                 source,
                 raw.kind.span(),
-                format!("unknown bot kind `{other}`; known: scripted, rasa, webhook"),
+                format!("unknown bot kind `{other}`; known: scripted, rasa, webhook, botframework"),
             ));
             return None;
         }

@@ -333,6 +333,12 @@ impl Conversation {
         for action in actions {
             match action {
                 BotAction::Say(message) => messages.push(message),
+                BotAction::Typing => {
+                    let typing = json!({"type": "ChatStateEvent", "chatState": "COMPOSING"});
+                    if let Err(error) = self.platform.publish(&self.view.id, typing).await {
+                        tracing::debug!(conversation = %self.view.id, %error, "could not show typing");
+                    }
+                }
                 other => after.push(other),
             }
         }
@@ -348,6 +354,7 @@ impl Conversation {
                     }
                 }
                 BotAction::Say(_) => unreachable!("separated above"),
+                BotAction::Typing => unreachable!("published in order above"),
             }
         }
     }

@@ -152,6 +152,8 @@ pub enum BotAction {
     Escalate(String),
     /// Close the conversation.
     Close,
+    /// Show the consumer that the bot is typing.
+    Typing,
 }
 
 /// Why the bot gave no answer.

@@ -365,6 +365,7 @@ pub async fn gateway(config: &ConfigDir) -> switchboard::app::Gateway {
 /// One request a [`RecordingBot`] received.
 #[derive(Clone, Debug)]
 pub struct Turn {
+    pub path: String,
     pub text: String,
     pub kind: String,
     pub conversation: String,
@@ -388,6 +389,14 @@ impl Drop for RecordingBot {
 
 impl RecordingBot {
     pub async fn start(answer: impl Fn(&str) -> Value + Send + Sync + 'static) -> RecordingBot {
+        Self::start_slow(Duration::ZERO, answer).await
+    }
+
+    /// Like [`RecordingBot::start`], answering after `delay`.
+    pub async fn start_slow(
+        delay: Duration,
+        answer: impl Fn(&str) -> Value + Send + Sync + 'static,
+    ) -> RecordingBot {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/bot", listener.local_addr().unwrap());
         let turns: std::sync::Arc<std::sync::Mutex<Vec<Turn>>> = Default::default();
@@ -396,12 +405,14 @@ impl RecordingBot {
         let task = tokio::spawn(switchboard::http::serve(listener, move |request, _| {
             let (recorded, answer) = (recorded.clone(), answer.clone());
             async move {
+                let path = request.uri().path().to_owned();
                 let body = switchboard::http::read_body(request, 1 << 20)
                     .await
                     .unwrap();
                 let body: Value = serde_json::from_slice(&body).unwrap();
                 let text = body["message"].as_str().unwrap_or_default().to_owned();
                 recorded.lock().unwrap().push(Turn {
+                    path,
                     text: text.clone(),
                     kind: body["metadata"]["kind"]
                         .as_str()
@@ -413,6 +424,7 @@ impl RecordingBot {
                         .to_owned(),
                     at: std::time::Instant::now(),
                 });
+                tokio::time::sleep(delay).await;
                 switchboard::http::json(hyper::StatusCode::OK, &answer(&text))
             }
         }));
@@ -462,4 +474,63 @@ pub fn connector_file(id: &str, bot: &str, user: &str, extra: &str, custom: &str
     format!(
         "id = \"{id}\"\nbot = \"{bot}\"\naccount = \"123\"\nagent_user_id = \"{user}\"\npassword = \"pw-{user}\"\nautostart = true\n{extra}\n[custom]\n{custom}\n"
     )
+}
+
+/// Microsoft's official Bot Framework SDK (`botbuilder`, from npm) running
+/// `tests/peers/botframework/echo-bot.js` on a free loopback port. npm
+/// installs it once per machine into the target directory. Killed on drop.
+pub struct BotFrameworkPeer {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for BotFrameworkPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl BotFrameworkPeer {
+    pub fn start() -> BotFrameworkPeer {
+        static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/botframework");
+        let dir =
+            Path::new(switchboard::plugin::BUILT_PLUGIN_DIR).join("../../../peers/botframework");
+        {
+            let _once = INSTALL.lock().unwrap();
+            std::fs::create_dir_all(&dir).unwrap();
+            for file in ["package.json", "echo-bot.js"] {
+                std::fs::copy(source.join(file), dir.join(file)).unwrap();
+            }
+            if !dir.join("node_modules/botbuilder/package.json").exists() {
+                let status = Command::new("npm")
+                    .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+                    .current_dir(&dir)
+                    .status()
+                    .expect("npm runs (Node.js is needed for the Bot Framework peer)");
+                assert!(status.success(), "npm install botbuilder failed");
+            }
+        }
+        let mut child = Command::new("node")
+            .arg("echo-bot.js")
+            .arg("0")
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("peer said {line:?}"));
+        BotFrameworkPeer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
 }

@@ -1,0 +1,80 @@
+// A small bot written with the official Bot Framework SDK (botbuilder), run
+// offline with an empty app id. switchboard's Bot Framework client is tested
+// against it: it answers text, a hero card, suggested actions and typing,
+// and greets new members.
+//
+// Usage: node echo-bot.js PORT   (prints "listening on PORT" when ready)
+"use strict";
+const http = require("http");
+const { BotFrameworkAdapter, CardFactory, MessageFactory, ActivityTypes } = require("botbuilder");
+
+const adapter = new BotFrameworkAdapter({ appId: "", appPassword: "" });
+adapter.onTurnError = async (context, error) => {
+  console.error("turn error:", error);
+  await context.sendActivity("the bot failed: " + error.message);
+};
+
+async function logic(context) {
+  const activity = context.activity;
+  if (activity.type === ActivityTypes.ConversationUpdate) {
+    for (const member of activity.membersAdded || []) {
+      if (member.id !== activity.recipient.id) {
+        await context.sendActivity("welcome, " + member.id);
+      }
+    }
+    return;
+  }
+  if (activity.type !== ActivityTypes.Message) return;
+  const text = (activity.text || "").trim();
+  if (text === "card") {
+    const card = CardFactory.heroCard(
+      "Plan A",
+      "Ten gigabytes",
+      ["https://example.com/plan-a.png"],
+      [
+        { type: "imBack", title: "Choose A", value: "I choose A" },
+        { type: "openUrl", title: "Details", value: "https://example.com/a" },
+      ],
+    );
+    await context.sendActivity(MessageFactory.attachment(card, "Here is a plan"));
+  } else if (text === "suggest") {
+    await context.sendActivity(MessageFactory.suggestedActions(["Yes", "No"], "Shall we?"));
+  } else if (text === "slow") {
+    await context.sendActivity({ type: ActivityTypes.Typing });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await context.sendActivity("done thinking");
+  } else {
+    await context.sendActivity("echo: " + text);
+  }
+}
+
+const server = http.createServer((req, res) => {
+  if (req.method !== "POST" || req.url !== "/api/messages") {
+    res.statusCode = 404;
+    res.end();
+    return;
+  }
+  // processActivity wants a restify/express-like response.
+  const response = {
+    statusCode: 200,
+    body: undefined,
+    status(code) { this.statusCode = code; return this; },
+    send(body) { this.body = body; return this; },
+    end() {
+      res.statusCode = this.statusCode;
+      if (this.body !== undefined) {
+        res.setHeader("content-type", "application/json");
+        res.end(typeof this.body === "string" ? this.body : JSON.stringify(this.body));
+      } else {
+        res.end();
+      }
+    },
+  };
+  adapter.processActivity(req, response, logic).catch((error) => {
+    console.error("processActivity failed:", error);
+    if (!res.writableEnded) { res.statusCode = 500; res.end(); }
+  });
+});
+
+const port = Number(process.argv[2] || 3978);
+server.listen(port, "127.0.0.1", () => console.log("listening on " + server.address().port));
