@@ -16,6 +16,7 @@ use crate::hub::{Hub, HubError, HubHandle};
 use crate::messaging::{AgentConnection, Credentials};
 use crate::plugin::{LoadedPlugin, PluginChain, PluginEngine, PluginError, PluginInstance};
 use crate::store::{StateStore, StatusChange, StoreError};
+use crate::tls;
 
 /// Why the gateway did not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,9 @@ pub enum StartError {
     /// A connector could not be set up.
     #[error(transparent)]
     Lifecycle(LifecycleError),
+    /// The TLS client configuration (`[messaging] ca_file`) could not be made.
+    #[error("messaging TLS: {0}")]
+    Tls(crate::tls::TlsError),
     /// Connectors need a platform: the hub or `[messaging] csds`.
     #[error("no messaging platform: enable [hub] or set [messaging] csds in switchboard.toml")]
     NoPlatform,
@@ -50,6 +54,7 @@ pub enum StartError {
 
 /// A started gateway: the hub, and every configured connector by id.
 pub struct Gateway {
+    client_tls: Arc<rustls::ClientConfig>,
     hub: Option<HubHandle>,
     config: Config,
     csds: String,
@@ -123,7 +128,9 @@ impl Gateway {
         let store = StateStore::open(&config.gateway.data_dir)?;
         let engine = PluginEngine::new().map_err(StartError::Engine)?;
         let hub = match &config.gateway.hub {
-            Some(hub_config) => Some(Hub::start(hub_config.clone()).await?),
+            Some(hub_config) => {
+                Some(Hub::start(hub_config.clone(), &config.gateway.data_dir).await?)
+            }
             None => None,
         };
         let csds = match (&config.gateway.csds, &hub) {
@@ -132,7 +139,16 @@ impl Gateway {
             (None, None) if config.connectors.is_empty() => String::new(),
             (None, None) => return Err(StartError::NoPlatform),
         };
+        // An https platform is trusted through `[messaging] ca_file`; the
+        // embedded hub's own certificate is trusted without saying so.
+        let trusted = config
+            .gateway
+            .ca_file
+            .clone()
+            .or_else(|| hub.as_ref().and_then(|h| h.certificate.clone()));
+        let client_tls = tls::client_config(trusted.as_deref()).map_err(StartError::Tls)?;
         let mut gateway = Gateway {
+            client_tls,
             hub,
             config: config.clone(),
             csds,
@@ -167,6 +183,11 @@ impl Gateway {
     /// The embedded hub's base URL, if it runs.
     pub fn hub_url(&self) -> Option<String> {
         self.hub.as_ref().map(HubHandle::url)
+    }
+
+    /// The certificate the embedded hub serves, when it serves TLS.
+    pub fn hub_certificate(&self) -> Option<&Path> {
+        self.hub.as_ref().and_then(|h| h.certificate.as_deref())
     }
 
     /// The connectors' ids, in order.
@@ -310,13 +331,14 @@ impl Gateway {
     }
 
     fn credentials(&self, config: &ConnectorConfig) -> Credentials {
-        Credentials {
-            csds: self.csds.clone(),
-            account: config.account.clone(),
-            username: config.agent_user_id.clone(),
-            login: config.credentials.clone(),
-            webhook: config.external_webhook_url.clone(),
-        }
+        Credentials::new(
+            &self.csds,
+            &config.account,
+            &config.agent_user_id,
+            config.credentials.clone(),
+            config.external_webhook_url.clone(),
+            self.client_tls.clone(),
+        )
     }
 
     fn build(
@@ -415,6 +437,12 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
     }
     let gateway = Gateway::start(loaded.config, &overrides).await?;
     if let Some(url) = gateway.hub_url() {
+        if let Some(certificate) = gateway.hub_certificate() {
+            println!(
+                "switchboard: hub TLS certificate at {} (trust it, e.g. NODE_EXTRA_CA_CERTS={0})",
+                certificate.display()
+            );
+        }
         println!("switchboard: hub listening on {url}");
         println!("switchboard: web chat at {url}/");
     }

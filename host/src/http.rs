@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -97,14 +98,28 @@ pub fn upgrade_websocket(
     Some((response, socket))
 }
 
-/// Serves `handler` on `listener` (HTTP/1.1 with upgrades) until the
-/// future is dropped, which also ends every connection it accepted (a
-/// stopped server answers nothing more on kept-alive connections).
+/// Serves `handler` on `listener` (HTTP/1.1 with upgrades, over TLS when
+/// `tls` is given) until the future is dropped, which also ends every
+/// connection it accepted (a stopped server answers nothing more on
+/// kept-alive connections).
 pub async fn serve<H, F>(listener: TcpListener, handler: H)
 where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
+    serve_tls(listener, None, handler).await
+}
+
+/// [`serve`], with TLS when `tls` is given.
+pub async fn serve_tls<H, F>(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handler: H,
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -118,16 +133,34 @@ where
                 continue;
             }
         };
-        let handler = handler.clone();
+        let (handler, acceptor) = (handler.clone(), acceptor.clone());
         connections.spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let handler = handler.clone();
                 async move { Ok::<_, Infallible>(handler(request, peer).await) }
             });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            if let Err(error) = connection.await {
+            let builder = hyper::server::conn::http1::Builder::new();
+            let result = match acceptor {
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
+                        .await
+                }
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => {
+                        builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .with_upgrades()
+                            .await
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, %peer, "TLS handshake failed");
+                        return;
+                    }
+                },
+            };
+            if let Err(error) = result {
                 tracing::debug!(%error, %peer, "HTTP connection ended with an error");
             }
         });
@@ -168,100 +201,159 @@ pub enum ClientError {
     },
 }
 
-type Client =
-    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
+type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
 
-fn client() -> &'static Client {
-    static CLIENT: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http()
-    })
+/// An HTTP(S) client: plain HTTP, and HTTPS trusting the roots it was made with.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: hyper_util::client::legacy::Client<Connector, Body>,
 }
 
-/// POSTs `body` as JSON to `url` and reads the JSON answer.
-pub async fn post_json(url: &str, body: &Value) -> Result<Value, ClientError> {
-    let request = Request::post(url)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .map_err(|_| ClientError::Url(url.to_owned()))?;
-    send(url, request).await
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpClient")
+    }
 }
 
-/// GETs `url` and reads the JSON answer.
-pub async fn get_json(url: &str) -> Result<Value, ClientError> {
-    let request = Request::get(url)
-        .body(Body::default())
-        .map_err(|_| ClientError::Url(url.to_owned()))?;
-    send(url, request).await
-}
+impl HttpClient {
+    /// A client whose HTTPS trusts `tls`'s roots.
+    pub fn new(tls: Arc<rustls::ClientConfig>) -> Self {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .build();
+        HttpClient {
+            inner:
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build(connector),
+        }
+    }
 
-/// POSTs a text body and returns the answer's text.
-pub async fn post_text(url: &str, body: String) -> Result<String, ClientError> {
-    let request = Request::post(url)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|_| ClientError::Url(url.to_owned()))?;
-    let bytes = checked(url, request).await?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
+    /// POSTs `body` as JSON to `url` and reads the JSON answer.
+    pub async fn post_json(&self, url: &str, body: &Value) -> Result<Value, ClientError> {
+        let request = Request::post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|_| ClientError::Url(url.to_owned()))?;
+        self.send(url, request).await
+    }
 
-/// DELETEs `url`.
-pub async fn delete(url: &str) -> Result<Value, ClientError> {
-    let request = Request::delete(url)
-        .body(Body::default())
-        .map_err(|_| ClientError::Url(url.to_owned()))?;
-    send(url, request).await
-}
+    /// GETs `url` and reads the JSON answer.
+    pub async fn get_json(&self, url: &str) -> Result<Value, ClientError> {
+        let request = Request::get(url)
+            .body(Body::default())
+            .map_err(|_| ClientError::Url(url.to_owned()))?;
+        self.send(url, request).await
+    }
 
-/// GETs `url` with `Authorization: Bearer TOKEN` and reads the JSON answer.
-pub async fn get_json_with_bearer(url: &str, bearer: &str) -> Result<Value, ClientError> {
-    let request = Request::get(url)
-        .header(hyper::header::AUTHORIZATION, format!("Bearer {bearer}"))
-        .body(Body::default())
-        .map_err(|_| ClientError::Url(url.to_owned()))?;
-    send(url, request).await
-}
+    /// POSTs a text body and returns the answer's text.
+    pub async fn post_text(&self, url: &str, body: String) -> Result<String, ClientError> {
+        let request = Request::post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|_| ClientError::Url(url.to_owned()))?;
+        let bytes = self.checked(url, request).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
 
-async fn exchange(url: &str, request: Request<Body>) -> Result<(StatusCode, Bytes), ClientError> {
-    let transport = |reason: String| ClientError::Transport {
-        url: url.to_owned(),
-        reason,
-    };
-    let response = client()
-        .request(request)
-        .await
-        .map_err(|e| transport(format!("{e:#}")))?;
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| transport(e.to_string()))?
-        .to_bytes();
-    Ok((status, bytes))
-}
+    /// DELETEs `url`.
+    pub async fn delete(&self, url: &str) -> Result<Value, ClientError> {
+        let request = Request::delete(url)
+            .body(Body::default())
+            .map_err(|_| ClientError::Url(url.to_owned()))?;
+        self.send(url, request).await
+    }
 
-/// Sends `request`; an error status is an error.
-async fn checked(url: &str, request: Request<Body>) -> Result<Bytes, ClientError> {
-    let (status, bytes) = exchange(url, request).await?;
-    if !status.is_success() {
-        return Err(ClientError::Status {
+    /// GETs `url` with `Authorization: Bearer TOKEN` and reads the JSON answer.
+    pub async fn get_json_with_bearer(
+        &self,
+        url: &str,
+        bearer: &str,
+    ) -> Result<Value, ClientError> {
+        let request = Request::get(url)
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {bearer}"))
+            .body(Body::default())
+            .map_err(|_| ClientError::Url(url.to_owned()))?;
+        self.send(url, request).await
+    }
+
+    async fn exchange(
+        &self,
+        url: &str,
+        request: Request<Body>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let transport = |reason: String| ClientError::Transport {
             url: url.to_owned(),
-            status: status.as_u16(),
-            body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
-        });
+            reason,
+        };
+        let response = self
+            .inner
+            .request(request)
+            .await
+            .map_err(|e| transport(with_sources(&e)))?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| transport(e.to_string()))?
+            .to_bytes();
+        Ok((status, bytes))
     }
-    Ok(bytes)
+
+    /// Sends `request`; an error status is an error.
+    async fn checked(&self, url: &str, request: Request<Body>) -> Result<Bytes, ClientError> {
+        let (status, bytes) = self.exchange(url, request).await?;
+        if !status.is_success() {
+            return Err(ClientError::Status {
+                url: url.to_owned(),
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    async fn send(&self, url: &str, request: Request<Body>) -> Result<Value, ClientError> {
+        let bytes = self.checked(url, request).await?;
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::NotJson {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })
+    }
 }
 
-async fn send(url: &str, request: Request<Body>) -> Result<Value, ClientError> {
-    let bytes = checked(url, request).await?;
-    if bytes.is_empty() {
-        return Ok(Value::Null);
+/// An error and its sources, so that "client error (Connect)" says why
+/// (refused, certificate unknown, ...).
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
     }
-    serde_json::from_slice(&bytes).map_err(|e| ClientError::NotJson {
-        url: url.to_owned(),
-        reason: e.to_string(),
+    text
+}
+
+/// The client of the free functions below: HTTPS trusts the public web PKI.
+pub fn default_client() -> &'static HttpClient {
+    static CLIENT: std::sync::OnceLock<HttpClient> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        HttpClient::new(crate::tls::client_config(None).expect("the web PKI roots load"))
     })
+}
+
+/// POSTs `body` as JSON to `url` with the default client.
+pub async fn post_json(url: &str, body: &Value) -> Result<Value, ClientError> {
+    default_client().post_json(url, body).await
+}
+
+/// GETs JSON from `url` with the default client.
+pub async fn get_json(url: &str) -> Result<Value, ClientError> {
+    default_client().get_json(url).await
 }

@@ -28,6 +28,7 @@
 //!   schemas that judge them.
 //! - [`wire`]: the JSON envelopes both WebSocket sides share.
 //! - [`http`]: small hyper helpers for servers and clients.
+//! - [`tls`]: rustls configuration: the hub's certificate, clients' roots.
 //! - [`app`]: wiring it all together for `switchboard run`.
 
 #![deny(missing_docs)]
@@ -42,4 +43,5 @@ pub mod hub;
 pub mod messaging;
 pub mod plugin;
 pub mod store;
+pub mod tls;
 pub mod wire;

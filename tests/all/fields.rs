@@ -15,6 +15,9 @@ enum Transport {
     WebSocket,
     /// `external_webhook_url`: requests over HTTP, notifications posted to the connector.
     Webhooks,
+    /// The hub serves HTTPS and WSS (a self-signed certificate); the
+    /// connector's rustls client trusts it.
+    Tls,
 }
 
 fn one_connector(bot: &RecordingBot, extra: &str, custom: &str) -> ConfigDir {
@@ -28,7 +31,7 @@ fn connector_over(
     custom: &str,
 ) -> ConfigDir {
     let extra = match transport {
-        Transport::WebSocket => extra.to_owned(),
+        Transport::WebSocket | Transport::Tls => extra.to_owned(),
         Transport::Webhooks => {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .unwrap()
@@ -39,6 +42,13 @@ fn connector_over(
         }
     };
     let config = ConfigDir::new(&["bot-user"]);
+    if let Transport::Tls = transport {
+        let toml = std::fs::read_to_string(config.path().join("switchboard.toml")).unwrap();
+        config.write(
+            "switchboard.toml",
+            &toml.replace("[store]", "[hub.tls]\n\n[store]"),
+        );
+    }
     config.write("bots/b.toml", &bot.config("b"));
     config.write(
         "connectors/c.toml",
@@ -91,7 +101,7 @@ async fn fallback_escalation_time_transfers_a_silent_bot_to_the_fallback_skill_o
         "fallbackEscalationTime = 1500\nmessageResendMaxRetries = 0\nmessageDelay = 100",
     );
     let gateway = gateway(&config).await;
-    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    let mut consumer = Consumer::of(&gateway).await;
     consumer.start_conversation().await;
     consumer.say("hello?").await;
     let sent = Instant::now();
@@ -115,6 +125,11 @@ async fn default_greeting_message_wakes_the_bot_after_three_silent_seconds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_greeting_message_wakes_the_bot_after_three_silent_seconds_over_tls() {
+    default_greeting_message_wakes_the_bot_after_three_silent_seconds_over(Transport::Tls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_greeting_message_wakes_the_bot_after_three_silent_seconds_over_webhooks() {
     default_greeting_message_wakes_the_bot_after_three_silent_seconds_over(Transport::Webhooks)
         .await;
@@ -126,7 +141,7 @@ async fn default_greeting_message_wakes_the_bot_after_three_silent_seconds_over(
     let bot = RecordingBot::echo().await;
     let config = connector_over(transport, &bot, "", "defaultGreetingMessage = \"wake up\"");
     let gateway = gateway(&config).await;
-    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    let mut consumer = Consumer::of(&gateway).await;
     consumer.start_conversation().await;
     let started = Instant::now();
     assert_eq!(consumer.next_agent_text().await, "bot heard: wake up");
@@ -251,6 +266,11 @@ async fn message_delay_joins_messages_within_the_window_and_marks_them_read() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_delay_joins_messages_within_the_window_and_marks_them_read_over_tls() {
+    message_delay_joins_messages_within_the_window_and_marks_them_read_over(Transport::Tls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_delay_joins_messages_within_the_window_and_marks_them_read_over_webhooks() {
     message_delay_joins_messages_within_the_window_and_marks_them_read_over(Transport::Webhooks)
         .await;
@@ -262,7 +282,7 @@ async fn message_delay_joins_messages_within_the_window_and_marks_them_read_over
     let bot = RecordingBot::echo().await;
     let config = connector_over(transport, &bot, "", "messageDelay = 800");
     let gateway = gateway(&config).await;
-    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    let mut consumer = Consumer::of(&gateway).await;
     consumer.start_conversation().await;
     let first = consumer.say("hi").await;
     let second = consumer.say("how are you").await;
@@ -310,7 +330,7 @@ async fn transfer_scenario(skip_agent_message: bool) -> String {
         &connector_file("expert", "expert", "expert", "", &custom),
     );
     let gateway = gateway(&config).await;
-    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    let mut consumer = Consumer::of(&gateway).await;
     consumer.start_conversation().await;
     consumer.say("billing please").await;
     assert_eq!(
@@ -350,7 +370,7 @@ async fn tile_display_vertical_publishes_stacked_cards() {
         "tileDisplay = \"vertical\"\nmessageDelay = 100",
     );
     let gateway = gateway(&config).await;
-    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    let mut consumer = Consumer::of(&gateway).await;
     consumer.start_conversation().await;
     consumer.say("cards").await;
     for title in ["A", "B"] {
@@ -379,7 +399,7 @@ async fn message_resend_max_retries_resends_at_the_interval_then_stops_over(tran
         "messageResendMaxRetries = 2\nretryMessageInterval = 700\nmessageDelay = 100",
     );
     let gateway = gateway(&config).await;
-    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    let mut consumer = Consumer::of(&gateway).await;
     consumer.start_conversation().await;
     consumer.say("anyone?").await;
     let turns = bot.wait_for(3).await;
@@ -427,7 +447,7 @@ async fn max_escalation_retries_bounds_escalation_failed_then_tells_the_consumer
         "maxEscalationRetries = 2\nmessageDelay = 100",
     );
     let gateway = gateway(&config).await;
-    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    let mut consumer = Consumer::of(&gateway).await;
     consumer.start_conversation().await;
     consumer.say("a person please").await;
     let told = consumer.next_agent_text().await;
@@ -448,7 +468,7 @@ async fn ring_accept_wait_delays_the_accept() {
     let bot = RecordingBot::echo().await;
     let config = one_connector(&bot, "", "ringAcceptWait = 1200");
     let gateway = gateway(&config).await;
-    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    let mut consumer = Consumer::of(&gateway).await;
     // Let the connector log in, so the ring goes out at once.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     consumer.start_conversation().await;
@@ -479,6 +499,11 @@ async fn the_bot_hears_lp_closeconversation_when_the_conversation_closes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_hears_lp_closeconversation_when_the_conversation_closes_over_tls() {
+    the_bot_hears_lp_closeconversation_when_the_conversation_closes_over(Transport::Tls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_hears_lp_closeconversation_when_the_conversation_closes_over_webhooks() {
     the_bot_hears_lp_closeconversation_when_the_conversation_closes_over(Transport::Webhooks).await;
 }
@@ -489,7 +514,7 @@ async fn the_bot_hears_lp_closeconversation_when_the_conversation_closes_over(
     let bot = RecordingBot::echo().await;
     let config = connector_over(transport, &bot, "", "messageDelay = 100");
     let gateway = gateway(&config).await;
-    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    let mut consumer = Consumer::of(&gateway).await;
     let conversation = consumer.start_conversation().await;
     consumer.say("bye").await;
     assert_eq!(consumer.next_agent_text().await, "bot heard: bye");
@@ -518,7 +543,7 @@ async fn a_chat_connector_serves_conversations_without_the_messaging_only_behavi
             .contains("applies to messaging conversations only")
     }));
     let gateway = gateway(&config).await;
-    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    let mut consumer = Consumer::of(&gateway).await;
     consumer.start_conversation().await;
     consumer.say("one").await;
     consumer.say("two").await;

@@ -36,6 +36,7 @@ fn hub_config() -> HubConfig {
         engagements: Vec::new(),
         consumer_auth: ConsumerAuth::default(),
         agent_grace: Duration::from_secs(10),
+        tls: None,
     }
 }
 
@@ -73,7 +74,9 @@ async fn agent(hub: &HubHandle) -> (WireClient, String) {
 
 #[tokio::test]
 async fn wrong_password_is_refused_with_401() {
-    let hub = Hub::start(hub_config()).await.unwrap();
+    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap();
     let error = switchboard::http::post_json(
         &format!("{}/api/account/123/login?v=1.3", hub.url()),
         &json!({"username": "tester", "password": "nope"}),
@@ -85,7 +88,9 @@ async fn wrong_password_is_refused_with_401() {
 
 #[tokio::test]
 async fn malformed_frames_get_an_error_response_and_the_connection_stays_up() {
-    let hub = Hub::start(hub_config()).await.unwrap();
+    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap();
     let (mut agent, _) = agent(&hub).await;
     let mut consumer = Consumer::connect(&hub.url(), "123").await;
     for client in [&mut agent, &mut consumer.wire] {
@@ -110,7 +115,9 @@ async fn malformed_frames_get_an_error_response_and_the_connection_stays_up() {
 
 #[tokio::test]
 async fn a_conversation_is_routed_rung_accepted_relayed_transferred_and_closed() {
-    let hub = Hub::start(hub_config()).await.unwrap();
+    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap();
     let (mut agent, agent_id) = agent(&hub).await;
     for (kind, body) in [
         (
@@ -263,7 +270,9 @@ async fn a_conversation_is_routed_rung_accepted_relayed_transferred_and_closed()
 
 #[tokio::test]
 async fn the_web_chat_page_is_served_at_the_root() {
-    let hub = Hub::start(hub_config()).await.unwrap();
+    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap();
     let (mut socket, _) = (
         tokio::net::TcpStream::connect(hub.addr()).await.unwrap(),
         (),

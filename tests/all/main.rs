@@ -8,6 +8,7 @@ mod config;
 mod e2e;
 mod fields;
 mod hub;
+mod interop;
 mod lifecycle;
 mod plugins;
 mod support;

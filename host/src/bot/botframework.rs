@@ -146,7 +146,7 @@ impl Bot for BotFrameworkBot {
             let activity = self.activity(turn);
             let posted = tokio::time::timeout(
                 self.timeout,
-                http::post_text(&self.endpoint, activity.to_string()),
+                http::default_client().post_text(&self.endpoint, activity.to_string()),
             )
             .await;
             let taken = self

@@ -18,7 +18,7 @@ pub use custom::{CustomFields, TileDisplay, field_names};
 pub use diagnostic::{Diagnostic, Severity, line_col};
 pub use schema::{
     BotConfig, BotKind, CardButton, CardConfig, ConnectorConfig, ConsumerAuth, ConversationType,
-    DeployTo, GatewayConfig, HubConfig, HubEngagement, HubSkill, HubUser, LimitOverrides,
+    DeployTo, GatewayConfig, HubConfig, HubEngagement, HubSkill, HubTls, HubUser, LimitOverrides,
     LoginCredentials, MAX_CONVERSATIONS_PER_AGENT, PluginConfig, Role, ScriptedAnswer,
     ScriptedRule, UserKind,
 };

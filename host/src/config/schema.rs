@@ -54,6 +54,8 @@ pub struct GatewayConfig {
     pub hub: Option<HubConfig>,
     /// The platform's domain lookup (CSDS) base URL; `None` means the embedded hub.
     pub csds: Option<String>,
+    /// A CA certificate (PEM) to trust for an `https://` platform instead of the public roots.
+    pub ca_file: Option<PathBuf>,
     /// Where the state store lives.
     pub data_dir: PathBuf,
     /// Where plugin files are looked up, in order; the build's output comes last.
@@ -94,6 +96,22 @@ pub struct HubConfig {
     /// How long an agent that dropped without logging out keeps its
     /// conversations before they are routed to others.
     pub agent_grace: Duration,
+    /// Serve HTTPS and WSS instead of HTTP and WS.
+    pub tls: Option<HubTls>,
+}
+
+/// The hub's TLS certificate: from files, or self-signed at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HubTls {
+    /// A certificate chain and key in PEM files.
+    Files {
+        /// The certificate chain.
+        cert: PathBuf,
+        /// The private key.
+        key: PathBuf,
+    },
+    /// Generate one for localhost and 127.0.0.1 at start, written to the data directory.
+    SelfSigned,
 }
 
 /// A skill of the hub's account.
@@ -404,6 +422,19 @@ struct RawHub {
     consumer_auth: RawConsumerAuth,
     #[serde(default = "default_agent_grace")]
     agent_grace_ms: u64,
+    #[serde(default)]
+    tls: Option<RawHubTls>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHubTls {
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default)]
+    cert_file: Option<Spanned<String>>,
+    #[serde(default)]
+    key_file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -480,6 +511,8 @@ struct RawConsumerAuth {
 struct RawMessaging {
     #[serde(default)]
     csds: Option<String>,
+    #[serde(default)]
+    ca_file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -860,7 +893,36 @@ pub(super) fn parse_gateway(
                         .ok()
                 }),
             };
+            let tls = match hub.tls {
+                Some(tls) if tls.enabled => match (tls.cert_file, tls.key_file) {
+                    (Some(cert), Some(key)) => Some(HubTls::Files {
+                        cert: dir.join(cert.get_ref()),
+                        key: dir.join(key),
+                    }),
+                    (None, None) => Some(HubTls::SelfSigned),
+                    (Some(cert), None) => {
+                        diagnostics.push(Diagnostic::error(
+                            file,
+                            source,
+                            cert.span(),
+                            "`cert_file` needs `key_file`",
+                        ));
+                        None
+                    }
+                    (None, Some(_)) => {
+                        diagnostics.push(Diagnostic::error(
+                            file,
+                            source,
+                            0..0,
+                            "[hub.tls] `key_file` needs `cert_file`",
+                        ));
+                        None
+                    }
+                },
+                _ => None,
+            };
             Some(HubConfig {
+                tls,
                 engagements: hub
                     .engagements
                     .into_iter()
@@ -894,6 +956,7 @@ pub(super) fn parse_gateway(
     Some(GatewayConfig {
         hub,
         csds: raw.messaging.csds,
+        ca_file: raw.messaging.ca_file.map(|f| dir.join(f)),
         data_dir: dir.join(raw.store.data_dir),
         plugin_dirs,
         plugin_limits,

@@ -17,6 +17,7 @@ mod consumer;
 mod state;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine as _;
@@ -29,8 +30,9 @@ use tokio::task::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{ConsumerAuth, HubConfig, LoginCredentials, UserKind};
+use crate::config::{ConsumerAuth, HubConfig, HubTls, LoginCredentials, UserKind};
 use crate::http::{self, Body};
+use crate::tls;
 use state::{HubState, Session};
 
 const CHAT_PAGE: &str = include_str!("chat.html");
@@ -47,6 +49,8 @@ pub struct HubHandle {
     /// The hub.
     pub hub: Arc<Hub>,
     task: JoinHandle<()>,
+    /// The TLS certificate clients must trust, when the hub serves TLS.
+    pub certificate: Option<PathBuf>,
 }
 
 impl Drop for HubHandle {
@@ -72,43 +76,71 @@ impl HubHandle {
         self.hub.addr
     }
 
-    /// The base URL of its HTTP API (and of its domain lookup).
+    /// The base URL of its HTTP API (and of its domain lookup):
+    /// `https://` when it serves TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.hub.addr)
+        let scheme = if self.certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.hub.addr)
     }
 }
 
 /// Why the hub did not start.
 #[derive(Debug, thiserror::Error)]
-#[error("hub: cannot listen on {addr}: {source}")]
-pub struct HubError {
-    addr: SocketAddr,
-    source: std::io::Error,
+pub enum HubError {
+    /// The address is taken or not ours.
+    #[error("hub: cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TLS certificate could not be loaded or made.
+    #[error("hub: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl Hub {
     /// Binds `config.listen` and serves until the handle is dropped.
-    pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| HubError {
-                addr: config.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| HubError {
+    /// With TLS configured, it serves HTTPS and WSS; a self-signed
+    /// certificate is written into `data_dir`.
+    pub async fn start(config: HubConfig, data_dir: &Path) -> Result<HubHandle, HubError> {
+        let (tls, certificate) = match &config.tls {
+            None => (None, None),
+            Some(HubTls::Files { cert, key }) => {
+                (Some(tls::server_config(cert, key)?), Some(cert.clone()))
+            }
+            Some(HubTls::SelfSigned) => {
+                let (cert, key) = tls::self_signed(data_dir)?;
+                (Some(tls::server_config(&cert, &key)?), Some(cert))
+            }
+        };
+        let listen_error = |source| HubError::Listen {
             addr: config.listen,
             source,
-        })?;
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(listen_error)?;
+        let addr = listener.local_addr().map_err(listen_error)?;
         let hub = Arc::new(Hub {
             state: Mutex::new(HubState::new(config)),
             addr,
         });
         let serving = hub.clone();
-        let task = tokio::spawn(http::serve(listener, move |request, _peer| {
+        let task = tokio::spawn(http::serve_tls(listener, tls, move |request, _peer| {
             let hub = serving.clone();
             async move { hub.handle(request).await }
         }));
-        Ok(HubHandle { hub, task })
+        Ok(HubHandle {
+            hub,
+            task,
+            certificate,
+        })
     }
 
     fn state(&self) -> MutexGuard<'_, HubState> {

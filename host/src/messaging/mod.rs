@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::LoginCredentials;
 use crate::connector::{PastEvent, Platform, PlatformError, PlatformEvent};
-use crate::http;
+use crate::http::{self, HttpClient};
 use crate::wire::{self, Frame};
 
 /// Every request is answered within this time or counts as failed.
@@ -41,6 +41,41 @@ pub struct Credentials {
     /// `external_webhook_url`: reach the platform over HTTP, with
     /// notifications posted to this URL, instead of the WebSocket.
     pub webhook: Option<String>,
+    /// The roots trusted for `https://` and `wss://`.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// The HTTP(S) client made with them.
+    pub client: HttpClient,
+}
+
+impl Credentials {
+    /// Credentials for `csds`, trusting `tls`'s roots.
+    pub fn new(
+        csds: &str,
+        account: &str,
+        username: &str,
+        login: LoginCredentials,
+        webhook: Option<String>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Self {
+        Credentials {
+            csds: csds.to_owned(),
+            account: account.to_owned(),
+            username: username.to_owned(),
+            login,
+            webhook,
+            client: HttpClient::new(tls.clone()),
+            tls,
+        }
+    }
+
+    /// True for a platform on `https://`: every service is then reached over TLS.
+    fn secure(&self) -> bool {
+        self.csds.starts_with("https://")
+    }
+
+    fn http(&self) -> &'static str {
+        if self.secure() { "https" } else { "http" }
+    }
 }
 
 /// Why connecting failed.
@@ -87,6 +122,8 @@ enum Transport {
     /// `external_webhook_url` mode: each request is a POST whose answer is
     /// its response; notifications arrive as POSTs to the webhook.
     Http {
+        /// The client that sends them.
+        client: HttpClient,
         /// Where requests go.
         requests: String,
         /// The session, deleted at log-out.
@@ -122,7 +159,7 @@ impl AgentConnection {
         let account = &credentials.account;
         let (vep, messaging, bearer, agent_id) = login(credentials, progress).await?;
         progress("checking the bot user's prerequisites");
-        check_prerequisites(&vep, account, &credentials.username, &bearer).await?;
+        check_prerequisites(credentials, &vep, &bearer).await?;
 
         let (events, receiver) = mpsc::unbounded_channel();
         let lost = events.clone();
@@ -130,13 +167,26 @@ impl AgentConnection {
         let (transport, tasks) = match &credentials.webhook {
             None => {
                 open_socket(
-                    &messaging, account, &bearer, &agent_id, &pending, events, progress,
+                    credentials,
+                    &messaging,
+                    &bearer,
+                    &agent_id,
+                    &pending,
+                    events,
+                    progress,
                 )
                 .await?
             }
             Some(webhook) => {
                 open_webhook(
-                    &messaging, account, &bearer, webhook, &agent_id, &pending, events, progress,
+                    credentials,
+                    &messaging,
+                    &bearer,
+                    webhook,
+                    &agent_id,
+                    &pending,
+                    events,
+                    progress,
                 )
                 .await?
             }
@@ -200,8 +250,10 @@ impl AgentConnection {
             Transport::Socket(outbox) => {
                 let _ = outbox.send(Message::Close(None));
             }
-            Transport::Http { session, .. } => {
-                let _ = http::delete(session).await;
+            Transport::Http {
+                client, session, ..
+            } => {
+                let _ = client.delete(session).await;
             }
         }
     }
@@ -210,7 +262,7 @@ impl AgentConnection {
     /// without opening the messaging WebSocket.
     pub async fn verify(credentials: &Credentials) -> Result<(), ConnectError> {
         let (vep, _, bearer, _) = login(credentials, &|_| {}).await?;
-        check_prerequisites(&vep, &credentials.account, &credentials.username, &bearer).await
+        check_prerequisites(credentials, &vep, &bearer).await
     }
 
     /// This agent's account-qualified id.
@@ -238,10 +290,12 @@ impl AgentConnection {
                     return Err(unavailable("the connection is closed"));
                 }
             }
-            Transport::Http { requests, .. } => {
+            Transport::Http {
+                client, requests, ..
+            } => {
                 // The answer is the response frame: hand it to the waiter.
                 let answer =
-                    tokio::time::timeout(REQUEST_TIMEOUT, http::post_text(requests, frame)).await;
+                    tokio::time::timeout(REQUEST_TIMEOUT, client.post_text(requests, frame)).await;
                 match answer {
                     Ok(Ok(text)) => dispatch_response(&text, &self.pending),
                     Ok(Err(error)) => {
@@ -276,8 +330,8 @@ impl AgentConnection {
 /// Opens the agent WebSocket: a writer task sends frames, a reader task
 /// dispatches what comes back.
 async fn open_socket(
+    credentials: &Credentials,
     messaging: &str,
-    account: &str,
     bearer: &str,
     agent_id: &str,
     pending: &Pending,
@@ -285,11 +339,15 @@ async fn open_socket(
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(Transport, Vec<JoinHandle<()>>), ConnectError> {
     progress("opening the messaging WebSocket");
+    let account = &credentials.account;
+    let scheme = if credentials.secure() { "wss" } else { "ws" };
     let ws_url =
-        format!("ws://{messaging}/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1");
-    let (socket, _) = tokio_tungstenite::connect_async(&ws_url)
-        .await
-        .map_err(|e| ConnectError::Socket(e.to_string()))?;
+        format!("{scheme}://{messaging}/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1");
+    let connector = tokio_tungstenite::Connector::Rustls(credentials.tls.clone());
+    let (socket, _) =
+        tokio_tungstenite::connect_async_tls_with_config(&ws_url, None, false, Some(connector))
+            .await
+            .map_err(|e| ConnectError::Socket(e.to_string()))?;
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outgoing) = mpsc::unbounded_channel::<Message>();
     let writer = tokio::spawn(async move {
@@ -328,8 +386,8 @@ async fn open_socket(
 /// platform's notifications, then opens an HTTP session pointing at it.
 #[allow(clippy::too_many_arguments)]
 async fn open_webhook(
+    credentials: &Credentials,
     messaging: &str,
-    account: &str,
     bearer: &str,
     webhook: &str,
     agent_id: &str,
@@ -373,12 +431,19 @@ async fn open_webhook(
         }
     }));
     progress("opening the webhook session");
-    let base = format!("http://{messaging}/api/account/{account}/messaging/agent/{bearer}");
+    let account = &credentials.account;
+    let base = format!(
+        "{}://{messaging}/api/account/{account}/messaging/agent/{bearer}",
+        credentials.http()
+    );
     let session = format!("{base}/webhook-session");
-    http::post_json(&session, &json!({"url": webhook}))
+    credentials
+        .client
+        .post_json(&session, &json!({"url": webhook}))
         .await
         .map_err(|e| ConnectError::Socket(format!("webhook session: {e}")))?;
     let transport = Transport::Http {
+        client: credentials.client.clone(),
         requests: format!("{base}/request"),
         session,
     };
@@ -429,7 +494,9 @@ async fn login(
         "{}/api/account/{account}/service/baseURI.json?version=1.0",
         credentials.csds
     );
-    let domains = http::get_json(&lookup_url)
+    let domains = credentials
+        .client
+        .get_json(&lookup_url)
         .await
         .map_err(|e| ConnectError::Lookup(e.to_string()))?;
     let domain = |service: &str| {
@@ -445,7 +512,10 @@ async fn login(
     let (vep, messaging) = (domain("agentVep")?, domain("asyncMessagingEnt")?);
 
     progress("logging in");
-    let login_url = format!("http://{vep}/api/account/{account}/login?v=1.3");
+    let login_url = format!(
+        "{}://{vep}/api/account/{account}/login?v=1.3",
+        credentials.http()
+    );
     let body = match &credentials.login {
         LoginCredentials::Password(password) => {
             json!({"username": credentials.username, "password": password})
@@ -460,7 +530,9 @@ async fn login(
             "accessToken": access_token, "accessTokenSecret": access_token_secret,
         }),
     };
-    let login = http::post_json(&login_url, &body)
+    let login = credentials
+        .client
+        .post_json(&login_url, &body)
         .await
         .map_err(|e| ConnectError::Login {
             user: credentials.username.clone(),
@@ -483,15 +555,18 @@ async fn login(
 /// hub does), that the user exists, is enabled, is a bot and has a skill.
 /// A platform without that API is trusted.
 async fn check_prerequisites(
+    credentials: &Credentials,
     vep: &str,
-    account: &str,
-    username: &str,
     bearer: &str,
 ) -> Result<(), ConnectError> {
+    let (account, username) = (credentials.account.as_str(), credentials.username.as_str());
     let get = |path: &str| {
-        let url = format!("http://{vep}/api/account/{account}/configuration/{path}");
+        let url = format!(
+            "{}://{vep}/api/account/{account}/configuration/{path}",
+            credentials.http()
+        );
         let bearer = bearer.to_owned();
-        async move { http::get_json_with_bearer(&url, &bearer).await }
+        async move { credentials.client.get_json_with_bearer(&url, &bearer).await }
     };
     let users = match get("le-users/users").await {
         Ok(users) => users,

@@ -33,9 +33,17 @@ pub struct WireClient {
 
 impl WireClient {
     pub async fn connect(url: &str) -> WireClient {
-        let (socket, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("WebSocket connects");
+        Self::connect_trusting(url, None).await
+    }
+
+    /// Connects, over TLS trusting `ca` for `wss://` URLs.
+    pub async fn connect_trusting(url: &str, ca: Option<&Path>) -> WireClient {
+        let tls = switchboard::tls::client_config(ca).expect("CA loads");
+        let connector = tokio_tungstenite::Connector::Rustls(tls);
+        let (socket, _) =
+            tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector))
+                .await
+                .expect("WebSocket connects");
         WireClient {
             socket,
             next_id: 1,
@@ -129,12 +137,31 @@ pub struct Consumer {
 impl Consumer {
     /// Signs up, connects, authenticates and subscribes to its conversations.
     pub async fn connect(base_url: &str, account: &str) -> Consumer {
-        let signup = switchboard::http::post_json(
-            &format!("{base_url}/api/account/{account}/signup"),
-            &json!({}),
+        Self::connect_trusting(base_url, account, None).await
+    }
+
+    /// A consumer of the gateway's embedded hub (over TLS if it serves TLS).
+    pub async fn of(gateway: &switchboard::app::Gateway) -> Consumer {
+        Self::connect_trusting(
+            &gateway.hub_url().unwrap(),
+            "123",
+            gateway.hub_certificate(),
         )
         .await
-        .expect("signup works");
+    }
+
+    /// [`Consumer::connect`], trusting `ca` for `https://` and `wss://`.
+    pub async fn connect_trusting(base_url: &str, account: &str, ca: Option<&Path>) -> Consumer {
+        let client = switchboard::http::HttpClient::new(
+            switchboard::tls::client_config(ca).expect("CA loads"),
+        );
+        let signup = client
+            .post_json(
+                &format!("{base_url}/api/account/{account}/signup"),
+                &json!({}),
+            )
+            .await
+            .expect("signup works");
         let jwt = signup["jwt"]
             .as_str()
             .expect("signup returns a jwt")
@@ -143,7 +170,7 @@ impl Consumer {
             "{}/ws_api/account/{account}/messaging/consumer?v=3",
             base_url.replacen("http", "ws", 1)
         );
-        let mut wire = WireClient::connect(&ws).await;
+        let mut wire = WireClient::connect_trusting(&ws, ca).await;
         let init = wire
             .request_with_headers(
                 "InitConnection",
@@ -491,27 +518,37 @@ impl Drop for BotFrameworkPeer {
     }
 }
 
+/// A peer from `tests/peers/NAME` with its npm dependencies installed
+/// (once per machine) into the target directory; returns that directory.
+pub fn npm_peer(name: &str, files: &[&str]) -> PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/peers")
+        .join(name);
+    let dir = Path::new(switchboard::plugin::BUILT_PLUGIN_DIR)
+        .join("../../../peers")
+        .join(name);
+    let _once = INSTALL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in files.iter().chain(&["package.json"]) {
+        std::fs::copy(source.join(file), dir.join(file)).unwrap();
+    }
+    if !dir.join("node_modules/.package-lock.json").exists() {
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm runs (Node.js is needed for the npm peers)");
+        assert!(status.success(), "npm install failed for peer {name}");
+    }
+    dir
+}
+
 impl BotFrameworkPeer {
     pub fn start() -> BotFrameworkPeer {
-        static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/botframework");
-        let dir =
-            Path::new(switchboard::plugin::BUILT_PLUGIN_DIR).join("../../../peers/botframework");
-        {
-            let _once = INSTALL.lock().unwrap();
-            std::fs::create_dir_all(&dir).unwrap();
-            for file in ["package.json", "echo-bot.js"] {
-                std::fs::copy(source.join(file), dir.join(file)).unwrap();
-            }
-            if !dir.join("node_modules/botbuilder/package.json").exists() {
-                let status = Command::new("npm")
-                    .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
-                    .current_dir(&dir)
-                    .status()
-                    .expect("npm runs (Node.js is needed for the Bot Framework peer)");
-                assert!(status.success(), "npm install botbuilder failed");
-            }
-        }
+        let dir = npm_peer("botframework", &["echo-bot.js"]);
         let mut child = Command::new("node")
             .arg("echo-bot.js")
             .arg("0")
@@ -531,6 +568,60 @@ impl BotFrameworkPeer {
         BotFrameworkPeer {
             child,
             url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+/// LivePerson's official node-agent-sdk (from npm) running
+/// `tests/peers/node-agent-sdk/bot.js` against a hub over TLS. Killed on drop.
+pub struct NodeAgentSdkPeer {
+    child: Child,
+}
+
+impl Drop for NodeAgentSdkPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl NodeAgentSdkPeer {
+    /// Starts the bot as `user` against the hub at `hub_url` (https), trusting
+    /// `certificate`; returns once it says it is connected.
+    pub fn start(
+        hub_url: &str,
+        user: &str,
+        password: &str,
+        certificate: &Path,
+    ) -> NodeAgentSdkPeer {
+        let dir = npm_peer("node-agent-sdk", &["bot.js"]);
+        let mut child = Command::new("node")
+            .arg("bot.js")
+            .current_dir(&dir)
+            .env("LP_ACCOUNT", "123")
+            .env("LP_USER", user)
+            .env("LP_PASS", password)
+            .env("LP_CSDS", hub_url.trim_start_matches("https://"))
+            .env("NODE_EXTRA_CA_CERTS", certificate)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node starts");
+        let stdout = child.stdout.take().unwrap();
+        let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines_tx.send(line);
+            }
+        });
+        let peer = NodeAgentSdkPeer { child };
+        loop {
+            match lines_rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) if line.starts_with("connected as ") => return peer,
+                Ok(_) => {}
+                // Dropping the peer kills and reaps the process.
+                Err(_) => panic!("the SDK bot did not connect within 30 s"),
+            }
         }
     }
 }
