@@ -23,6 +23,21 @@ const COMPONENTS: &[&str] = &[
     "fixture-no-hooks",
 ];
 
+/// The features of `fixture-hostile`, each built as `hostile_<feature>.wasm`.
+const HOSTILE: &[&str] = &[
+    "recursion",
+    "memory-bomb",
+    "unreachable",
+    "huge-output",
+    "slow",
+    "invalid-content",
+    "file-read",
+    "env-read",
+    "socket",
+    "clock",
+    "kv-flood",
+];
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest_dir.parent().expect("host/ lives in the workspace");
@@ -88,6 +103,51 @@ fn main() {
             status.success(),
             "building plugin {name} for {TARGET} failed"
         );
+    }
+    // The hostile fixtures: one crate, one component per feature.
+    for feature in HOSTILE {
+        let mut command = Command::new(&cargo);
+        command
+            .current_dir(root)
+            .args([
+                "rustc",
+                "--profile",
+                "plugin",
+                "--target",
+                TARGET,
+                "--crate-type",
+                "cdylib",
+            ])
+            .args([
+                "-p",
+                "fixture-hostile",
+                "--features",
+                feature,
+                "--target-dir",
+            ])
+            .arg(&target_dir);
+        for var in [
+            "RUSTC_WORKSPACE_WRAPPER",
+            "CLIPPY_ARGS",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "RUSTFLAGS",
+            "CARGO_BUILD_RUSTFLAGS",
+            "CARGO_BUILD_TARGET",
+            "CARGO_TARGET_DIR",
+        ] {
+            command.env_remove(var);
+        }
+        let status = command
+            .status()
+            .unwrap_or_else(|e| panic!("could not run cargo to build the hostile fixtures: {e}"));
+        assert!(
+            status.success(),
+            "building hostile fixture {feature} failed"
+        );
+        let built = out.join("fixture_hostile.wasm");
+        let named = out.join(format!("hostile_{}.wasm", feature.replace('-', "_")));
+        std::fs::copy(&built, &named)
+            .unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
     }
     for name in COMPONENTS {
         let file = out.join(format!("{}.wasm", name.replace('-', "_")));

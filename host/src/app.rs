@@ -412,6 +412,7 @@ fn build_chain(
             plugin.settings.clone(),
             kv,
             plugin.limits.apply(config.gateway.plugin_limits),
+            plugin.grants.clone(),
         )));
     }
     Ok(PluginChain::new(instances))

@@ -53,6 +53,7 @@ fn instance(name: &str, settings: &[(&str, &str)], store: &StateStore) -> Arc<Pl
         settings,
         kv,
         Limits::default(),
+        Default::default(),
     ))
 }
 
@@ -285,7 +286,22 @@ async fn key_value_store_is_scoped_to_plugin_and_connector_and_kept_in_sled() {
 #[tokio::test]
 async fn a_trapping_plugin_falls_back_to_the_default_and_the_chain_goes_on() {
     let store = StateStore::temporary().unwrap();
-    let plugins = chain(&[("fixture_trap", &[]), ("tile_display", &[])], &store);
+    // Quarantine (after five faults in a row) is another test's subject.
+    let patient = Limits {
+        quarantine_after: 100,
+        ..Limits::default()
+    };
+    let trap = component("fixture_trap");
+    let kv = store.plugin_kv("fixture_trap", "conn-1");
+    let trap = Arc::new(PluginInstance::new(
+        trap,
+        "conn-1",
+        BTreeMap::new(),
+        kv,
+        patient,
+        Default::default(),
+    ));
+    let plugins = PluginChain::new(vec![trap, instance("tile_display", &[], &store)]);
     let conv = conversation();
     for round in 1..=2u64 {
         // Each call traps; the default (pass through) applies and tile-display still runs.
@@ -330,6 +346,7 @@ async fn a_looping_plugin_is_interrupted_at_its_deadline() {
         BTreeMap::new(),
         store.plugin_kv("spin", "conn-1"),
         limits,
+        Default::default(),
     ));
     let plugins = PluginChain::new(vec![
         spin,

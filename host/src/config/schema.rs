@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use super::custom::CustomFields;
 use super::diagnostic::Diagnostic;
-use crate::plugin::{BUILT_PLUGIN_DIR, Limits};
+use crate::plugin::{BUILT_PLUGIN_DIR, Grants, Limits};
 
 /// The account's conversation type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -256,8 +256,10 @@ pub struct PluginConfig {
     pub span: Range<usize>,
     /// Its settings for this connector.
     pub settings: BTreeMap<String, String>,
-    /// Its own limits, where they differ from the gateway's `[plugins]` defaults.
+    /// Its own limits, where they differ from the gateway's `[plugins.limits]`.
     pub limits: LimitOverrides,
+    /// What it may reach beyond the host interface.
+    pub grants: Grants,
 }
 
 /// Per-plugin limits that replace the gateway's defaults.
@@ -265,8 +267,16 @@ pub struct PluginConfig {
 pub struct LimitOverrides {
     /// Hook deadline.
     pub deadline: Option<Duration>,
-    /// Memory cap in bytes.
+    /// Memory cap of the whole instance, in bytes.
     pub memory_bytes: Option<usize>,
+    /// Fuel per hook call.
+    pub fuel: Option<u64>,
+    /// Output per hook call, in bytes.
+    pub max_output_bytes: Option<usize>,
+    /// Key-value store quota, in bytes.
+    pub kv_quota_bytes: Option<usize>,
+    /// Consecutive faults before quarantine.
+    pub quarantine_after: Option<u32>,
 }
 
 impl LimitOverrides {
@@ -275,6 +285,10 @@ impl LimitOverrides {
         Limits {
             deadline: self.deadline.unwrap_or(defaults.deadline),
             memory_bytes: self.memory_bytes.unwrap_or(defaults.memory_bytes),
+            fuel: self.fuel.or(defaults.fuel),
+            max_output_bytes: self.max_output_bytes.unwrap_or(defaults.max_output_bytes),
+            kv_quota_bytes: self.kv_quota_bytes.unwrap_or(defaults.kv_quota_bytes),
+            quarantine_after: self.quarantine_after.unwrap_or(defaults.quarantine_after),
         }
     }
 }
@@ -536,9 +550,45 @@ struct RawPlugins {
     #[serde(default)]
     dirs: Vec<String>,
     #[serde(default)]
+    limits: RawLimits,
+}
+
+/// Plugin limits; every one optional (the defaults, or the gateway's).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default)]
     deadline_ms: Option<Spanned<u64>>,
     #[serde(default)]
     memory_mib: Option<Spanned<u64>>,
+    #[serde(default)]
+    fuel: Option<Spanned<u64>>,
+    #[serde(default)]
+    max_output_kib: Option<Spanned<u64>>,
+    #[serde(default)]
+    kv_quota_kib: Option<Spanned<u64>>,
+    #[serde(default)]
+    quarantine_after: Option<Spanned<u32>>,
+}
+
+/// What a plugin may reach: read-only directories, environment variables,
+/// the precise clock.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGrants {
+    #[serde(default)]
+    dirs: Vec<RawDirGrant>,
+    #[serde(default)]
+    env: Vec<Spanned<String>>,
+    #[serde(default)]
+    precise_clock: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirGrant {
+    host: Spanned<String>,
+    guest: String,
 }
 
 #[derive(Deserialize)]
@@ -583,9 +633,9 @@ struct RawPluginEntry {
     #[serde(default)]
     settings: BTreeMap<String, Spanned<toml::Value>>,
     #[serde(default)]
-    deadline_ms: Option<Spanned<u64>>,
+    limits: RawLimits,
     #[serde(default)]
-    memory_mib: Option<Spanned<u64>>,
+    grants: RawGrants,
 }
 
 #[derive(Deserialize)]
@@ -757,39 +807,82 @@ fn credentials(
 }
 
 fn limits(
-    deadline_ms: Option<Spanned<u64>>,
-    memory_mib: Option<Spanned<u64>>,
+    raw: RawLimits,
     file: &Path,
     source: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> LimitOverrides {
-    let mut limits = LimitOverrides::default();
-    if let Some(ms) = deadline_ms {
-        if (1..=10_000).contains(ms.get_ref()) {
-            limits.deadline = Some(Duration::from_millis(*ms.get_ref()));
-        } else {
-            diagnostics.push(Diagnostic::error(
-                file,
-                source,
-                ms.span(),
-                "`deadline_ms` must be 1 to 10000",
-            ));
-        }
+    let mut check =
+        |value: Option<Spanned<u64>>, name: &str, range: std::ops::RangeInclusive<u64>| {
+            let value = value?;
+            if range.contains(value.get_ref()) {
+                Some(*value.get_ref())
+            } else {
+                let message = format!("`{name}` must be {} to {}", range.start(), range.end());
+                diagnostics.push(Diagnostic::error(file, source, value.span(), message));
+                None
+            }
+        };
+    let max_mib = (crate::plugin::MAX_PLUGIN_MEMORY_BYTES >> 20) as u64;
+    LimitOverrides {
+        deadline: check(raw.deadline_ms, "deadline_ms", 1..=10_000).map(Duration::from_millis),
+        memory_bytes: check(raw.memory_mib, "memory_mib", 1..=max_mib).map(|m| (m as usize) << 20),
+        fuel: check(raw.fuel, "fuel", 1_000..=u64::MAX),
+        max_output_bytes: check(raw.max_output_kib, "max_output_kib", 1..=16 * 1024)
+            .map(|k| (k as usize) << 10),
+        kv_quota_bytes: check(raw.kv_quota_kib, "kv_quota_kib", 1..=1024 * 1024)
+            .map(|k| (k as usize) << 10),
+        quarantine_after: check(
+            raw.quarantine_after
+                .map(|q| Spanned::new(q.span(), u64::from(*q.get_ref()))),
+            "quarantine_after",
+            1..=1_000,
+        )
+        .map(|q| q as u32),
     }
-    if let Some(mib) = memory_mib {
-        let max = (crate::plugin::MAX_PLUGIN_MEMORY_BYTES >> 20) as u64;
-        if (1..=max).contains(mib.get_ref()) {
-            limits.memory_bytes = Some((*mib.get_ref() as usize) << 20);
-        } else {
-            diagnostics.push(Diagnostic::error(
-                file,
-                source,
-                mib.span(),
-                format!("`memory_mib` must be 1 to {max}"),
-            ));
-        }
+}
+
+fn grants(
+    raw: RawGrants,
+    dir: &Path,
+    file: &Path,
+    source: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Grants {
+    let dirs = raw
+        .dirs
+        .into_iter()
+        .filter_map(|grant| {
+            let host = dir.join(grant.host.get_ref());
+            if host.is_dir() {
+                Some((host, grant.guest))
+            } else {
+                let message = format!("granted directory {} does not exist", host.display());
+                diagnostics.push(Diagnostic::error(file, source, grant.host.span(), message));
+                None
+            }
+        })
+        .collect();
+    let env = raw
+        .env
+        .into_iter()
+        .filter_map(|name| match std::env::var(name.get_ref()) {
+            Ok(value) => Some((name.into_inner(), value)),
+            Err(_) => {
+                let message = format!(
+                    "granted environment variable `{}` is not set",
+                    name.get_ref()
+                );
+                diagnostics.push(Diagnostic::warning(file, source, name.span(), message));
+                None
+            }
+        })
+        .collect();
+    Grants {
+        dirs,
+        env,
+        precise_clock: raw.precise_clock,
     }
-    limits
 }
 
 pub(super) fn parse_gateway(
@@ -945,14 +1038,8 @@ pub(super) fn parse_gateway(
     };
     let mut plugin_dirs: Vec<PathBuf> = raw.plugins.dirs.iter().map(|d| dir.join(d)).collect();
     plugin_dirs.push(PathBuf::from(BUILT_PLUGIN_DIR));
-    let plugin_limits = limits(
-        raw.plugins.deadline_ms,
-        raw.plugins.memory_mib,
-        file,
-        source,
-        diagnostics,
-    )
-    .apply(Limits::default());
+    let plugin_limits =
+        limits(raw.plugins.limits, file, source, diagnostics).apply(Limits::default());
     Some(GatewayConfig {
         hub,
         csds: raw.messaging.csds,
@@ -1023,9 +1110,12 @@ pub(super) fn parse_connector(
                     (key, text)
                 })
                 .collect(),
-            limits: limits(
-                entry.deadline_ms,
-                entry.memory_mib,
+            limits: limits(entry.limits, file, source, diagnostics),
+            grants: grants(
+                entry.grants,
+                file.parent()
+                    .and_then(Path::parent)
+                    .unwrap_or(Path::new(".")),
                 file,
                 source,
                 diagnostics,

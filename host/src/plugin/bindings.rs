@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
+use super::{Grants, Limits};
 use crate::store::KvScope;
 
 wasmtime::component::bindgen!({
@@ -26,16 +27,18 @@ use self::switchboard::connector::host::Level;
 /// The most bytes of key plus value one `kv-set` may write.
 const KV_ENTRY_MAX: usize = 64 << 10;
 
-/// What a plugin's store holds: its sandbox (WASI with nothing granted),
-/// its limits and what its host imports reach.
+/// What a plugin's store holds: its sandbox (WASI with only what was
+/// granted), its limits and what its host imports reach.
 pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(super) limits: StoreLimits,
+    pub(super) limiter: InstanceLimiter,
     plugin: Arc<str>,
     connector: Arc<str>,
     settings: Arc<BTreeMap<String, String>>,
     kv: KvScope,
+    kv_used: usize,
+    kv_quota: usize,
 }
 
 impl PluginState {
@@ -44,21 +47,138 @@ impl PluginState {
         connector: Arc<str>,
         settings: Arc<BTreeMap<String, String>>,
         kv: KvScope,
-        memory_bytes: usize,
-    ) -> Self {
-        PluginState {
-            // No preopened directories, environment, arguments, stdio or sockets.
-            wasi: WasiCtx::builder().build(),
+        limits: &Limits,
+        grants: &Grants,
+    ) -> wasmtime::Result<Self> {
+        // No arguments, stdio, sockets or name lookups; only what is granted.
+        let mut wasi = WasiCtx::builder();
+        for (host, guest) in &grants.dirs {
+            wasi.preopened_dir(host, guest, FsPerms::ReadOnly)?;
+        }
+        for (name, value) in &grants.env {
+            wasi.env(name, value);
+        }
+        if !grants.precise_clock {
+            wasi.wall_clock(CoarseWallClock)
+                .monotonic_clock(CoarseMonotonicClock::default());
+        }
+        let kv_used = kv.usage().unwrap_or(0);
+        Ok(PluginState {
+            wasi: wasi.build(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(memory_bytes)
-                .trap_on_grow_failure(true)
-                .build(),
+            limiter: InstanceLimiter::new(limits.memory_bytes),
             plugin,
             connector,
             settings,
             kv,
+            kv_used,
+            kv_quota: limits.kv_quota_bytes,
+        })
+    }
+}
+
+/// Caps the memory of a whole instance (every linear memory together, not
+/// each one) and the size of its tables.
+pub struct InstanceLimiter {
+    memory_cap: usize,
+    memory_used: usize,
+}
+
+/// The most table elements an instance may hold.
+const TABLE_ELEMENTS_MAX: usize = 100_000;
+
+impl InstanceLimiter {
+    fn new(memory_cap: usize) -> Self {
+        InstanceLimiter {
+            memory_cap,
+            memory_used: 0,
         }
+    }
+}
+
+impl ResourceLimiter for InstanceLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let next = self.memory_used.saturating_sub(current) + desired;
+        if next > self.memory_cap {
+            return Err(wasmtime::Error::msg(format!(
+                "memory cap exceeded: the instance asked for {next} bytes, its cap is {} bytes",
+                self.memory_cap
+            )));
+        }
+        self.memory_used = next;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > TABLE_ELEMENTS_MAX {
+            return Err(wasmtime::Error::msg(format!(
+                "table cap exceeded: {desired} elements"
+            )));
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        32
+    }
+
+    fn tables(&self) -> usize {
+        32
+    }
+
+    fn memories(&self) -> usize {
+        8
+    }
+}
+
+/// A wall clock that ticks in whole milliseconds: enough for plugins,
+/// too coarse for timing attacks.
+struct CoarseWallClock;
+
+impl HostWallClock for CoarseWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+
+    fn now(&self) -> Duration {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Duration::from_millis(now.as_millis() as u64)
+    }
+}
+
+/// A monotonic clock that ticks in whole milliseconds.
+struct CoarseMonotonicClock {
+    start: std::time::Instant,
+}
+
+impl Default for CoarseMonotonicClock {
+    fn default() -> Self {
+        CoarseMonotonicClock {
+            start: std::time::Instant::now(),
+        }
+    }
+}
+
+impl HostMonotonicClock for CoarseMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1_000_000
+    }
+
+    fn now(&self) -> u64 {
+        let nanos = self.start.elapsed().as_nanos() as u64;
+        nanos - nanos % 1_000_000
     }
 }
 
@@ -102,11 +222,38 @@ impl self::switchboard::connector::host::Host for PluginState {
         if key.len() + value.len() > KV_ENTRY_MAX {
             return Ok(Err(format!("entry exceeds {KV_ENTRY_MAX} bytes")));
         }
-        Ok(self.kv.set(&key, &value).map_err(|e| e.to_string()))
+        let old = self
+            .kv
+            .get(&key)
+            .ok()
+            .flatten()
+            .map_or(0, |v| key.len() + v.len());
+        let next = self.kv_used.saturating_sub(old) + key.len() + value.len();
+        if next > self.kv_quota {
+            return Ok(Err(format!(
+                "key-value quota exceeded: {next} bytes, the quota is {} bytes",
+                self.kv_quota
+            )));
+        }
+        let result = self.kv.set(&key, &value).map_err(|e| e.to_string());
+        if result.is_ok() {
+            self.kv_used = next;
+        }
+        Ok(result)
     }
 
     fn kv_delete(&mut self, key: String) -> wasmtime::Result<Result<(), String>> {
-        Ok(self.kv.delete(&key).map_err(|e| e.to_string()))
+        let old = self
+            .kv
+            .get(&key)
+            .ok()
+            .flatten()
+            .map_or(0, |v| key.len() + v.len());
+        let result = self.kv.delete(&key).map_err(|e| e.to_string());
+        if result.is_ok() {
+            self.kv_used = self.kv_used.saturating_sub(old);
+        }
+        Ok(result)
     }
 
     fn now_ms(&mut self) -> wasmtime::Result<u64> {

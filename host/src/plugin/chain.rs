@@ -18,7 +18,7 @@ use super::bindings::{
     Plugin, PluginState,
 };
 use super::engine::EPOCH_TICK;
-use super::{ConversationView, Limits, LoadedPlugin};
+use super::{ConversationView, Grants, Limits, LoadedPlugin};
 use crate::config::ConversationType;
 use crate::content::{Body, OutMessage};
 use crate::store::KvScope;
@@ -83,6 +83,8 @@ pub struct PluginStatus {
     pub faults: u64,
     /// Faults since the last call that worked; above zero, Details show the plugin down.
     pub consecutive_faults: u64,
+    /// True while quarantined: its hooks use their defaults.
+    pub quarantined: bool,
     /// The last fault, if any.
     pub last_fault: Option<String>,
 }
@@ -95,6 +97,8 @@ pub struct PluginInstance {
     settings: Arc<BTreeMap<String, String>>,
     kv: KvScope,
     limits: Limits,
+    grants: Grants,
+    quarantined: std::sync::atomic::AtomicBool,
     live: AsyncMutex<Option<Live>>,
     calls: AtomicU64,
     faults: AtomicU64,
@@ -128,6 +132,7 @@ impl Call<'_> {
 }
 
 /// One hook call's result.
+#[derive(Debug)]
 enum Outcome {
     /// The plugin does not implement the hook.
     Skipped,
@@ -136,7 +141,35 @@ enum Outcome {
     Messages(Vec<Message>),
 }
 
+impl Outcome {
+    /// Bytes of text the plugin returned.
+    fn size(&self) -> usize {
+        let message = |m: &Message| {
+            let body = match &m.body {
+                Content::Text(t) | Content::Structured(t) => t.len(),
+            };
+            body + m.quick_replies.as_ref().map_or(0, String::len)
+        };
+        match self {
+            Outcome::Skipped | Outcome::Text(None) => 0,
+            Outcome::Text(Some(text)) => text.len(),
+            Outcome::Action(ConsumerAction::Rewrite(t) | ConsumerAction::Escalate(t)) => t.len(),
+            Outcome::Action(ConsumerAction::Reply(messages)) | Outcome::Messages(messages) => {
+                messages.iter().map(message).sum()
+            }
+            Outcome::Action(_) => 0,
+        }
+    }
+}
+
 impl PluginInstance {
+    /// Lifts the quarantine and forgets the faults in a row (an operator's
+    /// reset, or a new version of the file).
+    pub fn reset(&self) {
+        self.quarantined.store(false, Ordering::Relaxed);
+        self.consecutive_faults.store(0, Ordering::Relaxed);
+    }
+
     /// Prepares `loaded` to serve `connector` with these settings and limits.
     pub fn new(
         loaded: Arc<LoadedPlugin>,
@@ -144,6 +177,7 @@ impl PluginInstance {
         settings: BTreeMap<String, String>,
         kv: KvScope,
         limits: Limits,
+        grants: Grants,
     ) -> Self {
         PluginInstance {
             loaded,
@@ -151,6 +185,8 @@ impl PluginInstance {
             settings: Arc::new(settings),
             kv,
             limits,
+            grants,
+            quarantined: std::sync::atomic::AtomicBool::new(false),
             live: AsyncMutex::new(None),
             calls: AtomicU64::new(0),
             faults: AtomicU64::new(0),
@@ -172,6 +208,7 @@ impl PluginInstance {
             calls: self.calls.load(Ordering::Relaxed),
             faults: self.faults.load(Ordering::Relaxed),
             consecutive_faults: self.consecutive_faults.load(Ordering::Relaxed),
+            quarantined: self.quarantined.load(Ordering::Relaxed),
             last_fault: self.last_fault.lock().expect("not poisoned").clone(),
         }
     }
@@ -187,10 +224,12 @@ impl PluginInstance {
             self.connector.clone(),
             self.settings.clone(),
             self.kv.clone(),
-            self.limits.memory_bytes,
-        );
+            &self.limits,
+            &self.grants,
+        )?;
         let mut store = Store::new(&self.loaded.engine, state);
-        store.limiter(|state| &mut state.limits);
+        store.limiter(|state| &mut state.limiter);
+        store.set_fuel(self.limits.fuel.unwrap_or(u64::MAX))?;
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks());
         let plugin = self.loaded.pre.instantiate_async(&mut store).await?;
@@ -211,7 +250,17 @@ impl PluginInstance {
 
     fn fault(&self, conv: &Conversation, hook: HookName, reason: String) {
         self.faults.fetch_add(1, Ordering::Relaxed);
-        self.consecutive_faults.fetch_add(1, Ordering::Relaxed);
+        let consecutive = self.consecutive_faults.fetch_add(1, Ordering::Relaxed) + 1;
+        if consecutive >= u64::from(self.limits.quarantine_after)
+            && !self.quarantined.swap(true, Ordering::Relaxed)
+        {
+            tracing::error!(
+                plugin = &*self.loaded.name,
+                connector = &*self.connector,
+                faults = consecutive,
+                "plugin quarantined after consecutive faults: its hooks use their defaults until its file changes or it is reset"
+            );
+        }
         tracing::warn!(
             plugin = &*self.loaded.name,
             connector = &*self.connector,
@@ -226,6 +275,9 @@ impl PluginInstance {
     /// Runs one hook; `None` means "use the default" (skipped or faulted).
     async fn call(&self, conv: &Conversation, call: Call<'_>) -> Option<Outcome> {
         let hook = call.hook();
+        if self.quarantined.load(Ordering::Relaxed) {
+            return None;
+        }
         let mut guard = self.live.lock().await;
         if guard.is_none() {
             match self.instantiate().await {
@@ -247,6 +299,10 @@ impl PluginInstance {
         }
         self.calls.fetch_add(1, Ordering::Relaxed);
         live.store.set_epoch_deadline(self.deadline_ticks());
+        if let Err(error) = live.store.set_fuel(self.limits.fuel.unwrap_or(u64::MAX)) {
+            self.fault(conv, hook, format!("fuel: {error}"));
+            return None;
+        }
         let hooks = live.plugin.switchboard_connector_hooks();
         let store = &mut live.store;
         let result = match call {
@@ -268,6 +324,18 @@ impl PluginInstance {
                 .map(Outcome::Messages),
         };
         match result {
+            Ok(outcome) if outcome.size() > self.limits.max_output_bytes => {
+                let size = outcome.size();
+                self.fault(
+                    conv,
+                    hook,
+                    format!(
+                        "output too large: {size} bytes, the limit is {}",
+                        self.limits.max_output_bytes
+                    ),
+                );
+                None
+            }
             Ok(outcome) => {
                 self.consecutive_faults.store(0, Ordering::Relaxed);
                 Some(outcome)
@@ -285,6 +353,7 @@ impl PluginInstance {
 fn describe(error: &wasmtime::Error) -> String {
     match error.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => "deadline exceeded (interrupted)".into(),
+        Some(wasmtime::Trap::OutOfFuel) => "fuel exhausted".into(),
         Some(trap) => format!("trap: {trap}"),
         None => format!("{error:#}"),
     }

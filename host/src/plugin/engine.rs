@@ -72,6 +72,7 @@ impl PluginEngine {
         let mut config = Config::new();
         config
             .epoch_interruption(true)
+            .consume_fuel(true)
             .wasm_component_model(true)
             .memory_reservation(MAX_PLUGIN_MEMORY_BYTES as u64)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));

@@ -162,6 +162,16 @@ impl KvScope {
         self.tree.insert(self.key(key), value).map(drop)
     }
 
+    /// Bytes (keys and values) this scope holds.
+    pub fn usage(&self) -> Result<usize, sled::Error> {
+        self.tree
+            .scan_prefix(&self.prefix)
+            .try_fold(0, |sum, entry| {
+                let (key, value) = entry?;
+                Ok(sum + key.len() - self.prefix.len() + value.len())
+            })
+    }
+
     /// Removes `key`.
     pub fn delete(&self, key: &str) -> Result<(), sled::Error> {
         self.tree.remove(self.key(key)).map(drop)
