@@ -66,83 +66,17 @@ fn main() {
     }
 
     ensure_target();
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // Plugin crates are plain libraries (so their unit tests run natively);
     // `cargo rustc --crate-type cdylib` turns each into a component.
     for name in COMPONENTS {
-        let mut command = Command::new(&cargo);
-        command
-            .current_dir(root)
-            .args([
-                "rustc",
-                "--profile",
-                "plugin",
-                "--target",
-                TARGET,
-                "--crate-type",
-                "cdylib",
-            ])
-            .args(["-p", name, "--target-dir"])
-            .arg(&target_dir);
-        // The outer build's flags (and clippy's wrapper) are for the host, not for wasm.
-        for var in [
-            "RUSTC_WORKSPACE_WRAPPER",
-            "CLIPPY_ARGS",
-            "CARGO_ENCODED_RUSTFLAGS",
-            "RUSTFLAGS",
-            "CARGO_BUILD_RUSTFLAGS",
-            "CARGO_BUILD_TARGET",
-            "CARGO_TARGET_DIR",
-        ] {
-            command.env_remove(var);
-        }
-        let status = command
-            .status()
-            .unwrap_or_else(|e| panic!("could not run cargo to build the plugins: {e}"));
-        assert!(
-            status.success(),
-            "building plugin {name} for {TARGET} failed"
-        );
+        build_component(root, &target_dir, &["-p", name]);
     }
     // The hostile fixtures: one crate, one component per feature.
     for feature in HOSTILE {
-        let mut command = Command::new(&cargo);
-        command
-            .current_dir(root)
-            .args([
-                "rustc",
-                "--profile",
-                "plugin",
-                "--target",
-                TARGET,
-                "--crate-type",
-                "cdylib",
-            ])
-            .args([
-                "-p",
-                "fixture-hostile",
-                "--features",
-                feature,
-                "--target-dir",
-            ])
-            .arg(&target_dir);
-        for var in [
-            "RUSTC_WORKSPACE_WRAPPER",
-            "CLIPPY_ARGS",
-            "CARGO_ENCODED_RUSTFLAGS",
-            "RUSTFLAGS",
-            "CARGO_BUILD_RUSTFLAGS",
-            "CARGO_BUILD_TARGET",
-            "CARGO_TARGET_DIR",
-        ] {
-            command.env_remove(var);
-        }
-        let status = command
-            .status()
-            .unwrap_or_else(|e| panic!("could not run cargo to build the hostile fixtures: {e}"));
-        assert!(
-            status.success(),
-            "building hostile fixture {feature} failed"
+        build_component(
+            root,
+            &target_dir,
+            &["-p", "fixture-hostile", "--features", feature],
         );
         let built = out.join("fixture_hostile.wasm");
         let named = out.join(format!("hostile_{}.wasm", feature.replace('-', "_")));
@@ -157,6 +91,42 @@ fn main() {
             file.display()
         );
     }
+}
+
+/// Builds one component with `cargo rustc` in the wasm target directory.
+fn build_component(root: &Path, target_dir: &Path, package: &[&str]) {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args([
+            "rustc",
+            "--profile",
+            "plugin",
+            "--target",
+            TARGET,
+            "--crate-type",
+            "cdylib",
+        ])
+        .args(package)
+        .arg("--target-dir")
+        .arg(target_dir);
+    // The outer build's flags (and clippy's wrapper) are for the host, not for wasm.
+    for var in [
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CLIPPY_ARGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+    ] {
+        command.env_remove(var);
+    }
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("could not run cargo to build {package:?}: {e}"));
+    assert!(status.success(), "building {package:?} for {TARGET} failed");
 }
 
 /// rustup does not install the targets rust-toolchain.toml lists by itself.

@@ -5,9 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{ConfigDir, Consumer, RecordingBot, connector_file, gateway};
+use crate::support::{
+    ConfigDir, Consumer, RecordingBot, connector_file, conversation_change, gateway,
+};
 
 /// How the connector reaches the hub: the scenarios run over both.
 #[derive(Clone, Copy)]
@@ -55,25 +57,6 @@ fn connector_over(
         &connector_file("c", "b", "bot-user", &extra, custom),
     );
     config
-}
-
-/// Waits for a conversation change the consumer sees that `pick` accepts.
-async fn conversation_change<T>(
-    consumer: &mut Consumer,
-    mut pick: impl FnMut(&Value) -> Option<T>,
-) -> T {
-    consumer
-        .wire
-        .wait_for(|f| {
-            if f["type"] != "cqm.ExConversationChangeNotification" {
-                return None;
-            }
-            f["body"]["changes"]
-                .as_array()?
-                .iter()
-                .find_map(|c| pick(&c["result"]["conversationDetails"]))
-        })
-        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,23 +3,9 @@
 //! accepts rings, echoes, transfers and closes, and a consumer on the hub's
 //! consumer WebSocket sees all of it.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::{ConfigDir, Consumer, NodeAgentSdkPeer, gateway};
-
-/// Waits for a conversation change the consumer sees that `pick` accepts.
-async fn change<T>(consumer: &mut Consumer, mut pick: impl FnMut(&Value) -> Option<T>) -> T {
-    consumer
-        .wire
-        .wait_for(|f| {
-            (f["type"] == "cqm.ExConversationChangeNotification").then_some(())?;
-            f["body"]["changes"]
-                .as_array()?
-                .iter()
-                .find_map(|c| pick(&c["result"]["conversationDetails"]))
-        })
-        .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_node_agent_sdk_serves_conversations_on_the_hub_over_tls() {
@@ -41,7 +27,7 @@ async fn the_official_node_agent_sdk_serves_conversations_on_the_hub_over_tls() 
     first.say("hello").await;
     assert_eq!(first.next_agent_text().await, "sdk echo: hello");
     first.say("close").await;
-    let reason = change(&mut first, |d| {
+    let reason = crate::support::conversation_change(&mut first, |d| {
         (d["state"] == "CLOSE").then(|| d["closeReason"].clone())
     })
     .await;
@@ -53,7 +39,7 @@ async fn the_official_node_agent_sdk_serves_conversations_on_the_hub_over_tls() 
     second.say("hi there").await;
     assert_eq!(second.next_agent_text().await, "sdk echo: hi there");
     second.say("transfer").await;
-    let roles = change(&mut second, |d| {
+    let roles = crate::support::conversation_change(&mut second, |d| {
         (d["skillId"] == "2").then(|| {
             d["participants"]
                 .as_array()

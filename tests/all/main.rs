@@ -7,6 +7,7 @@ mod bots;
 mod config;
 mod e2e;
 mod fields;
+mod fuzz_seeds;
 mod hostile;
 mod hub;
 mod interop;

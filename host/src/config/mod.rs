@@ -61,6 +61,38 @@ fn render(diagnostics: &[Diagnostic]) -> String {
         .join("\n")
 }
 
+/// Which file of a configuration directory a text is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// `switchboard.toml`.
+    Gateway,
+    /// `connectors/*.toml`.
+    Connector,
+    /// `bots/*.toml`.
+    Bot,
+}
+
+/// Checks one file's text on its own (no cross-file rules): its diagnostics.
+pub fn check_source(kind: FileKind, source: &str) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    let file = Path::new(match kind {
+        FileKind::Gateway => "switchboard.toml",
+        FileKind::Connector => "connectors/input.toml",
+        FileKind::Bot => "bots/input.toml",
+    });
+    match kind {
+        FileKind::Gateway => drop(schema::parse_gateway(
+            Path::new("."),
+            file,
+            source,
+            &mut diagnostics,
+        )),
+        FileKind::Connector => drop(schema::parse_connector(file, source, &mut diagnostics)),
+        FileKind::Bot => drop(schema::parse_bot(file, source, &mut diagnostics)),
+    }
+    diagnostics
+}
+
 /// Loads and validates the configuration directory `dir`.
 pub fn load(dir: &Path) -> Result<Loaded, ConfigErrors> {
     let mut diagnostics = Vec::new();

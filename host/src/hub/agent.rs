@@ -15,7 +15,7 @@ use crate::http::ServerSocket;
 use crate::wire::{self, Frame, Request};
 
 /// Adds a logged-in agent session whose frames go to `outbox`.
-fn register(hub: &Arc<Hub>, session: &Session, outbox: Outbox) -> u64 {
+pub(super) fn register(hub: &Arc<Hub>, session: &Session, outbox: Outbox) -> u64 {
     let mut state = hub.state();
     let conn = state.next_id();
     let user = state

@@ -99,7 +99,7 @@ pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: S
 }
 
 /// Answers one request; every request gets exactly one response.
-fn handle(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, request: Request) {
+pub(super) fn handle(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, request: Request) {
     let respond = |code: u16, kind: &str, body: Value| {
         let _ = outbox.send(Outgoing::Text(wire::response(
             Some(&request.id),

@@ -595,6 +595,80 @@ fn verify_brand_jwt(auth: &ConsumerAuth, token: &str) -> Result<String, String> 
 
 use crate::wire;
 
+/// Entry points for the fuzz targets in `fuzz/`: one frame through the
+/// agent side, or the consumer side, of a fresh hub with one logged-in
+/// agent or one authenticated consumer. Not for production use.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::sync::{Arc, Mutex};
+
+    use super::state::{Consumer, HubState, Session};
+    use super::{Hub, agent, consumer};
+    use crate::config::{ConsumerAuth, HubConfig, HubSkill};
+    use crate::wire::{self, Frame};
+
+    fn hub() -> Arc<Hub> {
+        let config = HubConfig {
+            listen: "127.0.0.1:0".parse().expect("literal address"),
+            account: "123".into(),
+            default_skill: "1".into(),
+            skills: vec![HubSkill {
+                id: "1".into(),
+                name: "one".into(),
+            }],
+            users: Vec::new(),
+            ring_expiration: std::time::Duration::from_secs(30),
+            engagements: Vec::new(),
+            consumer_auth: ConsumerAuth::default(),
+            agent_grace: std::time::Duration::from_secs(1),
+            tls: None,
+        };
+        Arc::new(Hub {
+            state: Mutex::new(HubState::new(config)),
+            addr: "127.0.0.1:0".parse().expect("literal address"),
+        })
+    }
+
+    /// One frame from an agent.
+    pub fn agent_frame(text: &str) {
+        let hub = hub();
+        let session = Session {
+            login: "bot".into(),
+            user_id: "123.bot".into(),
+            pid: "pid".into(),
+        };
+        let (outbox, _frames) = tokio::sync::mpsc::unbounded_channel();
+        let conn = agent::register(&hub, &session, outbox);
+        let (_reply, kind) = agent::process(&hub, conn, &session, text);
+        agent::after(&hub, conn, kind);
+    }
+
+    /// One frame from a consumer.
+    pub fn consumer_frame(text: &str) {
+        let hub = hub();
+        let (outbox, _frames) = tokio::sync::mpsc::unbounded_channel();
+        let conn = {
+            let mut state = hub.state();
+            let conn = state.next_id();
+            state
+                .consumer_tokens
+                .insert("jwt".into(), "consumer-1".into());
+            state.consumers.insert(
+                conn,
+                Consumer {
+                    outbox: Some(outbox.clone()),
+                    consumer_id: Some("consumer-1".into()),
+                    ..Consumer::default()
+                },
+            );
+            conn
+        };
+        if let Ok(Frame::Request(request)) = wire::parse(text) {
+            consumer::handle(&hub, conn, &outbox, request);
+        }
+    }
+}
+
 fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
 }

@@ -654,6 +654,15 @@ fn dispatch(
     }
 }
 
+/// The events one frame from the platform carries (none for responses
+/// and for frames that do not parse).
+pub fn notification_events(text: &str, agent_id: &str) -> Vec<PlatformEvent> {
+    match wire::parse(text) {
+        Ok(Frame::Notification { kind, body }) => translate(&kind, &body, agent_id),
+        _ => Vec::new(),
+    }
+}
+
 /// Turns a notification into the events a connector acts on.
 fn translate(kind: &str, body: &Value, agent_id: &str) -> Vec<PlatformEvent> {
     let changes = || body["changes"].as_array().into_iter().flatten();

@@ -182,6 +182,17 @@ impl HostMonotonicClock for CoarseMonotonicClock {
     }
 }
 
+impl PluginState {
+    /// Bytes the entry under `key` takes now (0 if absent).
+    fn entry_size(&self, key: &str) -> usize {
+        self.kv
+            .get(key)
+            .ok()
+            .flatten()
+            .map_or(0, |v| key.len() + v.len())
+    }
+}
+
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
@@ -222,12 +233,7 @@ impl self::switchboard::connector::host::Host for PluginState {
         if key.len() + value.len() > KV_ENTRY_MAX {
             return Ok(Err(format!("entry exceeds {KV_ENTRY_MAX} bytes")));
         }
-        let old = self
-            .kv
-            .get(&key)
-            .ok()
-            .flatten()
-            .map_or(0, |v| key.len() + v.len());
+        let old = self.entry_size(&key);
         let next = self.kv_used.saturating_sub(old) + key.len() + value.len();
         if next > self.kv_quota {
             return Ok(Err(format!(
@@ -243,12 +249,7 @@ impl self::switchboard::connector::host::Host for PluginState {
     }
 
     fn kv_delete(&mut self, key: String) -> wasmtime::Result<Result<(), String>> {
-        let old = self
-            .kv
-            .get(&key)
-            .ok()
-            .flatten()
-            .map_or(0, |v| key.len() + v.len());
+        let old = self.entry_size(&key);
         let result = self.kv.delete(&key).map_err(|e| e.to_string());
         if result.is_ok() {
             self.kv_used = self.kv_used.saturating_sub(old);

@@ -265,6 +265,23 @@ impl Consumer {
     }
 }
 
+/// Waits for a conversation change the consumer sees that `pick` accepts.
+pub async fn conversation_change<T>(
+    consumer: &mut Consumer,
+    mut pick: impl FnMut(&Value) -> Option<T>,
+) -> T {
+    consumer
+        .wire
+        .wait_for(|f| {
+            (f["type"] == "cqm.ExConversationChangeNotification").then_some(())?;
+            f["body"]["changes"]
+                .as_array()?
+                .iter()
+                .find_map(|c| pick(&c["result"]["conversationDetails"]))
+        })
+        .await
+}
+
 /// The `sub` claim of a JWT.
 pub fn jwt_subject(jwt: &str) -> String {
     use base64::Engine as _;
