@@ -60,8 +60,13 @@ impl ScriptedBot {
 
 impl Bot for ScriptedBot {
     fn ask<'a>(&'a self, turn: &'a BotTurn) -> BoxFuture<'a, Result<Vec<BotAction>, BotError>> {
-        let _ = &self.id;
-        Box::pin(async move { Ok(self.answer(&turn.text)) })
+        Box::pin(async move {
+            let actions = self.answer(&turn.text);
+            if actions.is_empty() {
+                tracing::debug!(bot = %self.id, text = %turn.text, "no rule matches: no answer");
+            }
+            Ok(actions)
+        })
     }
 }
 

@@ -32,6 +32,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{ConsumerAuth, HubConfig, HubTls, LoginCredentials, UserKind};
 use crate::http::{self, Body};
+use crate::wire;
 use crate::tls;
 use state::{HubState, Session};
 
@@ -593,7 +594,6 @@ fn verify_brand_jwt(auth: &ConsumerAuth, token: &str) -> Result<String, String> 
         .ok_or_else(|| "the brand JWT has no sub".into())
 }
 
-use crate::wire;
 
 /// Entry points for the fuzz targets in `fuzz/`: one frame through the
 /// agent side, or the consumer side, of a fresh hub with one logged-in
