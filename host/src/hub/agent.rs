@@ -4,13 +4,12 @@ use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::Hub;
-use super::state::{Agent, Outbox, Outgoing, Session};
+use super::state::{self, Agent, Outbox, Outgoing, Session};
 use crate::http::ServerSocket;
 use crate::wire::{self, Frame, Request};
 
@@ -105,11 +104,11 @@ pub(super) fn after(hub: &Arc<Hub>, conn: u64, kind: Option<String>) {
 
 pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket) {
     let (mut sink, mut stream) = socket.split();
-    let (outbox, mut outgoing) = mpsc::unbounded_channel();
+    let (outbox, mut outgoing) = state::outbox();
     let conn = register(&hub, &session, outbox.clone());
 
     let writer = tokio::spawn(async move {
-        while let Some(frame) = outgoing.recv().await {
+        while let Some(frame) = outgoing.next().await {
             let result = match frame {
                 Outgoing::Text(text) => sink.send(Message::text(text)).await,
                 Outgoing::Close(code, reason) => {
@@ -152,12 +151,12 @@ const WEBHOOK_FAILURES: u32 = 3;
 /// mode): requests come as POSTs, notifications go as POSTs to `url`, in
 /// order. Returns the session's connection id.
 pub(super) fn serve_webhook(hub: &Arc<Hub>, session: &Session, url: String) -> u64 {
-    let (outbox, mut outgoing) = mpsc::unbounded_channel();
+    let (outbox, mut outgoing) = state::outbox();
     let conn = register(hub, session, outbox);
     let hub = hub.clone();
     tokio::spawn(async move {
         let mut failures = 0;
-        while let Some(frame) = outgoing.recv().await {
+        while let Some(frame) = outgoing.next().await {
             let Outgoing::Text(text) = frame else { break };
             let body: Value = serde_json::from_str(&text).expect("the hub writes JSON");
             match crate::http::post_json(&url, &body).await {

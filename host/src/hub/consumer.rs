@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::Hub;
-use super::state::{Consumer, Outbox, Outgoing};
+use super::state::{self, Consumer, Outbox, Outgoing};
 use crate::http::ServerSocket;
 use crate::wire::{self, Frame, Request};
 
@@ -22,7 +21,7 @@ const UNAUTHORIZED: u16 = 4401;
 
 pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: ServerSocket) {
     let (mut sink, mut stream) = socket.split();
-    let (outbox, mut outgoing) = mpsc::unbounded_channel();
+    let (outbox, mut outgoing) = state::outbox();
     let conn = {
         let mut state = hub.state();
         let conn = state.next_id();
@@ -39,7 +38,7 @@ pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: S
     };
 
     let writer = tokio::spawn(async move {
-        while let Some(frame) = outgoing.recv().await {
+        while let Some(frame) = outgoing.next().await {
             let result = match frame {
                 Outgoing::Text(text) => sink.send(Message::text(text)).await,
                 Outgoing::Close(code, reason) => {

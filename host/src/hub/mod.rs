@@ -32,8 +32,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{ConsumerAuth, HubConfig, HubTls, LoginCredentials, UserKind};
 use crate::http::{self, Body};
-use crate::wire;
 use crate::tls;
+use crate::wire;
 use state::{HubState, Session};
 
 const CHAT_PAGE: &str = include_str!("chat.html");
@@ -594,7 +594,6 @@ fn verify_brand_jwt(auth: &ConsumerAuth, token: &str) -> Result<String, String> 
         .ok_or_else(|| "the brand JWT has no sub".into())
 }
 
-
 /// Entry points for the fuzz targets in `fuzz/`: one frame through the
 /// agent side, or the consumer side, of a fresh hub with one logged-in
 /// agent or one authenticated consumer. Not for production use.
@@ -637,7 +636,7 @@ pub mod fuzzing {
             user_id: "123.bot".into(),
             pid: "pid".into(),
         };
-        let (outbox, _frames) = tokio::sync::mpsc::unbounded_channel();
+        let (outbox, _frames) = super::state::outbox();
         let conn = agent::register(&hub, &session, outbox);
         let (_reply, kind) = agent::process(&hub, conn, &session, text);
         agent::after(&hub, conn, kind);
@@ -646,7 +645,7 @@ pub mod fuzzing {
     /// One frame from a consumer.
     pub fn consumer_frame(text: &str) {
         let hub = hub();
-        let (outbox, _frames) = tokio::sync::mpsc::unbounded_channel();
+        let (outbox, _frames) = super::state::outbox();
         let conn = {
             let mut state = hub.state();
             let conn = state.next_id();

@@ -8,7 +8,9 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
-use tokio::sync::mpsc::UnboundedSender;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, mpsc};
 
 use crate::config::HubConfig;
 use crate::wire::{self, now_ms};
@@ -22,7 +24,66 @@ pub enum Outgoing {
     Close(u16, String),
 }
 
-pub type Outbox = UnboundedSender<Outgoing>;
+/// How many frames may wait for one connection. A peer that stops reading
+/// is disconnected rather than let the hub hold its frames without end.
+const OUTBOX_FRAMES: usize = 4096;
+
+/// The sending side of a connection's outbox.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    frames: mpsc::Sender<Outgoing>,
+    overflow: Arc<Notify>,
+}
+
+/// The receiving side, read by the connection's writer.
+pub struct OutboxReader {
+    frames: mpsc::Receiver<Outgoing>,
+    overflow: Arc<Notify>,
+}
+
+/// A new, bounded outbox.
+pub fn outbox() -> (Outbox, OutboxReader) {
+    let (sender, receiver) = mpsc::channel(OUTBOX_FRAMES);
+    let overflow = Arc::new(Notify::new());
+    (
+        Outbox {
+            frames: sender,
+            overflow: overflow.clone(),
+        },
+        OutboxReader {
+            frames: receiver,
+            overflow,
+        },
+    )
+}
+
+impl Outbox {
+    /// Queues a frame. A full outbox closes the connection (1008); a closed
+    /// one means the connection is going away and its cleanup follows.
+    pub fn send(&self, frame: Outgoing) -> Result<(), ()> {
+        match self.frames.try_send(frame) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflow.notify_one();
+                Err(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+        }
+    }
+}
+
+impl OutboxReader {
+    /// The next frame to write; a close when the peer fell too far behind.
+    pub async fn next(&mut self) -> Option<Outgoing> {
+        tokio::select! {
+            biased;
+            _ = self.overflow.notified() => {
+                Some(Outgoing::Close(1008, "too many frames waiting: the peer is not reading".into()))
+            }
+            frame = self.frames.recv() => frame,
+        }
+    }
+}
 
 /// Who sent an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -868,4 +929,35 @@ fn consumer_change(conv: &Conversation, e: &StoredEvent, transient: bool) -> Val
         change["sequence"] = json!(e.sequence);
     }
     change
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_peer_that_stops_reading_is_closed_not_buffered_without_end() {
+        let (outbox, mut reader) = outbox();
+        for n in 0..OUTBOX_FRAMES {
+            outbox
+                .send(Outgoing::Text(n.to_string()))
+                .expect("room for it");
+        }
+        assert!(outbox.send(Outgoing::Text("one too many".into())).is_err());
+        match reader.next().await {
+            Some(Outgoing::Close(code, _)) => assert_eq!(code, 1008),
+            other => panic!("expected a close, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_come_out_in_order() {
+        let (outbox, mut reader) = outbox();
+        for n in 0..3 {
+            outbox.send(Outgoing::Text(n.to_string())).unwrap();
+        }
+        for n in 0..3 {
+            assert!(matches!(reader.next().await, Some(Outgoing::Text(t)) if t == n.to_string()));
+        }
+    }
 }
