@@ -139,13 +139,13 @@ impl Gateway {
             (None, None) if config.connectors.is_empty() => String::new(),
             (None, None) => return Err(StartError::NoPlatform),
         };
-        // An https platform is trusted through `[messaging] ca_file`; the
-        // embedded hub's own certificate is trusted without saying so.
-        let trusted = config
-            .gateway
-            .ca_file
-            .clone()
-            .or_else(|| hub.as_ref().and_then(|h| h.certificate.clone()));
+        // An https platform is trusted through `[messaging] ca_file` (or
+        // the public roots); the embedded hub's own certificate is trusted
+        // without saying so when connectors use the embedded hub.
+        let trusted = match &config.gateway.csds {
+            Some(_) => config.gateway.ca_file.clone(),
+            None => hub.as_ref().and_then(|h| h.certificate.clone()),
+        };
         let client_tls = tls::client_config(trusted.as_deref()).map_err(StartError::Tls)?;
         let mut gateway = Gateway {
             client_tls,
