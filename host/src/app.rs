@@ -5,6 +5,7 @@
 //! Owns: wiring and lifetime. Each part's logic lives in its own module.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -434,26 +435,35 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
     let loaded = config::load(config_dir)?;
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
-        eprintln!("{warning}");
+        let _ = writeln!(std::io::stderr(), "{warning}");
     }
     let gateway = Gateway::start(loaded.config, &overrides).await?;
     if let Some(url) = gateway.hub_url() {
         if let Some(certificate) = gateway.hub_certificate() {
-            println!(
+            say(format_args!(
                 "switchboard: hub TLS certificate at {} (trust it, e.g. NODE_EXTRA_CA_CERTS={0})",
                 certificate.display()
-            );
+            ));
         }
-        println!("switchboard: hub listening on {url}");
-        println!("switchboard: web chat at {url}/");
+        say(format_args!("switchboard: hub listening on {url}"));
+        say(format_args!("switchboard: web chat at {url}/"));
     }
     for (id, report) in gateway.reports() {
-        println!("switchboard: connector {id}: {:?}", report.status);
+        say(format_args!(
+            "switchboard: connector {id}: {:?}",
+            report.status
+        ));
     }
     wait_for_shutdown().await;
-    println!("switchboard: shutting down");
+    say(format_args!("switchboard: shutting down"));
     gateway.shutdown().await;
     Ok(())
+}
+
+/// Prints a line for the person running `switchboard run`; a closed
+/// stdout (a pipe nobody reads any more) is no reason to stop serving.
+fn say(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 async fn wait_for_shutdown() {

@@ -251,16 +251,27 @@ async fn the_environment_is_empty_unless_a_variable_is_granted() {
 }
 
 #[tokio::test]
-async fn sockets_are_denied() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:9").ok();
-    let (plugins, _store) = chain("hostile_socket", &[], Limits::default(), Grants::default());
+async fn sockets_are_denied_even_to_a_listening_loopback_port() {
+    // Something really listens, so only the sandbox can make the connect fail.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (plugins, _store) = chain(
+        "hostile_socket",
+        &[("address", &address)],
+        Limits::default(),
+        Grants::default(),
+    );
     let denied = reported(
         plugins
             .consumer_message(&conversation(), "hello".into())
             .await,
     );
     assert!(denied.starts_with("denied:"), "{denied}");
-    drop(listener);
+    listener.set_nonblocking(true).unwrap();
+    assert!(
+        listener.accept().is_err(),
+        "no connection reached the listener"
+    );
 }
 
 #[tokio::test]

@@ -314,10 +314,10 @@ impl GatewayProcess {
         let stdout = child.stdout.take().expect("piped");
         let (lines_tx, lines_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            // Keep reading for the life of the process: a closed pipe would
+            // make the gateway's next line fail.
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines_tx.send(line).is_err() {
-                    break;
-                }
+                let _ = lines_tx.send(line);
             }
         });
         let mut stdout_lines = Vec::new();
