@@ -20,6 +20,7 @@ const COMPONENTS: &[&str] = &[
     "fixture-trap",
     "fixture-spin",
     "fixture-shout",
+    "fixture-stamp",
     "fixture-no-hooks",
 ];
 

@@ -148,7 +148,7 @@ fn a_plugin_of_another_world_stops_the_start_with_an_error_naming_the_file() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("connector edge: plugin ")
+        stderr.contains("connectors/edge.toml:11:8: error: plugin ")
             && stderr.contains("fixture_no_hooks.wasm: not a valid switchboard plugin component"),
         "{stderr}"
     );

@@ -58,21 +58,29 @@ async fn statuses_details_start_stop_edit_delete_and_history() {
     assert_eq!(report.details.bot.up, Some(true));
     assert_eq!(report.conversations, 1);
 
-    // Running: edit and delete are refused with a clear error.
+    // Running: an identity change (another agent user) is refused, located
+    // in the file, and delete is refused with a clear error.
     let loaded = switchboard::config::load(config.path()).unwrap().config;
-    let edit = gateway
-        .edit_connector(loaded.connectors[0].clone())
-        .unwrap_err();
+    let mut other_user = loaded.connectors[0].clone();
+    other_user.source = other_user
+        .source
+        .replace("agent_user_id = \"bot-user\"", "agent_user_id = \"other-user\"")
+        .into();
+    let edit = gateway.edit_connector(other_user).await.unwrap_err();
+    assert!(matches!(edit, LifecycleError::Refused(_)), "{edit}");
     assert!(
-        matches!(edit, LifecycleError::Running { action: "edit", .. }),
+        edit.to_string()
+            .contains("c.toml:4:17: error: `agent_user_id` of connector `c` cannot change while it runs"),
         "{edit}"
     );
-    assert_eq!(
-        edit.to_string(),
-        "connector `c` is running: stop it before you edit it"
+    assert!(
+        std::fs::read_to_string(config.path().join("connectors/c.toml"))
+            .unwrap()
+            .contains("\"bot-user\""),
+        "the refused edit put the previous file back"
     );
     assert!(matches!(
-        gateway.delete_connector("c"),
+        gateway.delete_connector("c").await,
         Err(LifecycleError::Running {
             action: "delete",
             ..
@@ -83,6 +91,7 @@ async fn statuses_details_start_stop_edit_delete_and_history() {
     assert_eq!(gateway.report("c").unwrap().status, Status::Stopped);
     gateway
         .edit_connector(loaded.connectors[0].clone())
+        .await
         .unwrap();
     assert!(matches!(
         gateway.start_connector("nope"),
@@ -102,11 +111,14 @@ async fn statuses_details_start_stop_edit_delete_and_history() {
         Some(&Status::Stopped),
         "an edit keeps it Stopped"
     );
-    gateway.delete_connector("c").unwrap();
+    gateway.delete_connector("c").await.unwrap();
     assert!(gateway.report("c").is_err());
+    assert!(!config.path().join("connectors/c.toml").exists());
 
-    // The history survives a restart of the gateway (it lives in sled).
+    // The history survives a restart of the gateway (it lives in sled),
+    // here with the connector added back by hand.
     gateway.shutdown().await;
+    config.write("connectors/c.toml", &file);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let again = crate::support::gateway(&config).await;
     let kept = again.history("c").unwrap();

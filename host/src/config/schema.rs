@@ -236,15 +236,32 @@ pub struct ConnectorConfig {
     pub custom_spans: BTreeMap<&'static str, Range<usize>>,
     /// Where the identity fields are, for later diagnostics.
     pub spans: ConnectorSpans,
+    /// The file's text, to locate later findings (a reload's refusals).
+    pub source: std::sync::Arc<str>,
 }
 
-/// Byte spans of a connector file's fields.
+/// Byte spans of a connector file's fields; a field left to its default
+/// points at `id`.
 #[derive(Clone, Debug, Default)]
 pub struct ConnectorSpans {
     /// `id`.
     pub id: Range<usize>,
     /// `bot`.
     pub bot: Range<usize>,
+    /// `account`.
+    pub account: Range<usize>,
+    /// `agent_user_id`.
+    pub agent_user_id: Range<usize>,
+    /// `password`, `password_env` or `api_key`.
+    pub credentials: Range<usize>,
+    /// `role`.
+    pub role: Range<usize>,
+    /// `conversation_type`.
+    pub conversation_type: Range<usize>,
+    /// `deploy_to`.
+    pub deploy_to: Range<usize>,
+    /// `external_webhook_url`.
+    pub external_webhook_url: Range<usize>,
 }
 
 /// One `[[plugins]]` entry of a connector.
@@ -596,8 +613,8 @@ struct RawDirGrant {
 struct RawConnector {
     id: Spanned<String>,
     bot: Spanned<String>,
-    account: String,
-    agent_user_id: String,
+    account: Spanned<String>,
+    agent_user_id: Spanned<String>,
     #[serde(default)]
     password: Option<Spanned<String>>,
     #[serde(default)]
@@ -607,15 +624,15 @@ struct RawConnector {
     #[serde(default = "default_max_conversations")]
     max_conversations: Spanned<u32>,
     #[serde(default)]
-    role: Role,
+    role: Option<Spanned<Role>>,
     #[serde(default)]
-    conversation_type: ConversationType,
+    conversation_type: Option<Spanned<ConversationType>>,
     #[serde(default)]
-    deploy_to: DeployTo,
+    deploy_to: Option<Spanned<DeployTo>>,
     #[serde(default)]
     fallback_skill_id: Option<String>,
     #[serde(default)]
-    external_webhook_url: Option<String>,
+    external_webhook_url: Option<Spanned<String>>,
     #[serde(default)]
     accessibility: bool,
     #[serde(default)]
@@ -1056,6 +1073,29 @@ pub(super) fn parse_connector(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<ConnectorConfig> {
     let raw: RawConnector = parse(file, source, diagnostics)?;
+    let id_span = raw.id.span();
+    let span_of = |span: Option<Range<usize>>| span.unwrap_or_else(|| id_span.clone());
+    let spans = ConnectorSpans {
+        id: raw.id.span(),
+        bot: raw.bot.span(),
+        account: raw.account.span(),
+        agent_user_id: raw.agent_user_id.span(),
+        credentials: span_of(
+            raw.password
+                .as_ref()
+                .map(Spanned::span)
+                .or(raw.password_env.as_ref().map(Spanned::span))
+                .or(raw.api_key.as_ref().map(Spanned::span)),
+        ),
+        role: span_of(raw.role.as_ref().map(Spanned::span)),
+        conversation_type: span_of(raw.conversation_type.as_ref().map(Spanned::span)),
+        deploy_to: span_of(raw.deploy_to.as_ref().map(Spanned::span)),
+        external_webhook_url: span_of(raw.external_webhook_url.as_ref().map(Spanned::span)),
+    };
+    let conversation_type = raw
+        .conversation_type
+        .map(Spanned::into_inner)
+        .unwrap_or_default();
     if let Some(password) = &raw.password {
         diagnostics.push(Diagnostic::warning(
             file,
@@ -1088,7 +1128,7 @@ pub(super) fn parse_connector(
     );
     let (custom, custom_spans) = CustomFields::parse(
         &raw.custom,
-        raw.conversation_type,
+        conversation_type,
         file,
         source,
         diagnostics,
@@ -1124,21 +1164,19 @@ pub(super) fn parse_connector(
         .collect();
     Some(ConnectorConfig {
         file: file.to_owned(),
-        spans: ConnectorSpans {
-            id: raw.id.span(),
-            bot: raw.bot.span(),
-        },
+        spans,
+        source: source.into(),
         id: raw.id.into_inner(),
         bot: raw.bot.into_inner(),
-        account: raw.account,
-        agent_user_id: raw.agent_user_id,
+        account: raw.account.into_inner(),
+        agent_user_id: raw.agent_user_id.into_inner(),
         credentials,
         max_conversations: max.clamp(1, MAX_CONVERSATIONS_PER_AGENT),
-        role: raw.role,
-        conversation_type: raw.conversation_type,
-        deploy_to: raw.deploy_to,
+        role: raw.role.map(Spanned::into_inner).unwrap_or_default(),
+        conversation_type,
+        deploy_to: raw.deploy_to.map(Spanned::into_inner).unwrap_or_default(),
         fallback_skill_id: raw.fallback_skill_id,
-        external_webhook_url: raw.external_webhook_url,
+        external_webhook_url: raw.external_webhook_url.map(Spanned::into_inner),
         accessibility: raw.accessibility,
         autostart: raw.autostart,
         plugins,

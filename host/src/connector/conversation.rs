@@ -10,8 +10,16 @@
 //!
 //! Consumer events are deduplicated by sequence: a replay or reconnect
 //! never sends a message to the bot twice.
+//!
+//! The task saves its state ([`SavedConversation`]) after every step and
+//! makes it durable before each bot call. A conversation that comes back
+//! without a ring (a reconnect, or a restart after a crash within the
+//! platform's grace period) resumes from what was saved: its messageDelay
+//! window, queued turns and counters, and the consumer messages that
+//! arrived while nobody listened, read from its history. A turn that was in
+//! flight when the process died is not sent again (the bot may have acted
+//! on it); it counts as unanswered, so messageResendMaxRetries applies.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -20,13 +28,9 @@ use tokio::time::{Instant, sleep_until};
 
 use super::fields::default_greeting_message::greeting_due;
 use super::fields::default_stepup_message::is_step_up_echo;
-use super::fields::fallback_escalation_time::EscalationClock;
-use super::fields::max_escalation_retries::{
-    ESCALATION_FAILED, EscalationFailures, TRANSFER_IMPOSSIBLE,
-};
-use super::fields::message_delay::MessageDelay;
-use super::fields::message_resend_max_retries::Resends;
+use super::fields::max_escalation_retries::{ESCALATION_FAILED, TRANSFER_IMPOSSIBLE};
 use super::fields::skip_agent_message::{FirstTurn, first_turn};
+use super::saved::SavedConversation;
 use super::{Bot, BotAction, BotError, BotTurn, ConnectorSettings, Platform, Shared, TurnKind};
 use crate::content::OutMessage;
 use crate::plugin::{ConsumerDecision, ConversationView};
@@ -53,8 +57,12 @@ pub enum Input {
     },
     /// The conversation closed: the bot hears `LP_CLOSECONVERSATION`, then the task ends.
     Closed,
-    /// The conversation left this connector (transferred away): the task ends.
+    /// The conversation left this connector (transferred away): the task
+    /// ends and its saved state is forgotten.
     Gone,
+    /// The platform session ended: the task ends, its saved state is kept
+    /// for when the conversation comes back.
+    Detached,
     /// A bot call finished.
     BotAnswered {
         /// The turn it answered.
@@ -71,15 +79,13 @@ pub struct Conversation {
     platform: Arc<dyn Platform>,
     bot: Arc<dyn Bot>,
     inbox_tx: mpsc::UnboundedSender<Input>,
-    last_sequence: u64,
-    delay: MessageDelay,
-    greet_at: Option<Instant>,
     is_new: bool,
-    in_flight: bool,
-    queued: VecDeque<BotTurn>,
-    resends: Resends,
-    escalation: EscalationClock,
-    escalation_failures: EscalationFailures,
+    /// The turn the bot is answering now.
+    in_flight: Option<BotTurn>,
+    /// Resumed from saved state: history after `last_sequence` is unhandled.
+    restored: bool,
+    st: SavedConversation,
+    last_saved: Vec<u8>,
 }
 
 impl Conversation {
@@ -87,49 +93,106 @@ impl Conversation {
     /// the connector accepted a ring for it in this session. `inbox_tx` is
     /// the sender of the inbox the task will run on.
     pub fn new(
-        view: ConversationView,
+        mut view: ConversationView,
         shared: Arc<Shared>,
         platform: Arc<dyn Platform>,
         bot: Arc<dyn Bot>,
         rung: bool,
         inbox_tx: mpsc::UnboundedSender<Input>,
     ) -> Self {
+        // A ring means the platform routed the conversation here anew:
+        // whatever was saved from an earlier stay no longer holds.
+        let saved = if rung { None } else { Self::load(&shared, &view.id) };
+        let restored = saved.is_some();
+        let mut st = saved.unwrap_or_default();
+        if restored {
+            view.skill_id = st.skill_id.clone().or(view.skill_id);
+            view.authenticated = st.authenticated;
+            if let Some(turn) = st.in_flight.take() {
+                tracing::warn!(conversation = %view.id, "a bot call was in flight when the connector last stopped: not asking again");
+                if turn.kind == TurnKind::Message {
+                    let interval = shared.settings().custom.retry_message_interval;
+                    st.resends.no_response(&turn, Instant::now(), interval);
+                }
+            }
+        } else {
+            st.greet_at = greeting_due(Instant::now(), rung);
+        }
         Conversation {
             view,
             shared,
             platform,
             bot,
             inbox_tx,
-            last_sequence: 0,
-            delay: MessageDelay::default(),
-            greet_at: greeting_due(Instant::now(), rung),
             is_new: rung,
-            in_flight: false,
-            queued: VecDeque::new(),
-            resends: Resends::default(),
-            escalation: EscalationClock::default(),
-            escalation_failures: EscalationFailures::default(),
+            in_flight: None,
+            restored,
+            st,
+            last_saved: Vec::new(),
         }
     }
 
-    fn settings(&self) -> &ConnectorSettings {
-        &self.shared.settings
+    fn load(shared: &Shared, id: &str) -> Option<SavedConversation> {
+        let bytes = shared.saved.as_ref()?.get(id).ok()??;
+        match serde_json::from_slice(&bytes) {
+            Ok(saved) => Some(saved),
+            Err(error) => {
+                tracing::error!(conversation = %id, %error, "unreadable saved state: starting afresh");
+                None
+            }
+        }
+    }
+
+    /// Writes the state if it changed since the last save.
+    fn save(&mut self) {
+        let Some(store) = &self.shared.saved else {
+            return;
+        };
+        self.st.consumer_id.clone_from(&self.view.consumer_id);
+        self.st.authenticated = self.view.authenticated;
+        self.st.skill_id.clone_from(&self.view.skill_id);
+        let bytes = serde_json::to_vec(&self.st).expect("saved state serializes");
+        if bytes != self.last_saved {
+            if let Err(error) = store.put(&self.view.id, &bytes) {
+                tracing::error!(conversation = %self.view.id, %error, "could not save the conversation");
+            }
+            self.last_saved = bytes;
+        }
+    }
+
+    fn forget(&self) {
+        if let Some(store) = &self.shared.saved
+            && let Err(error) = store.remove(&self.view.id)
+        {
+            tracing::error!(conversation = %self.view.id, %error, "could not forget the conversation");
+        }
+    }
+
+    /// The settings now: a reload may have changed them since the last step.
+    fn settings(&mut self) -> Arc<ConnectorSettings> {
+        let settings = self.shared.settings();
+        self.view.accessibility = settings.accessibility;
+        if self.view.custom_fields.len() != 10 || settings.custom.as_pairs() != self.view.custom_fields {
+            self.view.custom_fields = settings.custom.as_pairs();
+        }
+        settings
     }
 
     /// Runs until the conversation leaves or its inbox closes.
     pub async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Input>) {
         self.catch_up().await;
         loop {
+            self.save();
             // A window already over (a zero messageDelay) is flushed before
             // anything else is read, so nothing joins it.
-            if self.delay.due().is_some_and(|due| due <= Instant::now()) {
+            if self.st.delay.due().is_some_and(|due| due <= Instant::now()) {
                 self.flush().await;
                 continue;
             }
-            let flush_at = self.delay.due();
-            let greet_at = self.greet_at;
-            let resend_at = self.resends.due();
-            let escalate_at = self.escalation.due();
+            let flush_at = self.st.delay.due();
+            let greet_at = self.st.greet_at;
+            let resend_at = self.st.resends.due();
+            let escalate_at = self.st.escalation.due();
             // Timers first: a due window or deadline is handled before more
             // input, so a zero messageDelay (chat) never joins messages.
             tokio::select! {
@@ -137,14 +200,14 @@ impl Conversation {
                 _ = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => self.flush().await,
                 _ = sleep_until(greet_at.unwrap_or_else(Instant::now)), if greet_at.is_some() => self.greet().await,
                 _ = sleep_until(resend_at.unwrap_or_else(Instant::now)), if resend_at.is_some() => {
-                    if let Some(turn) = self.resends.take_due() {
+                    if let Some(turn) = self.st.resends.take_due() {
                         tracing::info!(conversation = %self.view.id, "the bot gave no response: resending");
                         self.send(turn);
                     }
                 }
                 _ = sleep_until(escalate_at.unwrap_or_else(Instant::now)), if escalate_at.is_some() => {
-                    self.escalation.stop();
-                    self.resends.clear();
+                    self.st.escalation.stop();
+                    self.st.resends.clear();
                     if let Some(skill) = self.settings().fallback_skill_id.clone() {
                         tracing::info!(conversation = %self.view.id, skill, "the bot stayed silent: escalating to the fallback skill");
                         self.transfer(&skill).await;
@@ -157,9 +220,17 @@ impl Conversation {
                     Some(Input::BotAnswered { turn, result }) => self.answered(turn, result).await,
                     Some(Input::Closed) => {
                         self.tell_bot_closed();
+                        self.forget();
                         break;
                     }
-                    Some(Input::Gone) | None => break,
+                    Some(Input::Gone) => {
+                        self.forget();
+                        break;
+                    }
+                    Some(Input::Detached) | None => {
+                        self.save();
+                        break;
+                    }
                 },
             }
         }
@@ -169,9 +240,12 @@ impl Conversation {
     /// Reads the conversation's history. A conversation that is new to the
     /// connector (a ring was accepted) with utterances in its history is a
     /// transfer in, or a consumer who wrote before it was accepted: the bot
-    /// sees the last utterance (skipAgentMessage decides whose). The whole
-    /// history is marked as seen, so it never reaches the bot again.
+    /// sees the last utterance (skipAgentMessage decides whose). A resumed
+    /// conversation hands on the consumer messages after the last one it
+    /// handled. The rest of the history is marked as seen, so it never
+    /// reaches the bot again.
     async fn catch_up(&mut self) {
+        self.resume_queue();
         let events = match self.platform.history(&self.view.id).await {
             Ok(events) => events,
             Err(error) => {
@@ -179,33 +253,46 @@ impl Conversation {
                 return;
             }
         };
-        if self.is_new {
+        if self.restored {
+            for past in events.iter().filter(|e| e.from_consumer) {
+                self.consumer_event(past.sequence, past.event.clone());
+            }
+        } else if self.is_new {
             match first_turn(&events, self.settings().custom.skip_agent_message) {
                 FirstTurn::Nothing => {}
                 FirstTurn::Consumer(messages) => {
                     for (sequence, event) in messages {
                         self.consumer_event(sequence, event);
                         // With no messageDelay (chat), each goes alone.
-                        if self.delay.due().is_some_and(|due| due <= Instant::now()) {
+                        if self.st.delay.due().is_some_and(|due| due <= Instant::now()) {
                             self.flush().await;
                         }
                     }
                 }
                 FirstTurn::Agent(text) => {
-                    self.greet_at = None;
+                    self.st.greet_at = None;
                     self.forward(text);
                 }
             }
         }
         let newest = events.iter().map(|e| e.sequence).max().unwrap_or(0);
-        self.last_sequence = self.last_sequence.max(newest);
+        self.st.last_sequence = self.st.last_sequence.max(newest);
+    }
+
+    /// Sends the first saved turn that waited behind a bot call that is no more.
+    fn resume_queue(&mut self) {
+        if self.in_flight.is_none()
+            && let Some(next) = self.st.queued.pop_front()
+        {
+            self.send(next);
+        }
     }
 
     fn consumer_event(&mut self, sequence: u64, event: Value) {
-        if sequence <= self.last_sequence {
+        if sequence <= self.st.last_sequence {
             return;
         }
-        self.last_sequence = sequence;
+        self.st.last_sequence = sequence;
         let text = match (event["type"].as_str(), event["contentType"].as_str()) {
             (Some("ContentEvent"), Some("text/plain") | None) => {
                 event["message"].as_str().unwrap_or_default().to_owned()
@@ -216,13 +303,13 @@ impl Conversation {
         if is_step_up_echo(&text, &self.settings().custom) {
             return;
         }
-        self.greet_at = None;
+        self.st.greet_at = None;
         let window = self.settings().custom.message_delay;
-        self.delay.push(Instant::now(), window, sequence, text);
+        self.st.delay.push(Instant::now(), window, sequence, text);
     }
 
     async fn greet(&mut self) {
-        self.greet_at = None;
+        self.st.greet_at = None;
         let greeting = self.settings().custom.default_greeting_message.clone();
         let Some(text) = self
             .settings()
@@ -245,7 +332,7 @@ impl Conversation {
     }
 
     async fn flush(&mut self) {
-        let Some(joined) = self.delay.take() else {
+        let Some(joined) = self.st.delay.take() else {
             return;
         };
         let read = json!({"type": "AcceptStatusEvent", "status": "READ", "sequenceList": joined.sequences});
@@ -268,13 +355,14 @@ impl Conversation {
     /// A consumer message goes to the bot: the fallback escalation clock
     /// starts if it is not running, and a resend waits for silence.
     fn forward(&mut self, text: String) {
-        let custom = &self.shared.settings.custom;
-        if self.shared.settings.fallback_skill_id.is_some() && custom.escalates_on_silence() {
-            self.escalation
+        let settings = self.settings();
+        let custom = &settings.custom;
+        if settings.fallback_skill_id.is_some() && custom.escalates_on_silence() {
+            self.st.escalation
                 .start(Instant::now(), custom.fallback_escalation_time);
         }
         let turn = self.turn(text, TurnKind::Message);
-        self.resends.arm(&turn, custom.message_resend_max_retries);
+        self.st.resends.arm(&turn, custom.message_resend_max_retries);
         self.send(turn);
     }
 
@@ -288,21 +376,31 @@ impl Conversation {
     }
 
     /// Calls the bot beside the task, or queues the turn behind the call in flight.
+    /// The state saying the turn is in flight is durable before the bot
+    /// hears it, so a crash never makes the turn go twice.
     fn send(&mut self, turn: BotTurn) {
-        if self.in_flight {
-            self.queued.push_back(turn);
+        if self.in_flight.is_some() {
+            self.st.queued.push_back(turn);
             return;
         }
-        self.in_flight = true;
-        let (bot, inbox) = (self.bot.clone(), self.inbox_tx.clone());
+        self.in_flight = Some(turn.clone());
+        self.st.in_flight = Some(turn.clone());
+        self.save();
+        self.st.in_flight = None;
+        let (bot, inbox, store) = (self.bot.clone(), self.inbox_tx.clone(), self.shared.saved.clone());
         tokio::spawn(async move {
+            if let Some(store) = store
+                && let Err(error) = store.flush().await
+            {
+                tracing::error!(conversation = %turn.conversation_id, %error, "could not make the conversation durable before asking the bot");
+            }
             let result = bot.ask(&turn).await;
             let _ = inbox.send(Input::BotAnswered { turn, result });
         });
     }
 
     async fn answered(&mut self, turn: BotTurn, result: Result<Vec<BotAction>, BotError>) {
-        self.in_flight = false;
+        self.in_flight = None;
         self.shared
             .bot_result(result.as_ref().map(|_| ()).map_err(ToString::to_string));
         let actions = match result {
@@ -315,14 +413,14 @@ impl Conversation {
         if actions.is_empty() {
             if turn.kind == TurnKind::Message {
                 let interval = self.settings().custom.retry_message_interval;
-                self.resends.no_response(&turn, Instant::now(), interval);
+                self.st.resends.no_response(&turn, Instant::now(), interval);
             }
         } else {
-            self.escalation.stop();
-            self.resends.clear();
+            self.st.escalation.stop();
+            self.st.resends.clear();
             self.carry_out(actions).await;
         }
-        if let Some(next) = self.queued.pop_front() {
+        if let Some(next) = self.st.queued.pop_front() {
             self.send(next);
         }
     }
@@ -382,13 +480,13 @@ impl Conversation {
     /// conversation; after that the consumer is told.
     async fn transfer(&mut self, skill: &str) {
         let Err(error) = self.platform.transfer(&self.view.id, skill).await else {
-            self.escalation.stop();
-            self.resends.clear();
+            self.st.escalation.stop();
+            self.st.resends.clear();
             return;
         };
         tracing::warn!(conversation = %self.view.id, skill, %error, "transfer failed");
         let max = self.settings().custom.max_escalation_retries;
-        if self.escalation_failures.try_count(max) {
+        if self.st.escalation_failures.try_count(max) {
             self.send(self.turn(ESCALATION_FAILED.to_owned(), TurnKind::Event));
         } else {
             self.publish(vec![OutMessage::text(TRANSFER_IMPOSSIBLE)])

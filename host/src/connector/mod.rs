@@ -17,13 +17,14 @@
 pub mod conversation;
 pub mod fields;
 mod ports;
+mod saved;
 
 pub use ports::{
     Bot, BotAction, BotError, BotTurn, PastEvent, Platform, PlatformError, PlatformEvent, TurnKind,
 };
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -34,7 +35,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::config::{ConversationType, CustomFields};
 use crate::messaging::{AgentConnection, Credentials};
 use crate::plugin::{ConversationView, PluginChain, PluginStatus};
-use crate::store::StatusLog;
+use crate::store::{ConversationStore, StateStore, StatusLog};
 use conversation::{Conversation, Input};
 use fields::ring_accept_wait::accept_after_wait;
 
@@ -133,15 +134,27 @@ struct Health {
     recorded: Option<(Status, String)>,
 }
 
-/// What a connector's tasks share: its settings and its health.
+/// What a connector's tasks share: its settings, its health and where its
+/// conversations are saved.
 pub struct Shared {
-    /// The settings.
-    pub settings: ConnectorSettings,
+    /// The settings now. A reload swaps them whole: work already under way
+    /// keeps the `Arc` it took (a hook call finishes on the old plugin),
+    /// the next step takes the new one.
+    settings: RwLock<Arc<ConnectorSettings>>,
     health: Mutex<Health>,
     log: Option<StatusLog>,
+    saved: Option<ConversationStore>,
 }
 
 impl Shared {
+    /// The settings now.
+    pub fn settings(&self) -> Arc<ConnectorSettings> {
+        self.settings
+            .read()
+            .expect("settings lock is never poisoned: no panics under it")
+            .clone()
+    }
+
     fn health(&self) -> MutexGuard<'_, Health> {
         self.health
             .lock()
@@ -173,7 +186,7 @@ impl Shared {
     }
 
     fn compute(&self, health: &Health) -> StatusReport {
-        let plugins = self.settings.plugins.status();
+        let plugins = self.settings().plugins.status();
         let plugin_down = plugins.iter().any(|p| p.consecutive_faults > 0);
         let status = match health.lifecycle {
             Lifecycle::NeverStarted => Status::ReadyToStart,
@@ -221,9 +234,9 @@ impl Shared {
         health.recorded = Some(entry.clone());
         drop(health);
         if let Some(log) = &self.log
-            && let Err(error) = log.append(&self.settings.id, entry.0, &entry.1)
+            && let Err(error) = log.append(&self.settings().id, entry.0, &entry.1)
         {
-            tracing::error!(connector = %self.settings.id, %error, "could not record the status change");
+            tracing::error!(connector = %self.settings().id, %error, "could not record the status change");
         }
     }
 
@@ -237,17 +250,20 @@ impl Shared {
 
 /// A running (or stopped) connector.
 pub struct Connector {
+    id: String,
     shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
     connection: Arc<Mutex<Option<Arc<AgentConnection>>>>,
 }
 
 impl Connector {
-    /// A connector that has not been started (Ready to Start), or, rebuilt
-    /// after an edit, one that stays Stopped; `log` keeps its status history.
-    pub fn new(settings: ConnectorSettings, log: Option<StatusLog>, stopped: bool) -> Self {
+    /// A connector that has not been started (Ready to Start), or one that
+    /// was stopped; `store` keeps its status history and its conversations.
+    pub fn new(settings: ConnectorSettings, store: Option<&StateStore>, stopped: bool) -> Self {
+        let log = store.map(StateStore::status_log);
+        let saved = store.map(|s| s.conversations(&settings.id));
         let shared = Arc::new(Shared {
-            settings,
+            settings: RwLock::new(Arc::new(settings)),
             health: Mutex::new(Health {
                 lifecycle: if stopped {
                     Lifecycle::Stopped
@@ -261,9 +277,11 @@ impl Connector {
                 recorded: None,
             }),
             log,
+            saved,
         });
         shared.report();
         Connector {
+            id: shared.settings().id.clone(),
             shared,
             task: None,
             connection: Arc::default(),
@@ -272,7 +290,20 @@ impl Connector {
 
     /// Its id.
     pub fn id(&self) -> &str {
-        &self.shared.settings.id
+        &self.id
+    }
+
+    /// Its settings now.
+    pub fn settings(&self) -> Arc<ConnectorSettings> {
+        self.shared.settings()
+    }
+
+    /// Replaces its settings, running or not: conversations take the new
+    /// ones at their next step, and none is dropped. The caller keeps the
+    /// identity (id, user, conversation type) of a running connector.
+    pub fn apply(&self, settings: ConnectorSettings) {
+        *self.shared.settings.write().expect("not poisoned") = Arc::new(settings);
+        self.shared.report();
     }
 
     /// True while started (connected or trying to).
@@ -346,7 +377,7 @@ async fn supervise(
             move |step: &str| progress_shared.update(|h| h.progress = Some(step.to_owned()));
         match AgentConnection::connect(&credentials, &progress).await {
             Ok((connection, events)) => {
-                tracing::info!(connector = %shared.settings.id, agent = connection.agent_id(), "online");
+                tracing::info!(connector = %shared.settings().id, agent = connection.agent_id(), "online");
                 *slot.lock().expect("not poisoned") = Some(connection.clone());
                 shared.update(|h| {
                     h.lifecycle = Lifecycle::Running;
@@ -359,7 +390,7 @@ async fn supervise(
                 backoff = BACKOFF_START;
                 let reason = session(&shared, connection, events, bot.clone()).await;
                 slot.lock().expect("not poisoned").take();
-                tracing::warn!(connector = %shared.settings.id, %reason, "messaging connection lost");
+                tracing::warn!(connector = %shared.settings().id, %reason, "messaging connection lost");
                 shared.update(|h| {
                     h.messaging = Component {
                         up: Some(false),
@@ -369,7 +400,7 @@ async fn supervise(
                 });
             }
             Err(error) => {
-                tracing::warn!(connector = %shared.settings.id, %error, "could not connect");
+                tracing::warn!(connector = %shared.settings().id, %error, "could not connect");
                 let retry = jitter(backoff);
                 shared.update(|h| {
                     h.lifecycle = Lifecycle::Running;
@@ -408,7 +439,6 @@ async fn session(
     mut events: mpsc::UnboundedReceiver<PlatformEvent>,
     bot: Arc<dyn Bot>,
 ) -> String {
-    let settings = &shared.settings;
     let platform: Arc<dyn Platform> = connection;
     let mut conversations: HashMap<String, Tracked> = HashMap::new();
     let mut rung: HashSet<String> = HashSet::new();
@@ -430,6 +460,7 @@ async fn session(
                 conversation_id,
                 ..
             } => {
+                let settings = shared.settings();
                 if conversations.len() + rung.len() >= settings.max_conversations as usize {
                     let platform = platform.clone();
                     tokio::spawn(async move {
@@ -473,6 +504,7 @@ async fn session(
                     }
                     continue;
                 }
+                let settings = shared.settings();
                 let view = ConversationView {
                     id: conversation_id.clone(),
                     connector_id: settings.id.clone(),
@@ -529,8 +561,10 @@ async fn session(
         let open = conversations.len();
         shared.update(|h| h.conversations = open);
     };
+    // The conversations stay saved: the platform gives them back on the
+    // next login (within its grace period) and they resume.
     for (_, tracked) in conversations.drain() {
-        let _ = tracked.inbox.send(Input::Gone);
+        let _ = tracked.inbox.send(Input::Detached);
     }
     reason
 }

@@ -117,7 +117,7 @@ pub trait Platform: Send + Sync {
 }
 
 /// Why a turn reaches the bot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TurnKind {
     /// Consumer text (after aggregation and plugins).
     Message,
@@ -131,7 +131,7 @@ pub enum TurnKind {
 }
 
 /// One turn sent to the bot.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BotTurn {
     /// The conversation.
     pub conversation_id: String,

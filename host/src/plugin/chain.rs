@@ -77,6 +77,8 @@ pub struct PluginStatus {
     pub name: String,
     /// Its file.
     pub path: String,
+    /// The first 12 hex digits of the SHA-256 of the file serving now.
+    pub version: String,
     /// Hook calls made.
     pub calls: u64,
     /// Hook calls that fell back to the default.
@@ -200,11 +202,50 @@ impl PluginInstance {
         &self.loaded.name
     }
 
+    /// The compiled file it runs.
+    pub fn loaded(&self) -> &Arc<LoadedPlugin> {
+        &self.loaded
+    }
+
+    /// True if this instance runs `loaded` with the same settings, limits
+    /// and grants, so a reload can keep it (with its counters and memory).
+    pub fn serves_as(
+        &self,
+        loaded: &LoadedPlugin,
+        settings: &BTreeMap<String, String>,
+        limits: &Limits,
+        grants: &Grants,
+    ) -> bool {
+        self.loaded.digest == loaded.digest
+            && self.loaded.path == loaded.path
+            && *self.settings == *settings
+            && self.limits == *limits
+            && self.grants == *grants
+    }
+
+    /// Instantiates now rather than on the first hook call, so a reload
+    /// can refuse a component that traps while starting before it serves.
+    pub async fn prepare(&self) -> Result<(), String> {
+        let mut guard = self.live.lock().await;
+        if guard.is_none() {
+            let live = self.instantiate().await.map_err(|error| {
+                format!(
+                    "plugin {}: instantiation failed: {}",
+                    self.loaded.path.display(),
+                    describe(&error)
+                )
+            })?;
+            *guard = Some(live);
+        }
+        Ok(())
+    }
+
     /// Calls, faults and the last fault.
     pub fn status(&self) -> PluginStatus {
         PluginStatus {
             name: self.loaded.name.to_string(),
             path: self.loaded.path.display().to_string(),
+            version: self.loaded.version.to_string(),
             calls: self.calls.load(Ordering::Relaxed),
             faults: self.faults.load(Ordering::Relaxed),
             consecutive_faults: self.consecutive_faults.load(Ordering::Relaxed),

@@ -1,12 +1,19 @@
 //! The one wasmtime `Engine` of the process, its linker and epoch ticker,
 //! and loading a component file into a pre-linked [`LoadedPlugin`].
+//!
+//! Compiling is the expensive step (tens of milliseconds per component), so
+//! compiled code is kept on disk, keyed by the file's content hash and the
+//! engine's compatibility hash: a reload or restart with a file seen before
+//! compiles nothing.
 
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -32,6 +39,36 @@ struct EngineInner {
     engine: Engine,
     linker: Linker<PluginState>,
     stop_ticker: Arc<AtomicBool>,
+    /// Hash of everything that makes compiled code usable by this engine.
+    compatibility: [u8; 32],
+    cache_dir: Option<PathBuf>,
+    compiled: AtomicU64,
+    from_cache: AtomicU64,
+}
+
+/// How plugin files were turned into code since the engine started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CompileStats {
+    /// Components compiled by Cranelift.
+    pub compiled: u64,
+    /// Components taken from the on-disk compile cache.
+    pub from_cache: u64,
+}
+
+/// The SHA-256 of a plugin file's bytes: its identity across reloads.
+pub type Digest256 = [u8; 32];
+
+/// Feeds `Hash` output into SHA-256, so the engine's compatibility hash is
+/// stable across processes (std's hasher is not).
+struct ShaHasher(Sha256);
+
+impl Hasher for ShaHasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
 }
 
 impl Drop for EngineInner {
@@ -46,6 +83,10 @@ pub struct LoadedPlugin {
     pub path: PathBuf,
     /// Its name: the file name without `.wasm`.
     pub name: Arc<str>,
+    /// SHA-256 of the file's bytes.
+    pub digest: Digest256,
+    /// The first 12 hex digits of the digest: the version shown in status.
+    pub version: Arc<str>,
     pub(super) pre: PluginPre<PluginState>,
     pub(super) engine: Engine,
 }
@@ -59,8 +100,24 @@ impl std::fmt::Debug for LoadedPlugin {
 }
 
 impl PluginEngine {
-    /// Sets up the engine: async calls, epoch interruption, pooling allocator.
+    /// Sets up the engine: async calls, epoch interruption, pooling
+    /// allocator; no compile cache on disk.
     pub fn new() -> Result<Self, PluginError> {
+        Self::build(None)
+    }
+
+    /// Like [`PluginEngine::new`], keeping compiled components in `cache_dir`.
+    pub fn with_cache_dir(cache_dir: &Path) -> Result<Self, PluginError> {
+        std::fs::create_dir_all(cache_dir).map_err(|e| {
+            PluginError::Engine(format!(
+                "cannot create the compile cache {}: {e}",
+                cache_dir.display()
+            ))
+        })?;
+        Self::build(Some(cache_dir.to_owned()))
+    }
+
+    fn build(cache_dir: Option<PathBuf>) -> Result<Self, PluginError> {
         let mut pooling = PoolingAllocationConfig::default();
         pooling
             .total_component_instances(MAX_INSTANCES)
@@ -96,13 +153,70 @@ impl PluginEngine {
             })
             .map_err(|e| PluginError::Engine(e.to_string()))?;
 
+        let mut hasher = ShaHasher(Sha256::new());
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let compatibility = hasher.0.finalize().into();
         Ok(PluginEngine {
             inner: Arc::new(EngineInner {
                 engine,
                 linker,
                 stop_ticker,
+                compatibility,
+                cache_dir,
+                compiled: AtomicU64::new(0),
+                from_cache: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// How many components were compiled, and how many came from the cache.
+    pub fn stats(&self) -> CompileStats {
+        CompileStats {
+            compiled: self.inner.compiled.load(Ordering::Relaxed),
+            from_cache: self.inner.from_cache.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The digest [`LoadedPlugin::digest`] would have for these bytes.
+    pub fn digest(bytes: &[u8]) -> Digest256 {
+        Sha256::digest(bytes).into()
+    }
+
+    /// The compiled component for `bytes`: from the disk cache when this
+    /// engine compiled the same bytes before, else compiled (and cached).
+    fn component(&self, path: &Path, bytes: &[u8], digest: &Digest256) -> wasmtime::Result<Component> {
+        let cached = self.inner.cache_dir.as_ref().map(|dir| {
+            let mut key = Sha256::new();
+            key.update(digest);
+            key.update(self.inner.compatibility);
+            dir.join(format!("{}.cwasm", hex(&key.finalize())))
+        });
+        if let Some(file) = cached.as_deref().filter(|f| f.is_file()) {
+            // SAFETY: the cache holds only files this code wrote with
+            // `Component::serialize` (renamed into place whole), named by
+            // the source's hash and this engine's compatibility hash, in
+            // the gateway's own data directory. Anyone who can write there
+            // can already change the gateway's state.
+            match unsafe { Component::deserialize_file(&self.inner.engine, file) } {
+                Ok(component) => {
+                    self.inner.from_cache.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(plugin = %path.display(), cache = %file.display(), "plugin taken from the compile cache");
+                    return Ok(component);
+                }
+                Err(error) => {
+                    tracing::warn!(cache = %file.display(), "unusable compile cache entry, compiling again: {error:#}");
+                }
+            }
+        }
+        tracing::info!(plugin = %path.display(), "compiling plugin");
+        let component = Component::new(&self.inner.engine, bytes)?;
+        self.inner.compiled.fetch_add(1, Ordering::Relaxed);
+        if let Some(file) = cached {
+            if let Err(error) = crate::store::write_atomically(&file, &component.serialize()?) {
+                tracing::warn!(cache = %file.display(), %error, "could not keep the compiled plugin in the cache");
+            }
+        }
+        Ok(component)
     }
 
     /// Compiles `path` and links it against the host. Refuses, naming the
@@ -124,8 +238,10 @@ impl PluginEngine {
         if !bytes.starts_with(b"\0asm") {
             return Err(invalid("the file is not WebAssembly".into()));
         }
-        let component =
-            Component::new(&self.inner.engine, bytes).map_err(|e| invalid(format!("{e:#}")))?;
+        let digest = Self::digest(bytes);
+        let component = self
+            .component(path, bytes, &digest)
+            .map_err(|e| invalid(format!("{e:#}")))?;
         let instance_pre = self
             .inner
             .linker
@@ -139,8 +255,14 @@ impl PluginEngine {
         Ok(Arc::new(LoadedPlugin {
             path: path.to_owned(),
             name: name.into(),
+            digest,
+            version: hex(&digest[..6]).into(),
             pre,
             engine: self.inner.engine.clone(),
         }))
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,5 +1,5 @@
-//! Durable state in sled: plugin key-value data today; connector desired
-//! state and per-conversation state grow here (issue #4).
+//! Durable state in sled: plugin key-value data, connectors' desired state
+//! (running or stopped) and status history, and per-conversation state.
 //!
 //! Owns: the sled database and the layout of its trees. Knows nothing of
 //! connectors' or plugins' logic; callers get narrow handles such as
@@ -28,6 +28,8 @@ pub struct StateStore {
     db: sled::Db,
     plugin_kv: sled::Tree,
     status_history: sled::Tree,
+    desired: sled::Tree,
+    conversations: sled::Tree,
 }
 
 impl StateStore {
@@ -45,6 +47,8 @@ impl StateStore {
         Ok(StateStore {
             plugin_kv: db.open_tree("plugin-kv")?,
             status_history: db.open_tree("connector-status-history")?,
+            desired: db.open_tree("connector-desired-state")?,
+            conversations: db.open_tree("conversations")?,
             db,
         })
     }
@@ -82,6 +86,83 @@ impl StateStore {
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<(), sled::Error> {
         self.db.flush().map(drop)
+    }
+
+    /// Records whether a person wants `connector` running, so a restart
+    /// resumes it (or keeps it stopped).
+    pub fn set_desired_running(&self, connector: &str, running: bool) -> Result<(), sled::Error> {
+        self.desired
+            .insert(connector, if running { &b"running"[..] } else { b"stopped" })?;
+        self.db.flush().map(drop)
+    }
+
+    /// The recorded wish for `connector`: `None` if it was never started or stopped.
+    pub fn desired_running(&self, connector: &str) -> Option<bool> {
+        let value = self.desired.get(connector).ok().flatten()?;
+        Some(&*value == b"running")
+    }
+
+    /// Forgets the wish for a deleted connector.
+    pub fn forget_desired(&self, connector: &str) -> Result<(), sled::Error> {
+        self.desired.remove(connector).map(drop)
+    }
+
+    /// The saved conversations of one connector.
+    pub fn conversations(&self, connector: &str) -> ConversationStore {
+        let mut prefix = connector.as_bytes().to_vec();
+        prefix.push(0);
+        ConversationStore {
+            db: self.db.clone(),
+            tree: self.conversations.clone(),
+            prefix,
+        }
+    }
+}
+
+/// One connector's saved conversation states, by conversation id. Values
+/// are opaque bytes to the store; the connector owns their shape.
+#[derive(Clone)]
+pub struct ConversationStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    prefix: Vec<u8>,
+}
+
+impl ConversationStore {
+    fn key(&self, conversation: &str) -> Vec<u8> {
+        let mut key = self.prefix.clone();
+        key.extend_from_slice(conversation.as_bytes());
+        key
+    }
+
+    /// The saved state of `conversation`.
+    pub fn get(&self, conversation: &str) -> Result<Option<Vec<u8>>, sled::Error> {
+        Ok(self.tree.get(self.key(conversation))?.map(|v| v.to_vec()))
+    }
+
+    /// Saves the state of `conversation` (durable at the next flush).
+    pub fn put(&self, conversation: &str, state: &[u8]) -> Result<(), sled::Error> {
+        self.tree.insert(self.key(conversation), state).map(drop)
+    }
+
+    /// Forgets `conversation`.
+    pub fn remove(&self, conversation: &str) -> Result<(), sled::Error> {
+        self.tree.remove(self.key(conversation)).map(drop)
+    }
+
+    /// Waits until everything written so far (to any tree) is on disk.
+    pub async fn flush(&self) -> Result<(), sled::Error> {
+        self.db.flush_async().await.map(drop)
+    }
+
+    /// Ids of the saved conversations.
+    pub fn ids(&self) -> Vec<String> {
+        self.tree
+            .scan_prefix(&self.prefix)
+            .keys()
+            .filter_map(Result::ok)
+            .map(|k| String::from_utf8_lossy(&k[self.prefix.len()..]).into_owned())
+            .collect()
     }
 }
 
@@ -178,6 +259,20 @@ impl KvScope {
     }
 }
 
+/// Writes `bytes` to `file` so that readers see the old file or the whole
+/// new one, never a part: a temporary file beside it, then a rename.
+pub fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut out = std::fs::File::create(&temporary)?;
+    out.write_all(bytes)?;
+    out.sync_all()?;
+    drop(out);
+    std::fs::rename(&temporary, file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +287,30 @@ mod tests {
         assert_eq!(b.get("k").unwrap(), None);
         a.delete("k").unwrap();
         assert_eq!(a.get("k").unwrap(), None);
+    }
+
+    #[test]
+    fn desired_state_and_conversations_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = StateStore::open(dir.path()).unwrap();
+            store.set_desired_running("c1", true).unwrap();
+            store.set_desired_running("c2", false).unwrap();
+            let saved = store.conversations("c1");
+            saved.put("conv-a", b"state").unwrap();
+            store.conversations("c2").put("conv-a", b"other").unwrap();
+            store.flush().unwrap();
+        }
+        let store = StateStore::open(dir.path()).unwrap();
+        assert_eq!(store.desired_running("c1"), Some(true));
+        assert_eq!(store.desired_running("c2"), Some(false));
+        assert_eq!(store.desired_running("c3"), None);
+        let saved = store.conversations("c1");
+        assert_eq!(saved.get("conv-a").unwrap().as_deref(), Some(&b"state"[..]));
+        assert_eq!(saved.ids(), ["conv-a"]);
+        saved.remove("conv-a").unwrap();
+        assert_eq!(saved.get("conv-a").unwrap(), None);
+        assert_eq!(store.conversations("c2").ids(), ["conv-a"]);
     }
 
     #[test]

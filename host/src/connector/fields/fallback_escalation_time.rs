@@ -10,8 +10,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// The escalation clock of one conversation.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct EscalationClock {
+    #[serde(with = "crate::connector::saved::wall_clock")]
     due: Option<Instant>,
 }
 

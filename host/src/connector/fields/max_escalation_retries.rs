@@ -12,7 +12,7 @@ pub const TRANSFER_IMPOSSIBLE: &str =
     "Sorry, a transfer is not possible right now. Please try again later.";
 
 /// Failed transfers the bot has been told about, in one conversation.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct EscalationFailures {
     told: u32,
 }

@@ -8,10 +8,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Consumer messages waiting for their window to close.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct MessageDelay {
     texts: Vec<String>,
     sequences: Vec<u64>,
+    #[serde(with = "crate::connector::saved::wall_clock")]
     due: Option<Instant>,
 }
 
@@ -35,6 +36,11 @@ impl MessageDelay {
     /// When the waiting messages are due, if any wait.
     pub fn due(&self) -> Option<Instant> {
         self.due
+    }
+
+    /// The sequences in the window.
+    pub fn sequences(&self) -> &[u64] {
+        &self.sequences
     }
 
     /// True while messages wait.

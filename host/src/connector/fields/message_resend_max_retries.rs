@@ -10,10 +10,11 @@ use tokio::time::Instant;
 use crate::connector::BotTurn;
 
 /// The resends of the last forwarded message.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Resends {
     turn: Option<BotTurn>,
     left: u32,
+    #[serde(with = "crate::connector::saved::wall_clock")]
     due: Option<Instant>,
 }
 

@@ -3,6 +3,15 @@
 //! starts the ones marked `autostart`; then runs until told to stop.
 //!
 //! Owns: wiring and lifetime. Each part's logic lives in its own module.
+//! Hot reload ([`reload`]) and the file watcher ([`watch`]) live beside it:
+//! every change, by hand or through the admin API, goes through
+//! [`Gateway::reload`].
+
+mod reload;
+mod watch;
+
+pub use reload::ReloadReport;
+pub use watch::Watcher;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -11,11 +20,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::bot;
-use crate::config::{self, Config, ConfigErrors, ConnectorConfig};
-use crate::connector::{Connector, ConnectorSettings, Status, StatusReport};
+use crate::config::{self, Config, ConfigErrors, ConnectorConfig, Diagnostic};
+use crate::connector::{Connector, StatusReport};
 use crate::hub::{Hub, HubError, HubHandle};
 use crate::messaging::{AgentConnection, Credentials};
-use crate::plugin::{LoadedPlugin, PluginChain, PluginEngine, PluginError, PluginInstance};
+use crate::plugin::{CompileStats, LoadedPlugin, PluginEngine, PluginError};
 use crate::store::{StateStore, StatusChange, StoreError};
 use crate::tls;
 
@@ -28,14 +37,9 @@ pub enum StartError {
     /// The state store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A plugin could not be loaded.
-    #[error("connector {connector}: {source}")]
-    Plugin {
-        /// The connector whose plugin failed.
-        connector: String,
-        /// Why.
-        source: PluginError,
-    },
+    /// A plugin could not be loaded or instantiated.
+    #[error("{0}")]
+    Plugin(Diagnostic),
     /// The plugin engine could not be set up.
     #[error(transparent)]
     Engine(PluginError),
@@ -63,6 +67,10 @@ pub struct Gateway {
     store: StateStore,
     loaded: HashMap<PathBuf, Arc<LoadedPlugin>>,
     connectors: BTreeMap<String, Connector>,
+    /// switchboard.toml's parts a reload cannot change, as started.
+    restart_only: String,
+    reloads: u64,
+    last_reload: ReloadReport,
 }
 
 /// What `switchboard run` may override.
@@ -81,14 +89,28 @@ pub enum LifecycleError {
     /// Already one with this id.
     #[error("a connector `{0}` exists already")]
     Exists(String),
-    /// Edit and delete need a stopped connector.
+    /// Delete needs a stopped connector.
     #[error("connector `{id}` is running: stop it before you {action} it")]
     Running {
         /// The connector.
         id: String,
-        /// "edit" or "delete".
+        /// "delete".
         action: &'static str,
     },
+    /// The changed configuration was refused as a whole.
+    #[error("the change was refused, nothing applied:\n{}", .0.errors.join("\n"))]
+    Refused(Box<ReloadReport>),
+    /// The connector's file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Connector ids name files: letters, digits, `-` and `_` only.
+    #[error("connector id `{0}` may hold only letters, digits, `-` and `_`")]
+    BadId(String),
     /// Its bot is not configured.
     #[error("connector `{id}` serves bot `{bot}`, which is not configured")]
     NoBot {
@@ -107,9 +129,6 @@ pub enum LifecycleError {
         /// The connector using it.
         other: String,
     },
-    /// A plugin could not be loaded.
-    #[error(transparent)]
-    Plugin(#[from] PluginError),
     /// The platform refused the connector's user (missing, disabled, not a bot, no skill, 401).
     #[error("connector `{id}`: {reason}")]
     Platform {
@@ -123,11 +142,13 @@ pub enum LifecycleError {
 impl Gateway {
     /// Starts everything the configuration describes.
     pub async fn start(mut config: Config, overrides: &Overrides) -> Result<Gateway, StartError> {
+        let restart_only = reload::restart_only(&config);
         if let (Some(hub), Some(listen)) = (&mut config.gateway.hub, overrides.hub_listen) {
             hub.listen = listen;
         }
         let store = StateStore::open(&config.gateway.data_dir)?;
-        let engine = PluginEngine::new().map_err(StartError::Engine)?;
+        let engine = PluginEngine::with_cache_dir(&config.gateway.data_dir.join("compiled"))
+            .map_err(StartError::Engine)?;
         let hub = match &config.gateway.hub {
             Some(hub_config) => {
                 Some(Hub::start(hub_config.clone(), &config.gateway.data_dir).await?)
@@ -157,28 +178,53 @@ impl Gateway {
             store,
             loaded: HashMap::new(),
             connectors: BTreeMap::new(),
+            restart_only,
+            reloads: 0,
+            last_reload: ReloadReport::default(),
         };
         for connector_config in &config.connectors {
-            let connector =
-                gateway
-                    .build(connector_config, false)
-                    .map_err(|source| match source {
-                        LifecycleError::Plugin(source) => StartError::Plugin {
-                            connector: connector_config.id.clone(),
-                            source,
-                        },
-                        other => StartError::Lifecycle(other),
-                    })?;
+            let (chain, _) = gateway
+                .plan_chain(&config, connector_config, None)
+                .await
+                .map_err(StartError::Plugin)?;
+            // A person's last Start or Stop wins over `autostart`.
+            let stopped = gateway.store.desired_running(&connector_config.id) == Some(false);
+            let connector = Connector::new(
+                reload::settings_of(connector_config, chain),
+                Some(&gateway.store),
+                stopped,
+            );
             gateway
                 .connectors
                 .insert(connector_config.id.clone(), connector);
         }
-        for connector_config in config.connectors.iter().filter(|c| c.autostart) {
-            gateway
-                .start_connector(&connector_config.id)
-                .map_err(StartError::Lifecycle)?;
+        for connector_config in &config.connectors {
+            let desired = gateway.store.desired_running(&connector_config.id);
+            if desired.unwrap_or(connector_config.autostart) {
+                gateway
+                    .start_connector(&connector_config.id)
+                    .map_err(StartError::Lifecycle)?;
+            }
         }
         Ok(gateway)
+    }
+
+    /// Compiles done and compiled components taken from the disk cache.
+    pub fn compile_stats(&self) -> CompileStats {
+        self.engine.stats()
+    }
+
+    /// The directories a [`Watcher`] should watch: the configuration
+    /// directory and the plugin directories.
+    pub fn watched_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.config.dir.clone()];
+        dirs.extend(self.config.gateway.plugin_dirs.iter().cloned());
+        dirs
+    }
+
+    /// The state store's directory (changes there are not configuration).
+    pub fn data_dir(&self) -> &Path {
+        &self.config.gateway.data_dir
     }
 
     /// The embedded hub's base URL, if it runs.
@@ -254,6 +300,7 @@ impl Gateway {
             .get_mut(id)
             .ok_or_else(|| LifecycleError::Unknown(id.to_owned()))?
             .start(credentials, bot);
+        self.remember(id, true);
         Ok(())
     }
 
@@ -264,12 +311,21 @@ impl Gateway {
             .ok_or_else(|| LifecycleError::Unknown(id.to_owned()))?
             .stop()
             .await;
+        self.remember(id, false);
         Ok(())
     }
 
-    /// Adds a connector (Ready to Start). Its user is checked on the
-    /// platform at once: it must exist, be enabled, be a bot and have a
-    /// routed skill.
+    /// Keeps a person's Start or Stop, so a restart does the same.
+    fn remember(&self, id: &str, running: bool) {
+        if let Err(error) = self.store.set_desired_running(id, running) {
+            tracing::error!(connector = %id, %error, "could not record the connector's desired state");
+        }
+    }
+
+    /// Adds a connector (Ready to Start, or started if `autostart`). Its
+    /// user is checked on the platform at once: it must exist, be enabled,
+    /// be a bot and have a routed skill. The connector's file is written
+    /// and the configuration reloaded, as for an edit by hand.
     pub async fn add_connector(&mut self, config: ConnectorConfig) -> Result<(), LifecycleError> {
         if self.connectors.contains_key(&config.id) {
             return Err(LifecycleError::Exists(config.id));
@@ -281,40 +337,67 @@ impl Gateway {
                 id: config.id.clone(),
                 reason: e.to_string(),
             })?;
-        let connector = self.build(&config, false)?;
-        self.connectors.insert(config.id.clone(), connector);
-        self.config.connectors.push(config);
-        Ok(())
+        self.write_connector(&config.id, Some(&config.source)).await
     }
 
-    /// Replaces a stopped connector's configuration.
-    pub fn edit_connector(&mut self, config: ConnectorConfig) -> Result<(), LifecycleError> {
-        if self.connector(&config.id)?.is_running() {
-            return Err(LifecycleError::Running {
-                id: config.id,
-                action: "edit",
-            });
-        }
+    /// Replaces a connector's configuration: its file is written and the
+    /// configuration reloaded. Behaviour applies at once, running or not;
+    /// identity fields of a running connector are refused (nothing changes).
+    pub async fn edit_connector(&mut self, config: ConnectorConfig) -> Result<(), LifecycleError> {
+        self.connector(&config.id)?;
         self.check_user_free(&config)?;
-        let was_stopped = self.connector(&config.id)?.report().status == Status::Stopped;
-        let connector = self.build(&config, was_stopped)?;
-        self.connectors.insert(config.id.clone(), connector);
-        self.config.connectors.retain(|c| c.id != config.id);
-        self.config.connectors.push(config);
-        Ok(())
+        self.write_connector(&config.id, Some(&config.source)).await
     }
 
-    /// Deletes a stopped connector.
-    pub fn delete_connector(&mut self, id: &str) -> Result<(), LifecycleError> {
+    /// Deletes a stopped connector (and its file).
+    pub async fn delete_connector(&mut self, id: &str) -> Result<(), LifecycleError> {
         if self.connector(id)?.is_running() {
             return Err(LifecycleError::Running {
                 id: id.to_owned(),
                 action: "delete",
             });
         }
-        self.connectors.remove(id);
-        self.config.connectors.retain(|c| c.id != id);
-        Ok(())
+        self.write_connector(id, None).await
+    }
+
+    /// The one path of every change made through the gateway: writes
+    /// connector `id`'s file atomically (`None` removes it), then reloads.
+    /// If the reload refuses the new state, the previous file is put back.
+    pub async fn write_connector(
+        &mut self,
+        id: &str,
+        text: Option<&str>,
+    ) -> Result<(), LifecycleError> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(LifecycleError::BadId(id.to_owned()));
+        }
+        let path = match self.connector_config(id) {
+            Ok(existing) => existing.file.clone(),
+            Err(_) => self.config.dir.join("connectors").join(format!("{id}.toml")),
+        };
+        let previous = std::fs::read(&path).ok();
+        let write = |text: Option<&[u8]>| {
+            let result = match text {
+                Some(text) => {
+                    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
+                        .and_then(|()| crate::store::write_atomically(&path, text))
+                }
+                None => std::fs::remove_file(&path),
+            };
+            result.map_err(|source| LifecycleError::Write {
+                path: path.clone(),
+                source,
+            })
+        };
+        write(text.map(str::as_bytes))?;
+        let report = self.reload().await.clone();
+        if report.ok {
+            return Ok(());
+        }
+        if let Err(error) = write(previous.as_deref()) {
+            tracing::error!(%error, "could not put the previous connector file back");
+        }
+        Err(LifecycleError::Refused(Box::new(report)))
     }
 
     fn check_user_free(&self, config: &ConnectorConfig) -> Result<(), LifecycleError> {
@@ -342,34 +425,6 @@ impl Gateway {
         )
     }
 
-    fn build(
-        &mut self,
-        config: &ConnectorConfig,
-        stopped: bool,
-    ) -> Result<Connector, LifecycleError> {
-        let chain = build_chain(
-            &self.config,
-            config,
-            &self.engine,
-            &self.store,
-            &mut self.loaded,
-        )?;
-        Ok(Connector::new(
-            ConnectorSettings {
-                id: config.id.clone(),
-                bot_id: config.bot.clone(),
-                conversation_type: config.conversation_type,
-                accessibility: config.accessibility,
-                custom: config.custom.clone(),
-                fallback_skill_id: config.fallback_skill_id.clone(),
-                max_conversations: config.max_conversations,
-                plugins: chain,
-            },
-            Some(self.store.status_log()),
-            stopped,
-        ))
-    }
-
     /// Stops every connector (each logs out) and flushes the store.
     pub async fn shutdown(mut self) {
         for connector in self.connectors.values_mut() {
@@ -379,44 +434,6 @@ impl Gateway {
             tracing::error!(%error, "could not flush the state store");
         }
     }
-}
-
-/// Loads a connector's plugins (each file compiled once per start) into its chain.
-fn build_chain(
-    config: &Config,
-    connector: &ConnectorConfig,
-    engine: &PluginEngine,
-    store: &StateStore,
-    loaded: &mut HashMap<PathBuf, Arc<LoadedPlugin>>,
-) -> Result<PluginChain, PluginError> {
-    let mut instances = Vec::new();
-    for plugin in &connector.plugins {
-        let path = config
-            .gateway
-            .find_plugin(&plugin.file)
-            .ok_or_else(|| PluginError::Read {
-                path: PathBuf::from(&plugin.file),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-            })?;
-        let component = match loaded.get(&path) {
-            Some(component) => component.clone(),
-            None => {
-                let component = engine.load(&path)?;
-                loaded.insert(path, component.clone());
-                component
-            }
-        };
-        let kv = store.plugin_kv(&component.name, &connector.id);
-        instances.push(Arc::new(PluginInstance::new(
-            component,
-            &connector.id,
-            plugin.settings.clone(),
-            kv,
-            plugin.limits.apply(config.gateway.plugin_limits),
-            plugin.grants.clone(),
-        )));
-    }
-    Ok(PluginChain::new(instances))
 }
 
 /// The configuration directory to use when none is given: `./config` if it
@@ -454,8 +471,21 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
             report.status
         ));
     }
+    let gateway = Arc::new(tokio::sync::Mutex::new(gateway));
+    // Without a watcher the gateway still serves; changes wait for a restart.
+    let watcher = match Watcher::start(gateway.clone()).await {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            tracing::error!("hot reload is off: {error}");
+            None
+        }
+    };
     wait_for_shutdown().await;
     say(format_args!("switchboard: shutting down"));
+    drop(watcher);
+    let gateway = Arc::into_inner(gateway)
+        .expect("the watcher, the only other owner, is gone")
+        .into_inner();
     gateway.shutdown().await;
     Ok(())
 }

@@ -1,0 +1,399 @@
+//! Hot reload: the configuration directory and the plugin files, read
+//! again and applied to the running gateway as a difference.
+//!
+//! The new state is checked as a whole first: the directory must load, no
+//! running connector may change its identity (account, agent user, its
+//! login, role, conversation type, deploy target, bot, transport) or lose
+//! its file, and every new or changed plugin file must compile and
+//! instantiate. On any error nothing is applied. Otherwise behaviour
+//! (custom fields, plugins and their settings, fallback skill,
+//! accessibility, max_conversations) is swapped into the connectors
+//! whether they run or not, new connectors appear, deleted ones go.
+//!
+//! A plugin file whose bytes did not change is neither compiled nor
+//! re-instantiated: its instances, with their counters, carry over.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::Gateway;
+use crate::config::{self, Config, ConnectorConfig, Diagnostic};
+use crate::connector::{Connector, ConnectorSettings};
+use crate::plugin::{PluginChain, PluginEngine, PluginInstance};
+
+/// The outcome of the last reload, for status and the admin API.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReloadReport {
+    /// When it ran, in ms since the Unix epoch; 0 if no reload ran yet.
+    pub at_ms: u64,
+    /// True if the new state was applied.
+    pub ok: bool,
+    /// Why it was refused, each `file:line:col: error: message`.
+    pub errors: Vec<String>,
+    /// Findings that did not stop it.
+    pub warnings: Vec<String>,
+    /// What changed.
+    pub changes: Vec<String>,
+}
+
+/// A connector as the reload will leave it.
+struct Planned {
+    config: ConnectorConfig,
+    chain: PluginChain,
+    changed: bool,
+}
+
+impl Gateway {
+    /// Reads the configuration directory and the plugin files again and
+    /// applies the difference (see the module docs). The running state is
+    /// kept whole when anything is wrong.
+    pub async fn reload(&mut self) -> &ReloadReport {
+        let mut report = match self.plan_reload().await {
+            Ok((new, planned, warnings)) => {
+                let changes = self.apply(new, planned);
+                ReloadReport {
+                    ok: true,
+                    warnings,
+                    changes,
+                    ..ReloadReport::default()
+                }
+            }
+            Err((errors, warnings)) => ReloadReport {
+                errors,
+                warnings,
+                ..ReloadReport::default()
+            },
+        };
+        report.at_ms = crate::wire::now_ms();
+        for error in &report.errors {
+            tracing::error!("reload refused, nothing applied: {error}");
+        }
+        for warning in &report.warnings {
+            tracing::warn!("reload: {warning}");
+        }
+        for change in &report.changes {
+            tracing::info!("reload: {change}");
+        }
+        self.reloads += 1;
+        self.last_reload = report;
+        &self.last_reload
+    }
+
+    /// The last reload's outcome.
+    pub fn last_reload(&self) -> &ReloadReport {
+        &self.last_reload
+    }
+
+    /// How many reloads ran.
+    pub fn reload_count(&self) -> u64 {
+        self.reloads
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn plan_reload(
+        &mut self,
+    ) -> Result<(Config, Vec<Planned>, Vec<String>), (Vec<String>, Vec<String>)> {
+        let loaded = match config::load(&self.config.dir) {
+            Ok(loaded) => loaded,
+            Err(errors) => {
+                let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) =
+                    errors.0.into_iter().partition(Diagnostic::is_error);
+                return Err((render(&errors), render(&warnings)));
+            }
+        };
+        let mut warnings = render(&loaded.warnings);
+        let mut new = loaded.config;
+        if restart_only(&new) != self.restart_only {
+            warnings.push(format!(
+                "{}: changes to [hub], [messaging] and [store] take effect at the next start",
+                new.dir.join("switchboard.toml").display()
+            ));
+        }
+        // The hub, platform and store keep what they started with.
+        new.gateway.hub.clone_from(&self.config.gateway.hub);
+        new.gateway.csds.clone_from(&self.config.gateway.csds);
+        new.gateway.ca_file.clone_from(&self.config.gateway.ca_file);
+        new.gateway.data_dir.clone_from(&self.config.gateway.data_dir);
+
+        let mut errors = Vec::new();
+        for old in &self.config.connectors {
+            let running = self.connectors.get(&old.id).is_some_and(Connector::is_running);
+            if running && !new.connectors.iter().any(|c| c.id == old.id) {
+                errors.push(Diagnostic::file_error(
+                    &old.file,
+                    format!(
+                        "connector `{}` is running: stop it before you remove its file (it keeps running)",
+                        old.id
+                    ),
+                ));
+            }
+        }
+        for bot in &new.bots {
+            let before = self.config.bots.iter().find(|b| b.id == bot.id);
+            if before.is_some_and(|b| format!("{:?}", b.kind) != format!("{:?}", bot.kind)) {
+                let users: Vec<&str> = self
+                    .connectors
+                    .values()
+                    .filter(|c| c.is_running() && c.settings().bot_id == bot.id)
+                    .map(Connector::id)
+                    .collect();
+                if !users.is_empty() {
+                    warnings.push(format!(
+                        "{}: bot `{}` changed; running connectors {} use it after their next start",
+                        bot.file.display(),
+                        bot.id,
+                        users.join(", ")
+                    ));
+                }
+            }
+        }
+        let mut planned = Vec::new();
+        for connector in &new.connectors {
+            let before = self.connector_config(&connector.id).ok().cloned();
+            let running = self.connectors.get(&connector.id).is_some_and(Connector::is_running);
+            if let (true, Some(before)) = (running, &before)
+                && let Some((field, span)) = identity_change(before, connector)
+            {
+                errors.push(Diagnostic::error(
+                    &connector.file,
+                    &connector.source,
+                    span,
+                    format!(
+                        "`{field}` of connector `{}` cannot change while it runs: stop it, then save again (the running connector is unchanged)",
+                        connector.id
+                    ),
+                ));
+                continue;
+            }
+            let old_chain = self.connectors.get(&connector.id).map(|c| c.settings());
+            match self
+                .plan_chain(&new, connector, old_chain.as_ref().map(|s| &s.plugins))
+                .await
+            {
+                Ok((chain, fresh)) => planned.push(Planned {
+                    changed: fresh
+                        || before.as_ref().is_none_or(|b| fingerprint(b) != fingerprint(connector))
+                        || old_chain
+                            .as_ref()
+                            .is_some_and(|s| s.plugins.plugins().len() != chain.plugins().len()),
+                    config: connector.clone(),
+                    chain,
+                }),
+                Err(error) => errors.push(error),
+            }
+        }
+        if errors.is_empty() {
+            Ok((new, planned, warnings))
+        } else {
+            Err((render(&errors), warnings))
+        }
+    }
+
+    /// Loads (or reuses) each plugin of `connector` and instantiates the new
+    /// ones; true in the result if any instance is new.
+    pub(super) async fn plan_chain(
+        &mut self,
+        config: &Config,
+        connector: &ConnectorConfig,
+        old: Option<&PluginChain>,
+    ) -> Result<(PluginChain, bool), Diagnostic> {
+        let mut instances = Vec::new();
+        let mut fresh = Vec::new();
+        for plugin in &connector.plugins {
+            let at = |message: String| {
+                Diagnostic::error(&connector.file, &connector.source, plugin.span.clone(), message)
+            };
+            let path = config.gateway.find_plugin(&plugin.file).ok_or_else(|| {
+                at(format!("unknown plugin file `{}`", plugin.file))
+            })?;
+            let bytes = std::fs::read(&path)
+                .map_err(|e| at(format!("plugin {}: cannot read the file: {e}", path.display())))?;
+            let digest = PluginEngine::digest(&bytes);
+            let loaded = match self.loaded.get(&path) {
+                Some(loaded) if loaded.digest == digest => loaded.clone(),
+                _ => {
+                    let loaded = self
+                        .engine
+                        .load_bytes(&path, &bytes)
+                        .map_err(|e| at(e.to_string()))?;
+                    self.loaded.insert(path.clone(), loaded.clone());
+                    loaded
+                }
+            };
+            let limits = plugin.limits.apply(config.gateway.plugin_limits);
+            let kept = old.and_then(|chain| {
+                chain
+                    .plugins()
+                    .iter()
+                    .find(|i| i.serves_as(&loaded, &plugin.settings, &limits, &plugin.grants))
+            });
+            let instance = match kept {
+                Some(instance) => instance.clone(),
+                None => {
+                    let instance = Arc::new(PluginInstance::new(
+                        loaded.clone(),
+                        &connector.id,
+                        plugin.settings.clone(),
+                        self.store.plugin_kv(&loaded.name, &connector.id),
+                        limits,
+                        plugin.grants.clone(),
+                    ));
+                    fresh.push((instance.clone(), plugin.span.clone()));
+                    instance
+                }
+            };
+            instances.push(instance);
+        }
+        for (instance, span) in &fresh {
+            instance.prepare().await.map_err(|reason| {
+                Diagnostic::error(
+                    &connector.file,
+                    &connector.source,
+                    span.clone(),
+                    reason.clone(),
+                )
+            })?;
+        }
+        Ok((PluginChain::new(instances), !fresh.is_empty()))
+    }
+
+    fn apply(&mut self, new: Config, planned: Vec<Planned>) -> Vec<String> {
+        let mut changes = Vec::new();
+        let keep: BTreeSet<&str> = new.connectors.iter().map(|c| c.id.as_str()).collect();
+        let removed: Vec<String> = self
+            .connectors
+            .keys()
+            .filter(|id| !keep.contains(id.as_str()))
+            .cloned()
+            .collect();
+        for id in removed {
+            self.connectors.remove(&id);
+            if let Err(error) = self.store.forget_desired(&id) {
+                tracing::error!(connector = %id, %error, "could not forget the connector's state");
+            }
+            changes.push(format!("connector {id}: removed"));
+        }
+        let mut autostart = Vec::new();
+        for Planned {
+            config,
+            chain,
+            changed,
+        } in planned
+        {
+            let settings = settings_of(&config, chain);
+            match self.connectors.get(&config.id) {
+                Some(connector) => {
+                    connector.apply(settings);
+                    if changed {
+                        changes.push(format!("connector {}: updated", config.id));
+                    }
+                }
+                None => {
+                    let connector = Connector::new(settings, Some(&self.store), false);
+                    self.connectors.insert(config.id.clone(), connector);
+                    changes.push(format!("connector {}: added", config.id));
+                    if config.autostart {
+                        autostart.push(config.id.clone());
+                    }
+                }
+            }
+        }
+        self.config = new;
+        for id in autostart {
+            if let Err(error) = self.start_connector(&id) {
+                changes.push(format!("connector {id}: could not start: {error}"));
+            }
+        }
+        changes
+    }
+}
+
+/// A connector's running settings from its configuration and chain.
+pub(super) fn settings_of(config: &ConnectorConfig, plugins: PluginChain) -> ConnectorSettings {
+    ConnectorSettings {
+        id: config.id.clone(),
+        bot_id: config.bot.clone(),
+        conversation_type: config.conversation_type,
+        accessibility: config.accessibility,
+        custom: config.custom.clone(),
+        fallback_skill_id: config.fallback_skill_id.clone(),
+        max_conversations: config.max_conversations,
+        plugins,
+    }
+}
+
+/// The first identity field that differs, with where it is in the new file.
+fn identity_change(
+    old: &ConnectorConfig,
+    new: &ConnectorConfig,
+) -> Option<(&'static str, Range<usize>)> {
+    let spans = &new.spans;
+    [
+        ("bot", old.bot != new.bot, &spans.bot),
+        ("account", old.account != new.account, &spans.account),
+        (
+            "agent_user_id",
+            old.agent_user_id != new.agent_user_id,
+            &spans.agent_user_id,
+        ),
+        (
+            "credentials",
+            old.credentials != new.credentials,
+            &spans.credentials,
+        ),
+        ("role", old.role != new.role, &spans.role),
+        (
+            "conversation_type",
+            old.conversation_type != new.conversation_type,
+            &spans.conversation_type,
+        ),
+        ("deploy_to", old.deploy_to != new.deploy_to, &spans.deploy_to),
+        (
+            "external_webhook_url",
+            old.external_webhook_url != new.external_webhook_url,
+            &spans.external_webhook_url,
+        ),
+    ]
+    .into_iter()
+    .find(|(_, differs, _)| *differs)
+    .map(|(field, _, span)| (field, span.clone()))
+}
+
+/// Everything of a connector's configuration but where it was written.
+fn fingerprint(c: &ConnectorConfig) -> String {
+    let plugins: Vec<_> = c
+        .plugins
+        .iter()
+        .map(|p| (&p.file, &p.settings, &p.limits, &p.grants))
+        .collect();
+    format!(
+        "{:?}",
+        (
+            &c.bot,
+            &c.account,
+            &c.agent_user_id,
+            c.role,
+            c.conversation_type,
+            c.deploy_to,
+            (&c.fallback_skill_id, &c.external_webhook_url),
+            c.accessibility,
+            c.autostart,
+            c.max_conversations,
+            &c.custom,
+            plugins,
+        )
+    )
+}
+
+/// The parts of switchboard.toml a reload cannot change.
+pub(super) fn restart_only(config: &Config) -> String {
+    let g = &config.gateway;
+    format!("{:?}", (&g.hub, &g.csds, &g.ca_file, &g.data_dir))
+}
+
+fn render(diagnostics: &[Diagnostic]) -> Vec<String> {
+    diagnostics.iter().map(ToString::to_string).collect()
+}

@@ -1,0 +1,124 @@
+//! What a conversation keeps in the state store so that a crash loses
+//! nothing: who and where (participants, authentication, skill), the
+//! messageDelay window, turns not yet sent to the bot, the one in flight,
+//! the resend and escalation counters, and the last consumer sequence
+//! handled.
+//!
+//! Deadlines are saved as wall-clock milliseconds (an `Instant` means
+//! nothing to another process) and turned back into `Instant`s on restore.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::BotTurn;
+use super::fields::fallback_escalation_time::EscalationClock;
+use super::fields::max_escalation_retries::EscalationFailures;
+use super::fields::message_delay::MessageDelay;
+use super::fields::message_resend_max_retries::Resends;
+
+/// A conversation's durable state. The conversation task writes it after
+/// every step, and makes it durable before each bot call, so that after a
+/// crash a turn is either unsent (and sent once) or was sent (and is never
+/// sent again).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SavedConversation {
+    /// The consumer participant.
+    pub consumer_id: String,
+    /// True once the consumer stepped up.
+    pub authenticated: bool,
+    /// The skill the conversation is routed to.
+    pub skill_id: Option<String>,
+    /// The newest consumer sequence handled.
+    pub last_sequence: u64,
+    /// The messageDelay window.
+    pub delay: MessageDelay,
+    /// When the greeting is due, if not sent yet.
+    #[serde(with = "wall_clock")]
+    pub greet_at: Option<tokio::time::Instant>,
+    /// Turns waiting behind the bot call in flight.
+    pub queued: VecDeque<BotTurn>,
+    /// The turn the bot was asked and has not answered.
+    pub in_flight: Option<BotTurn>,
+    /// messageResendMaxRetries state.
+    pub resends: Resends,
+    /// fallbackEscalationTime state.
+    pub escalation: EscalationClock,
+    /// maxEscalationRetries state.
+    pub escalation_failures: EscalationFailures,
+}
+
+/// `Option<Instant>` as wall-clock milliseconds since the Unix epoch.
+pub mod wall_clock {
+    use super::*;
+    use tokio::time::Instant;
+
+    /// Saves a deadline as the wall-clock time it falls on.
+    pub fn serialize<S: serde::Serializer>(
+        at: &Option<Instant>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        at.map(|at| {
+            let now = Instant::now();
+            let wall = crate::wire::now_ms();
+            if at >= now {
+                wall.saturating_add(millis(at - now))
+            } else {
+                wall.saturating_sub(millis(now - at))
+            }
+        })
+        .serialize(serializer)
+    }
+
+    /// Restores a deadline; one that passed while the process was down is due now.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Instant>, D::Error> {
+        let wall: Option<u64> = Option::deserialize(deserializer)?;
+        Ok(wall.map(|wall| {
+            let ahead = wall.saturating_sub(crate::wire::now_ms());
+            Instant::now() + Duration::from_millis(ahead)
+        }))
+    }
+
+    fn millis(d: Duration) -> u64 {
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::TurnKind;
+    use tokio::time::Instant;
+
+    #[tokio::test]
+    async fn a_saved_conversation_reads_back_with_its_window_and_turns() {
+        let mut saved = SavedConversation {
+            consumer_id: "consumer".into(),
+            last_sequence: 7,
+            ..Default::default()
+        };
+        saved
+            .delay
+            .push(Instant::now(), Duration::from_secs(2), 7, "hello".into());
+        saved.queued.push_back(BotTurn {
+            conversation_id: "c".into(),
+            consumer_id: "consumer".into(),
+            text: "queued".into(),
+            kind: TurnKind::Message,
+        });
+        let bytes = serde_json::to_vec(&saved).unwrap();
+        let back: SavedConversation = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back.last_sequence, 7);
+        assert_eq!(back.queued, saved.queued);
+        let due = back.delay.due().expect("the window is still open");
+        let left = due.saturating_duration_since(Instant::now());
+        assert!(
+            left > Duration::from_millis(1500) && left <= Duration::from_secs(2),
+            "the window keeps its deadline across a save: {left:?}"
+        );
+        assert_eq!(back.delay.sequences(), [7]);
+    }
+}
