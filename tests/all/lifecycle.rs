@@ -8,17 +8,9 @@ use serde_json::json;
 use switchboard::app::LifecycleError;
 use switchboard::connector::Status;
 
-use crate::support::{ConfigDir, Consumer, RecordingBot, connector_file, gateway};
+use crate::support::{ConfigDir, Consumer, RecordingBot, connector_file, eventually, gateway};
 
 /// Polls `check` until it holds (or the patience runs out).
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + crate::support::PATIENCE;
-    while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statuses_details_start_stop_edit_delete_and_history() {
     let bot = RecordingBot::echo().await;
@@ -64,13 +56,17 @@ async fn statuses_details_start_stop_edit_delete_and_history() {
     let mut other_user = loaded.connectors[0].clone();
     other_user.source = other_user
         .source
-        .replace("agent_user_id = \"bot-user\"", "agent_user_id = \"other-user\"")
+        .replace(
+            "agent_user_id = \"bot-user\"",
+            "agent_user_id = \"other-user\"",
+        )
         .into();
     let edit = gateway.edit_connector(other_user).await.unwrap_err();
     assert!(matches!(edit, LifecycleError::Refused(_)), "{edit}");
     assert!(
-        edit.to_string()
-            .contains("c.toml:4:17: error: `agent_user_id` of connector `c` cannot change while it runs"),
+        edit.to_string().contains(
+            "c.toml:4:17: error: `agent_user_id` of connector `c` cannot change while it runs"
+        ),
         "{edit}"
     );
     assert!(

@@ -13,4 +13,5 @@ mod hub;
 mod interop;
 mod lifecycle;
 mod plugins;
+mod reload;
 mod support;

@@ -368,20 +368,26 @@ impl Gateway {
         id: &str,
         text: Option<&str>,
     ) -> Result<(), LifecycleError> {
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(LifecycleError::BadId(id.to_owned()));
         }
         let path = match self.connector_config(id) {
             Ok(existing) => existing.file.clone(),
-            Err(_) => self.config.dir.join("connectors").join(format!("{id}.toml")),
+            Err(_) => self
+                .config
+                .dir
+                .join("connectors")
+                .join(format!("{id}.toml")),
         };
         let previous = std::fs::read(&path).ok();
         let write = |text: Option<&[u8]>| {
             let result = match text {
-                Some(text) => {
-                    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
-                        .and_then(|()| crate::store::write_atomically(&path, text))
-                }
+                Some(text) => std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
+                    .and_then(|()| crate::store::write_atomically(&path, text)),
                 None => std::fs::remove_file(&path),
             };
             result.map_err(|source| LifecycleError::Write {

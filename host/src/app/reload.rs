@@ -116,11 +116,16 @@ impl Gateway {
         new.gateway.hub.clone_from(&self.config.gateway.hub);
         new.gateway.csds.clone_from(&self.config.gateway.csds);
         new.gateway.ca_file.clone_from(&self.config.gateway.ca_file);
-        new.gateway.data_dir.clone_from(&self.config.gateway.data_dir);
+        new.gateway
+            .data_dir
+            .clone_from(&self.config.gateway.data_dir);
 
         let mut errors = Vec::new();
         for old in &self.config.connectors {
-            let running = self.connectors.get(&old.id).is_some_and(Connector::is_running);
+            let running = self
+                .connectors
+                .get(&old.id)
+                .is_some_and(Connector::is_running);
             if running && !new.connectors.iter().any(|c| c.id == old.id) {
                 errors.push(Diagnostic::file_error(
                     &old.file,
@@ -153,7 +158,10 @@ impl Gateway {
         let mut planned = Vec::new();
         for connector in &new.connectors {
             let before = self.connector_config(&connector.id).ok().cloned();
-            let running = self.connectors.get(&connector.id).is_some_and(Connector::is_running);
+            let running = self
+                .connectors
+                .get(&connector.id)
+                .is_some_and(Connector::is_running);
             if let (true, Some(before)) = (running, &before)
                 && let Some((field, span)) = identity_change(before, connector)
             {
@@ -175,7 +183,9 @@ impl Gateway {
             {
                 Ok((chain, fresh)) => planned.push(Planned {
                     changed: fresh
-                        || before.as_ref().is_none_or(|b| fingerprint(b) != fingerprint(connector))
+                        || before
+                            .as_ref()
+                            .is_none_or(|b| fingerprint(b) != fingerprint(connector))
                         || old_chain
                             .as_ref()
                             .is_some_and(|s| s.plugins.plugins().len() != chain.plugins().len()),
@@ -204,13 +214,23 @@ impl Gateway {
         let mut fresh = Vec::new();
         for plugin in &connector.plugins {
             let at = |message: String| {
-                Diagnostic::error(&connector.file, &connector.source, plugin.span.clone(), message)
+                Diagnostic::error(
+                    &connector.file,
+                    &connector.source,
+                    plugin.span.clone(),
+                    message,
+                )
             };
-            let path = config.gateway.find_plugin(&plugin.file).ok_or_else(|| {
-                at(format!("unknown plugin file `{}`", plugin.file))
+            let path = config
+                .gateway
+                .find_plugin(&plugin.file)
+                .ok_or_else(|| at(format!("unknown plugin file `{}`", plugin.file)))?;
+            let bytes = std::fs::read(&path).map_err(|e| {
+                at(format!(
+                    "plugin {}: cannot read the file: {e}",
+                    path.display()
+                ))
             })?;
-            let bytes = std::fs::read(&path)
-                .map_err(|e| at(format!("plugin {}: cannot read the file: {e}", path.display())))?;
             let digest = PluginEngine::digest(&bytes);
             let loaded = match self.loaded.get(&path) {
                 Some(loaded) if loaded.digest == digest => loaded.clone(),
@@ -350,7 +370,11 @@ fn identity_change(
             old.conversation_type != new.conversation_type,
             &spans.conversation_type,
         ),
-        ("deploy_to", old.deploy_to != new.deploy_to, &spans.deploy_to),
+        (
+            "deploy_to",
+            old.deploy_to != new.deploy_to,
+            &spans.deploy_to,
+        ),
         (
             "external_webhook_url",
             old.external_webhook_url != new.external_webhook_url,

@@ -43,25 +43,28 @@ impl Watcher {
             (gateway.watched_dirs(), absolute(gateway.data_dir()))
         };
         let (changed, mut changes) = mpsc::unbounded_channel();
-        let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-            match result {
-                Ok(events) => {
-                    let relevant = events.iter().flat_map(|e| e.paths.iter()).any(|path| {
-                        let kind = path.extension().and_then(|e| e.to_str());
-                        matches!(kind, Some("toml" | "wasm")) && !path.starts_with(&data_dir)
-                    });
-                    if relevant {
-                        let _ = changed.send(());
+        let mut debouncer =
+            new_debouncer(
+                DEBOUNCE,
+                None,
+                move |result: DebounceEventResult| match result {
+                    Ok(events) => {
+                        let relevant = events.iter().flat_map(|e| e.paths.iter()).any(|path| {
+                            let kind = path.extension().and_then(|e| e.to_str());
+                            matches!(kind, Some("toml" | "wasm")) && !path.starts_with(&data_dir)
+                        });
+                        if relevant {
+                            let _ = changed.send(());
+                        }
                     }
-                }
-                Err(errors) => {
-                    for error in errors {
-                        tracing::warn!(%error, "file watcher");
+                    Err(errors) => {
+                        for error in errors {
+                            tracing::warn!(%error, "file watcher");
+                        }
                     }
-                }
-            }
-        })
-        .map_err(|e| format!("cannot watch files: {e}"))?;
+                },
+            )
+            .map_err(|e| format!("cannot watch files: {e}"))?;
         for dir in dirs.iter().filter(|d| d.is_dir()) {
             debouncer
                 .watch(dir, RecursiveMode::Recursive)

@@ -1126,13 +1126,8 @@ pub(super) fn parse_connector(
         raw.id.span(),
         diagnostics,
     );
-    let (custom, custom_spans) = CustomFields::parse(
-        &raw.custom,
-        conversation_type,
-        file,
-        source,
-        diagnostics,
-    );
+    let (custom, custom_spans) =
+        CustomFields::parse(&raw.custom, conversation_type, file, source, diagnostics);
     let plugins = raw
         .plugins
         .into_iter()

@@ -17,8 +17,8 @@
 //! platform's grace period) resumes from what was saved: its messageDelay
 //! window, queued turns and counters, and the consumer messages that
 //! arrived while nobody listened, read from its history. A turn that was in
-//! flight when the process died is not sent again (the bot may have acted
-//! on it); it counts as unanswered, so messageResendMaxRetries applies.
+//! flight when the process died is not sent again, not even as a resend:
+//! the bot has it, and may have acted on it; only its answer is lost.
 
 use std::sync::Arc;
 
@@ -102,18 +102,20 @@ impl Conversation {
     ) -> Self {
         // A ring means the platform routed the conversation here anew:
         // whatever was saved from an earlier stay no longer holds.
-        let saved = if rung { None } else { Self::load(&shared, &view.id) };
+        let saved = if rung {
+            None
+        } else {
+            Self::load(&shared, &view.id)
+        };
         let restored = saved.is_some();
         let mut st = saved.unwrap_or_default();
         if restored {
             view.skill_id = st.skill_id.clone().or(view.skill_id);
             view.authenticated = st.authenticated;
             if let Some(turn) = st.in_flight.take() {
-                tracing::warn!(conversation = %view.id, "a bot call was in flight when the connector last stopped: not asking again");
-                if turn.kind == TurnKind::Message {
-                    let interval = shared.settings().custom.retry_message_interval;
-                    st.resends.no_response(&turn, Instant::now(), interval);
-                }
+                tracing::warn!(conversation = %view.id, text = %turn.text, "a bot call was in flight when the connector last stopped: not asking again");
+                // Its resend, armed for this turn, would ask again.
+                st.resends.clear();
             }
         } else {
             st.greet_at = greeting_due(Instant::now(), rung);
@@ -172,7 +174,9 @@ impl Conversation {
     fn settings(&mut self) -> Arc<ConnectorSettings> {
         let settings = self.shared.settings();
         self.view.accessibility = settings.accessibility;
-        if self.view.custom_fields.len() != 10 || settings.custom.as_pairs() != self.view.custom_fields {
+        if self.view.custom_fields.len() != 10
+            || settings.custom.as_pairs() != self.view.custom_fields
+        {
             self.view.custom_fields = settings.custom.as_pairs();
         }
         settings
@@ -358,11 +362,14 @@ impl Conversation {
         let settings = self.settings();
         let custom = &settings.custom;
         if settings.fallback_skill_id.is_some() && custom.escalates_on_silence() {
-            self.st.escalation
+            self.st
+                .escalation
                 .start(Instant::now(), custom.fallback_escalation_time);
         }
         let turn = self.turn(text, TurnKind::Message);
-        self.st.resends.arm(&turn, custom.message_resend_max_retries);
+        self.st
+            .resends
+            .arm(&turn, custom.message_resend_max_retries);
         self.send(turn);
     }
 
@@ -387,7 +394,11 @@ impl Conversation {
         self.st.in_flight = Some(turn.clone());
         self.save();
         self.st.in_flight = None;
-        let (bot, inbox, store) = (self.bot.clone(), self.inbox_tx.clone(), self.shared.saved.clone());
+        let (bot, inbox, store) = (
+            self.bot.clone(),
+            self.inbox_tx.clone(),
+            self.shared.saved.clone(),
+        );
         tokio::spawn(async move {
             if let Some(store) = store
                 && let Err(error) = store.flush().await

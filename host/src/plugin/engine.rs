@@ -184,7 +184,12 @@ impl PluginEngine {
 
     /// The compiled component for `bytes`: from the disk cache when this
     /// engine compiled the same bytes before, else compiled (and cached).
-    fn component(&self, path: &Path, bytes: &[u8], digest: &Digest256) -> wasmtime::Result<Component> {
+    fn component(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        digest: &Digest256,
+    ) -> wasmtime::Result<Component> {
         let cached = self.inner.cache_dir.as_ref().map(|dir| {
             let mut key = Sha256::new();
             key.update(digest);
@@ -211,10 +216,10 @@ impl PluginEngine {
         tracing::info!(plugin = %path.display(), "compiling plugin");
         let component = Component::new(&self.inner.engine, bytes)?;
         self.inner.compiled.fetch_add(1, Ordering::Relaxed);
-        if let Some(file) = cached {
-            if let Err(error) = crate::store::write_atomically(&file, &component.serialize()?) {
-                tracing::warn!(cache = %file.display(), %error, "could not keep the compiled plugin in the cache");
-            }
+        if let Some(file) = cached
+            && let Err(error) = crate::store::write_atomically(&file, &component.serialize()?)
+        {
+            tracing::warn!(cache = %file.display(), %error, "could not keep the compiled plugin in the cache");
         }
         Ok(component)
     }

@@ -23,9 +23,7 @@ mod chain;
 mod engine;
 
 pub use chain::{ConsumerDecision, HookName, PluginChain, PluginInstance, PluginStatus};
-pub use engine::{
-    CompileStats, Digest256, LoadedPlugin, MAX_PLUGIN_MEMORY_BYTES, PluginEngine,
-};
+pub use engine::{CompileStats, Digest256, LoadedPlugin, MAX_PLUGIN_MEMORY_BYTES, PluginEngine};
 
 use std::path::PathBuf;
 use std::time::Duration;

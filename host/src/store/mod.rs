@@ -91,8 +91,10 @@ impl StateStore {
     /// Records whether a person wants `connector` running, so a restart
     /// resumes it (or keeps it stopped).
     pub fn set_desired_running(&self, connector: &str, running: bool) -> Result<(), sled::Error> {
-        self.desired
-            .insert(connector, if running { &b"running"[..] } else { b"stopped" })?;
+        self.desired.insert(
+            connector,
+            if running { &b"running"[..] } else { b"stopped" },
+        )?;
         self.db.flush().map(drop)
     }
 
@@ -264,7 +266,10 @@ impl KvScope {
 pub fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = file.parent().unwrap_or(Path::new("."));
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let mut out = std::fs::File::create(&temporary)?;
     out.write_all(bytes)?;

@@ -303,6 +303,21 @@ pub struct GatewayProcess {
 impl GatewayProcess {
     /// Runs `switchboard run --config DIR` and waits until it prints the hub's address.
     pub fn start(config_dir: &Path) -> GatewayProcess {
+        let mut process = Self::start_until(config_dir, "switchboard: hub listening on ");
+        let line = process
+            .stdout_lines
+            .last()
+            .expect("the awaited line")
+            .clone();
+        process.hub_url = line["switchboard: hub listening on ".len()..]
+            .trim()
+            .to_owned();
+        process
+    }
+
+    /// Runs `switchboard run --config DIR` and waits until it prints a
+    /// line starting with `prefix` (a gateway without a hub prints none).
+    pub fn start_until(config_dir: &Path, prefix: &str) -> GatewayProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(["run", "--config"])
             .arg(config_dir)
@@ -321,20 +336,35 @@ impl GatewayProcess {
             }
         });
         let mut stdout_lines = Vec::new();
-        let hub_url = loop {
+        loop {
             let line = lines_rx
                 .recv_timeout(Duration::from_secs(60))
-                .expect("switchboard prints the hub address within a minute");
+                .unwrap_or_else(|_| panic!("switchboard prints `{prefix}` within a minute"));
             stdout_lines.push(line.clone());
-            if let Some(url) = line.strip_prefix("switchboard: hub listening on ") {
-                break url.trim().to_owned();
+            if line.starts_with(prefix) {
+                break;
             }
-        };
+        }
         GatewayProcess {
             child,
-            hub_url,
+            hub_url: String::new(),
             stdout_lines,
         }
+    }
+
+    /// Kills the process at once (SIGKILL: no shutdown, no flush).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits (up to [`PATIENCE`]) until `check` holds.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
@@ -395,6 +425,24 @@ impl ConfigDir {
     pub fn write(&self, relative: &str, text: &str) {
         std::fs::write(self.dir.path().join(relative), text).unwrap();
     }
+
+    /// Replaces `relative` whole (a temporary file, then a rename), as a
+    /// deploy tool or the admin API does.
+    pub fn replace(&self, relative: &str, bytes: &[u8]) {
+        let target = self.dir.path().join(relative);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        let temporary = target.with_extension("partial");
+        std::fs::write(&temporary, bytes).unwrap();
+        std::fs::rename(&temporary, &target).unwrap();
+    }
+
+    /// Appends `text` to `relative`.
+    pub fn append(&self, relative: &str, text: &str) {
+        let path = self.dir.path().join(relative);
+        let mut old = std::fs::read_to_string(&path).unwrap_or_default();
+        old.push_str(text);
+        std::fs::write(path, old).unwrap();
+    }
 }
 
 /// A gateway started in this process from a configuration directory.
@@ -441,13 +489,22 @@ impl RecordingBot {
         delay: Duration,
         answer: impl Fn(&str) -> Value + Send + Sync + 'static,
     ) -> RecordingBot {
+        Self::start_pacing(move |_| delay, answer).await
+    }
+
+    /// Like [`RecordingBot::start`], answering each text after `delay(text)`.
+    pub async fn start_pacing(
+        delay: impl Fn(&str) -> Duration + Send + Sync + 'static,
+        answer: impl Fn(&str) -> Value + Send + Sync + 'static,
+    ) -> RecordingBot {
+        let delay = std::sync::Arc::new(delay);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/bot", listener.local_addr().unwrap());
         let turns: std::sync::Arc<std::sync::Mutex<Vec<Turn>>> = Default::default();
         let answer = std::sync::Arc::new(answer);
         let recorded = turns.clone();
         let task = tokio::spawn(switchboard::http::serve(listener, move |request, _| {
-            let (recorded, answer) = (recorded.clone(), answer.clone());
+            let (recorded, answer, delay) = (recorded.clone(), answer.clone(), delay.clone());
             async move {
                 let path = request.uri().path().to_owned();
                 let body = switchboard::http::read_body(request, 1 << 20)
@@ -468,7 +525,7 @@ impl RecordingBot {
                         .to_owned(),
                     at: std::time::Instant::now(),
                 });
-                tokio::time::sleep(delay).await;
+                tokio::time::sleep(delay(&text)).await;
                 switchboard::http::json(hyper::StatusCode::OK, &answer(&text))
             }
         }));
