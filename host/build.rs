@@ -37,6 +37,7 @@ const HOSTILE: &[&str] = &[
     "socket",
     "clock",
     "kv-flood",
+    "start-trap",
 ];
 
 fn main() {

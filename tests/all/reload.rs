@@ -328,9 +328,19 @@ async fn behaviour_applies_live_to_a_running_conversation_and_a_broken_plugin_is
                 .contains("plugins/stamp.wasm: not a valid switchboard plugin component"),
         "{report:?}"
     );
-    // A core module (not a component) is refused too.
+    // A core module (not a component) is refused too, and so is a
+    // component that traps before it serves.
     config.replace("plugins/stamp.wasm", b"\0asm\x01\0\0\0");
     assert!(!gateway.reload().await.ok);
+    config.replace(
+        "plugins/stamp.wasm",
+        &std::fs::read(built_plugin("hostile_start_trap")).unwrap(),
+    );
+    let report = gateway.reload().await.clone();
+    assert!(
+        report.errors[0].contains("plugins/stamp.wasm: instantiation failed"),
+        "{report:?}"
+    );
     assert_eq!(
         gateway.report("c").unwrap().details.plugins[1].version,
         before
