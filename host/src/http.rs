@@ -278,6 +278,48 @@ impl HttpClient {
         self.send(url, request).await
     }
 
+    /// Sends `method url` with a bearer token and an optional JSON body;
+    /// answers the status and the JSON body (`null` when empty or not JSON),
+    /// error statuses included.
+    pub async fn call(
+        &self,
+        method: &str,
+        url: &str,
+        bearer: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), ClientError> {
+        let request = Request::builder()
+            .method(method)
+            .uri(url)
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {bearer}"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
+            .map_err(|_| ClientError::Url(url.to_owned()))?;
+        let (status, bytes) = self.exchange(url, request).await?;
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status.as_u16(), value))
+    }
+
+    /// Like [`HttpClient::call`] without a body, answering the body as text.
+    pub async fn call_text(
+        &self,
+        method: &str,
+        url: &str,
+        bearer: &str,
+    ) -> Result<(u16, String), ClientError> {
+        let request = Request::builder()
+            .method(method)
+            .uri(url)
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {bearer}"))
+            .body(Body::default())
+            .map_err(|_| ClientError::Url(url.to_owned()))?;
+        let (status, bytes) = self.exchange(url, request).await?;
+        Ok((
+            status.as_u16(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ))
+    }
+
     async fn exchange(
         &self,
         url: &str,

@@ -27,12 +27,15 @@
 //! - [`content`]: outgoing messages and LivePerson's structured-content
 //!   schemas that judge them.
 //! - [`wire`]: the JSON envelopes both WebSocket sides share.
+//! - [`admin`]: the admin API, `/metrics` and the Agent Connectors page.
+//! - [`metrics`]: counters and histograms behind `/metrics`.
 //! - [`http`]: small hyper helpers for servers and clients.
 //! - [`tls`]: rustls configuration: the hub's certificate, clients' roots.
 //! - [`app`]: wiring it all together for `switchboard run`.
 
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod app;
 pub mod bot;
 pub mod config;
@@ -41,6 +44,7 @@ pub mod content;
 pub mod http;
 pub mod hub;
 pub mod messaging;
+pub mod metrics;
 pub mod plugin;
 pub mod store;
 pub mod tls;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use switchboard::admin::client::AdminClient;
 use switchboard::app::{self, Overrides};
 
 /// A gateway that hosts bot agent connectors, customised by sandboxed WebAssembly plugins.
@@ -40,6 +41,36 @@ enum Command {
         /// The configuration directory (default: ./config, else the shipped one).
         dir: Option<PathBuf>,
     },
+    /// Lists, starts, stops and inspects connectors through the admin API
+    /// (token from SWITCHBOARD_TOKEN; address from --api or SWITCHBOARD_API).
+    Connectors {
+        /// The admin API's base URL.
+        #[arg(long)]
+        api: Option<String>,
+        #[command(subcommand)]
+        action: ConnectorsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConnectorsAction {
+    /// Every connector with its status.
+    List,
+    /// Starts a connector.
+    Start {
+        /// The connector id.
+        id: String,
+    },
+    /// Stops a connector.
+    Stop {
+        /// The connector id.
+        id: String,
+    },
+    /// A connector's status and Details.
+    Details {
+        /// The connector id.
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -69,6 +100,35 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
+            }
+        }
+        Command::Connectors { api, action } => {
+            let api = api
+                .or_else(|| std::env::var("SWITCHBOARD_API").ok())
+                .unwrap_or_else(|| "http://127.0.0.1:8081".into());
+            let Ok(token) = std::env::var("SWITCHBOARD_TOKEN") else {
+                eprintln!("switchboard: set SWITCHBOARD_TOKEN to an admin API token");
+                return ExitCode::FAILURE;
+            };
+            let client = AdminClient::new(&api, &token);
+            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime starts");
+            let result = runtime.block_on(async {
+                match &action {
+                    ConnectorsAction::List => client.list().await,
+                    ConnectorsAction::Start { id } => client.start_stop(id, "start").await,
+                    ConnectorsAction::Stop { id } => client.start_stop(id, "stop").await,
+                    ConnectorsAction::Details { id } => client.details(id).await,
+                }
+            });
+            match result {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("switchboard: {error}");
+                    ExitCode::FAILURE
+                }
             }
         }
         Command::Run { config, hub_listen } => {

@@ -31,6 +31,7 @@ fn hub_config() -> HubConfig {
             credentials: LoginCredentials::Password("pw".into()),
             skills: vec!["1".into()],
             max_conversations: 50,
+            created_by: None,
         }],
         ring_expiration: Duration::from_secs(30),
         engagements: Vec::new(),

@@ -3,6 +3,7 @@
 //! components built from `plugins/` and `tests/fixtures/plugins/`, and the
 //! `switchboard` binary as a real process.
 
+mod admin;
 mod bots;
 mod config;
 mod e2e;

@@ -482,3 +482,53 @@ async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice
     let texts = bot.texts();
     assert_eq!(texts, ["one", "two three"], "{:?}", bot.turns());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_of_a_quarantined_plugins_file_lifts_the_quarantine() {
+    let bot = RecordingBot::echo().await;
+    let config = ConfigDir::new(&["c-bot"]);
+    config.append("switchboard.toml", "\n[plugins]\ndirs = [\"plugins\"]\n");
+    config.write("bots/b.toml", &bot.config("b"));
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "c-bot", "", "messageDelay = 0").replace(
+            "[custom]",
+            "[[plugins]]\nfile = \"p.wasm\"\nlimits = { quarantine_after = 2 }\n\n[custom]",
+        ),
+    );
+    config.replace(
+        "plugins/p.wasm",
+        &std::fs::read(built_plugin("hostile_unreachable")).unwrap(),
+    );
+    let mut gateway = gateway(&config).await;
+    let hub = gateway.hub_url().unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while gateway.report("c").unwrap().status == Status::Starting
+        || gateway.report("c").unwrap().details.messaging.up != Some(true)
+    {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let mut consumer = Consumer::connect(&hub, "123").await;
+    consumer.start_conversation().await;
+    for text in ["a", "b", "c"] {
+        consumer.say(text).await;
+        assert_eq!(
+            consumer.next_agent_text().await,
+            format!("bot heard: {text}")
+        );
+    }
+    assert!(gateway.report("c").unwrap().details.plugins[0].quarantined);
+
+    config.replace("plugins/p.wasm", &stamp_version(5));
+    let report = gateway.reload().await.clone();
+    assert!(report.ok, "{report:?}");
+    let plugin = gateway.report("c").unwrap().details.plugins[0].clone();
+    assert!(!plugin.quarantined, "{plugin:?}");
+    assert_eq!(plugin.consecutive_faults, 0);
+    consumer.say("d").await;
+    assert_eq!(
+        consumer.next_agent_text().await,
+        "bot heard: d [STAMP-000005]"
+    );
+}

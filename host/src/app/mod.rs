@@ -52,6 +52,14 @@ pub enum StartError {
     /// The TLS client configuration (`[messaging] ca_file`) could not be made.
     #[error("messaging TLS: {0}")]
     Tls(crate::tls::TlsError),
+    /// The admin API could not listen.
+    #[error("admin API: cannot listen on {listen}: {source}")]
+    Admin {
+        /// The address.
+        listen: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Connectors need a platform: the hub or `[messaging] csds`.
     #[error("no messaging platform: enable [hub] or set [messaging] csds in switchboard.toml")]
     NoPlatform,
@@ -69,8 +77,11 @@ pub struct Gateway {
     connectors: BTreeMap<String, Connector>,
     /// switchboard.toml's parts a reload cannot change, as started.
     restart_only: String,
-    reloads: u64,
+    reloads_applied: u64,
+    reloads_refused: u64,
     last_reload: ReloadReport,
+    /// Who created each bot user (account, login), as the platform said.
+    owners: HashMap<(String, String), Option<String>>,
 }
 
 /// What `switchboard run` may override.
@@ -86,6 +97,14 @@ pub enum LifecycleError {
     /// No connector has this id.
     #[error("no connector `{0}`")]
     Unknown(String),
+    /// The connector has no plugin of this name.
+    #[error("connector `{id}` has no plugin `{name}`")]
+    UnknownPlugin {
+        /// The connector.
+        id: String,
+        /// The plugin name asked for.
+        name: String,
+    },
     /// Already one with this id.
     #[error("a connector `{0}` exists already")]
     Exists(String),
@@ -179,8 +198,10 @@ impl Gateway {
             loaded: HashMap::new(),
             connectors: BTreeMap::new(),
             restart_only,
-            reloads: 0,
+            reloads_applied: 0,
+            reloads_refused: 0,
             last_reload: ReloadReport::default(),
+            owners: HashMap::new(),
         };
         for connector_config in &config.connectors {
             let (chain, _) = gateway
@@ -222,6 +243,11 @@ impl Gateway {
         dirs
     }
 
+    /// `[admin]`, when the admin API is enabled.
+    pub fn admin_config(&self) -> Option<&crate::config::AdminConfig> {
+        self.config.gateway.admin.as_ref()
+    }
+
     /// The state store's directory (changes there are not configuration).
     pub fn data_dir(&self) -> &Path {
         &self.config.gateway.data_dir
@@ -261,13 +287,72 @@ impl Gateway {
         Ok(self.store.status_log().history(id))
     }
 
+    /// Every connector, in id order.
+    pub fn connectors(&self) -> impl Iterator<Item = &Connector> {
+        self.connectors.values()
+    }
+
+    /// True while connector `id` is started.
+    pub fn is_running(&self, id: &str) -> bool {
+        self.connectors.get(id).is_some_and(Connector::is_running)
+    }
+
+    /// Lifts a plugin's quarantine and forgets its faults in a row: an
+    /// operator's reset.
+    pub fn reset_plugin(&self, id: &str, name: &str) -> Result<(), LifecycleError> {
+        let settings = self.connector(id)?.settings();
+        let plugin = settings
+            .plugins
+            .plugins()
+            .iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| LifecycleError::UnknownPlugin {
+                id: id.to_owned(),
+                name: name.to_owned(),
+            })?;
+        plugin.reset();
+        tracing::info!(
+            connector = id,
+            plugin = name,
+            "plugin reset: quarantine lifted"
+        );
+        Ok(())
+    }
+
+    /// Who created the connector's bot user, where known: the embedded
+    /// hub's `created_by`, or what the platform said when the user was last
+    /// checked (a stopped connector's user is checked now).
+    pub async fn bot_user_owner(&self, config: &ConnectorConfig) -> Option<String> {
+        if self.config.gateway.csds.is_none() {
+            return self.config.gateway.hub.as_ref().and_then(|hub| {
+                hub.users
+                    .iter()
+                    .find(|u| u.login == config.agent_user_id)
+                    .and_then(|u| u.created_by.clone())
+            });
+        }
+        let key = (config.account.clone(), config.agent_user_id.clone());
+        if let Some(owner) = self.owners.get(&key) {
+            return owner.clone();
+        }
+        // A second login would log a running connector out: ask only when stopped.
+        if self.is_running(&config.id) {
+            return None;
+        }
+        AgentConnection::verify(&self.credentials(config))
+            .await
+            .ok()
+            .flatten()
+    }
+
     fn connector(&self, id: &str) -> Result<&Connector, LifecycleError> {
         self.connectors
             .get(id)
             .ok_or_else(|| LifecycleError::Unknown(id.to_owned()))
     }
 
-    fn connector_config(&self, id: &str) -> Result<&ConnectorConfig, LifecycleError> {
+    /// Connector `id`'s configuration as applied.
+    pub fn connector_config(&self, id: &str) -> Result<&ConnectorConfig, LifecycleError> {
         self.config
             .connectors
             .iter()
@@ -331,12 +416,16 @@ impl Gateway {
             return Err(LifecycleError::Exists(config.id));
         }
         self.check_user_free(&config)?;
-        AgentConnection::verify(&self.credentials(&config))
+        let owner = AgentConnection::verify(&self.credentials(&config))
             .await
             .map_err(|e| LifecycleError::Platform {
                 id: config.id.clone(),
                 reason: e.to_string(),
             })?;
+        self.owners.insert(
+            (config.account.clone(), config.agent_user_id.clone()),
+            owner,
+        );
         self.write_connector(&config.id, Some(&config.source)).await
     }
 
@@ -477,7 +566,31 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
             report.status
         ));
     }
+    let admin_config = gateway.admin_config().cloned();
     let gateway = Arc::new(tokio::sync::Mutex::new(gateway));
+    let _admin = match admin_config {
+        Some(admin) => {
+            let listener = tokio::net::TcpListener::bind(admin.listen)
+                .await
+                .map_err(|source| StartError::Admin {
+                    listen: admin.listen,
+                    source,
+                })?;
+            let address = listener.local_addr().map_err(|source| StartError::Admin {
+                listen: admin.listen,
+                source,
+            })?;
+            say(format_args!(
+                "switchboard: Agent Connectors page and admin API at http://{address}/"
+            ));
+            Some(AbortOnDrop(tokio::spawn(crate::admin::serve(
+                listener,
+                gateway.clone(),
+                admin,
+            ))))
+        }
+        None => None,
+    };
     // Without a watcher the gateway still serves; changes wait for a restart.
     let watcher = match Watcher::start(gateway.clone()).await {
         Ok(watcher) => Some(watcher),
@@ -489,11 +602,21 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
     wait_for_shutdown().await;
     say(format_args!("switchboard: shutting down"));
     drop(watcher);
+    drop(_admin);
     let gateway = Arc::into_inner(gateway)
         .expect("the watcher, the only other owner, is gone")
         .into_inner();
     gateway.shutdown().await;
     Ok(())
+}
+
+/// A task that ends when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Prints a line for the person running `switchboard run`; a closed

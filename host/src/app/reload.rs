@@ -77,7 +77,11 @@ impl Gateway {
         for change in &report.changes {
             tracing::info!("reload: {change}");
         }
-        self.reloads += 1;
+        if report.ok {
+            self.reloads_applied += 1;
+        } else {
+            self.reloads_refused += 1;
+        }
         self.last_reload = report;
         &self.last_reload
     }
@@ -89,7 +93,17 @@ impl Gateway {
 
     /// How many reloads ran.
     pub fn reload_count(&self) -> u64 {
-        self.reloads
+        self.reloads_applied + self.reloads_refused
+    }
+
+    /// How many reloads were applied.
+    pub fn reloads_applied(&self) -> u64 {
+        self.reloads_applied
+    }
+
+    /// How many reloads were refused.
+    pub fn reloads_refused(&self) -> u64 {
+        self.reloads_refused
     }
 
     #[allow(clippy::type_complexity)]

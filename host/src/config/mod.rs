@@ -17,10 +17,10 @@ mod schema;
 pub use custom::{CustomFields, TileDisplay, field_names};
 pub use diagnostic::{Diagnostic, Severity, line_col};
 pub use schema::{
-    BotConfig, BotKind, CardButton, CardConfig, ConnectorConfig, ConsumerAuth, ConversationType,
-    DeployTo, GatewayConfig, HubConfig, HubEngagement, HubSkill, HubTls, HubUser, LimitOverrides,
-    LoginCredentials, MAX_CONVERSATIONS_PER_AGENT, PluginConfig, Role, ScriptedAnswer,
-    ScriptedRule, UserKind,
+    AdminConfig, AdminRole, AdminToken, BotConfig, BotKind, CardButton, CardConfig,
+    ConnectorConfig, ConsumerAuth, ConversationType, DeployTo, GatewayConfig, HubConfig,
+    HubEngagement, HubSkill, HubTls, HubUser, LimitOverrides, LoginCredentials,
+    MAX_CONVERSATIONS_PER_AGENT, PluginConfig, Role, ScriptedAnswer, ScriptedRule, UserKind,
 };
 
 use std::collections::{BTreeMap, HashMap};
@@ -91,6 +91,18 @@ pub fn check_source(kind: FileKind, source: &str) -> Vec<Diagnostic> {
         FileKind::Bot => drop(schema::parse_bot(file, source, &mut diagnostics)),
     }
     diagnostics
+}
+
+/// Parses one connector file's text on its own (the admin API's bodies):
+/// the connector, or its errors located in `file`.
+pub fn connector_from_text(file: &Path, text: &str) -> Result<ConnectorConfig, ConfigErrors> {
+    let mut diagnostics = Vec::new();
+    let parsed = schema::parse_connector(file, text, &mut diagnostics);
+    diagnostics.retain(Diagnostic::is_error);
+    match parsed {
+        Some(config) if diagnostics.is_empty() => Ok(config),
+        _ => Err(ConfigErrors(diagnostics)),
+    }
 }
 
 /// Loads and validates the configuration directory `dir`.

@@ -62,6 +62,52 @@ pub struct GatewayConfig {
     pub plugin_dirs: Vec<PathBuf>,
     /// Default limits of every plugin.
     pub plugin_limits: Limits,
+    /// The admin API and the Agent Connectors page, when enabled.
+    pub admin: Option<AdminConfig>,
+}
+
+/// `[admin]`: where the admin API listens and who may use it.
+#[derive(Clone, Debug)]
+pub struct AdminConfig {
+    /// Its address.
+    pub listen: SocketAddr,
+    /// The bearer tokens it accepts.
+    pub tokens: Vec<AdminToken>,
+}
+
+/// One bearer token of the admin API.
+#[derive(Clone)]
+pub struct AdminToken {
+    /// Who holds it: the owner of the connectors and bot users it creates.
+    pub owner: String,
+    /// What it may do.
+    pub role: AdminRole,
+    /// The secret itself (from the file or the environment).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminToken")
+            .field("owner", &self.owner)
+            .field("role", &self.role)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The roles of the admin API, as the product names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminRole {
+    /// Reads status, details and metrics.
+    Viewer,
+    /// Also adds, edits, deletes, starts and stops demo connectors.
+    BotDeveloper,
+    /// Also deploys to production and starts and stops any connector.
+    BotStatusAccess,
+    /// Everything, including plugin resets and reloads.
+    Administrator,
 }
 
 impl GatewayConfig {
@@ -138,6 +184,9 @@ pub struct HubUser {
     pub skills: Vec<String>,
     /// The most conversations assigned at once (at most 999).
     pub max_conversations: u32,
+    /// Who created the user (an admin token's owner); connectors for it
+    /// may be added or edited only by that owner.
+    pub created_by: Option<String>,
 }
 
 /// A platform user's type.
@@ -428,6 +477,34 @@ struct RawGateway {
     store: RawStore,
     #[serde(default)]
     plugins: RawPlugins,
+    #[serde(default)]
+    admin: Option<RawAdmin>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default = "default_admin_listen")]
+    listen: Spanned<String>,
+    #[serde(default)]
+    tokens: Vec<RawToken>,
+}
+
+fn default_admin_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:8081".into())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    owner: String,
+    role: AdminRole,
+    #[serde(default)]
+    token: Option<Spanned<String>>,
+    #[serde(default)]
+    token_env: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -494,6 +571,8 @@ struct RawUser {
     skills: Vec<String>,
     #[serde(default = "default_max_conversations")]
     max_conversations: Spanned<u32>,
+    #[serde(default)]
+    created_by: Option<String>,
 }
 
 struct RawSecret {
@@ -902,6 +981,78 @@ fn grants(
     }
 }
 
+fn parse_admin(
+    raw: RawAdmin,
+    file: &Path,
+    source: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<AdminConfig> {
+    let listen = match raw.listen.get_ref().parse::<SocketAddr>() {
+        Ok(addr) => addr,
+        Err(error) => {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                raw.listen.span(),
+                format!("`listen` must be an address like 127.0.0.1:8081: {error}"),
+            ));
+            return None;
+        }
+    };
+    let mut tokens = Vec::new();
+    for token in raw.tokens {
+        let secret = match (token.token, token.token_env) {
+            (Some(secret), None) => secret.into_inner(),
+            (None, Some(var)) => match std::env::var(var.get_ref()) {
+                Ok(secret) => secret,
+                Err(_) => {
+                    diagnostics.push(Diagnostic::error(
+                        file,
+                        source,
+                        var.span(),
+                        format!(
+                            "environment variable `{}` (the admin token of `{}`) is not set",
+                            var.get_ref(),
+                            token.owner
+                        ),
+                    ));
+                    continue;
+                }
+            },
+            _ => {
+                diagnostics.push(Diagnostic::error(
+                    file,
+                    source,
+                    raw.listen.span(),
+                    format!(
+                        "the admin token of `{}` needs exactly one of `token` or `token_env`",
+                        token.owner
+                    ),
+                ));
+                continue;
+            }
+        };
+        if secret.len() < 16 {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                raw.listen.span(),
+                format!(
+                    "the admin token of `{}` is shorter than 16 characters: too easy to guess",
+                    token.owner
+                ),
+            ));
+            continue;
+        }
+        tokens.push(AdminToken {
+            owner: token.owner,
+            role: token.role,
+            secret,
+        });
+    }
+    Some(AdminConfig { listen, tokens })
+}
+
 pub(super) fn parse_gateway(
     dir: &Path,
     file: &Path,
@@ -954,6 +1105,7 @@ pub(super) fn parse_gateway(
                     credentials,
                     skills: user.skills,
                     max_conversations: max.clamp(1, MAX_CONVERSATIONS_PER_AGENT),
+                    created_by: user.created_by,
                 });
             }
             let mut skills: Vec<HubSkill> = hub
@@ -1053,6 +1205,10 @@ pub(super) fn parse_gateway(
         }
         _ => None,
     };
+    let admin = raw
+        .admin
+        .filter(|a| a.enabled)
+        .and_then(|admin| parse_admin(admin, file, source, diagnostics));
     let mut plugin_dirs: Vec<PathBuf> = raw.plugins.dirs.iter().map(|d| dir.join(d)).collect();
     plugin_dirs.push(PathBuf::from(BUILT_PLUGIN_DIR));
     let plugin_limits =
@@ -1064,6 +1220,7 @@ pub(super) fn parse_gateway(
         data_dir: dir.join(raw.store.data_dir),
         plugin_dirs,
         plugin_limits,
+        admin,
     })
 }
 

@@ -80,8 +80,6 @@ pub struct Conversation {
     bot: Arc<dyn Bot>,
     inbox_tx: mpsc::UnboundedSender<Input>,
     is_new: bool,
-    /// The turn the bot is answering now.
-    in_flight: Option<BotTurn>,
     /// Resumed from saved state: history after `last_sequence` is unhandled.
     restored: bool,
     st: SavedConversation,
@@ -127,7 +125,6 @@ impl Conversation {
             bot,
             inbox_tx,
             is_new: rung,
-            in_flight: None,
             restored,
             st,
             last_saved: Vec::new(),
@@ -285,7 +282,7 @@ impl Conversation {
 
     /// Sends the first saved turn that waited behind a bot call that is no more.
     fn resume_queue(&mut self) {
-        if self.in_flight.is_none()
+        if self.st.in_flight.is_none()
             && let Some(next) = self.st.queued.pop_front()
         {
             self.send(next);
@@ -304,6 +301,7 @@ impl Conversation {
             (Some("ContentEvent"), Some(_)) => "__image_received__".to_owned(),
             _ => return,
         };
+        self.shared.metrics.messages_in.inc();
         if is_step_up_echo(&text, &self.settings().custom) {
             return;
         }
@@ -386,32 +384,28 @@ impl Conversation {
     /// The state saying the turn is in flight is durable before the bot
     /// hears it, so a crash never makes the turn go twice.
     fn send(&mut self, turn: BotTurn) {
-        if self.in_flight.is_some() {
+        if self.st.in_flight.is_some() {
             self.st.queued.push_back(turn);
             return;
         }
-        self.in_flight = Some(turn.clone());
         self.st.in_flight = Some(turn.clone());
         self.save();
-        self.st.in_flight = None;
-        let (bot, inbox, store) = (
-            self.bot.clone(),
-            self.inbox_tx.clone(),
-            self.shared.saved.clone(),
-        );
+        let (bot, inbox, shared) = (self.bot.clone(), self.inbox_tx.clone(), self.shared.clone());
         tokio::spawn(async move {
-            if let Some(store) = store
+            if let Some(store) = &shared.saved
                 && let Err(error) = store.flush().await
             {
                 tracing::error!(conversation = %turn.conversation_id, %error, "could not make the conversation durable before asking the bot");
             }
+            let started = std::time::Instant::now();
             let result = bot.ask(&turn).await;
+            shared.metrics.bot_latency.observe(started.elapsed());
             let _ = inbox.send(Input::BotAnswered { turn, result });
         });
     }
 
     async fn answered(&mut self, turn: BotTurn, result: Result<Vec<BotAction>, BotError>) {
-        self.in_flight = None;
+        self.st.in_flight = None;
         self.shared
             .bot_result(result.as_ref().map(|_| ()).map_err(ToString::to_string));
         let actions = match result {
@@ -480,6 +474,7 @@ impl Conversation {
                 .platform
                 .publish(&self.view.id, message.to_event())
                 .await
+                .map(|_| self.shared.metrics.messages_out.inc())
             {
                 tracing::warn!(conversation = %self.view.id, %error, "could not publish");
             }

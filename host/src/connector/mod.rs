@@ -104,6 +104,17 @@ pub struct Details {
     pub plugins: Vec<PluginStatus>,
 }
 
+/// What a connector counts for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ConnectorMetrics {
+    /// Consumer messages received (each once, after deduplication).
+    pub messages_in: crate::metrics::Counter,
+    /// Messages published to consumers.
+    pub messages_out: crate::metrics::Counter,
+    /// How long the bot took to answer a turn.
+    pub bot_latency: crate::metrics::Histogram,
+}
+
 /// A connector's status with its Details.
 #[derive(Clone, Debug, Serialize)]
 pub struct StatusReport {
@@ -144,6 +155,8 @@ pub struct Shared {
     health: Mutex<Health>,
     log: Option<StatusLog>,
     saved: Option<ConversationStore>,
+    /// Counters for `/metrics`.
+    pub metrics: ConnectorMetrics,
 }
 
 impl Shared {
@@ -278,6 +291,7 @@ impl Connector {
             }),
             log,
             saved,
+            metrics: ConnectorMetrics::default(),
         });
         shared.report();
         Connector {
@@ -350,6 +364,11 @@ impl Connector {
     /// Status and Details.
     pub fn report(&self) -> StatusReport {
         self.shared.report()
+    }
+
+    /// Its counters.
+    pub fn metrics(&self) -> &ConnectorMetrics {
+        &self.shared.metrics
     }
 }
 

@@ -485,7 +485,7 @@ impl Hub {
                 .map(|u| {
                     json!({"id": u.login, "loginName": u.login,
                         "userTypeId": match u.kind { UserKind::Human => 1, UserKind::Bot => 2 },
-                        "isEnabled": u.enabled, "skillIds": u.skills, "maxAsyncChats": u.max_conversations,
+                        "isEnabled": u.enabled, "skillIds": u.skills, "maxAsyncChats": u.max_conversations, "createdBy": u.created_by,
                         "loginMethod": match u.credentials { LoginCredentials::Password(_) => "password", LoginCredentials::ApiKey { .. } => "apiKey" }})
                 })
                 .collect(),

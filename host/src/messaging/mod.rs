@@ -259,8 +259,9 @@ impl AgentConnection {
     }
 
     /// Looks the account up, logs in and checks the user's prerequisites,
-    /// without opening the messaging WebSocket.
-    pub async fn verify(credentials: &Credentials) -> Result<(), ConnectError> {
+    /// without opening the messaging WebSocket. Answers who created the
+    /// user, where the platform says (`createdBy`).
+    pub async fn verify(credentials: &Credentials) -> Result<Option<String>, ConnectError> {
         let (vep, _, bearer, _) = login(credentials, &|_| {}).await?;
         check_prerequisites(credentials, &vep, &bearer).await
     }
@@ -558,7 +559,7 @@ async fn check_prerequisites(
     credentials: &Credentials,
     vep: &str,
     bearer: &str,
-) -> Result<(), ConnectError> {
+) -> Result<Option<String>, ConnectError> {
     let (account, username) = (credentials.account.as_str(), credentials.username.as_str());
     let get = |path: &str| {
         let url = format!(
@@ -570,7 +571,7 @@ async fn check_prerequisites(
     };
     let users = match get("le-users/users").await {
         Ok(users) => users,
-        Err(http::ClientError::Status { status: 404, .. }) => return Ok(()),
+        Err(http::ClientError::Status { status: 404, .. }) => return Ok(None),
         Err(error) => {
             return Err(ConnectError::Prerequisite(format!(
                 "cannot read the account's users: {error}"
@@ -621,7 +622,7 @@ async fn check_prerequisites(
             );
         }
     }
-    Ok(())
+    Ok(user["createdBy"].as_str().map(str::to_owned))
 }
 
 /// Routes one incoming frame: responses to their waiters, notifications to events.

@@ -106,6 +106,7 @@ pub struct PluginInstance {
     faults: AtomicU64,
     consecutive_faults: AtomicU64,
     last_fault: Mutex<Option<String>>,
+    hook_latency: crate::metrics::Histogram,
 }
 
 struct Live {
@@ -194,6 +195,7 @@ impl PluginInstance {
             faults: AtomicU64::new(0),
             consecutive_faults: AtomicU64::new(0),
             last_fault: Mutex::new(None),
+            hook_latency: crate::metrics::Histogram::default(),
         }
     }
 
@@ -238,6 +240,11 @@ impl PluginInstance {
             *guard = Some(live);
         }
         Ok(())
+    }
+
+    /// How long its hook calls took (those it implements).
+    pub fn hook_latency(&self) -> crate::metrics::HistogramSnapshot {
+        self.hook_latency.snapshot()
     }
 
     /// Calls, faults and the last fault.
@@ -346,6 +353,7 @@ impl PluginInstance {
         }
         let hooks = live.plugin.switchboard_connector_hooks();
         let store = &mut live.store;
+        let started = std::time::Instant::now();
         let result = match call {
             Call::Start(greeting) => hooks
                 .call_on_conversation_start(store, conv, greeting)
@@ -364,6 +372,7 @@ impl PluginInstance {
                 .await
                 .map(Outcome::Messages),
         };
+        self.hook_latency.observe(started.elapsed());
         match result {
             Ok(outcome) if outcome.size() > self.limits.max_output_bytes => {
                 let size = outcome.size();

@@ -303,16 +303,7 @@ pub struct GatewayProcess {
 impl GatewayProcess {
     /// Runs `switchboard run --config DIR` and waits until it prints the hub's address.
     pub fn start(config_dir: &Path) -> GatewayProcess {
-        let mut process = Self::start_until(config_dir, "switchboard: hub listening on ");
-        let line = process
-            .stdout_lines
-            .last()
-            .expect("the awaited line")
-            .clone();
-        process.hub_url = line["switchboard: hub listening on ".len()..]
-            .trim()
-            .to_owned();
-        process
+        Self::start_until(config_dir, "switchboard: hub listening on ")
     }
 
     /// Runs `switchboard run --config DIR` and waits until it prints a
@@ -345,9 +336,15 @@ impl GatewayProcess {
                 break;
             }
         }
+        let hub_url = stdout_lines
+            .iter()
+            .find_map(|l| l.strip_prefix("switchboard: hub listening on "))
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         GatewayProcess {
             child,
-            hub_url: String::new(),
+            hub_url,
             stdout_lines,
         }
     }
@@ -618,6 +615,27 @@ pub fn npm_peer(name: &str, files: &[&str]) -> PathBuf {
         assert!(status.success(), "npm install failed for peer {name}");
     }
     dir
+}
+
+/// playwright-core (from npm) and Debian's Chromium, for the page tests.
+/// Chromium is installed with apt when the machine lacks it.
+pub fn browser_peer() -> PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _once = INSTALL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !Path::new("/usr/bin/chromium").exists() {
+        let status = Command::new("sh")
+            .args([
+                "-c",
+                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium",
+            ])
+            .status()
+            .expect("apt-get runs");
+        assert!(status.success(), "installing Debian's chromium failed");
+    }
+    drop(_once);
+    npm_peer("browser", &["dashboard.js"])
 }
 
 impl BotFrameworkPeer {
