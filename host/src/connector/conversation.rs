@@ -84,6 +84,8 @@ pub struct Conversation {
     restored: bool,
     st: SavedConversation,
     last_saved: Vec<u8>,
+    /// The settings the view was last brought up to date with.
+    seen: Option<Arc<ConnectorSettings>>,
 }
 
 impl Conversation {
@@ -128,6 +130,7 @@ impl Conversation {
             restored,
             st,
             last_saved: Vec::new(),
+            seen: None,
         }
     }
 
@@ -167,14 +170,18 @@ impl Conversation {
         }
     }
 
-    /// The settings now: a reload may have changed them since the last step.
+    /// The settings now: a reload may have changed them since the last
+    /// step, and then the view plugins see follows.
     fn settings(&mut self) -> Arc<ConnectorSettings> {
         let settings = self.shared.settings();
-        self.view.accessibility = settings.accessibility;
-        if self.view.custom_fields.len() != 10
-            || settings.custom.as_pairs() != self.view.custom_fields
+        if !self
+            .seen
+            .as_ref()
+            .is_some_and(|seen| Arc::ptr_eq(seen, &settings))
         {
+            self.view.accessibility = settings.accessibility;
             self.view.custom_fields = settings.custom.as_pairs();
+            self.seen = Some(settings.clone());
         }
         settings
     }

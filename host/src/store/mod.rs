@@ -22,9 +22,71 @@ pub enum StoreError {
     },
 }
 
+/// Makes writes durable in groups: every caller waiting at the same time
+/// shares one `fsync` (a conversation must not ask its bot before its
+/// state is on disk, and 1,000 conversations must not pay 1,000 syncs).
+struct GroupCommit {
+    db: sled::Db,
+    /// Tickets handed out; a ticket is covered by any flush begun after it.
+    requested: std::sync::atomic::AtomicU64,
+    /// The highest ticket a finished flush covered (`u64::MAX`: it failed).
+    done: tokio::sync::watch::Sender<u64>,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    flusher: std::sync::OnceLock<()>,
+}
+
+impl Drop for GroupCommit {
+    /// Lets the flusher task see that the store is gone, and end.
+    fn drop(&mut self) {
+        self.wake.notify_one();
+    }
+}
+
+impl GroupCommit {
+    async fn flush(self: &std::sync::Arc<Self>) -> Result<(), sled::Error> {
+        use std::sync::atomic::Ordering;
+        self.flusher.get_or_init(|| {
+            // The task holds the store only while it flushes, so that a
+            // dropped store closes its database.
+            let (this, wake) = (std::sync::Arc::downgrade(self), self.wake.clone());
+            tokio::spawn(async move {
+                loop {
+                    wake.notified().await;
+                    let Some(this) = this.upgrade() else {
+                        break;
+                    };
+                    let upto = this.requested.load(Ordering::SeqCst);
+                    let result = this.db.flush_async().await;
+                    this.done
+                        .send_replace(if result.is_ok() { upto } else { u64::MAX });
+                }
+            });
+        });
+        let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut done = self.done.subscribe();
+        self.wake.notify_one();
+        loop {
+            let covered = *done.borrow_and_update();
+            if covered == u64::MAX {
+                // A failed group: try alone, to report this caller's own error.
+                return self.db.flush_async().await.map(drop);
+            }
+            if covered >= ticket {
+                return Ok(());
+            }
+            // Another flush may have started before this ticket: wake the flusher again.
+            self.wake.notify_one();
+            if done.changed().await.is_err() {
+                return self.db.flush_async().await.map(drop);
+            }
+        }
+    }
+}
+
 /// The gateway's durable state.
 #[derive(Clone)]
 pub struct StateStore {
+    commit: std::sync::Arc<GroupCommit>,
     db: sled::Db,
     plugin_kv: sled::Tree,
     status_history: sled::Tree,
@@ -45,6 +107,13 @@ impl StateStore {
 
     fn with_trees(db: sled::Db) -> Result<Self, sled::Error> {
         Ok(StateStore {
+            commit: std::sync::Arc::new(GroupCommit {
+                db: db.clone(),
+                requested: 0.into(),
+                done: tokio::sync::watch::channel(0).0,
+                wake: std::sync::Arc::new(tokio::sync::Notify::new()),
+                flusher: std::sync::OnceLock::new(),
+            }),
             plugin_kv: db.open_tree("plugin-kv")?,
             status_history: db.open_tree("connector-status-history")?,
             desired: db.open_tree("connector-desired-state")?,
@@ -114,7 +183,7 @@ impl StateStore {
         let mut prefix = connector.as_bytes().to_vec();
         prefix.push(0);
         ConversationStore {
-            db: self.db.clone(),
+            commit: self.commit.clone(),
             tree: self.conversations.clone(),
             prefix,
         }
@@ -125,7 +194,7 @@ impl StateStore {
 /// are opaque bytes to the store; the connector owns their shape.
 #[derive(Clone)]
 pub struct ConversationStore {
-    db: sled::Db,
+    commit: std::sync::Arc<GroupCommit>,
     tree: sled::Tree,
     prefix: Vec<u8>,
 }
@@ -152,9 +221,10 @@ impl ConversationStore {
         self.tree.remove(self.key(conversation)).map(drop)
     }
 
-    /// Waits until everything written so far (to any tree) is on disk.
+    /// Waits until everything written so far (to any tree) is on disk;
+    /// callers waiting together share one sync.
     pub async fn flush(&self) -> Result<(), sled::Error> {
-        self.db.flush_async().await.map(drop)
+        self.commit.flush().await
     }
 
     /// Ids of the saved conversations.
@@ -316,6 +386,28 @@ mod tests {
         saved.remove("conv-a").unwrap();
         assert_eq!(saved.get("conv-a").unwrap(), None);
         assert_eq!(store.conversations("c2").ids(), ["conv-a"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_flushes_all_finish_and_persist_what_came_before() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = StateStore::open(dir.path()).unwrap();
+            let saved = store.conversations("c");
+            let mut waiting = tokio::task::JoinSet::new();
+            for n in 0..200 {
+                let saved = saved.clone();
+                waiting.spawn(async move {
+                    saved.put(&format!("conv-{n}"), b"x").unwrap();
+                    saved.flush().await.unwrap();
+                });
+            }
+            while let Some(done) = waiting.join_next().await {
+                done.unwrap();
+            }
+        }
+        let store = StateStore::open(dir.path()).unwrap();
+        assert_eq!(store.conversations("c").ids().len(), 200);
     }
 
     #[test]
