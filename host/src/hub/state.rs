@@ -310,15 +310,36 @@ impl HubState {
         }
     }
 
-    fn load(&self, agent: &Agent, conn: u64) -> usize {
-        self.conversations
-            .values()
-            .filter(|c| c.open)
-            .filter(|c| {
-                c.assigned.as_deref() == Some(agent.user_id.as_str())
-                    || c.ring.as_ref().is_some_and(|r| r.agent_conn == conn)
-            })
-            .count()
+    /// Every agent connection's load (open conversations assigned to its
+    /// user or ringing it), in one pass over the conversations.
+    fn loads(&self) -> HashMap<u64, usize> {
+        let mut by_user: HashMap<&str, Vec<u64>> = HashMap::new();
+        for (conn, agent) in &self.agents {
+            by_user
+                .entry(agent.user_id.as_str())
+                .or_default()
+                .push(*conn);
+        }
+        let mut loads: HashMap<u64, usize> = self.agents.keys().map(|c| (*c, 0)).collect();
+        for conv in self.conversations.values().filter(|c| c.open) {
+            let mut counted: Vec<u64> = conv
+                .assigned
+                .as_deref()
+                .and_then(|user| by_user.get(user))
+                .cloned()
+                .unwrap_or_default();
+            if let Some(ring) = &conv.ring
+                && !counted.contains(&ring.agent_conn)
+            {
+                counted.push(ring.agent_conn);
+            }
+            for conn in counted {
+                if let Some(load) = loads.get_mut(&conn) {
+                    *load += 1;
+                }
+            }
+        }
+        loads
     }
 
     /// Offers every waiting conversation to a free agent. Returns the rings
@@ -331,14 +352,22 @@ impl HubState {
             .map(|c| (c.start_ts, c.id.clone()))
             .collect();
         waiting.sort();
+        if waiting.is_empty() {
+            return Vec::new();
+        }
+        let mut loads = self.loads();
         waiting
             .into_iter()
-            .filter_map(|(_, id)| self.route(&id))
+            .filter_map(|(_, id)| self.route(&id, &mut loads))
             .collect()
     }
 
     /// Rings the least loaded agent with the conversation's skill and a free slot.
-    fn route(&mut self, conv_id: &str) -> Option<(String, String)> {
+    fn route(
+        &mut self,
+        conv_id: &str,
+        loads: &mut HashMap<u64, usize>,
+    ) -> Option<(String, String)> {
         let conv = self.conversations.get(conv_id)?;
         let (skill, rejected) = (conv.skill_id.clone(), conv.rejected_by.clone());
         let (conn, _) = self
@@ -349,10 +378,17 @@ impl HubState {
                     && a.availability == "ONLINE"
                     && (a.skills.is_empty() || a.skills.contains(&skill))
                     && !rejected.contains(conn)
-                    && self.load(a, **conn) < a.max_conversations as usize
+                    && loads.get(conn).copied().unwrap_or(0) < a.max_conversations as usize
             })
-            .min_by_key(|(conn, a)| (self.load(a, **conn), a.last_assigned, **conn))
+            .min_by_key(|(conn, a)| {
+                (
+                    loads.get(conn).copied().unwrap_or(0),
+                    a.last_assigned,
+                    **conn,
+                )
+            })
             .map(|(conn, a)| (*conn, a.pid.clone()))?;
+        *loads.entry(conn).or_default() += 1;
         let serial = self.next_id();
         let ring_id = format!("{conv_id}_{}_{serial}", self.agents[&conn].login);
         self.assignment_clock += 1;
