@@ -190,12 +190,10 @@ impl Shared {
     }
 
     fn update(&self, change: impl FnOnce(&mut Health)) {
-        let report = {
-            let mut health = self.health();
-            change(&mut health);
-            self.compute(&health)
-        };
-        self.record(&report);
+        let mut health = self.health();
+        change(&mut health);
+        let report = self.compute(&health);
+        self.record(&mut health, &report);
     }
 
     fn compute(&self, health: &Health) -> StatusReport {
@@ -226,8 +224,9 @@ impl Shared {
         }
     }
 
-    /// Keeps a status change in the history.
-    fn record(&self, report: &StatusReport) {
+    /// Keeps a status change in the history. Called with the health lock
+    /// held, so that changes reach the history in the order they happened.
+    fn record(&self, health: &mut Health, report: &StatusReport) {
         let reason = match report.status {
             Status::Offline if report.details.messaging.up != Some(true) => {
                 format!("messaging: {}", report.details.messaging.detail)
@@ -240,12 +239,10 @@ impl Shared {
             _ => String::new(),
         };
         let entry = (report.status, reason);
-        let mut health = self.health();
         if health.recorded.as_ref() == Some(&entry) {
             return;
         }
         health.recorded = Some(entry.clone());
-        drop(health);
         if let Some(log) = &self.log
             && let Err(error) = log.append(&self.settings().id, entry.0, &entry.1)
         {
@@ -255,8 +252,9 @@ impl Shared {
 
     /// Status and Details now.
     pub fn report(&self) -> StatusReport {
-        let report = self.compute(&self.health());
-        self.record(&report);
+        let mut health = self.health();
+        let report = self.compute(&health);
+        self.record(&mut health, &report);
         report
     }
 }
