@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use switchboard::config::ConversationType;
 use switchboard::content::{Body, OutMessage};
 use switchboard::plugin::{
@@ -174,7 +174,11 @@ fn hooks(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let engine = PluginEngine::new().unwrap();
+    // As the gateway runs with the shipped configuration: no fuel limit,
+    // so no fuel metering (epoch deadlines, pooling, output checks).
+    let cache =
+        std::env::temp_dir().join(format!("switchboard-bench-cache-{}", std::process::id()));
+    let engine = PluginEngine::with_cache_dir(&cache, false).unwrap();
     let store = StateStore::temporary().unwrap();
     let bare_engine = Engine::default();
     let conv = view();
@@ -221,28 +225,37 @@ fn hooks(c: &mut Criterion) {
                 });
             }
             _ => {
+                // Inputs are made outside the timed part (iter_batched).
                 group.bench_function("gateway", |b| {
-                    b.to_async(&runtime)
-                        .iter(|| chain.bot_message(&conv, cards()))
+                    b.to_async(&runtime).iter_batched(
+                        cards,
+                        |cards| chain.bot_message(&conv, cards),
+                        BatchSize::SmallInput,
+                    )
                 });
                 group.bench_function("bare_wasmtime", |b| {
-                    b.iter(|| {
-                        hooks
-                            .call_on_bot_message(&mut bare_store, &bare_conv, &bare_cards())
-                            .unwrap()
-                    })
+                    b.iter_batched(
+                        bare_cards,
+                        |cards| {
+                            hooks
+                                .call_on_bot_message(&mut bare_store, &bare_conv, &cards)
+                                .unwrap()
+                        },
+                        BatchSize::SmallInput,
+                    )
                 });
                 group.bench_function("native", |b| {
-                    b.iter(|| {
-                        if name == "tile-display" {
-                            tile_display::arrange(tile_display::Mode::Horizontal, sdk_cards())
-                        } else {
-                            sdk_cards()
-                                .into_iter()
-                                .map(accessibility::add_tooltips)
-                                .collect()
-                        }
-                    })
+                    b.iter_batched(
+                        sdk_cards,
+                        |cards| {
+                            if name == "tile-display" {
+                                tile_display::arrange(tile_display::Mode::Horizontal, cards)
+                            } else {
+                                cards.into_iter().map(accessibility::add_tooltips).collect()
+                            }
+                        },
+                        BatchSize::SmallInput,
+                    )
                 });
             }
         }

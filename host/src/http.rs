@@ -63,6 +63,9 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes
     Ok(bytes)
 }
 
+/// The read buffer of a server-side WebSocket (it grows for larger frames).
+const SOCKET_BUFFER: usize = 4 << 10;
+
 /// A server-side WebSocket connection on an upgraded hyper connection.
 pub type ServerSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
@@ -93,7 +96,15 @@ pub fn upgrade_websocket(
         .expect("static response parts are valid");
     let socket = async move {
         let upgraded = on_upgrade.await.ok()?;
-        Some(WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await)
+        // Frames here are small; tungstenite's default 128 KiB read buffer
+        // per socket would dominate the memory of idle conversations.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(SOCKET_BUFFER)
+            .write_buffer_size(0);
+        Some(
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await,
+        )
     };
     Some((response, socket))
 }
@@ -133,6 +144,9 @@ pub async fn serve_tls<H, F>(
                 continue;
             }
         };
+        // Frames are small and answered at once: without this, Nagle's
+        // algorithm and delayed ACKs hold a reply back for up to 40 ms.
+        let _ = stream.set_nodelay(true);
         let (handler, acceptor) = (handler.clone(), acceptor.clone());
         connections.spawn(async move {
             let service = hyper::service::service_fn(move |request| {
@@ -218,11 +232,14 @@ impl std::fmt::Debug for HttpClient {
 impl HttpClient {
     /// A client whose HTTPS trusts `tls`'s roots.
     pub fn new(tls: Arc<rustls::ClientConfig>) -> Self {
+        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config((*tls).clone())
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(http);
         HttpClient {
             inner:
                 hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())

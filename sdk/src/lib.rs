@@ -123,9 +123,14 @@ impl Message {
 }
 
 /// Exports a [`Plugin`] implementation as the component's `hooks`.
+///
+/// Only a WebAssembly build exports anything: compiled natively (for a
+/// plugin's unit tests, or several plugins linked into one benchmark) the
+/// call expands to nothing, so the exports' symbols never clash.
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct SwitchboardExport;
 

@@ -166,8 +166,11 @@ impl Gateway {
             hub.listen = listen;
         }
         let store = StateStore::open(&config.gateway.data_dir)?;
-        let engine = PluginEngine::with_cache_dir(&config.gateway.data_dir.join("compiled"))
-            .map_err(StartError::Engine)?;
+        let engine = PluginEngine::with_cache_dir(
+            &config.gateway.data_dir.join("compiled"),
+            wants_fuel(&config),
+        )
+        .map_err(StartError::Engine)?;
         let hub = match &config.gateway.hub {
             Some(hub_config) => {
                 Some(Hub::start(hub_config.clone(), &config.gateway.data_dir).await?)
@@ -529,6 +532,16 @@ impl Gateway {
             tracing::error!(%error, "could not flush the state store");
         }
     }
+}
+
+/// True if any plugin has a fuel limit (then the engine meters fuel).
+pub(crate) fn wants_fuel(config: &Config) -> bool {
+    config.gateway.plugin_limits.fuel.is_some()
+        || config
+            .connectors
+            .iter()
+            .flat_map(|c| &c.plugins)
+            .any(|p| p.limits.fuel.is_some())
 }
 
 /// The configuration directory to use when none is given: `./config` if it

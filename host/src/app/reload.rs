@@ -126,6 +126,12 @@ impl Gateway {
                 new.dir.join("switchboard.toml").display()
             ));
         }
+        if super::wants_fuel(&new) && !self.engine.meters_fuel() {
+            warnings.push(format!(
+                "{}: fuel limits take effect at the next start (the engine was started without fuel metering)",
+                new.dir.display()
+            ));
+        }
         // The hub, platform and store keep what they started with.
         new.gateway.hub.clone_from(&self.config.gateway.hub);
         new.gateway.csds.clone_from(&self.config.gateway.csds);

@@ -13,7 +13,7 @@
 //! set-up is outside every measurement. Every loop is bounded by time or
 //! count and stops itself.
 //!
-//! usage: loadgen [--quick] [--out FILE]
+//! usage: loadgen [--quick | --smoke] [--out FILE]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -103,7 +103,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime starts");
-    let report = runtime.block_on(run_all(quick));
+    let report = if args.iter().any(|a| a == "--smoke") {
+        runtime.block_on(smoke())
+    } else {
+        runtime.block_on(run_all(quick))
+    };
     print!("{report}");
     if let Some(out) = out {
         std::fs::write(&out, &report).expect("the report file is writable");
@@ -120,6 +124,14 @@ fn scenario(name: &str, behind: Behind, conversations: usize, traffic_s: u64) ->
         rate: None,
         replace_every: None,
     }
+}
+
+/// `--smoke`: the raw relay and the 4-plugin gateway, 100 conversations.
+async fn smoke() -> String {
+    let relay = run(&scenario("relay", Behind::Relay, 100, 3)).await;
+    let gateway = run(&scenario("gateway", Behind::Gateway(4), 100, 3)).await;
+    row("raw relay", 100, &relay, relay.throughput())
+        + &row("gateway, 4 plugins", 100, &gateway, relay.throughput())
 }
 
 async fn run_all(quick: bool) -> String {
@@ -569,6 +581,8 @@ struct Consumer {
     conversation: String,
     next: u64,
     lost: u64,
+    /// An agent has the conversation.
+    accepted: bool,
 }
 
 impl Consumer {
@@ -582,7 +596,7 @@ impl Consumer {
             "{}/ws_api/account/123/messaging/consumer?v=3",
             hub.replacen("http", "ws", 1)
         );
-        let (socket, _) = tokio_tungstenite::connect_async(url)
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
             .expect("consumer socket");
         let mut consumer = Consumer {
@@ -591,6 +605,7 @@ impl Consumer {
             conversation: String::new(),
             next: 0,
             lost: 0,
+            accepted: false,
         };
         consumer
             .request(
@@ -598,6 +613,14 @@ impl Consumer {
                 "InitConnection",
                 json!({}),
                 json!([{"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt}]),
+            )
+            .await;
+        consumer
+            .request(
+                "0",
+                "cqm.SubscribeExConversations",
+                json!({"convState": ["OPEN"]}),
+                json!([]),
             )
             .await;
         let response = consumer
@@ -621,6 +644,14 @@ impl Consumer {
                 json!([]),
             )
             .await;
+        // The relay keeps no history: wait until an agent has the
+        // conversation before the first message (the gateway would not need to).
+        while !consumer.accepted {
+            consumer
+                .read(SET_UP_TIMEOUT)
+                .await
+                .expect("the conversation is accepted");
+        }
         consumer
     }
 
@@ -651,7 +682,20 @@ impl Consumer {
                 .ok()??
                 .ok()?;
             if let Message::Text(text) = message {
-                return serde_json::from_str(&text).ok();
+                let frame: Value = serde_json::from_str(&text).ok()?;
+                self.accepted |= frame["type"] == "cqm.ExConversationChangeNotification"
+                    && frame["body"]["changes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| {
+                            c["result"]["conversationDetails"]["participants"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .any(|p| p["role"] == "ASSIGNED_AGENT")
+                        });
+                return Some(frame);
             }
         }
     }

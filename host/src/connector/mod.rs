@@ -186,6 +186,10 @@ impl Shared {
                 detail: error,
             },
         };
+        // Every answer reports here: only a change costs a new report.
+        if self.health().bot == component {
+            return;
+        }
         self.update(|h| h.bot = component);
     }
 

@@ -2,11 +2,9 @@
 
 use std::sync::Arc;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::Hub;
 use super::state::{self, Agent, Outbox, Outgoing, Session};
@@ -103,28 +101,11 @@ pub(super) fn after(hub: &Arc<Hub>, conn: u64, kind: Option<String>) {
 }
 
 pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket) {
-    let (mut sink, mut stream) = socket.split();
-    let (outbox, mut outgoing) = state::outbox();
+    let (sink, mut stream) = socket.split();
+    let (outbox, outgoing) = state::outbox();
     let conn = register(&hub, &session, outbox.clone());
 
-    let writer = tokio::spawn(async move {
-        while let Some(frame) = outgoing.next().await {
-            let result = match frame {
-                Outgoing::Text(text) => sink.send(Message::text(text)).await,
-                Outgoing::Close(code, reason) => {
-                    let frame = CloseFrame {
-                        code: CloseCode::from(code),
-                        reason: reason.into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
-                }
-            };
-            if result.is_err() {
-                break;
-            }
-        }
-    });
+    let writer = tokio::spawn(state::write_frames(sink, outgoing));
 
     while let Some(message) = stream.next().await {
         let text = match message {

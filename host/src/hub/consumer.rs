@@ -3,11 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::Hub;
 use super::state::{self, Consumer, Outbox, Outgoing};
@@ -20,8 +18,8 @@ const INIT_WINDOW: Duration = Duration::from_secs(5);
 const UNAUTHORIZED: u16 = 4401;
 
 pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: ServerSocket) {
-    let (mut sink, mut stream) = socket.split();
-    let (outbox, mut outgoing) = state::outbox();
+    let (sink, mut stream) = socket.split();
+    let (outbox, outgoing) = state::outbox();
     let conn = {
         let mut state = hub.state();
         let conn = state.next_id();
@@ -37,24 +35,7 @@ pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: S
         conn
     };
 
-    let writer = tokio::spawn(async move {
-        while let Some(frame) = outgoing.next().await {
-            let result = match frame {
-                Outgoing::Text(text) => sink.send(Message::text(text)).await,
-                Outgoing::Close(code, reason) => {
-                    let frame = CloseFrame {
-                        code: CloseCode::from(code),
-                        reason: reason.into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
-                }
-            };
-            if result.is_err() {
-                break;
-            }
-        }
-    });
+    let writer = tokio::spawn(state::write_frames(sink, outgoing));
 
     // A socket that never authenticates is closed with 4401.
     let guard_hub = hub.clone();

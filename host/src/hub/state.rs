@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::config::HubConfig;
 use crate::wire::{self, now_ms};
@@ -68,6 +71,40 @@ impl Outbox {
                 Err(())
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+        }
+    }
+}
+
+/// Writes a connection's outbox to its socket until either closes. Frames
+/// already waiting go out in one write (one flush per burst, not per frame).
+pub async fn write_frames(
+    mut sink: futures_util::stream::SplitSink<crate::http::ServerSocket, Message>,
+    mut outgoing: OutboxReader,
+) {
+    use futures_util::SinkExt;
+    while let Some(mut frame) = outgoing.next().await {
+        loop {
+            let result = match frame {
+                Outgoing::Text(text) => sink.feed(Message::text(text)).await,
+                Outgoing::Close(code, reason) => {
+                    let close = CloseFrame {
+                        code: CloseCode::from(code),
+                        reason: reason.into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    return;
+                }
+            };
+            if result.is_err() {
+                return;
+            }
+            match outgoing.frames.try_recv() {
+                Ok(next) => frame = next,
+                Err(_) => break,
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
         }
     }
 }

@@ -346,15 +346,25 @@ async fn open_socket(
         format!("{scheme}://{messaging}/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1");
     let connector = tokio_tungstenite::Connector::Rustls(credentials.tls.clone());
     let (socket, _) =
-        tokio_tungstenite::connect_async_tls_with_config(&ws_url, None, false, Some(connector))
+        tokio_tungstenite::connect_async_tls_with_config(&ws_url, None, true, Some(connector))
             .await
             .map_err(|e| ConnectError::Socket(e.to_string()))?;
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outgoing) = mpsc::unbounded_channel::<Message>();
     let writer = tokio::spawn(async move {
-        while let Some(message) = outgoing.recv().await {
-            if sink.send(message).await.is_err() {
-                break;
+        // Frames already waiting go out in one write.
+        while let Some(mut message) = outgoing.recv().await {
+            loop {
+                if sink.feed(message).await.is_err() {
+                    return;
+                }
+                match outgoing.try_recv() {
+                    Ok(next) => message = next,
+                    Err(_) => break,
+                }
+            }
+            if sink.flush().await.is_err() {
+                return;
             }
         }
     });

@@ -277,7 +277,9 @@ impl PluginInstance {
         )?;
         let mut store = Store::new(&self.loaded.engine, state);
         store.limiter(|state| &mut state.limiter);
-        store.set_fuel(self.limits.fuel.unwrap_or(u64::MAX))?;
+        if self.loaded.fuel {
+            store.set_fuel(self.limits.fuel.unwrap_or(u64::MAX))?;
+        }
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks());
         let plugin = self.loaded.pre.instantiate_async(&mut store).await?;
@@ -347,7 +349,9 @@ impl PluginInstance {
         }
         self.calls.fetch_add(1, Ordering::Relaxed);
         live.store.set_epoch_deadline(self.deadline_ticks());
-        if let Err(error) = live.store.set_fuel(self.limits.fuel.unwrap_or(u64::MAX)) {
+        if self.loaded.fuel
+            && let Err(error) = live.store.set_fuel(self.limits.fuel.unwrap_or(u64::MAX))
+        {
             self.fault(conv, hook, format!("fuel: {error}"));
             return None;
         }

@@ -42,6 +42,7 @@ struct EngineInner {
     /// Hash of everything that makes compiled code usable by this engine.
     compatibility: [u8; 32],
     cache_dir: Option<PathBuf>,
+    fuel: bool,
     compiled: AtomicU64,
     from_cache: AtomicU64,
 }
@@ -89,6 +90,8 @@ pub struct LoadedPlugin {
     pub version: Arc<str>,
     pub(super) pre: PluginPre<PluginState>,
     pub(super) engine: Engine,
+    /// The engine meters fuel.
+    pub(super) fuel: bool,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -101,23 +104,31 @@ impl std::fmt::Debug for LoadedPlugin {
 
 impl PluginEngine {
     /// Sets up the engine: async calls, epoch interruption, pooling
-    /// allocator; no compile cache on disk.
+    /// allocator, fuel metering; no compile cache on disk.
     pub fn new() -> Result<Self, PluginError> {
-        Self::build(None)
+        Self::build(None, true)
     }
 
-    /// Like [`PluginEngine::new`], keeping compiled components in `cache_dir`.
-    pub fn with_cache_dir(cache_dir: &Path) -> Result<Self, PluginError> {
+    /// Like [`PluginEngine::new`], keeping compiled components in
+    /// `cache_dir`. Fuel metering slows every plugin (a check in every
+    /// block of compiled code), so it is on only if `fuel` says some plugin
+    /// has a fuel limit.
+    pub fn with_cache_dir(cache_dir: &Path, fuel: bool) -> Result<Self, PluginError> {
         std::fs::create_dir_all(cache_dir).map_err(|e| {
             PluginError::Engine(format!(
                 "cannot create the compile cache {}: {e}",
                 cache_dir.display()
             ))
         })?;
-        Self::build(Some(cache_dir.to_owned()))
+        Self::build(Some(cache_dir.to_owned()), fuel)
     }
 
-    fn build(cache_dir: Option<PathBuf>) -> Result<Self, PluginError> {
+    /// True if this engine meters fuel (fuel limits apply).
+    pub fn meters_fuel(&self) -> bool {
+        self.inner.fuel
+    }
+
+    fn build(cache_dir: Option<PathBuf>, fuel: bool) -> Result<Self, PluginError> {
         let mut pooling = PoolingAllocationConfig::default();
         pooling
             .total_component_instances(MAX_INSTANCES)
@@ -129,7 +140,7 @@ impl PluginEngine {
         let mut config = Config::new();
         config
             .epoch_interruption(true)
-            .consume_fuel(true)
+            .consume_fuel(fuel)
             .wasm_component_model(true)
             .memory_reservation(MAX_PLUGIN_MEMORY_BYTES as u64)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
@@ -163,6 +174,7 @@ impl PluginEngine {
                 stop_ticker,
                 compatibility,
                 cache_dir,
+                fuel,
                 compiled: AtomicU64::new(0),
                 from_cache: AtomicU64::new(0),
             }),
@@ -264,6 +276,7 @@ impl PluginEngine {
             version: hex(&digest[..6]).into(),
             pre,
             engine: self.inner.engine.clone(),
+            fuel: self.inner.fuel,
         }))
     }
 }
