@@ -14,6 +14,7 @@
 //! count and stops itself.
 //!
 //! usage: loadgen [--quick | --smoke] [--out FILE]
+//! (`--smoke` with LOADGEN_RATE=N runs its pair open loop at N messages/s)
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -128,8 +129,13 @@ fn scenario(name: &str, behind: Behind, conversations: usize, traffic_s: u64) ->
 
 /// `--smoke`: the raw relay and the 4-plugin gateway, 100 conversations.
 async fn smoke() -> String {
-    let relay = run(&scenario("relay", Behind::Relay, 100, 3)).await;
-    let gateway = run(&scenario("gateway", Behind::Gateway(4), 100, 3)).await;
+    let mut relay = scenario("relay", Behind::Relay, 100, 3);
+    let mut gateway = scenario("gateway", Behind::Gateway(4), 100, 3);
+    if let Ok(rate) = std::env::var("LOADGEN_RATE") {
+        relay.rate = rate.parse().ok();
+        gateway.rate = rate.parse().ok();
+    }
+    let (relay, gateway) = (run(&relay).await, run(&gateway).await);
     row("raw relay", 100, &relay, relay.throughput())
         + &row("gateway, 4 plugins", 100, &gateway, relay.throughput())
 }

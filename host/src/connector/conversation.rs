@@ -345,9 +345,14 @@ impl Conversation {
             return;
         };
         let read = json!({"type": "AcceptStatusEvent", "status": "READ", "sequenceList": joined.sequences});
-        if let Err(error) = self.platform.publish(&self.view.id, read).await {
-            tracing::warn!(conversation = %self.view.id, %error, "could not mark messages read");
-        }
+        // The receipt goes out beside the turn: waiting for the platform's
+        // answer to it would only delay the bot.
+        let (platform, id) = (self.platform.clone(), self.view.id.clone());
+        tokio::spawn(async move {
+            if let Err(error) = platform.publish(&id, read).await {
+                tracing::warn!(conversation = %id, %error, "could not mark messages read");
+            }
+        });
         match self
             .settings()
             .plugins
