@@ -352,8 +352,8 @@ async fn behaviour_applies_live_to_a_running_conversation_and_a_broken_plugin_is
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_connector_files_appear_and_a_deleted_running_connectors_file_is_refused() {
+/// Users a-bot and b-bot, an echo bot, and connector `a` (autostart).
+async fn with_connector_a() -> (RecordingBot, ConfigDir) {
     let bot = RecordingBot::echo().await;
     let config = ConfigDir::new(&["a-bot", "b-bot"]);
     config.write("bots/b.toml", &bot.config("b"));
@@ -361,6 +361,12 @@ async fn new_connector_files_appear_and_a_deleted_running_connectors_file_is_ref
         "connectors/a.toml",
         &connector_file("a", "b", "a-bot", "", ""),
     );
+    (bot, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_connector_files_appear_and_a_deleted_running_connectors_file_is_refused() {
+    let (_bot, config) = with_connector_a().await;
     let mut gateway = gateway(&config).await;
 
     config.write(
@@ -387,13 +393,7 @@ async fn new_connector_files_appear_and_a_deleted_running_connectors_file_is_ref
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_keeps_a_stopped_connector_stopped_and_resumes_a_running_one() {
-    let bot = RecordingBot::echo().await;
-    let config = ConfigDir::new(&["a-bot", "b-bot"]);
-    config.write("bots/b.toml", &bot.config("b"));
-    config.write(
-        "connectors/a.toml",
-        &connector_file("a", "b", "a-bot", "", ""),
-    );
+    let (_bot, config) = with_connector_a().await;
     config.write(
         "connectors/b.toml",
         &connector_file("b", "b", "b-bot", "", "").replace("autostart = true", "autostart = false"),

@@ -981,24 +981,34 @@ fn grants(
     }
 }
 
+/// A `listen` address, or its located error.
+fn parse_listen(
+    listen: &Spanned<String>,
+    file: &Path,
+    source: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<SocketAddr> {
+    match listen.get_ref().parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(error) => {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                listen.span(),
+                format!("`listen` must be an address like 127.0.0.1:8080: {error}"),
+            ));
+            None
+        }
+    }
+}
+
 fn parse_admin(
     raw: RawAdmin,
     file: &Path,
     source: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<AdminConfig> {
-    let listen = match raw.listen.get_ref().parse::<SocketAddr>() {
-        Ok(addr) => addr,
-        Err(error) => {
-            diagnostics.push(Diagnostic::error(
-                file,
-                source,
-                raw.listen.span(),
-                format!("`listen` must be an address like 127.0.0.1:8081: {error}"),
-            ));
-            return None;
-        }
-    };
+    let listen = parse_listen(&raw.listen, file, source, diagnostics)?;
     let mut tokens = Vec::new();
     for token in raw.tokens {
         let secret = match (token.token, token.token_env) {
@@ -1062,18 +1072,7 @@ pub(super) fn parse_gateway(
     let raw: RawGateway = parse(file, source, diagnostics)?;
     let hub = match raw.hub {
         Some(hub) if hub.enabled => {
-            let listen = match hub.listen.get_ref().parse::<SocketAddr>() {
-                Ok(addr) => addr,
-                Err(error) => {
-                    diagnostics.push(Diagnostic::error(
-                        file,
-                        source,
-                        hub.listen.span(),
-                        format!("`listen` must be an address like 127.0.0.1:8080: {error}"),
-                    ));
-                    return None;
-                }
-            };
+            let listen = parse_listen(&hub.listen, file, source, diagnostics)?;
             let mut users = Vec::new();
             for user in hub.users {
                 let max = *user.max_conversations.get_ref();
