@@ -691,7 +691,7 @@ fn the_connectors_command_lists_stops_starts_and_details_through_the_api() {
     assert_eq!(details["details"]["messaging"]["detail"], "stopped");
     let (ok, out) = run(&["start", "cli"], ADMINISTRATOR);
     assert!(
-        ok && out.contains("cli: Starting") || out.contains("cli: Online"),
+        ok && (out.contains("cli: Starting") || out.contains("cli: Online")),
         "{out}"
     );
     let (ok, out) = run(&["list"], "wrong-token-0123456789");

@@ -202,8 +202,9 @@ impl Admin {
                 caller.require(Action::Read, false)?;
                 let gateway = self.gateway.lock().await;
                 let mut details = summary(&gateway, id)?;
-                details["details"] = json!(gateway.report(id)?.details);
-                details["progress"] = json!(gateway.report(id)?.progress);
+                let report = gateway.report(id)?;
+                details["details"] = json!(report.details);
+                details["progress"] = json!(report.progress);
                 Ok(http::json(StatusCode::OK, &details))
             }
             ("PUT", ["api", "connectors", id]) => {
