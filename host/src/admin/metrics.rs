@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::app::Gateway;
-use crate::connector::Status;
+use crate::connector::{Connector, Status, StatusReport};
 use crate::metrics::{BUCKETS, HistogramSnapshot};
 
 const STATUSES: [(Status, &str); 5] = [
@@ -37,47 +37,37 @@ pub fn render(gateway: &Gateway) -> String {
             );
         }
     }
-    header(
-        &mut out,
-        "switchboard_open_conversations",
-        "gauge",
-        "Conversations the connector is handling.",
-    );
-    for (connector, report) in &reports {
-        let _ = writeln!(
-            out,
-            "switchboard_open_conversations{{connector=\"{}\"}} {}",
-            label(connector.id()),
-            report.conversations
-        );
-    }
-    header(
-        &mut out,
-        "switchboard_messages_in_total",
-        "counter",
-        "Consumer messages received.",
-    );
-    for connector in &connectors {
-        let _ = writeln!(
-            out,
-            "switchboard_messages_in_total{{connector=\"{}\"}} {}",
-            label(connector.id()),
-            connector.metrics().messages_in.get()
-        );
-    }
-    header(
-        &mut out,
-        "switchboard_messages_out_total",
-        "counter",
-        "Messages published to consumers.",
-    );
-    for connector in &connectors {
-        let _ = writeln!(
-            out,
-            "switchboard_messages_out_total{{connector=\"{}\"}} {}",
-            label(connector.id()),
-            connector.metrics().messages_out.get()
-        );
+    type Value = fn(&Connector, &StatusReport) -> u64;
+    let per_connector: [(&str, &str, &str, Value); 3] = [
+        (
+            "switchboard_open_conversations",
+            "gauge",
+            "Conversations the connector is handling.",
+            |_, r| r.conversations as u64,
+        ),
+        (
+            "switchboard_messages_in_total",
+            "counter",
+            "Consumer messages received.",
+            |c, _| c.metrics().messages_in.get(),
+        ),
+        (
+            "switchboard_messages_out_total",
+            "counter",
+            "Messages published to consumers.",
+            |c, _| c.metrics().messages_out.get(),
+        ),
+    ];
+    for (name, kind, help, value) in per_connector {
+        header(&mut out, name, kind, help);
+        for (connector, report) in &reports {
+            let _ = writeln!(
+                out,
+                "{name}{{connector=\"{}\"}} {}",
+                label(connector.id()),
+                value(connector, report)
+            );
+        }
     }
     header(
         &mut out,

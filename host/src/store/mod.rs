@@ -184,8 +184,10 @@ impl StateStore {
         prefix.push(0);
         ConversationStore {
             commit: self.commit.clone(),
-            tree: self.conversations.clone(),
-            prefix,
+            scope: KvScope {
+                tree: self.conversations.clone(),
+                prefix,
+            },
         }
     }
 }
@@ -195,30 +197,23 @@ impl StateStore {
 #[derive(Clone)]
 pub struct ConversationStore {
     commit: std::sync::Arc<GroupCommit>,
-    tree: sled::Tree,
-    prefix: Vec<u8>,
+    scope: KvScope,
 }
 
 impl ConversationStore {
-    fn key(&self, conversation: &str) -> Vec<u8> {
-        let mut key = self.prefix.clone();
-        key.extend_from_slice(conversation.as_bytes());
-        key
-    }
-
     /// The saved state of `conversation`.
     pub fn get(&self, conversation: &str) -> Result<Option<Vec<u8>>, sled::Error> {
-        Ok(self.tree.get(self.key(conversation))?.map(|v| v.to_vec()))
+        self.scope.get(conversation)
     }
 
     /// Saves the state of `conversation` (durable at the next flush).
     pub fn put(&self, conversation: &str, state: &[u8]) -> Result<(), sled::Error> {
-        self.tree.insert(self.key(conversation), state).map(drop)
+        self.scope.set(conversation, state)
     }
 
     /// Forgets `conversation`.
     pub fn remove(&self, conversation: &str) -> Result<(), sled::Error> {
-        self.tree.remove(self.key(conversation)).map(drop)
+        self.scope.delete(conversation)
     }
 
     /// Waits until everything written so far (to any tree) is on disk;
@@ -229,12 +224,7 @@ impl ConversationStore {
 
     /// Ids of the saved conversations.
     pub fn ids(&self) -> Vec<String> {
-        self.tree
-            .scan_prefix(&self.prefix)
-            .keys()
-            .filter_map(Result::ok)
-            .map(|k| String::from_utf8_lossy(&k[self.prefix.len()..]).into_owned())
-            .collect()
+        self.scope.keys()
     }
 }
 
@@ -290,8 +280,9 @@ impl StatusLog {
     }
 }
 
-/// A key-value space scoped to one plugin and one connector: keys of one
-/// scope never reach another.
+/// A key-value space under one prefix of a tree (one plugin on one
+/// connector; one connector's conversations): keys of one scope never
+/// reach another.
 #[derive(Clone)]
 pub struct KvScope {
     tree: sled::Tree,
@@ -328,6 +319,16 @@ impl KvScope {
     /// Removes `key`.
     pub fn delete(&self, key: &str) -> Result<(), sled::Error> {
         self.tree.remove(self.key(key)).map(drop)
+    }
+
+    /// The keys this scope holds.
+    pub fn keys(&self) -> Vec<String> {
+        self.tree
+            .scan_prefix(&self.prefix)
+            .keys()
+            .filter_map(Result::ok)
+            .map(|k| String::from_utf8_lossy(&k[self.prefix.len()..]).into_owned())
+            .collect()
     }
 }
 
