@@ -61,7 +61,7 @@ fn main() {
     let out = target_dir.join(TARGET).join("plugin");
     println!(
         "cargo:rustc-env=SWITCHBOARD_BUILT_PLUGINS={}",
-        out.display()
+        target_dir.display()
     );
     if env::var_os("SWITCHBOARD_SKIP_PLUGIN_BUILD").is_some() {
         return;
@@ -93,6 +93,25 @@ fn main() {
             file.display()
         );
     }
+    // The components land in `target/plugins/` itself, where the README
+    // says and where the gateway looks (beside `target/debug/`).
+    for entry in std::fs::read_dir(&out).expect("the plugin output directory exists") {
+        let path = entry.expect("a directory entry").path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            let to = target_dir.join(path.file_name().expect("a file name"));
+            copy_if_changed(&path, &to);
+        }
+    }
+}
+
+/// Copies `from` to `to` unless `to` holds the same bytes already, so
+/// that an unchanged plugin keeps its modification time.
+fn copy_if_changed(from: &Path, to: &Path) {
+    let bytes = std::fs::read(from).unwrap_or_else(|e| panic!("reading {}: {e}", from.display()));
+    if std::fs::read(to).is_ok_and(|old| old == bytes) {
+        return;
+    }
+    std::fs::write(to, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", to.display()));
 }
 
 /// Builds one component with `cargo rustc` in the wasm target directory.

@@ -29,16 +29,30 @@ enum LogFormat {
 enum Command {
     /// Starts the hub and the connectors (the default command).
     Run {
-        /// The configuration directory (default: ./config, else the shipped one).
+        /// The configuration directory (default: ./config, else the nearest
+        /// parent's config/).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Listen address of the embedded hub, overriding switchboard.toml.
         #[arg(long)]
         hub_listen: Option<SocketAddr>,
     },
+    /// Runs the embedded hub alone, as the messaging platform's own process:
+    /// gateways reach it through `[messaging] csds`, and their conversations
+    /// outlive a gateway that crashes or restarts.
+    Hub {
+        /// The configuration directory whose `[hub]` table to run (default:
+        /// ./config, else the nearest parent's config/).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Listen address, overriding `[hub] listen`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
     /// Checks a configuration directory; prints file:line:col per finding.
     Validate {
-        /// The configuration directory (default: ./config, else the shipped one).
+        /// The configuration directory (default: ./config, else the nearest
+        /// parent's config/).
         dir: Option<PathBuf>,
     },
     /// Lists, starts, stops and inspects connectors through the admin API
@@ -133,14 +147,27 @@ fn main() -> ExitCode {
         }
         Command::Run { config, hub_listen } => {
             let dir = config.unwrap_or_else(app::default_config_dir);
-            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime starts");
-            match runtime.block_on(app::run(&dir, Overrides { hub_listen })) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("switchboard: {error}");
-                    ExitCode::FAILURE
-                }
-            }
+            serve(app::run(&dir, Overrides { hub_listen }))
+        }
+        Command::Hub { config, listen } => {
+            let dir = config.unwrap_or_else(app::default_config_dir);
+            serve(app::run_hub(&dir, Overrides { hub_listen: listen }))
+        }
+    }
+}
+
+/// Runs a long-lived command to its end. The runtime is shut down without
+/// waiting for tasks still parked on sockets: the command has already
+/// stopped what needed stopping.
+fn serve(run: impl std::future::Future<Output = Result<(), app::StartError>>) -> ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime starts");
+    let result = runtime.block_on(run);
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("switchboard: {error}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -729,7 +729,7 @@ async fn the_agent_connectors_page_stops_a_connector_in_a_real_browser() {
         png.starts_with(b"\x89PNG") && png.len() > 5_000,
         "a real screenshot"
     );
-    let kept = std::path::Path::new(switchboard::plugin::BUILT_PLUGIN_DIR)
-        .join("../../../agent-connectors.png");
+    let kept =
+        std::path::Path::new(switchboard::plugin::BUILT_PLUGIN_DIR).join("../agent-connectors.png");
     let _ = std::fs::copy(&screenshot, kept);
 }

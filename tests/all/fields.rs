@@ -363,6 +363,41 @@ async fn tile_display_vertical_publishes_stacked_cards() {
     }
 }
 
+/// A resend armed for a message the bot did not answer is dropped as soon
+/// as the consumer writes again, even while the new message still waits
+/// out a messageDelay longer than the resend interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resends_stop_when_the_consumer_writes_again_within_the_message_delay() {
+    let bot = RecordingBot::start(|text| {
+        if text == "one" {
+            json!([])
+        } else {
+            json!([{"text": format!("bot heard: {text}")}])
+        }
+    })
+    .await;
+    let config = one_connector(
+        &bot,
+        "",
+        "messageResendMaxRetries = 3\nretryMessageInterval = 1000\nmessageDelay = 3000",
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("one").await;
+    bot.wait_for(1).await;
+    // The bot answered nothing: a resend is due 1 s from now. The consumer
+    // writes at once; "two" waits 3 s in its messageDelay window.
+    let wrote = Instant::now();
+    consumer.say("two").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: two");
+    assert!(
+        wrote.elapsed() >= Duration::from_millis(2900),
+        "two waited out its window"
+    );
+    assert_eq!(bot.texts(), ["one", "two"], "no resend of one");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_resend_max_retries_resends_at_the_interval_then_stops() {
     message_resend_max_retries_resends_at_the_interval_then_stops_over(Transport::WebSocket).await;

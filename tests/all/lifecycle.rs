@@ -287,6 +287,99 @@ async fn two_connectors_share_a_skill_and_a_stopped_ones_conversations_move_with
     }
 }
 
+/// Two connectors of one bot; `a` has the consumer's conversation.
+async fn failover_pair(bot: &RecordingBot) -> (ConfigDir, switchboard::app::Gateway) {
+    let config = ConfigDir::new(&["bot-a", "bot-b"]);
+    config.write("bots/b.toml", &bot.config("b"));
+    let custom = "messageDelay = 100\nringAcceptWait = 500";
+    config.write(
+        "connectors/a.toml",
+        &connector_file("a", "b", "bot-a", "", custom),
+    );
+    config.write(
+        "connectors/b.toml",
+        &connector_file("b", "b", "bot-b", "", custom),
+    );
+    let gateway = gateway(&config).await;
+    eventually("both online", || {
+        gateway
+            .reports()
+            .iter()
+            .all(|(_, r)| r.status == Status::Online)
+    })
+    .await;
+    (config, gateway)
+}
+
+/// Who has the consumer's conversation, and the other one.
+fn holder_and_other(gateway: &switchboard::app::Gateway) -> (&'static str, &'static str) {
+    match gateway.report("a").unwrap().conversations {
+        1 => ("a", "b"),
+        _ => ("b", "a"),
+    }
+}
+
+/// A connector of the same bot leaving while the consumer is silent is a
+/// failover, not a transfer: the other connector resumes the conversation
+/// and the bot hears neither its own last answer nor a greeting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_with_the_consumer_silent_does_not_feed_the_bot_its_own_answer() {
+    let bot = RecordingBot::echo().await;
+    let (_config, mut gateway) = failover_pair(&bot).await;
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("four").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: four");
+    let (holder, other) = holder_and_other(&gateway);
+
+    gateway.stop_connector(holder).await.unwrap();
+    eventually("the other connector has the conversation", || {
+        gateway.report(other).unwrap().conversations == 1
+    })
+    .await;
+    // Longer than the greeting's 3 s: nothing reaches the bot by itself.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(bot.texts(), ["four"], "the bot was fed nothing new");
+
+    consumer.say("five").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: five");
+    assert_eq!(bot.texts(), ["four", "five"]);
+}
+
+/// With messages in flight during the failover, the bot gets exactly the
+/// consumer messages it has not answered, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_with_messages_in_flight_hands_on_only_the_unanswered_ones() {
+    let bot = RecordingBot::echo().await;
+    let (_config, mut gateway) = failover_pair(&bot).await;
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("four").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: four");
+    let (holder, other) = holder_and_other(&gateway);
+
+    gateway.stop_connector(holder).await.unwrap();
+    consumer.say("five").await;
+    consumer.say("six").await;
+    let answer = consumer.next_agent_text().await;
+    assert!(
+        answer == "bot heard: five six" || answer == "bot heard: five",
+        "{answer}"
+    );
+    eventually("the other connector has the conversation", || {
+        gateway.report(other).unwrap().conversations == 1
+    })
+    .await;
+    let heard = bot.wait_for(2).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let texts = bot.texts();
+    let after: Vec<&str> = texts[1..].iter().map(String::as_str).collect();
+    assert!(
+        after == ["five six"] || after == ["five", "six"],
+        "the bot got the unanswered messages once, nothing of its own: {texts:?} ({heard:?})"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_connector_takes_no_more_conversations_than_its_maximum() {
     let bot = RecordingBot::echo().await;

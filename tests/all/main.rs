@@ -15,4 +15,5 @@ mod interop;
 mod lifecycle;
 mod plugins;
 mod reload;
+mod shutdown;
 mod support;

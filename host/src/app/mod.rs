@@ -60,6 +60,12 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// `switchboard hub` needs a `[hub]` table.
+    #[error("{}: switchboard.toml has no [hub] table to run", .0.display())]
+    NoHub(PathBuf),
+    /// The clean shutdown took longer than allowed.
+    #[error("the shutdown did not finish within {0:?}")]
+    ShutdownTooSlow(std::time::Duration),
     /// Connectors need a platform: the hub or `[messaging] csds`.
     #[error("no messaging platform: enable [hub] or set [messaging] csds in switchboard.toml")]
     NoPlatform,
@@ -513,6 +519,12 @@ impl Gateway {
     }
 
     fn credentials(&self, config: &ConnectorConfig) -> Credentials {
+        let bot_users = self
+            .config
+            .connectors
+            .iter()
+            .filter(|c| c.bot == config.bot && c.account == config.account)
+            .map(|c| c.agent_user_id.clone());
         Credentials::new(
             &self.csds,
             &config.account,
@@ -521,15 +533,30 @@ impl Gateway {
             config.external_webhook_url.clone(),
             self.client_tls.clone(),
         )
+        .with_bot_users(bot_users)
     }
 
-    /// Stops every connector (each logs out) and flushes the store.
-    pub async fn shutdown(mut self) {
-        for connector in self.connectors.values_mut() {
-            connector.stop().await;
-        }
+    /// Winds the gateway down where it stands: every connector stops at
+    /// once (each logs out, so the platform re-routes its conversations
+    /// without waiting for a grace period), the embedded hub stops (its
+    /// listener closes, its sockets are closed with 1001) and the store is
+    /// flushed. Desired states are kept: a restart resumes what ran.
+    pub async fn wind_down(&mut self) {
+        futures_util::future::join_all(self.connectors.values_mut().map(Connector::stop)).await;
+        self.hub.take();
         if let Err(error) = self.store.flush() {
             tracing::error!(%error, "could not flush the state store");
+        }
+    }
+
+    /// [`Gateway::wind_down`], then closes the store: its directory is
+    /// released when this returns, so a gateway can start on it at once.
+    pub async fn shutdown(mut self) {
+        self.wind_down().await;
+        let store = self.store.clone();
+        drop(self);
+        if let Err(error) = store.close() {
+            tracing::error!(%error, "could not close the state store");
         }
     }
 }
@@ -544,19 +571,22 @@ pub(crate) fn wants_fuel(config: &Config) -> bool {
             .any(|p| p.limits.fuel.is_some())
 }
 
-/// The configuration directory to use when none is given: `./config` if it
-/// exists, else the shipped one beside the source tree.
+/// The configuration directory to use when none is given: `config/` in the
+/// working directory or the nearest parent that has one (so `cargo run`
+/// finds the shipped one from anywhere in a checkout); else `./config`,
+/// which then fails to load with a message naming it.
 pub fn default_config_dir() -> PathBuf {
-    let local = Path::new("config");
-    if local.join("switchboard.toml").is_file() {
-        return local.to_owned();
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../config")
+    let here = std::env::current_dir().unwrap_or_default();
+    here.ancestors()
+        .map(|dir| dir.join("config"))
+        .find(|dir| dir.join("switchboard.toml").is_file())
+        .unwrap_or_else(|| PathBuf::from("config"))
 }
 
 /// `switchboard run`: starts the gateway, prints where to chat, and runs
 /// until Ctrl-C or SIGTERM.
 pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartError> {
+    let mut signals = Signals::new();
     let loaded = config::load(config_dir)?;
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
@@ -612,14 +642,72 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
             None
         }
     };
-    wait_for_shutdown().await;
+    signals.next().await;
     say(format_args!("switchboard: shutting down"));
-    drop(watcher);
+    tokio::spawn(async move {
+        signals.next().await;
+        let _ = writeln!(
+            std::io::stderr(),
+            "switchboard: a second signal: exiting at once, without a clean shutdown"
+        );
+        std::process::exit(EXIT_INTERRUPTED);
+    });
+    if let Some(watcher) = watcher {
+        watcher.stop().await;
+    }
     drop(_admin);
-    let gateway = Arc::into_inner(gateway)
-        .expect("the watcher, the only other owner, is gone")
-        .into_inner();
-    gateway.shutdown().await;
+    tokio::time::timeout(SHUTDOWN_LIMIT, async {
+        gateway.lock().await.wind_down().await;
+    })
+    .await
+    .map_err(|_| StartError::ShutdownTooSlow(SHUTDOWN_LIMIT))?;
+    say(format_args!("switchboard: stopped"));
+    Ok(())
+}
+
+/// How long a clean shutdown may take; supervisors usually wait 5 s or
+/// more between SIGTERM and SIGKILL.
+pub const SHUTDOWN_LIMIT: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// The exit status after a second signal cut a shutdown short (as a shell
+/// reports a process ended by SIGINT).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// `switchboard hub`: runs the embedded hub of `config_dir` alone, as the
+/// platform's own process (so a gateway that crashes or restarts finds its
+/// conversations there), until Ctrl-C or SIGTERM.
+pub async fn run_hub(config_dir: &Path, overrides: Overrides) -> Result<(), StartError> {
+    let mut signals = Signals::new();
+    let loaded = config::load(config_dir)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let gateway = loaded.config.gateway;
+    let Some(mut hub_config) = gateway.hub else {
+        return Err(StartError::NoHub(config_dir.to_owned()));
+    };
+    if let Some(listen) = overrides.hub_listen {
+        hub_config.listen = listen;
+    }
+    if !loaded.config.connectors.is_empty() {
+        tracing::warn!(
+            "{}: `switchboard hub` runs the hub only; the connectors there start with `switchboard run`",
+            config_dir.display()
+        );
+    }
+    let hub = Hub::start(hub_config, &gateway.data_dir).await?;
+    let url = hub.url();
+    if let Some(certificate) = &hub.certificate {
+        say(format_args!(
+            "switchboard: hub TLS certificate at {} (trust it, e.g. NODE_EXTRA_CA_CERTS={0})",
+            certificate.display()
+        ));
+    }
+    say(format_args!("switchboard: hub listening on {url}"));
+    say(format_args!("switchboard: web chat at {url}/"));
+    signals.next().await;
+    say(format_args!("switchboard: hub stopping"));
+    drop(hub);
     Ok(())
 }
 
@@ -638,19 +726,39 @@ fn say(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-async fn wait_for_shutdown() {
+/// SIGTERM and SIGINT (Ctrl-C), listened to from the start to the end of a
+/// run, so that a second signal during the shutdown is not missed.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler installs");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                terminate: signal(SignalKind::terminate()).expect("SIGTERM handler installs"),
+                interrupt: signal(SignalKind::interrupt()).expect("SIGINT handler installs"),
+            }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+
+    /// The next SIGTERM or SIGINT.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// `switchboard validate`: every diagnostic, one per line; true if no errors.

@@ -35,6 +35,12 @@ impl Drop for Watcher {
 }
 
 impl Watcher {
+    /// Stops watching and waits until no reload runs any more.
+    pub async fn stop(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+
     /// Watches `gateway`'s configuration and plugin directories and reloads
     /// it on every change.
     pub async fn start(gateway: Arc<Mutex<Gateway>>) -> Result<Watcher, String> {

@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use super::custom::CustomFields;
 use super::diagnostic::Diagnostic;
-use crate::plugin::{BUILT_PLUGIN_DIR, Grants, Limits};
+use crate::plugin::{Grants, Limits};
 
 /// The account's conversation type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -1209,7 +1209,7 @@ pub(super) fn parse_gateway(
         .filter(|a| a.enabled)
         .and_then(|admin| parse_admin(admin, file, source, diagnostics));
     let mut plugin_dirs: Vec<PathBuf> = raw.plugins.dirs.iter().map(|d| dir.join(d)).collect();
-    plugin_dirs.push(PathBuf::from(BUILT_PLUGIN_DIR));
+    plugin_dirs.extend(crate::plugin::shipped_plugin_dir());
     let plugin_limits =
         limits(raw.plugins.limits, file, source, diagnostics).apply(Limits::default());
     Some(GatewayConfig {

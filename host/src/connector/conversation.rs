@@ -281,6 +281,7 @@ impl Conversation {
                     self.st.greet_at = None;
                     self.forward(text);
                 }
+                FirstTurn::Resume => self.st.greet_at = None,
             }
         }
         let newest = events.iter().map(|e| e.sequence).max().unwrap_or(0);
@@ -313,6 +314,9 @@ impl Conversation {
             return;
         }
         self.st.greet_at = None;
+        // The consumer wrote again: the previous message is no longer
+        // worth resending, even while this one waits out its messageDelay.
+        self.st.resends.clear();
         let window = self.settings().custom.message_delay;
         self.st.delay.push(Instant::now(), window, sequence, text);
     }

@@ -267,9 +267,19 @@ impl Shared {
 pub struct Connector {
     id: String,
     shared: Arc<Shared>,
-    task: Option<JoinHandle<()>>,
+    running: Option<Running>,
     connection: Arc<Mutex<Option<Arc<AgentConnection>>>>,
 }
+
+/// The supervising task of a started connector, and how to tell it to stop.
+struct Running {
+    task: JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// How long a stop waits for the session to end its conversations before
+/// it cancels the session outright.
+const STOP_PATIENCE: Duration = Duration::from_secs(2);
 
 impl Connector {
     /// A connector that has not been started (Ready to Start), or one that
@@ -299,7 +309,7 @@ impl Connector {
         Connector {
             id: shared.settings().id.clone(),
             shared,
-            task: None,
+            running: None,
             connection: Arc::default(),
         }
     }
@@ -324,12 +334,12 @@ impl Connector {
 
     /// True while started (connected or trying to).
     pub fn is_running(&self) -> bool {
-        self.task.is_some()
+        self.running.is_some()
     }
 
     /// Logs in and serves until stopped, reconnecting with backoff and jitter.
     pub fn start(&mut self, credentials: Credentials, bot: Arc<dyn Bot>) {
-        if self.task.is_some() {
+        if self.running.is_some() {
             return;
         }
         self.shared.update(|h| {
@@ -337,19 +347,27 @@ impl Connector {
             h.progress = Some("starting".into());
         });
         let (shared, connection) = (self.shared.clone(), self.connection.clone());
-        self.task = Some(tokio::spawn(supervise(
-            shared,
-            credentials,
-            bot,
-            connection,
-        )));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(supervise(shared, credentials, bot, connection, stopped));
+        self.running = Some(Running { task, stop });
     }
 
-    /// Stops: goes OFFLINE and logs out, so the platform routes the
-    /// connector's conversations to other connectors at once.
+    /// Stops: the session ends and its conversation tasks with it (each
+    /// conversation's state was saved at its last step), then the connector
+    /// goes OFFLINE and logs out, so the platform routes its conversations
+    /// to other connectors at once. A turn the bot had not answered yet is
+    /// handed on with the conversation's history, not answered here.
     pub async fn stop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
+        if let Some(Running { mut task, stop }) = self.running.take() {
+            let _ = stop.send(true);
+            if tokio::time::timeout(STOP_PATIENCE, &mut task)
+                .await
+                .is_err()
+            {
+                tracing::warn!(connector = %self.id, "the session did not end in time: cancelled");
+                task.abort();
+                let _ = task.await;
+            }
         }
         let connection = self.connection.lock().expect("not poisoned").take();
         if let Some(connection) = connection {
@@ -376,8 +394,8 @@ impl Connector {
 
 impl Drop for Connector {
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
+        if let Some(running) = self.running.take() {
+            running.task.abort();
         }
     }
 }
@@ -385,18 +403,29 @@ impl Drop for Connector {
 const BACKOFF_START: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
+/// Resolves once the connector is told to stop.
+async fn stop_requested(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    // An error means the `Connector` is gone: that is a stop too.
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
 async fn supervise(
     shared: Arc<Shared>,
     credentials: Credentials,
     bot: Arc<dyn Bot>,
     slot: Arc<Mutex<Option<Arc<AgentConnection>>>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut backoff = BACKOFF_START;
     loop {
         let progress_shared = shared.clone();
         let progress =
             move |step: &str| progress_shared.update(|h| h.progress = Some(step.to_owned()));
-        match AgentConnection::connect(&credentials, &progress).await {
+        let connected = tokio::select! {
+            connected = AgentConnection::connect(&credentials, &progress) => connected,
+            () = stop_requested(&mut stop) => return,
+        };
+        match connected {
             Ok((connection, events)) => {
                 tracing::info!(connector = %shared.settings().id, agent = connection.agent_id(), "online");
                 *slot.lock().expect("not poisoned") = Some(connection.clone());
@@ -409,7 +438,12 @@ async fn supervise(
                     };
                 });
                 backoff = BACKOFF_START;
-                let reason = session(&shared, connection, events, bot.clone()).await;
+                let Some(reason) =
+                    session(&shared, connection, events, bot.clone(), &mut stop).await
+                else {
+                    // Stopped: `Connector::stop` logs out with the connection in `slot`.
+                    return;
+                };
                 slot.lock().expect("not poisoned").take();
                 tracing::warn!(connector = %shared.settings().id, %reason, "messaging connection lost");
                 shared.update(|h| {
@@ -433,7 +467,10 @@ async fn supervise(
                 });
             }
         }
-        tokio::time::sleep(jitter(backoff)).await;
+        tokio::select! {
+            () = tokio::time::sleep(jitter(backoff)) => {}
+            () = stop_requested(&mut stop) => return,
+        }
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
 }
@@ -453,13 +490,15 @@ struct Tracked {
     consumer_id: String,
 }
 
-/// Serves one platform session; returns why it ended.
+/// Serves one platform session; returns why it ended, or `None` when the
+/// connector was told to stop (its conversation tasks have ended then).
 async fn session(
     shared: &Arc<Shared>,
     connection: Arc<AgentConnection>,
     mut events: mpsc::UnboundedReceiver<PlatformEvent>,
     bot: Arc<dyn Bot>,
-) -> String {
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<String> {
     let platform: Arc<dyn Platform> = connection;
     let mut conversations: HashMap<String, Tracked> = HashMap::new();
     let mut rung: HashSet<String> = HashSet::new();
@@ -471,6 +510,12 @@ async fn session(
         let event = tokio::select! {
             event = events.recv() => event,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            () = stop_requested(stop) => {
+                // Every conversation's state was saved at its last step;
+                // wait until no task holds it any more.
+                tasks.shutdown().await;
+                return None;
+            }
         };
         let Some(event) = event else {
             break "event stream ended".to_string();
@@ -587,5 +632,5 @@ async fn session(
     for (_, tracked) in conversations.drain() {
         let _ = tracked.inbox.send(Input::Detached);
     }
-    reason
+    Some(reason)
 }

@@ -62,6 +62,10 @@ pub struct PastEvent {
     pub sequence: u64,
     /// True if the consumer sent it.
     pub from_consumer: bool,
+    /// True if an agent user of this connector's bot sent it (this
+    /// connector's or another connector's of the same bot): the bot's own
+    /// words, never to be fed back to it.
+    pub from_this_bot: bool,
     /// The event.
     pub event: Value,
 }

@@ -24,6 +24,8 @@ use crate::wire::{self, Frame};
 
 /// Every request is answered within this time or counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a logout waits for the platform: a shutdown must not hang on it.
+pub const LOGOUT_PATIENCE: Duration = Duration::from_secs(2);
 /// Application keep-alive (`GetClock`) interval.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
 
@@ -45,6 +47,10 @@ pub struct Credentials {
     pub tls: Arc<rustls::ClientConfig>,
     /// The HTTP(S) client made with them.
     pub client: HttpClient,
+    /// Login names of every agent user that serves the same bot in this
+    /// account (this one among them): what they said in a conversation is
+    /// the bot's own words (a failover, not a transfer).
+    pub bot_users: Vec<String>,
 }
 
 impl Credentials {
@@ -65,7 +71,19 @@ impl Credentials {
             webhook,
             client: HttpClient::new(tls.clone()),
             tls,
+            bot_users: vec![username.to_owned()],
         }
+    }
+
+    /// Names the agent users of every connector of the same bot (this
+    /// one's is added if missing).
+    pub fn with_bot_users(mut self, users: impl IntoIterator<Item = String>) -> Self {
+        let mut all: Vec<String> = users.into_iter().collect();
+        if !all.contains(&self.username) {
+            all.push(self.username.clone());
+        }
+        self.bot_users = all;
+        self
     }
 
     /// True for a platform on `https://`: every service is then reached over TLS.
@@ -137,6 +155,9 @@ pub struct AgentConnection {
     pending: Pending,
     next_id: AtomicU64,
     agent_id: String,
+    /// Account-qualified ids of the bot's agent users (see
+    /// [`Credentials::bot_users`]).
+    bot_agents: std::collections::HashSet<String>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -159,7 +180,7 @@ impl AgentConnection {
         let account = &credentials.account;
         let (vep, messaging, bearer, agent_id) = login(credentials, progress).await?;
         progress("checking the bot user's prerequisites");
-        check_prerequisites(credentials, &vep, &bearer).await?;
+        let prerequisites = check_prerequisites(credentials, &vep, &bearer).await?;
 
         let (events, receiver) = mpsc::unbounded_channel();
         let lost = events.clone();
@@ -196,6 +217,7 @@ impl AgentConnection {
             pending,
             next_id: AtomicU64::new(1),
             agent_id: agent_id.clone(),
+            bot_agents: prerequisites.bot_agents,
             tasks,
         });
         progress("subscribing");
@@ -238,14 +260,20 @@ impl AgentConnection {
     }
 
     /// Goes OFFLINE (so the platform routes this agent's conversations to
-    /// others at once) and closes the socket.
+    /// others at once) and closes the socket. A platform that does not
+    /// answer within [`LOGOUT_PATIENCE`] is left as is: it treats the
+    /// closed socket as a dropped agent.
     pub async fn log_out(&self) {
-        let _ = self
-            .request(
-                ".ams.routing.SetAgentState",
-                json!({"availability": "OFFLINE", "agentUserId": self.agent_id}),
-            )
-            .await;
+        let offline = self.request(
+            ".ams.routing.SetAgentState",
+            json!({"availability": "OFFLINE", "agentUserId": self.agent_id}),
+        );
+        if tokio::time::timeout(LOGOUT_PATIENCE, offline)
+            .await
+            .is_err()
+        {
+            tracing::warn!(agent = %self.agent_id, "the platform did not answer the logout in time");
+        }
         match &self.transport {
             Transport::Socket(outbox) => {
                 let _ = outbox.send(Message::Close(None));
@@ -263,7 +291,9 @@ impl AgentConnection {
     /// user, where the platform says (`createdBy`).
     pub async fn verify(credentials: &Credentials) -> Result<Option<String>, ConnectError> {
         let (vep, _, bearer, _) = login(credentials, &|_| {}).await?;
-        check_prerequisites(credentials, &vep, &bearer).await
+        Ok(check_prerequisites(credentials, &vep, &bearer)
+            .await?
+            .created_by)
     }
 
     /// This agent's account-qualified id.
@@ -562,14 +592,23 @@ async fn login(
     Ok((vep, messaging, bearer.to_owned(), agent_id))
 }
 
+/// What the account's configuration says about the bot user.
+struct Prerequisites {
+    /// Who created the user, where the platform says.
+    created_by: Option<String>,
+    /// Account-qualified ids of the bot's agent users.
+    bot_agents: std::collections::HashSet<String>,
+}
+
 /// Checks, where the platform publishes its account configuration (the
-/// hub does), that the user exists, is enabled, is a bot and has a skill.
-/// A platform without that API is trusted.
+/// hub does), that the user exists, is enabled, is a bot and has a skill,
+/// and learns the ids of the bot's agent users. A platform without that
+/// API is trusted, and its ids are taken to be the login names.
 async fn check_prerequisites(
     credentials: &Credentials,
     vep: &str,
     bearer: &str,
-) -> Result<Option<String>, ConnectError> {
+) -> Result<Prerequisites, ConnectError> {
     let (account, username) = (credentials.account.as_str(), credentials.username.as_str());
     let get = |path: &str| {
         let url = format!(
@@ -581,7 +620,16 @@ async fn check_prerequisites(
     };
     let users = match get("le-users/users").await {
         Ok(users) => users,
-        Err(http::ClientError::Status { status: 404, .. }) => return Ok(None),
+        Err(http::ClientError::Status { status: 404, .. }) => {
+            return Ok(Prerequisites {
+                created_by: None,
+                bot_agents: credentials
+                    .bot_users
+                    .iter()
+                    .map(|login| format!("{account}.{login}"))
+                    .collect(),
+            });
+        }
         Err(error) => {
             return Err(ConnectError::Prerequisite(format!(
                 "cannot read the account's users: {error}"
@@ -632,7 +680,27 @@ async fn check_prerequisites(
             );
         }
     }
-    Ok(user["createdBy"].as_str().map(str::to_owned))
+    // Ids are strings on the hub and numbers on LivePerson.
+    let bot_agents = users
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|u| {
+            u["loginName"]
+                .as_str()
+                .is_some_and(|login| credentials.bot_users.iter().any(|b| b == login))
+        })
+        .filter_map(|u| match &u["id"] {
+            Value::String(id) => Some(id.clone()),
+            Value::Number(id) => Some(id.to_string()),
+            _ => None,
+        })
+        .map(|id| format!("{account}.{id}"))
+        .collect();
+    Ok(Prerequisites {
+        created_by: user["createdBy"].as_str().map(str::to_owned),
+        bot_agents,
+    })
 }
 
 /// Routes one incoming frame: responses to their waiters, notifications to events.
@@ -795,9 +863,12 @@ impl Platform for AgentConnection {
                 .into_iter()
                 .flatten()
                 .filter_map(|e| {
+                    let from_consumer = e["originatorMetadata"]["role"] == "CONSUMER";
+                    let originator = e["originatorId"].as_str().unwrap_or_default();
                     Some(PastEvent {
                         sequence: e["sequence"].as_u64()?,
-                        from_consumer: e["originatorMetadata"]["role"] == "CONSUMER",
+                        from_consumer,
+                        from_this_bot: !from_consumer && self.bot_agents.contains(originator),
                         event: e["event"].clone(),
                     })
                 })

@@ -30,8 +30,24 @@ use std::time::Duration;
 
 use crate::config::ConversationType;
 
-/// Where `cargo build` put the shipped plugins and the test fixtures.
+/// Where `cargo build` put the shipped plugins and the test fixtures
+/// (`target/plugins/`). Tests and tools name fixtures by it; the gateway
+/// does not: it looks beside its executable ([`shipped_plugin_dir`]), so a
+/// binary moved or built elsewhere does not depend on this checkout.
 pub const BUILT_PLUGIN_DIR: &str = env!("SWITCHBOARD_BUILT_PLUGINS");
+
+/// The shipped plugins' directory, found from the running executable: the
+/// nearest `plugins/` beside it or up to two levels above it
+/// (`target/debug/switchboard` → `target/plugins/`; an installed
+/// `bin/switchboard` → `plugins/` beside `bin/`).
+pub fn shipped_plugin_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .take(3)
+        .map(|dir| dir.join("plugins"))
+        .find(|dir| dir.is_dir())
+}
 
 /// Resource limits of one plugin instance, with safe defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,73 +25,136 @@ pub enum StoreError {
 /// Makes writes durable in groups: every caller waiting at the same time
 /// shares one `fsync` (a conversation must not ask its bot before its
 /// state is on disk, and 1,000 conversations must not pay 1,000 syncs).
+///
+/// There is no background task: the first caller that finds no flush
+/// under way leads one for everybody waiting, so nothing outlives the
+/// store's handles.
+#[derive(Default)]
 struct GroupCommit {
-    db: sled::Db,
-    /// Tickets handed out; a ticket is covered by any flush begun after it.
-    requested: std::sync::atomic::AtomicU64,
-    /// The highest ticket a finished flush covered (`u64::MAX`: it failed).
+    state: std::sync::Mutex<CommitState>,
+    /// The highest ticket a finished flush covered.
     done: tokio::sync::watch::Sender<u64>,
-    wake: std::sync::Arc<tokio::sync::Notify>,
-    flusher: std::sync::OnceLock<()>,
 }
 
-impl Drop for GroupCommit {
-    /// Lets the flusher task see that the store is gone, and end.
+#[derive(Default)]
+struct CommitState {
+    /// Tickets handed out; a ticket is covered by any flush begun after it.
+    requested: u64,
+    /// A caller is flushing for the group.
+    leading: bool,
+}
+
+/// Gives up the lead when the leader finishes or is cancelled, waking the
+/// others (one of them leads the next flush if its ticket is not covered).
+struct Lead<'a>(&'a GroupCommit);
+
+impl Drop for Lead<'_> {
     fn drop(&mut self) {
-        self.wake.notify_one();
+        self.0.state().leading = false;
+        self.0.done.send_modify(|_| {});
     }
 }
 
 impl GroupCommit {
-    async fn flush(self: &std::sync::Arc<Self>) -> Result<(), sled::Error> {
-        use std::sync::atomic::Ordering;
-        self.flusher.get_or_init(|| {
-            // The task holds the store only while it flushes, so that a
-            // dropped store closes its database.
-            let (this, wake) = (std::sync::Arc::downgrade(self), self.wake.clone());
-            tokio::spawn(async move {
-                loop {
-                    wake.notified().await;
-                    let Some(this) = this.upgrade() else {
-                        break;
-                    };
-                    let upto = this.requested.load(Ordering::SeqCst);
-                    let result = this.db.flush_async().await;
-                    this.done
-                        .send_replace(if result.is_ok() { upto } else { u64::MAX });
-                }
-            });
-        });
-        let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+    fn state(&self) -> std::sync::MutexGuard<'_, CommitState> {
+        self.state
+            .lock()
+            .expect("commit state lock is never poisoned: no panics under it")
+    }
+
+    async fn flush(&self, db: &sled::Db) -> Result<(), sled::Error> {
         let mut done = self.done.subscribe();
-        self.wake.notify_one();
+        let ticket = {
+            let mut state = self.state();
+            state.requested += 1;
+            state.requested
+        };
         loop {
-            let covered = *done.borrow_and_update();
-            if covered == u64::MAX {
-                // A failed group: try alone, to report this caller's own error.
-                return self.db.flush_async().await.map(drop);
-            }
-            if covered >= ticket {
+            if *done.borrow_and_update() >= ticket {
                 return Ok(());
             }
-            // Another flush may have started before this ticket: wake the flusher again.
-            self.wake.notify_one();
-            if done.changed().await.is_err() {
-                return self.db.flush_async().await.map(drop);
-            }
+            let upto = {
+                let mut state = self.state();
+                if state.leading {
+                    None
+                } else {
+                    state.leading = true;
+                    Some(state.requested)
+                }
+            };
+            let Some(upto) = upto else {
+                // `done` is owned by `self`: it cannot close while we wait.
+                let _ = done.changed().await;
+                continue;
+            };
+            let _lead = Lead(self);
+            db.flush_async().await?;
+            self.done
+                .send_modify(|covered| *covered = (*covered).max(upto));
+            return Ok(());
         }
     }
 }
 
-/// The gateway's durable state.
-#[derive(Clone)]
-pub struct StateStore {
-    commit: std::sync::Arc<GroupCommit>,
+/// What every handle of one store shares. Field order matters: the sled
+/// handles drop first, then [`Release`] waits until sled has let go of the
+/// directory.
+struct Inner {
     db: sled::Db,
     plugin_kv: sled::Tree,
     status_history: sled::Tree,
     desired: sled::Tree,
     conversations: sled::Tree,
+    commit: GroupCommit,
+    _release: Release,
+}
+
+/// Dropped last: waits until the database's lock file is free again, so
+/// that a store reopened right after the last handle went (an in-process
+/// restart) finds the directory released. sled finishes its last writes on
+/// its own I/O threads, which hold the file a moment after the handles go.
+struct Release {
+    lock_file: Option<std::path::PathBuf>,
+}
+
+impl Release {
+    /// Longer than any write sled can have under way.
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let Some(path) = &self.lock_file else {
+            return;
+        };
+        let Ok(file) = std::fs::File::open(path) else {
+            return;
+        };
+        let deadline = std::time::Instant::now() + Self::PATIENCE;
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    let _ = file.unlock();
+                    return;
+                }
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(error) => {
+                    tracing::error!(path = %path.display(), %error, "the state store's files are still held");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The gateway's durable state. Clones and every handle made from it
+/// (key-value scopes, the status log, conversation stores) share one open
+/// database; when the last of them is dropped the directory is released.
+#[derive(Clone)]
+pub struct StateStore {
+    inner: std::sync::Arc<Inner>,
 }
 
 impl StateStore {
@@ -102,30 +165,51 @@ impl StateStore {
             source,
         };
         let db = sled::open(dir).map_err(wrap)?;
-        Self::with_trees(db).map_err(wrap)
+        // sled locks the file `db` in its directory while it is open.
+        Self::with_trees(db, Some(dir.join("db"))).map_err(wrap)
     }
 
-    fn with_trees(db: sled::Db) -> Result<Self, sled::Error> {
+    fn with_trees(
+        db: sled::Db,
+        lock_file: Option<std::path::PathBuf>,
+    ) -> Result<Self, sled::Error> {
         Ok(StateStore {
-            commit: std::sync::Arc::new(GroupCommit {
-                db: db.clone(),
-                requested: 0.into(),
-                done: tokio::sync::watch::channel(0).0,
-                wake: std::sync::Arc::new(tokio::sync::Notify::new()),
-                flusher: std::sync::OnceLock::new(),
+            inner: std::sync::Arc::new(Inner {
+                plugin_kv: db.open_tree("plugin-kv")?,
+                status_history: db.open_tree("connector-status-history")?,
+                desired: db.open_tree("connector-desired-state")?,
+                conversations: db.open_tree("conversations")?,
+                db,
+                commit: GroupCommit::default(),
+                _release: Release { lock_file },
             }),
-            plugin_kv: db.open_tree("plugin-kv")?,
-            status_history: db.open_tree("connector-status-history")?,
-            desired: db.open_tree("connector-desired-state")?,
-            conversations: db.open_tree("conversations")?,
-            db,
+        })
+    }
+
+    /// Writes everything to disk and lets go of this handle. The directory
+    /// is released when the last handle made from this store is gone
+    /// (handles live in connectors and plugins: stop those first).
+    pub fn close(self) -> Result<(), StoreError> {
+        let flushed = self.flush();
+        let others = std::sync::Arc::strong_count(&self.inner) - 1;
+        if others > 0 {
+            tracing::warn!(
+                others,
+                "state store closed while other handles remain: its files are released when they go"
+            );
+        }
+        drop(self);
+        flushed.map_err(|source| StoreError::Sled {
+            path: "<close>".into(),
+            source,
         })
     }
 
     /// The status history of every connector.
     pub fn status_log(&self) -> StatusLog {
         StatusLog {
-            tree: self.status_history.clone(),
+            tree: self.inner.status_history.clone(),
+            _store: self.inner.clone(),
         }
     }
 
@@ -136,7 +220,7 @@ impl StateStore {
             source,
         };
         let db = sled::Config::new().temporary(true).open().map_err(wrap)?;
-        Self::with_trees(db).map_err(wrap)
+        Self::with_trees(db, None).map_err(wrap)
     }
 
     /// The key-value space of one plugin on one connector.
@@ -147,35 +231,36 @@ impl StateStore {
         prefix.extend_from_slice(connector.as_bytes());
         prefix.push(0);
         KvScope {
-            tree: self.plugin_kv.clone(),
+            tree: self.inner.plugin_kv.clone(),
             prefix,
+            store: self.inner.clone(),
         }
     }
 
     /// Writes everything to disk.
     pub fn flush(&self) -> Result<(), sled::Error> {
-        self.db.flush().map(drop)
+        self.inner.db.flush().map(drop)
     }
 
     /// Records whether a person wants `connector` running, so a restart
     /// resumes it (or keeps it stopped).
     pub fn set_desired_running(&self, connector: &str, running: bool) -> Result<(), sled::Error> {
-        self.desired.insert(
+        self.inner.desired.insert(
             connector,
             if running { &b"running"[..] } else { b"stopped" },
         )?;
-        self.db.flush().map(drop)
+        self.inner.db.flush().map(drop)
     }
 
     /// The recorded wish for `connector`: `None` if it was never started or stopped.
     pub fn desired_running(&self, connector: &str) -> Option<bool> {
-        let value = self.desired.get(connector).ok().flatten()?;
+        let value = self.inner.desired.get(connector).ok().flatten()?;
         Some(&*value == b"running")
     }
 
     /// Forgets the wish for a deleted connector.
     pub fn forget_desired(&self, connector: &str) -> Result<(), sled::Error> {
-        self.desired.remove(connector).map(drop)
+        self.inner.desired.remove(connector).map(drop)
     }
 
     /// The saved conversations of one connector.
@@ -183,10 +268,10 @@ impl StateStore {
         let mut prefix = connector.as_bytes().to_vec();
         prefix.push(0);
         ConversationStore {
-            commit: self.commit.clone(),
             scope: KvScope {
-                tree: self.conversations.clone(),
+                tree: self.inner.conversations.clone(),
                 prefix,
+                store: self.inner.clone(),
             },
         }
     }
@@ -196,7 +281,6 @@ impl StateStore {
 /// are opaque bytes to the store; the connector owns their shape.
 #[derive(Clone)]
 pub struct ConversationStore {
-    commit: std::sync::Arc<GroupCommit>,
     scope: KvScope,
 }
 
@@ -219,7 +303,8 @@ impl ConversationStore {
     /// Waits until everything written so far (to any tree) is on disk;
     /// callers waiting together share one sync.
     pub async fn flush(&self) -> Result<(), sled::Error> {
-        self.commit.flush().await
+        let store = &self.scope.store;
+        store.commit.flush(&store.db).await
     }
 
     /// Ids of the saved conversations.
@@ -243,6 +328,8 @@ pub struct StatusChange {
 #[derive(Clone)]
 pub struct StatusLog {
     tree: sled::Tree,
+    /// Keeps the database open while this log lives.
+    _store: std::sync::Arc<Inner>,
 }
 
 impl StatusLog {
@@ -287,6 +374,9 @@ impl StatusLog {
 pub struct KvScope {
     tree: sled::Tree,
     prefix: Vec<u8>,
+    /// Keeps the database open while this scope lives (declared after
+    /// `tree`, so the tree goes first).
+    store: std::sync::Arc<Inner>,
 }
 
 impl KvScope {
@@ -409,6 +499,37 @@ mod tests {
         }
         let store = StateStore::open(dir.path()).unwrap();
         assert_eq!(store.conversations("c").ids().len(), 200);
+    }
+
+    /// An in-process restart: every handle dropped (with flushes, a status
+    /// log and key-value scopes among them), the directory opens again at
+    /// once, many times over.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_store_releases_its_directory_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..50 {
+            let store = StateStore::open(dir.path()).unwrap();
+            let saved = store.conversations("c");
+            let kv = store.plugin_kv("p", "c");
+            let log = store.status_log();
+            let mut waiting = tokio::task::JoinSet::new();
+            for n in 0..8 {
+                let saved = saved.clone();
+                waiting.spawn(async move {
+                    saved.put(&format!("conv-{round}-{n}"), b"x").unwrap();
+                    saved.flush().await.unwrap();
+                });
+            }
+            kv.set("k", b"v").unwrap();
+            log.append("c", Status::Online, "").unwrap();
+            while let Some(done) = waiting.join_next().await {
+                done.unwrap();
+            }
+            drop((saved, kv, log));
+            store.close().unwrap();
+        }
+        let store = StateStore::open(dir.path()).unwrap();
+        assert_eq!(store.conversations("c").ids().len(), 50 * 8);
     }
 
     #[test]

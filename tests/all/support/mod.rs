@@ -298,6 +298,8 @@ pub struct GatewayProcess {
     child: Child,
     pub hub_url: String,
     pub stdout_lines: Vec<String>,
+    /// Lines it prints after the one waited for.
+    lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl GatewayProcess {
@@ -309,16 +311,29 @@ impl GatewayProcess {
     /// Runs `switchboard run --config DIR` and waits until it prints a
     /// line starting with `prefix` (a gateway without a hub prints none).
     pub fn start_until(config_dir: &Path, prefix: &str) -> GatewayProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["run", "--config"])
-            .arg(config_dir)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command.args(["run", "--config"]).arg(config_dir);
+        Self::spawn_until(command, prefix)
+    }
+
+    /// Runs `switchboard hub --config DIR`: the hub alone, as the
+    /// platform's own process.
+    pub fn hub(config_dir: &Path) -> GatewayProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command.args(["hub", "--config"]).arg(config_dir);
+        Self::spawn_until(command, "switchboard: hub listening on ")
+    }
+
+    /// Starts `command` and waits until it prints a line starting with `prefix`.
+    pub fn spawn_until(mut command: Command, prefix: &str) -> GatewayProcess {
+        let mut child = command
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the switchboard binary starts");
         let stdout = child.stdout.take().expect("piped");
-        let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+        let (lines_tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             // Keep reading for the life of the process: a closed pipe would
             // make the gateway's next line fail.
@@ -326,26 +341,68 @@ impl GatewayProcess {
                 let _ = lines_tx.send(line);
             }
         });
-        let mut stdout_lines = Vec::new();
-        loop {
-            let line = lines_rx
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("switchboard prints `{prefix}` within a minute"));
-            stdout_lines.push(line.clone());
-            if line.starts_with(prefix) {
-                break;
-            }
-        }
-        let hub_url = stdout_lines
+        let mut process = GatewayProcess {
+            child,
+            hub_url: String::new(),
+            stdout_lines: Vec::new(),
+            lines,
+        };
+        process.wait_for_line(prefix);
+        process.hub_url = process
+            .stdout_lines
             .iter()
             .find_map(|l| l.strip_prefix("switchboard: hub listening on "))
             .unwrap_or_default()
             .trim()
             .to_owned();
-        GatewayProcess {
-            child,
-            hub_url,
-            stdout_lines,
+        process
+    }
+
+    /// Waits (a minute at most) until the process prints a line starting with `prefix`.
+    pub fn wait_for_line(&mut self, prefix: &str) {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("switchboard prints `{prefix}` within a minute"));
+            self.stdout_lines.push(line.clone());
+            if line.starts_with(prefix) {
+                return;
+            }
+        }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends it `signal` (`TERM`, `INT`, `STOP`, `CONT`).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} {}", self.child.id());
+    }
+
+    /// Waits up to `patience` for the process to end; its exit status, or
+    /// `None` if it still runs.
+    pub fn exit_within(&mut self, patience: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .expect("the process can be waited for")
+            {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -597,7 +654,7 @@ pub fn npm_peer(name: &str, files: &[&str]) -> PathBuf {
         .join("../tests/peers")
         .join(name);
     let dir = Path::new(switchboard::plugin::BUILT_PLUGIN_DIR)
-        .join("../../../peers")
+        .join("../peers")
         .join(name);
     let _once = INSTALL
         .lock()

@@ -3,6 +3,12 @@
 //! it; with `true`, agent utterances are skipped and the bot sees the last
 //! consumer utterance. Consumer messages after the last agent utterance are
 //! all handed on (they are what the consumer said that nobody answered).
+//!
+//! That rule is for transfers from another skill or bot. A conversation
+//! whose last agent utterance is the bot's own (another connector of the
+//! same bot left it: a stop, a crash, a lost connection) is a failover, not
+//! a transfer: it resumes where it was, so the bot gets only the consumer
+//! messages it has not answered and never its own last answer.
 
 use serde_json::Value;
 
@@ -17,6 +23,8 @@ pub enum FirstTurn {
     Consumer(Vec<(u64, Value)>),
     /// This agent utterance, sent to the bot as it is.
     Agent(String),
+    /// The bot itself spoke last (failover): nothing to send, no greeting.
+    Resume,
 }
 
 fn utterance(event: &Value) -> Option<String> {
@@ -45,6 +53,9 @@ pub fn first_turn(events: &[PastEvent], skip_agent_message: bool) -> FirstTurn {
             .collect();
         return FirstTurn::Consumer(unanswered);
     }
+    if last.from_this_bot {
+        return FirstTurn::Resume;
+    }
     if !skip_agent_message {
         return FirstTurn::Agent(utterance(&last.event).unwrap_or_default());
     }
@@ -63,6 +74,7 @@ mod tests {
         PastEvent {
             sequence,
             from_consumer,
+            from_this_bot: false,
             event: json!({"type": "ContentEvent", "contentType": "text/plain", "message": text}),
         }
     }
@@ -95,5 +107,30 @@ mod tests {
         };
         assert_eq!(messages.iter().map(|m| m.0).collect::<Vec<_>>(), [2, 3]);
         assert_eq!(first_turn(&[], false), FirstTurn::Nothing);
+    }
+
+    fn bot_said(sequence: u64, text: &str) -> PastEvent {
+        PastEvent {
+            from_this_bot: true,
+            ..said(sequence, false, text)
+        }
+    }
+
+    #[test]
+    fn a_failover_resumes_without_feeding_the_bot_its_own_answer() {
+        let silent = [said(1, true, "four"), bot_said(2, "You said: four")];
+        for skip in [false, true] {
+            assert_eq!(first_turn(&silent, skip), FirstTurn::Resume);
+        }
+        let in_flight = [
+            said(1, true, "four"),
+            bot_said(2, "You said: four"),
+            said(3, true, "five"),
+            said(4, true, "six"),
+        ];
+        let FirstTurn::Consumer(messages) = first_turn(&in_flight, false) else {
+            panic!()
+        };
+        assert_eq!(messages.iter().map(|m| m.0).collect::<Vec<_>>(), [3, 4]);
     }
 }

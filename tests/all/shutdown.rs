@@ -1,0 +1,176 @@
+//! Clean shutdown of `switchboard run` as a real process, with the hub in
+//! a process of its own (`switchboard hub`), as LivePerson's platform is:
+//! SIGTERM or SIGINT logs every connector out (the platform re-routes its
+//! conversations at once, long before its grace period for a dropped
+//! agent), keeps the conversations' state, and exits 0 within 5 s; a second
+//! signal during the shutdown exits at once, non-zero.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::support::{
+    ConfigDir, Consumer, GatewayProcess, RecordingBot, connector_file, conversation_change,
+};
+
+/// How long a supervisor waits between SIGTERM and SIGKILL, commonly.
+const EXIT_WITHIN: Duration = Duration::from_secs(5);
+
+/// A hub alone whose grace period for a dropped agent (60 s) is far longer
+/// than the test: only a logout moves a conversation in time.
+fn platform(users: &[&str]) -> (ConfigDir, GatewayProcess) {
+    let platform = ConfigDir::new(users);
+    let text = std::fs::read_to_string(platform.path().join("switchboard.toml")).unwrap();
+    platform.write(
+        "switchboard.toml",
+        &text.replace("agent_grace_ms = 1000", "agent_grace_ms = 60000"),
+    );
+    let hub = GatewayProcess::hub(platform.path());
+    (platform, hub)
+}
+
+/// A gateway with connector `c` (user `bot-c`) on the hub at `hub_url`.
+fn gateway_config(hub_url: &str, bot: &RecordingBot) -> tempfile::TempDir {
+    let config = tempfile::tempdir().unwrap();
+    let write = |relative: &str, text: &str| {
+        let path = config.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "switchboard.toml",
+        &format!("[messaging]\ncsds = \"{hub_url}\"\n\n[store]\ndata_dir = \"data\"\n"),
+    );
+    write("bots/b.toml", &bot.config("b"));
+    write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-c", "", "messageDelay = 100"),
+    );
+    config
+}
+
+/// The saved state of conversation `id` of connector `c`, as JSON.
+fn saved_state(data_dir: &Path, id: &str) -> serde_json::Value {
+    let store = switchboard::store::StateStore::open(data_dir).expect("the store opens");
+    let bytes = store
+        .conversations("c")
+        .get(id)
+        .unwrap()
+        .unwrap_or_else(|| panic!("conversation {id} is saved"));
+    serde_json::from_slice(&bytes).expect("saved state is JSON")
+}
+
+async fn a_signal_logs_out_keeps_state_and_exits_zero(signal: &str) {
+    let (_platform, hub) = platform(&["bot-c"]);
+    let bot = RecordingBot::echo().await;
+    let config = gateway_config(&hub.hub_url, &bot);
+    let mut gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+
+    let mut consumers = Vec::new();
+    for n in 0..2 {
+        let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+        consumer.start_conversation().await;
+        consumer.say(&format!("hello {n}")).await;
+        assert_eq!(
+            consumer.next_agent_text().await,
+            format!("bot heard: hello {n}")
+        );
+        consumers.push(consumer);
+    }
+
+    let sent = Instant::now();
+    gateway.signal(signal);
+    // The hub re-routes at once: each consumer sees its agent leave.
+    for consumer in &mut consumers {
+        conversation_change(consumer, |details| {
+            let agents = details["participants"]
+                .as_array()?
+                .iter()
+                .filter(|p| p["role"] == "ASSIGNED_AGENT")
+                .count();
+            (agents == 0).then_some(())
+        })
+        .await;
+    }
+    assert!(
+        sent.elapsed() < EXIT_WITHIN,
+        "logged out after {:?}, not after the hub's grace period",
+        sent.elapsed()
+    );
+    let status = gateway
+        .exit_within(EXIT_WITHIN)
+        .expect("the gateway exits within 5 s");
+    assert_eq!(status.code(), Some(0), "a clean shutdown exits 0");
+    assert!(sent.elapsed() < EXIT_WITHIN, "{:?}", sent.elapsed());
+
+    // Every conversation's state is on disk and the store opens at once.
+    for consumer in &consumers {
+        let saved = saved_state(&config.path().join("data"), &consumer.conversation_id);
+        assert!(
+            saved["last_sequence"].as_u64() >= Some(1),
+            "the handled message is recorded: {saved}"
+        );
+        assert!(saved["in_flight"].is_null(), "{saved}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_logs_the_connectors_out_keeps_their_state_and_exits_zero() {
+    a_signal_logs_out_keeps_state_and_exits_zero("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_logs_the_connectors_out_keeps_their_state_and_exits_zero() {
+    a_signal_logs_out_keeps_state_and_exits_zero("INT").await;
+}
+
+/// The platform stops answering (SIGSTOP), so the logout hangs; a second
+/// signal ends the gateway at once, with a non-zero status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_during_the_shutdown_exits_at_once_non_zero() {
+    let (_platform, hub) = platform(&["bot-c"]);
+    let bot = RecordingBot::echo().await;
+    let config = gateway_config(&hub.hub_url, &bot);
+    let mut gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+
+    hub.signal("STOP");
+    gateway.signal("TERM");
+    gateway.wait_for_line("switchboard: shutting down");
+    let second = Instant::now();
+    gateway.signal("TERM");
+    let status = gateway
+        .exit_within(Duration::from_secs(2))
+        .expect("a second signal ends the gateway at once");
+    hub.signal("CONT");
+    assert!(second.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        status.code(),
+        Some(switchboard::app::EXIT_INTERRUPTED),
+        "{status:?}"
+    );
+}
+
+/// A platform that does not answer cannot hold a shutdown past 5 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_that_does_not_answer_the_logout_does_not_hold_the_shutdown() {
+    let (_platform, hub) = platform(&["bot-c"]);
+    let bot = RecordingBot::echo().await;
+    let config = gateway_config(&hub.hub_url, &bot);
+    let mut gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+
+    hub.signal("STOP");
+    let sent = Instant::now();
+    gateway.signal("TERM");
+    let status = gateway.exit_within(EXIT_WITHIN);
+    hub.signal("CONT");
+    let status = status.expect("the gateway exits within 5 s");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(sent.elapsed() < EXIT_WITHIN);
+}
