@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use switchboard::config::{ConsumerAuth, HubConfig, HubSkill, HubUser, LoginCredentials, UserKind};
 use switchboard::hub::{Hub, HubHandle};
 
-use crate::support::{Consumer, WireClient};
+use crate::support::{Consumer, PATIENCE, WireClient};
 
 fn hub_config() -> HubConfig {
     HubConfig {
@@ -43,6 +43,14 @@ fn hub_config() -> HubConfig {
 
 /// A test agent: logs in over HTTP and opens the agent WebSocket.
 async fn agent(hub: &HubHandle) -> (WireClient, String) {
+    (
+        WireClient::connect(&agent_url(hub).await).await,
+        "123.tester".into(),
+    )
+}
+
+/// Logs the test agent in; returns the agent WebSocket's URL.
+async fn agent_url(hub: &HubHandle) -> String {
     let base = hub.url();
     let domains = switchboard::http::get_json(&format!(
         "{base}/api/account/123/service/baseURI.json?version=1.0"
@@ -66,11 +74,10 @@ async fn agent(hub: &HubHandle) -> (WireClient, String) {
     .unwrap();
     let bearer = login["bearer"].as_str().unwrap();
     assert!(login["config"]["userId"].is_string() && login["config"]["userPid"].is_string());
-    let ws = format!(
+    format!(
         "ws://{}/ws_api/account/123/messaging/brand/{bearer}?v=2.1",
         hub.addr()
-    );
-    (WireClient::connect(&ws).await, "123.tester".into())
+    )
 }
 
 #[tokio::test]
@@ -287,4 +294,422 @@ async fn the_web_chat_page_is_served_at_the_root() {
     socket.read_to_string(&mut page).await.unwrap();
     assert!(page.starts_with("HTTP/1.1 200"), "{}", &page[..40]);
     assert!(page.contains("/messaging/consumer?v=3") && page.contains("InitConnection"));
+}
+
+/// Sends Close(1000) on a raw socket and expects the RFC 6455 answer: a
+/// close frame with the same code, then the end of the TCP connection.
+async fn close_handshake_completes(url: &str) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    socket
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        })))
+        .await
+        .unwrap();
+    let answer = loop {
+        let frame = tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .expect("the hub answers the close frame in time")
+            .expect("the socket is still open for the answer")
+            .expect("the answer is readable");
+        match frame {
+            Message::Close(answer) => break answer,
+            Message::Text(_) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(answer.map(|f| f.code), Some(CloseCode::Normal));
+    let end = tokio::time::timeout(PATIENCE, socket.next())
+        .await
+        .expect("the hub closes the connection in time");
+    assert!(
+        end.is_none(),
+        "the stream ends after the handshake: {end:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_agent_socket_answers_a_close_frame_with_the_same_code_and_closes() {
+    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap();
+    close_handshake_completes(&agent_url(&hub).await).await;
+}
+
+#[tokio::test]
+async fn the_consumer_socket_answers_a_close_frame_with_the_same_code_and_closes() {
+    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap();
+    let url = format!(
+        "ws://{}/ws_api/account/123/messaging/consumer?v=3",
+        hub.addr()
+    );
+    close_handshake_completes(&url).await;
+}
+
+/// Sets the test agent ONLINE and subscribes it to its conversations and
+/// rings; returns the conversation subscription's id.
+async fn online_agent(agent: &mut WireClient, agent_id: &str) -> String {
+    let online = agent
+        .request(
+            ".ams.routing.SetAgentState",
+            json!({"availability": "ONLINE", "channels": ["MESSAGING"], "agentUserId": agent_id}),
+        )
+        .await;
+    assert_eq!(online["code"], 200, "{online}");
+    let rings = agent
+        .request(
+            ".ams.routing.SubscribeRoutingTasks",
+            json!({"channelType": "MESSAGING", "agentId": agent_id, "brandId": "123"}),
+        )
+        .await;
+    assert_eq!(rings["code"], 200, "{rings}");
+    let conversations = agent
+        .request(
+            ".ams.aam.SubscribeExConversations",
+            json!({"convState": ["OPEN"], "agentIds": [agent_id]}),
+        )
+        .await;
+    assert_eq!(conversations["code"], 200, "{conversations}");
+    conversations["body"]["subscriptionId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_agent_unsubscribed_from_conversations_gets_no_more_conversation_notifications() {
+    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap();
+    let (mut agent, agent_id) = agent(&hub).await;
+    let subscription = online_agent(&mut agent, &agent_id).await;
+
+    let mut consumer = Consumer::connect(&hub.url(), "123").await;
+    let conversation = consumer.start_conversation().await;
+    let ring_id = agent
+        .wait_for(|f| {
+            let ring = &f["body"]["changes"][0]["result"]["ringsDetails"][0];
+            (f["type"] == ".ams.routing.RoutingTaskNotification" && ring["ringState"] == "WAITING")
+                .then(|| ring["ringId"].as_str().unwrap().to_owned())
+        })
+        .await;
+    let accepted = agent
+        .request(
+            ".ams.routing.UpdateRingState",
+            json!({"ringId": ring_id, "ringState": "ACCEPTED"}),
+        )
+        .await;
+    assert_eq!(accepted["code"], 200);
+    let seen = agent
+        .wait_for(|f| {
+            (f["type"] == ".ams.aam.ExConversationChangeNotification")
+                .then(|| f["body"]["subscriptionId"].clone())
+        })
+        .await;
+    assert_eq!(seen, subscription.as_str());
+
+    let unsubscribed = agent
+        .request(
+            ".ams.aam.UnsubscribeExConversations",
+            json!({"subscriptionId": subscription}),
+        )
+        .await;
+    assert_eq!(unsubscribed["code"], 200, "{unsubscribed}");
+    assert_eq!(
+        unsubscribed["type"],
+        ".ams.aam.UnsubscribeExConversations$Response"
+    );
+    agent.notifications.clear();
+
+    // Closing the conversation would DELETE it from a live subscription;
+    // the hub queues that before it answers the consumer, so it would
+    // arrive before the answer to a request the agent sends afterwards.
+    let closed = consumer
+        .wire
+        .request(
+            "cm.UpdateConversationField",
+            json!({"conversationId": conversation, "conversationField": [{"field": "ConversationStateField", "conversationState": "CLOSE"}]}),
+        )
+        .await;
+    assert_eq!(closed["code"], 200, "{closed}");
+    let clock = agent.request(".GetClock", json!({})).await;
+    assert_eq!(clock["code"], 200);
+    let changes: Vec<&Value> = agent
+        .notifications
+        .iter()
+        .filter(|f| f["type"] == ".ams.aam.ExConversationChangeNotification")
+        .collect();
+    assert!(
+        changes.is_empty(),
+        "notified after unsubscribing: {changes:?}"
+    );
+
+    let again = agent
+        .request(
+            ".ams.aam.UnsubscribeExConversations",
+            json!({"subscriptionId": subscription}),
+        )
+        .await;
+    assert_eq!(again["code"], 404, "{again}");
+}
+
+#[tokio::test]
+async fn a_consumer_unsubscribed_from_conversations_gets_no_more_conversation_notifications() {
+    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap();
+    let mut consumer = Consumer::connect(&hub.url(), "123").await;
+    let subscribed = consumer
+        .wire
+        .request(
+            "cqm.SubscribeExConversations",
+            json!({"convState": ["OPEN"]}),
+        )
+        .await;
+    let subscription = subscribed["body"]["subscriptionId"].as_str().unwrap();
+    let unsubscribed = consumer
+        .wire
+        .request(
+            "cqm.UnsubscribeExConversations",
+            json!({"subscriptionId": subscription}),
+        )
+        .await;
+    assert_eq!(unsubscribed["code"], 200, "{unsubscribed}");
+    consumer.wire.notifications.clear();
+
+    // A new conversation is announced before the answer to its request.
+    let requested = consumer
+        .wire
+        .request("cm.ConsumerRequestConversation", json!({"brandId": "123"}))
+        .await;
+    assert_eq!(requested["code"], 200, "{requested}");
+    let changes: Vec<&Value> = consumer
+        .wire
+        .notifications
+        .iter()
+        .filter(|f| f["type"] == "cqm.ExConversationChangeNotification")
+        .collect();
+    assert!(
+        changes.is_empty(),
+        "notified after unsubscribing: {changes:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_subscribed_to_agent_state_hears_each_state_it_sets() {
+    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap();
+    let (mut agent, agent_id) = agent(&hub).await;
+    // As the SDK sends it: brandId and its own agentId filled in.
+    let subscribed = agent
+        .request(
+            ".ams.routing.SubscribeAgentsState",
+            json!({"brandId": "123", "agentId": agent_id}),
+        )
+        .await;
+    assert_eq!(subscribed["code"], 200, "{subscribed}");
+    assert_eq!(
+        subscribed["type"],
+        ".ams.routing.SubscribeAgentsState$Response"
+    );
+    let subscription = subscribed["body"]["subscriptionId"].as_str().unwrap();
+
+    for availability in ["ONLINE", "AWAY"] {
+        let set = agent
+            .request(
+                ".ams.routing.SetAgentState",
+                json!({"availability": availability, "channels": ["MESSAGING"], "agentUserId": agent_id}),
+            )
+            .await;
+        assert_eq!(set["code"], 200, "{set}");
+        let change = agent
+            .wait_for(|f| {
+                (f["type"] == ".ams.routing.AgentStateNotification").then(|| f["body"].clone())
+            })
+            .await;
+        assert_eq!(change["subscriptionId"], subscription);
+        assert_eq!(change["changes"][0]["type"], "UPSERT");
+        let result = &change["changes"][0]["result"];
+        assert_eq!(result["availability"], availability);
+        assert_eq!(result["agentUserId"], agent_id);
+        assert_eq!(result["channels"], json!(["MESSAGING"]));
+    }
+
+    let unknown = agent
+        .request(
+            ".ams.routing.SubscribeAgentsState",
+            json!({"brandId": "123", "agentId": "123.nobody"}),
+        )
+        .await;
+    assert_eq!(unknown["code"], 404, "{unknown}");
+    let bad = agent
+        .request(
+            ".ams.routing.SetAgentState",
+            json!({"availability": "SLEEPING"}),
+        )
+        .await;
+    assert_eq!(bad["code"], 400, "{bad}");
+}
+
+#[tokio::test]
+async fn an_agent_subscribing_to_messaging_events_gets_the_dialog_s_events_from_its_sequence() {
+    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap();
+    let (mut agent, _) = agent(&hub).await;
+    let mut consumer = Consumer::connect(&hub.url(), "123").await;
+    let conversation = consumer.start_conversation().await;
+    consumer.say("first").await;
+    let second = consumer.say("second").await;
+
+    for kind in [
+        ".ams.ms.SubscribeMessagingEvents",
+        "ms.SubscribeMessagingEvents",
+    ] {
+        let subscribed = agent
+            .request(kind, json!({"dialogId": conversation, "fromSeq": second}))
+            .await;
+        assert_eq!(subscribed["code"], 200, "{kind}: {subscribed}");
+        assert_eq!(subscribed["type"], "GenericSubscribeResponse");
+        let events = agent
+            .wait_for(|f| (f["type"] == "ms.MessagingEventNotification").then(|| f["body"].clone()))
+            .await;
+        assert_eq!(events["dialogId"], conversation);
+        let changes = events["changes"].as_array().unwrap();
+        assert_eq!(changes.len(), 1, "only events from fromSeq on: {events}");
+        assert_eq!(changes[0]["sequence"], second);
+        assert_eq!(changes[0]["event"]["message"], "second");
+        assert_eq!(changes[0]["originatorMetadata"]["role"], "CONSUMER");
+    }
+
+    let unknown = agent
+        .request(
+            ".ams.ms.SubscribeMessagingEvents",
+            json!({"dialogId": "no-such-dialog"}),
+        )
+        .await;
+    assert_eq!(unknown["code"], 404, "{unknown}");
+}
+
+#[tokio::test]
+async fn an_agent_opens_an_outbound_conversation_assigned_to_itself() {
+    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap();
+    let (mut agent, agent_id) = agent(&hub).await;
+    let subscription = online_agent(&mut agent, &agent_id).await;
+    let mut consumer = Consumer::connect(&hub.url(), "123").await;
+
+    // As the SDK's README shows it.
+    let opened = agent
+        .request(
+            ".ams.cm.AgentRequestConversation",
+            json!({"channelType": "MESSAGING", "consumerId": consumer.consumer_id,
+                   "conversationContext": {"type": "ProactiveContext"}}),
+        )
+        .await;
+    assert_eq!(opened["code"], 200, "{opened}");
+    assert_eq!(opened["type"], ".ams.cm.AgentRequestConversation$Response");
+    let conversation = opened["body"]["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The agent side sees it assigned to the agent, with no ring.
+    let details = agent
+        .wait_for(|f| {
+            let change = &f["body"]["changes"][0];
+            (f["type"] == ".ams.aam.ExConversationChangeNotification"
+                && change["result"]["convId"] == conversation.as_str())
+            .then(|| (f["body"]["subscriptionId"].clone(), change.clone()))
+        })
+        .await;
+    assert_eq!(details.0, subscription.as_str());
+    assert_eq!(details.1["type"], "UPSERT");
+    let details = &details.1["result"]["conversationDetails"];
+    assert_eq!(details["state"], "OPEN");
+    assert_eq!(details["skillId"], "1", "the account's default skill");
+    assert_eq!(details["participants"]["CONSUMER"][0], consumer.consumer_id);
+    assert_eq!(details["participants"]["ASSIGNED_AGENT"][0], agent_id);
+    assert!(
+        !agent
+            .notifications
+            .iter()
+            .any(|f| f["type"] == ".ams.routing.RoutingTaskNotification"),
+        "an outbound conversation is not rung"
+    );
+
+    // The consumer sees it with the agent in it, and hears the agent.
+    let roles = crate::support::conversation_change(&mut consumer, |d| {
+        d["participants"].as_array().map(|p| {
+            p.iter()
+                .map(|p| p["role"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+    })
+    .await;
+    assert_eq!(roles, ["CONSUMER", "ASSIGNED_AGENT"]);
+    let subscribed = consumer
+        .wire
+        .request(
+            "ms.SubscribeMessagingEvents",
+            json!({"dialogId": conversation, "fromSeq": 0}),
+        )
+        .await;
+    assert_eq!(subscribed["code"], 200);
+    let published = agent
+        .request(
+            ".ams.ms.PublishEvent",
+            json!({"dialogId": conversation, "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "we have news for you"}}),
+        )
+        .await;
+    assert_eq!(published["code"], 200, "{published}");
+    assert_eq!(consumer.next_agent_text().await, "we have news for you");
+
+    // One open conversation per consumer; only consumers the hub knows.
+    let again = agent
+        .request(
+            ".ams.cm.AgentRequestConversation",
+            json!({"channelType": "MESSAGING", "consumerId": consumer.consumer_id}),
+        )
+        .await;
+    assert_eq!(again["code"], 400, "{again}");
+    let stranger = agent
+        .request(
+            ".ams.cm.AgentRequestConversation",
+            json!({"channelType": "MESSAGING", "consumerId": "nobody-we-know"}),
+        )
+        .await;
+    assert_eq!(stranger["code"], 404, "{stranger}");
+}
+
+#[tokio::test]
+async fn a_consumer_frame_that_is_not_a_request_gets_an_error_response() {
+    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap();
+    let mut consumer = Consumer::connect(&hub.url(), "123").await;
+    for frame in [
+        json!({"kind": "notification", "type": "ms.MessagingEventNotification", "body": {"changes": []}}),
+        json!({"kind": "resp", "reqId": "9", "code": 200, "type": "GenericResponse", "body": {}}),
+    ] {
+        consumer.wire.send_text(frame.to_string()).await;
+        let answer = consumer.wire.next_response().await;
+        assert_eq!(answer["code"], 400, "{frame} → {answer}");
+        assert!(
+            answer["body"]["msg"].as_str().unwrap().contains("requests"),
+            "{answer}"
+        );
+    }
+    let clock = consumer.wire.request("GetClock", json!({})).await;
+    assert_eq!(clock["code"], 200, "the socket stays up");
 }

@@ -1,13 +1,37 @@
 //! The agent WebSocket (PROTOCOL.md §A2–A4): one logged-in agent session.
+//!
+//! Besides the requests a bot connector uses (§A3), it serves the rest of
+//! what LivePerson's node-agent-sdk sends:
+//! - `.ams.aam.UnsubscribeExConversations` `{"subscriptionId"}` ends that
+//!   conversation subscription (404 for one this connection does not hold).
+//! - `.ams.routing.SubscribeAgentsState` `{"agentId"?}` → `{"subscriptionId"}`;
+//!   then a `.ams.routing.AgentStateNotification`
+//!   `{"subscriptionId","changes":[{"type":"UPSERT","result":{"agentUserId","channels","availability","description"}}]}`
+//!   whenever that agent user's state is set.
+//! - `.ams.ms.SubscribeMessagingEvents` `{"dialogId","fromSeq"}` →
+//!   `GenericSubscribeResponse`, then the dialog's past events from `fromSeq`
+//!   as one `ms.MessagingEventNotification`. As on LivePerson (UMS v2), an
+//!   agent needs no subscription for live events: participants receive them
+//!   as `.ams.ms.OnlineEventDistribution`.
+//! - `.ams.cm.AgentRequestConversation` `{"consumerId","skillId"?,"channelType":"MESSAGING"}`
+//!   → `{"conversationId"}`: an outbound conversation with a consumer the
+//!   hub knows, assigned to the requesting agent at once (no ring); both
+//!   sides get the UPSERT. `conversationContext` (proactive context) is
+//!   accepted and not kept.
 
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::Hub;
-use super::state::{self, Agent, Outbox, Outgoing, Session};
+use super::state::{
+    self, Agent, AgentStateSubscription, Availability, ConversationSubscription, Outbox, Outgoing,
+    Refusal, Session,
+};
 use crate::http::ServerSocket;
 use crate::wire::{self, Frame, Request};
 
@@ -32,9 +56,10 @@ pub(super) fn register(hub: &Arc<Hub>, session: &Session, outbox: Outbox) -> u64
             login: session.login.clone(),
             user_id: session.user_id.clone(),
             pid: session.pid.clone(),
-            availability: "OFFLINE".into(),
+            availability: Availability::Offline,
             routing_subscription: None,
             conversation_subscription: None,
+            agent_state_subscription: None,
             skills,
             max_conversations: max,
             last_assigned: 0,
@@ -59,6 +84,22 @@ pub(super) fn gone(hub: &Arc<Hub>, conn: u64) {
     }
 }
 
+/// What has to follow a request's response, once that is sent.
+pub(super) enum Then {
+    Nothing,
+    /// The first notification of a new conversation subscription.
+    ConversationSnapshot,
+    /// Routing: the agent may take conversations now, or a slot is free.
+    Route,
+    /// A dialog's past events (`SubscribeMessagingEvents`).
+    History {
+        dialog_id: String,
+        from_seq: u64,
+    },
+    /// A conversation the agent opened, to both sides.
+    Announce(String),
+}
+
 /// Reads one frame: the response to send (every request gets one), then
 /// what has to follow it.
 pub(super) fn process(
@@ -66,13 +107,13 @@ pub(super) fn process(
     conn: u64,
     session: &Session,
     text: &str,
-) -> (Option<String>, Option<String>) {
+) -> (Option<String>, Then) {
     match wire::parse(text) {
         Ok(Frame::Request(request)) => {
-            let kind = request.kind.clone();
-            (Some(handle(hub, conn, session, request)), Some(kind))
+            let (answer, then) = handle(hub, conn, session, request);
+            (Some(answer), then)
         }
-        Ok(_) => (None, None),
+        Ok(_) => (None, Then::Nothing),
         Err(error) => (
             Some(wire::response(
                 wire::salvage_id(text).as_deref(),
@@ -80,23 +121,22 @@ pub(super) fn process(
                 "GenericResponse",
                 json!({"msg": error.to_string()}),
             )),
-            None,
+            Then::Nothing,
         ),
     }
 }
 
-/// What follows a request's response: a subscription's first snapshot,
-/// routing for an agent that can now take conversations.
-pub(super) fn after(hub: &Arc<Hub>, conn: u64, kind: Option<String>) {
-    match kind.as_deref() {
-        Some(".ams.aam.SubscribeExConversations") => hub.state().snapshot_for(conn),
-        Some(
-            ".ams.routing.SubscribeRoutingTasks"
-            | ".ams.routing.SetAgentState"
-            | ".ams.routing.UpdateRingState"
-            | ".ams.cm.UpdateConversationField",
-        ) => hub.route(),
-        _ => {}
+/// Does what follows a request's response.
+pub(super) fn after(hub: &Arc<Hub>, conn: u64, then: Then) {
+    match then {
+        Then::Nothing => {}
+        Then::ConversationSnapshot => hub.state().snapshot_for(conn),
+        Then::Route => hub.route(),
+        Then::History {
+            dialog_id,
+            from_seq,
+        } => hub.state().send_history(conn, &dialog_id, from_seq),
+        Then::Announce(conv_id) => hub.state().announce(&conv_id),
     }
 }
 
@@ -110,14 +150,18 @@ pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket)
     while let Some(message) = stream.next().await {
         let text = match message {
             Ok(Message::Text(text)) => text,
-            Ok(Message::Close(_)) | Err(_) => break,
+            // tungstenite has queued the answering close frame (same code);
+            // the next read sends it and ends the stream, closing the TCP
+            // connection: the close handshake is complete.
+            Ok(Message::Close(_)) => continue,
+            Err(_) => break,
             Ok(_) => continue,
         };
-        let (reply, kind) = process(&hub, conn, &session, &text);
+        let (reply, then) = process(&hub, conn, &session, &text);
         if let Some(reply) = reply {
             let _ = outbox.send(Outgoing::Text(reply));
         }
-        after(&hub, conn, kind);
+        after(&hub, conn, then);
     }
 
     gone(&hub, conn);
@@ -156,63 +200,104 @@ pub(super) fn serve_webhook(hub: &Arc<Hub>, session: &Session, url: String) -> u
     conn
 }
 
-/// Answers one request; every request gets exactly one response.
-fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> String {
+/// Answers one request; every request gets exactly one response. Returns
+/// it and what has to follow it.
+fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> (String, Then) {
     let response_type = format!("{}$Response", request.kind);
     let ok = |code: u16, body: Value| wire::response(Some(&request.id), code, &response_type, body);
-    let refused = |(code, msg): (u16, String)| ok(code, json!({"msg": msg}));
+    let refused = |(code, msg): (u16, String)| (ok(code, json!({"msg": msg})), Then::Nothing);
     let body = &request.body;
     let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
     match request.kind.as_str() {
-        ".GetClock" | "GetClock" => ok(200, json!({"currentTime": wire::now_ms()})),
+        ".GetClock" | "GetClock" => (
+            ok(200, json!({"currentTime": wire::now_ms()})),
+            Then::Nothing,
+        ),
         ".ams.routing.SetAgentState" => {
-            let Some(availability) = text("availability") else {
-                return refused((400, "availability is required".into()));
+            let state: SetAgentState = match parse(body) {
+                Ok(state) => state,
+                Err(refusal) => return refused(refusal),
             };
-            if !["ONLINE", "OCCUPIED", "AWAY", "OFFLINE"].contains(&availability.as_str()) {
-                return refused((400, format!("unknown availability {availability}")));
-            }
-            if let Some(agent) = hub.state().agents.get_mut(&conn) {
-                agent.availability = availability;
-            }
-            ok(200, json!({}))
+            hub.state()
+                .set_availability(conn, state.availability, &state.channels);
+            (ok(200, json!({})), Then::Route)
         }
         ".ams.aam.SubscribeExConversations" => {
-            let subscription = uuid::Uuid::new_v4().to_string();
-            let filter = body.get("agentIds").and_then(Value::as_array).map(|ids| {
-                ids.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            });
-            let states = body
-                .get("convState")
-                .and_then(Value::as_array)
-                .map(|s| {
-                    s.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let subscribe: SubscribeExConversations = match parse(body) {
+                Ok(subscribe) => subscribe,
+                Err(refusal) => return refused(refusal),
+            };
+            let id = uuid::Uuid::new_v4().to_string();
             if let Some(agent) = hub.state().agents.get_mut(&conn) {
-                agent.conversation_subscription = Some((subscription.clone(), filter, states));
+                agent.conversation_subscription = Some(ConversationSubscription {
+                    id: id.clone(),
+                    agent_ids: subscribe.agent_ids,
+                    states: subscribe.conv_state,
+                });
             }
-            ok(200, json!({"subscriptionId": subscription}))
+            (
+                ok(200, json!({"subscriptionId": id})),
+                Then::ConversationSnapshot,
+            )
+        }
+        // The SDK sends the aam name; the cqm one is the same request under
+        // the service's older name.
+        ".ams.aam.UnsubscribeExConversations" | ".ams.cqm.UnsubscribeExConversations" => {
+            let unsubscribe: Unsubscribe = match parse(body) {
+                Ok(unsubscribe) => unsubscribe,
+                Err(refusal) => return refused(refusal),
+            };
+            match hub
+                .state()
+                .unsubscribe_conversations(conn, &unsubscribe.subscription_id)
+            {
+                Ok(()) => (ok(200, json!({})), Then::Nothing),
+                Err(refusal) => refused(refusal),
+            }
         }
         ".ams.routing.SubscribeRoutingTasks" => {
             let subscription = uuid::Uuid::new_v4().to_string();
             if let Some(agent) = hub.state().agents.get_mut(&conn) {
                 agent.routing_subscription = Some(subscription.clone());
             }
-            ok(200, json!({"subscriptionId": subscription}))
+            (
+                ok(200, json!({"subscriptionId": subscription})),
+                Then::Route,
+            )
+        }
+        ".ams.routing.SubscribeAgentsState" => {
+            let subscribe: SubscribeAgentsState = match parse(body) {
+                Ok(subscribe) => subscribe,
+                Err(refusal) => return refused(refusal),
+            };
+            let mut state = hub.state();
+            let account = state.config.account.clone();
+            let watched = subscribe
+                .agent_id
+                .unwrap_or_else(|| session.user_id.clone());
+            let known = state
+                .config
+                .users
+                .iter()
+                .any(|u| format!("{account}.{}", u.login) == watched);
+            if !known {
+                return refused((404, format!("no agent {watched} in account {account}")));
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            if let Some(agent) = state.agents.get_mut(&conn) {
+                agent.agent_state_subscription = Some(AgentStateSubscription {
+                    id: id.clone(),
+                    agent_user_id: watched,
+                });
+            }
+            (ok(200, json!({"subscriptionId": id})), Then::Nothing)
         }
         ".ams.routing.UpdateRingState" => {
             let (Some(ring_id), Some(ring_state)) = (text("ringId"), text("ringState")) else {
                 return refused((400, "ringId and ringState are required".into()));
             };
             match hub.state().update_ring(conn, &ring_id, &ring_state) {
-                Ok(()) => ok(200, json!({})),
+                Ok(()) => (ok(200, json!({})), Then::Route),
                 Err(refusal) => refused(refusal),
             }
         }
@@ -224,7 +309,7 @@ fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> Str
                 return refused((400, "event must be an object with a type".into()));
             }
             match hub.state().agent_publish(conn, &dialog, event) {
-                Ok(sequence) => ok(200, json!({"sequence": sequence})),
+                Ok(sequence) => (ok(200, json!({"sequence": sequence})), Then::Nothing),
                 Err(refusal) => refused(refusal),
             }
         }
@@ -234,7 +319,50 @@ fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> Str
             };
             let newer_than = body.get("newerThanSequence").and_then(Value::as_u64);
             match hub.state().history(&dialog, newer_than) {
-                Ok(events) => ok(200, events),
+                Ok(events) => (ok(200, events), Then::Nothing),
+                Err(refusal) => refused(refusal),
+            }
+        }
+        // What the SDK's subscribeMessagingEvents means (it sends it as
+        // QueryMessages): the dialog's past events as one notification.
+        ".ams.ms.SubscribeMessagingEvents" | "ms.SubscribeMessagingEvents" => {
+            let subscribe: SubscribeMessagingEvents = match parse(body) {
+                Ok(subscribe) => subscribe,
+                Err(refusal) => return refused(refusal),
+            };
+            if !hub.state().conversations.contains_key(&subscribe.dialog_id) {
+                return refused((404, format!("no dialog {}", subscribe.dialog_id)));
+            }
+            let answer = wire::response(
+                Some(&request.id),
+                200,
+                "GenericSubscribeResponse",
+                json!({}),
+            );
+            let then = Then::History {
+                dialog_id: subscribe.dialog_id,
+                from_seq: subscribe.from_seq,
+            };
+            (answer, then)
+        }
+        ".ams.cm.AgentRequestConversation" => {
+            let outbound: AgentRequestConversation = match parse(body) {
+                Ok(outbound) => outbound,
+                Err(refusal) => return refused(refusal),
+            };
+            if outbound
+                .channel_type
+                .as_deref()
+                .is_some_and(|c| c != "MESSAGING")
+            {
+                return refused((400, "channelType must be MESSAGING".into()));
+            }
+            let skill = outbound.skill_id.map(String::from);
+            match hub
+                .state()
+                .agent_request_conversation(conn, &outbound.consumer_id, skill)
+            {
+                Ok(id) => (ok(200, json!({"conversationId": id})), Then::Announce(id)),
                 Err(refusal) => refused(refusal),
             }
         }
@@ -248,14 +376,95 @@ fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> Str
                 _ => return refused((400, "conversationField is required".into())),
             };
             match hub.state().agent_update_fields(conn, &conv, &fields) {
-                Ok(()) => ok(200, json!("OK")),
+                Ok(()) => (ok(200, json!("OK")), Then::Route),
                 Err(refusal) => refused(refusal),
             }
         }
-        ".ams.userprofile.GetUserProfile" => ok(200, json!([])),
+        ".ams.userprofile.GetUserProfile" => (ok(200, json!([])), Then::Nothing),
         other => {
             tracing::debug!(agent = %session.user_id, request = other, "unsupported agent request");
             refused((400, format!("unsupported request type {other}")))
+        }
+    }
+}
+
+/// Reads a request body into its type; an absent body reads as `{}`.
+fn parse<T: DeserializeOwned>(body: &Value) -> Result<T, Refusal> {
+    let result = if body.is_null() {
+        T::deserialize(&json!({}))
+    } else {
+        T::deserialize(body)
+    };
+    result.map_err(|e| (400, format!("invalid body: {e}")))
+}
+
+/// `.ams.routing.SetAgentState`.
+#[derive(Deserialize)]
+struct SetAgentState {
+    availability: Availability,
+    #[serde(default = "messaging_channels")]
+    channels: Vec<String>,
+}
+
+fn messaging_channels() -> Vec<String> {
+    vec!["MESSAGING".into()]
+}
+
+/// `.ams.aam.SubscribeExConversations`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscribeExConversations {
+    #[serde(default)]
+    conv_state: Vec<String>,
+    agent_ids: Option<Vec<String>>,
+}
+
+/// `.ams.aam.UnsubscribeExConversations`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Unsubscribe {
+    subscription_id: String,
+}
+
+/// `.ams.routing.SubscribeAgentsState`: the SDK fills in `brandId` and its
+/// own `agentId`; without one, the agent's own state.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscribeAgentsState {
+    agent_id: Option<String>,
+}
+
+/// `.ams.ms.SubscribeMessagingEvents`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscribeMessagingEvents {
+    dialog_id: String,
+    #[serde(default)]
+    from_seq: u64,
+}
+
+/// `.ams.cm.AgentRequestConversation`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AgentRequestConversation {
+    consumer_id: String,
+    skill_id: Option<TextOrNumber>,
+    channel_type: Option<String>,
+}
+
+/// An id clients send as a string or a number (`"skillId": 77`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TextOrNumber {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+impl From<TextOrNumber> for String {
+    fn from(id: TextOrNumber) -> String {
+        match id {
+            TextOrNumber::Text(text) => text,
+            TextOrNumber::Number(number) => number.to_string(),
         }
     }
 }

@@ -1,14 +1,19 @@
 //! The consumer WebSocket (CONSUMER.md §2–4): one consumer's socket.
+//!
+//! Besides CONSUMER.md §3 it serves `cqm.UnsubscribeExConversations`
+//! `{"subscriptionId"}` (no more conversation notifications for that
+//! subscription), and answers any frame that is not a request with a 400.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::Hub;
-use super::state::{self, Consumer, Outbox, Outgoing};
+use super::state::{self, Consumer, Outbox, Outgoing, Refusal};
 use crate::http::ServerSocket;
 use crate::wire::{self, Frame, Request};
 
@@ -55,22 +60,35 @@ pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: S
     while let Some(message) = stream.next().await {
         let text = match message {
             Ok(Message::Text(text)) => text,
-            Ok(Message::Close(_)) | Err(_) => break,
+            // tungstenite has queued the answering close frame (same code);
+            // the next read sends it and ends the stream, closing the TCP
+            // connection: the close handshake is complete.
+            Ok(Message::Close(_)) => continue,
+            Err(_) => break,
             Ok(_) => continue,
         };
-        match wire::parse(&text) {
-            Ok(Frame::Request(request)) => handle(&hub, conn, &outbox, request),
-            Ok(_) => {}
-            Err(error) => {
-                let frame = wire::response(
-                    wire::salvage_id(&text).as_deref(),
-                    400,
-                    "GenericResponse",
-                    json!({"msg": error.to_string()}),
-                );
-                let _ = outbox.send(Outgoing::Text(frame));
+        let refusal = match wire::parse(&text) {
+            Ok(Frame::Request(request)) => {
+                handle(&hub, conn, &outbox, request);
+                continue;
             }
-        }
+            // The hub sends consumers no requests, so nothing a consumer
+            // sends is a response or a notification to it.
+            Ok(Frame::Response { .. }) => {
+                "a consumer sends requests (kind \"req\"), not responses".to_owned()
+            }
+            Ok(Frame::Notification { kind, .. }) => {
+                format!("a consumer sends requests (kind \"req\"), not notifications ({kind})")
+            }
+            Err(error) => error.to_string(),
+        };
+        let frame = wire::response(
+            wire::salvage_id(&text).as_deref(),
+            400,
+            "GenericResponse",
+            json!({"msg": refusal}),
+        );
+        let _ = outbox.send(Outgoing::Text(frame));
     }
 
     init_guard.abort();
@@ -222,6 +240,29 @@ pub(super) fn handle(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, request: Reques
             );
             state.consumer_snapshot(conn);
         }
+        "cqm.UnsubscribeExConversations" => {
+            let unsubscribe: Unsubscribe = match parse(body) {
+                Ok(unsubscribe) => unsubscribe,
+                Err(refusal) => {
+                    drop(state);
+                    return refuse(refusal);
+                }
+            };
+            let consumer = state.consumers.get_mut(&conn);
+            match consumer.and_then(|c| {
+                c.conversation_subscription
+                    .take_if(|s| *s == unsubscribe.subscription_id)
+            }) {
+                Some(_) => respond(200, "GenericResponse", json!({})),
+                None => refuse((
+                    404,
+                    format!(
+                        "no conversation subscription {} on this connection",
+                        unsubscribe.subscription_id
+                    ),
+                )),
+            }
+        }
         "cm.UpdateConversationField" => {
             let Some(conv_id) = text("conversationId") else {
                 drop(state);
@@ -261,4 +302,16 @@ pub(super) fn handle(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, request: Reques
         }
         other => refuse((400, format!("unsupported request type {other}"))),
     }
+}
+
+/// `cqm.UnsubscribeExConversations`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Unsubscribe {
+    subscription_id: String,
+}
+
+/// Reads a request body into its type.
+fn parse<T: serde::de::DeserializeOwned>(body: &Value) -> Result<T, Refusal> {
+    T::deserialize(body).map_err(|e| (400, format!("invalid body: {e}")))
 }

@@ -6,7 +6,9 @@
 //! consumer WebSocket (CONSUMER.md), and a small web chat page at `/`.
 //! It routes conversations by skill to logged-in agents with free slots,
 //! rings them, expires unanswered rings, transfers, re-routes a lost
-//! agent's conversations and closes conversations.
+//! agent's conversations and closes conversations; an agent may also open
+//! one with a consumer the hub knows (outbound, see `agent`). Both sockets
+//! answer a peer's close frame and then close the connection.
 //!
 //! Owns: its account model and conversation histories (in memory: the hub
 //! is the platform, not switchboard's state). May not touch: connectors;
@@ -457,8 +459,8 @@ impl Hub {
             Err(e) => return http::error(StatusCode::BAD_REQUEST, e),
         };
         let text = String::from_utf8_lossy(&body);
-        let (reply, kind) = agent::process(&self, conn, &session, &text);
-        agent::after(&self, conn, kind);
+        let (reply, then) = agent::process(&self, conn, &session, &text);
+        agent::after(&self, conn, then);
         match reply {
             Some(reply) => http::content("application/json", reply),
             None => http::error(StatusCode::BAD_REQUEST, "expected a request frame"),
@@ -638,8 +640,8 @@ pub mod fuzzing {
         };
         let (outbox, _frames) = super::state::outbox();
         let conn = agent::register(&hub, &session, outbox);
-        let (_reply, kind) = agent::process(&hub, conn, &session, text);
-        agent::after(&hub, conn, kind);
+        let (_reply, then) = agent::process(&hub, conn, &session, text);
+        agent::after(&hub, conn, then);
     }
 
     /// One frame from a consumer.

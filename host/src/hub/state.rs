@@ -6,9 +6,10 @@
 //! connections through their outboxes; none of them awaits.
 
 use std::collections::{HashMap, HashSet};
-
-use serde_json::{Value, json};
 use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Message;
@@ -174,6 +175,51 @@ pub struct Conversation {
     pub next_sequence: u64,
 }
 
+/// An agent's availability (`.ams.routing.SetAgentState`): only ONLINE
+/// agents are offered new conversations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Availability {
+    Online,
+    Occupied,
+    Away,
+    Offline,
+}
+
+/// An agent's `.ams.aam.SubscribeExConversations`.
+#[derive(Debug)]
+pub struct ConversationSubscription {
+    pub id: String,
+    /// The assigned agents whose conversations it sees; `None`: every
+    /// conversation of the account (the manager view).
+    pub agent_ids: Option<Vec<String>>,
+    /// The states it sees (`OPEN`, `CLOSE`); empty: all.
+    pub states: Vec<String>,
+}
+
+impl ConversationSubscription {
+    fn sees(&self, assigned: Option<&str>) -> bool {
+        match &self.agent_ids {
+            None => true,
+            Some(ids) => assigned.is_some_and(|user| ids.iter().any(|id| id == user)),
+        }
+    }
+
+    fn wants(&self, open: bool) -> bool {
+        let state = if open { "OPEN" } else { "CLOSE" };
+        self.states.is_empty() || self.states.iter().any(|s| s == state)
+    }
+}
+
+/// An agent's `.ams.routing.SubscribeAgentsState`: the state changes of
+/// one agent user.
+#[derive(Debug)]
+pub struct AgentStateSubscription {
+    pub id: String,
+    /// The watched agent user (`account.login`).
+    pub agent_user_id: String,
+}
+
 #[derive(Debug)]
 pub struct Agent {
     pub outbox: Outbox,
@@ -181,10 +227,10 @@ pub struct Agent {
     /// `account.login`.
     pub user_id: String,
     pub pid: String,
-    pub availability: String,
+    pub availability: Availability,
     pub routing_subscription: Option<String>,
-    /// Subscription id, agent filter (None = every conversation), states.
-    pub conversation_subscription: Option<(String, Option<Vec<String>>, Vec<String>)>,
+    pub conversation_subscription: Option<ConversationSubscription>,
+    pub agent_state_subscription: Option<AgentStateSubscription>,
     pub skills: Vec<String>,
     pub max_conversations: u32,
     pub last_assigned: u64,
@@ -289,18 +335,14 @@ impl HubState {
         };
         let details = self.agent_details(conv);
         for agent in self.agents.values() {
-            let Some((subscription, filter, states)) = &agent.conversation_subscription else {
+            let Some(subscription) = &agent.conversation_subscription else {
                 continue;
             };
-            let sees = |user: Option<&str>| match filter {
-                None => true,
-                Some(ids) => user.is_some_and(|u| ids.iter().any(|id| id == u)),
-            };
-            let state = if conv.open { "OPEN" } else { "CLOSE" };
-            let wants_state = states.is_empty() || states.iter().any(|s| s == state);
-            let change = if sees(conv.assigned.as_deref()) && wants_state {
+            let sees_now = subscription.sees(conv.assigned.as_deref());
+            let wants_state = subscription.wants(conv.open);
+            let change = if sees_now && wants_state {
                 json!({"type": "UPSERT", "result": {"convId": conv.id, "effectiveTTR": -1, "conversationDetails": details}})
-            } else if sees(previous_user) || (sees(conv.assigned.as_deref()) && !wants_state) {
+            } else if subscription.sees(previous_user) || sees_now {
                 json!({"type": "DELETE", "result": {"convId": conv.id, "conversationDetails": details}})
             } else {
                 continue;
@@ -309,7 +351,7 @@ impl HubState {
                 &agent.outbox,
                 wire::notification(
                     ".ams.aam.ExConversationChangeNotification",
-                    json!({"subscriptionId": subscription, "changes": [change]}),
+                    json!({"subscriptionId": subscription.id, "changes": [change]}),
                 ),
             );
         }
@@ -320,20 +362,13 @@ impl HubState {
         let Some(agent) = self.agents.get(&conn) else {
             return;
         };
-        let Some((subscription, filter, states)) = &agent.conversation_subscription else {
+        let Some(subscription) = &agent.conversation_subscription else {
             return;
         };
         let changes: Vec<Value> = self
             .conversations
             .values()
-            .filter(|c| match filter {
-                None => true,
-                Some(ids) => c.assigned.as_ref().is_some_and(|a| ids.contains(a)),
-            })
-            .filter(|c| {
-                let state = if c.open { "OPEN" } else { "CLOSE" };
-                states.is_empty() || states.iter().any(|s| s == state)
-            })
+            .filter(|c| subscription.sees(c.assigned.as_deref()) && subscription.wants(c.open))
             .map(|c| json!({"type": "UPSERT", "result": {"convId": c.id, "effectiveTTR": -1, "conversationDetails": self.agent_details(c)}}))
             .collect();
         if !changes.is_empty() {
@@ -341,7 +376,77 @@ impl HubState {
                 &agent.outbox,
                 wire::notification(
                     ".ams.aam.ExConversationChangeNotification",
-                    json!({"subscriptionId": subscription, "changes": changes}),
+                    json!({"subscriptionId": subscription.id, "changes": changes}),
+                ),
+            );
+        }
+    }
+
+    /// Ends an agent connection's conversation subscription: no more
+    /// `ExConversationChangeNotification` for it.
+    pub fn unsubscribe_conversations(&mut self, conn: u64, id: &str) -> Result<(), Refusal> {
+        let agent = self
+            .agents
+            .get_mut(&conn)
+            .ok_or((401, "not logged in".to_string()))?;
+        match agent.conversation_subscription.take_if(|s| s.id == id) {
+            Some(_) => Ok(()),
+            None => refuse(
+                404,
+                format!("no conversation subscription {id} on this connection"),
+            ),
+        }
+    }
+
+    /// An agent connection sets its availability; every subscription to
+    /// that agent user's state hears of it (`.ams.routing.AgentStateNotification`).
+    pub fn set_availability(&mut self, conn: u64, availability: Availability, channels: &[String]) {
+        let Some(agent) = self.agents.get_mut(&conn) else {
+            return;
+        };
+        agent.availability = availability;
+        let user_id = agent.user_id.clone();
+        for watcher in self.agents.values() {
+            let Some(subscription) = watcher
+                .agent_state_subscription
+                .as_ref()
+                .filter(|s| s.agent_user_id == user_id)
+            else {
+                continue;
+            };
+            Self::send(
+                &watcher.outbox,
+                wire::notification(
+                    ".ams.routing.AgentStateNotification",
+                    json!({"subscriptionId": subscription.id, "changes": [{"type": "UPSERT", "result": {
+                        "agentUserId": user_id, "channels": channels,
+                        "availability": availability, "description": ""}}]}),
+                ),
+            );
+        }
+    }
+
+    /// The past events of a dialog from `from_seq` on, sent to an agent
+    /// connection as one `ms.MessagingEventNotification`: what
+    /// `.ams.ms.SubscribeMessagingEvents` delivers on the agent side (the
+    /// live events reach participants as `OnlineEventDistribution`).
+    pub fn send_history(&self, conn: u64, dialog_id: &str, from_seq: u64) {
+        let (Some(agent), Some(conv)) = (self.agents.get(&conn), self.conversations.get(dialog_id))
+        else {
+            return;
+        };
+        let changes: Vec<Value> = conv
+            .events
+            .iter()
+            .filter(|e| e.sequence >= from_seq)
+            .map(|e| consumer_change(conv, e, false))
+            .collect();
+        if !changes.is_empty() {
+            Self::send(
+                &agent.outbox,
+                wire::notification(
+                    "ms.MessagingEventNotification",
+                    json!({"dialogId": dialog_id, "changes": changes}),
                 ),
             );
         }
@@ -412,7 +517,7 @@ impl HubState {
             .iter()
             .filter(|(conn, a)| {
                 a.routing_subscription.is_some()
-                    && a.availability == "ONLINE"
+                    && a.availability == Availability::Online
                     && (a.skills.is_empty() || a.skills.contains(&skill))
                     && !rejected.contains(conn)
                     && loads.get(conn).copied().unwrap_or(0) < a.max_conversations as usize
@@ -526,7 +631,7 @@ impl HubState {
         if self.agents.values().any(|a| a.user_id == agent.user_id) {
             return None;
         }
-        if agent.availability == "OFFLINE" {
+        if agent.availability == Availability::Offline {
             self.release_user(&agent.user_id);
             return None;
         }
@@ -922,17 +1027,82 @@ impl HubState {
         {
             return refuse(400, "the consumer already has an open conversation");
         }
-        let skill_id = match skill.filter(|s| s != "-1") {
-            Some(skill) if self.config.skills.iter().any(|s| s.id == skill) => skill,
-            Some(skill) => {
-                return refuse(
-                    400,
-                    format!("no skill {skill} in account {}", self.config.account),
-                );
-            }
-            None => self.config.default_skill.clone(),
-        };
+        let skill_id = self.skill_or_default(skill)?;
+        let id = self.open_conversation(consumer_id, skill_id, None);
+        self.notify_consumer(&id);
+        Ok(id)
+    }
+
+    /// An agent opens a conversation with a consumer (outbound,
+    /// `.ams.cm.AgentRequestConversation`): it is assigned to that agent at
+    /// once, no ring. The caller announces it ([`HubState::announce`]).
+    pub fn agent_request_conversation(
+        &mut self,
+        conn: u64,
+        consumer_id: &str,
+        skill: Option<String>,
+    ) -> Result<String, Refusal> {
+        let agent = self
+            .agents
+            .get(&conn)
+            .ok_or((401, "not logged in".to_string()))?;
+        let assigned = (agent.user_id.clone(), agent.pid.clone());
+        let known = self.consumer_tokens.values().any(|c| c == consumer_id)
+            || self
+                .conversations
+                .values()
+                .any(|c| c.consumer_id == consumer_id);
+        if !known {
+            return refuse(
+                404,
+                format!(
+                    "no consumer {consumer_id} in account {}",
+                    self.config.account
+                ),
+            );
+        }
+        if self
+            .conversations
+            .values()
+            .any(|c| c.open && c.consumer_id == consumer_id)
+        {
+            return refuse(
+                400,
+                format!("consumer {consumer_id} already has an open conversation"),
+            );
+        }
+        let skill_id = self.skill_or_default(skill)?;
+        Ok(self.open_conversation(consumer_id, skill_id, Some(assigned)))
+    }
+
+    /// Tells both sides about a conversation just opened.
+    pub fn announce(&self, conv_id: &str) {
+        self.notify_agents(conv_id, None);
+        self.notify_consumer(conv_id);
+    }
+
+    /// A skill of the account; `-1` or none is the default skill.
+    fn skill_or_default(&self, skill: Option<String>) -> Result<String, Refusal> {
+        match skill.filter(|s| s != "-1") {
+            Some(skill) if self.config.skills.iter().any(|s| s.id == skill) => Ok(skill),
+            Some(skill) => refuse(
+                400,
+                format!("no skill {skill} in account {}", self.config.account),
+            ),
+            None => Ok(self.config.default_skill.clone()),
+        }
+    }
+
+    /// Records a new open conversation; `assigned` is the agent user and
+    /// pid it starts with. Returns its id (also its MAIN dialog's id).
+    fn open_conversation(
+        &mut self,
+        consumer_id: &str,
+        skill_id: String,
+        assigned: Option<(String, String)>,
+    ) -> String {
         let id = uuid::Uuid::new_v4().to_string();
+        let (assigned, assigned_pid) = assigned.unzip();
         self.conversations.insert(
             id.clone(),
             Conversation {
@@ -942,16 +1112,15 @@ impl HubState {
                 open: true,
                 close_reason: None,
                 start_ts: now_ms(),
-                assigned: None,
-                assigned_pid: None,
+                assigned,
+                assigned_pid,
                 ring: None,
                 rejected_by: HashSet::new(),
                 events: Vec::new(),
                 next_sequence: 1,
             },
         );
-        self.notify_consumer(&id);
-        Ok(id)
+        id
     }
 
     /// A consumer socket subscribes to a dialog's events: past ones from
