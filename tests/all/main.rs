@@ -14,6 +14,7 @@ mod hub;
 mod interop;
 mod lifecycle;
 mod plugins;
+mod readme;
 mod reload;
 mod shutdown;
 mod support;
