@@ -416,7 +416,7 @@ async fn a_restart_keeps_a_stopped_connector_stopped_and_resumes_a_running_one()
     .await;
 }
 
-/// The crash test runs the hub in a process of its own, as LivePerson's
+/// The crash test runs the hub in a process of its own (`switchboard hub`), as LivePerson's
 /// platform is: killing the gateway must not kill the platform.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice() {
@@ -426,7 +426,7 @@ async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice
         "switchboard.toml",
         &text.replace("agent_grace_ms = 1000", "agent_grace_ms = 60000"),
     );
-    let hub = GatewayProcess::start(platform.path());
+    let hub = GatewayProcess::hub(platform.path());
 
     // "one" keeps the bot busy far longer than the test; the rest are quick.
     let bot = RecordingBot::start_pacing(
