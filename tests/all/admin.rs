@@ -719,6 +719,11 @@ async fn the_agent_connectors_page_stops_a_connector_in_a_real_browser() {
         + &String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{log}");
     assert!(log.contains("demo: Online -> Stopped"), "{log}");
+    // Each press held 100-200 ms across a refresh of the table (issue #13).
+    assert!(
+        log.contains("demo: 20 held Start/Stop presses and 20 held Details presses took effect"),
+        "{log}"
+    );
     assert_eq!(
         admin.gateway.lock().await.report("demo").unwrap().status,
         Status::Stopped,
