@@ -18,3 +18,4 @@ mod readme;
 mod reload;
 mod shutdown;
 mod support;
+mod tools;

@@ -11,10 +11,10 @@
 //! no state, no store); the gateway's added latency is the difference of
 //! the percentiles. messageDelay and ringAcceptWait are 0, and conversation
 //! set-up is outside every measurement. Every loop is bounded by time or
-//! count and stops itself.
+//! count and stops itself. The `switchboard` processes it starts die with
+//! it, even when it is killed with SIGKILL.
 //!
-//! usage: loadgen [--quick | --smoke] [--out FILE]
-//! (`--smoke` with LOADGEN_RATE=N runs its pair open loop at N messages/s)
+//! usage: loadgen [--quick | --smoke] [--out FILE] (`loadgen --help`)
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use clap::{CommandFactory, Parser};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use switchboard::config::LoginCredentials;
@@ -33,6 +34,69 @@ use tokio_tungstenite::tungstenite::Message;
 const ADMIN_TOKEN: &str = "loadgen-admin-token-0123456789";
 const SET_UP_TIMEOUT: Duration = Duration::from_secs(120);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// switchboard's load generator: runs the scenarios of BENCHMARKS.md, each
+/// against a fresh `switchboard run` on loopback beside a raw relay
+/// baseline, and prints the report as Markdown tables.
+#[derive(Parser, Debug)]
+#[command(
+    name = "loadgen",
+    after_help = "Environment:\n  LOADGEN_RATE=N  with --smoke: send N messages/s in total (open loop) instead of closed loop\n\n\
+                  It runs the `switchboard` binary beside its own (build both with `cargo build --release`)."
+)]
+struct Args {
+    /// Every scenario, shorter: 2 s of traffic instead of 5 and 2,000 idle
+    /// conversations instead of 10,000 (`scripts/bench --quick`).
+    #[arg(long, conflicts_with = "smoke")]
+    quick: bool,
+    /// Only the raw relay and the 4-plugin gateway, 100 conversations for
+    /// 3 s each: a check that everything runs.
+    #[arg(long)]
+    smoke: bool,
+    /// Also write the report to FILE.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// Which scenarios run, chosen by the flags.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Suite {
+    /// Every scenario, full length.
+    Full,
+    /// Every scenario, shorter (`--quick`).
+    Quick,
+    /// The relay and the 4-plugin gateway (`--smoke`), in open loop at
+    /// `rate` messages per second when LOADGEN_RATE gives one.
+    Smoke { rate: Option<f64> },
+}
+
+impl Args {
+    /// The suite the flags and LOADGEN_RATE ask for; a LOADGEN_RATE that is
+    /// not a positive number ends the process with a usage error.
+    fn suite(&self) -> Suite {
+        if self.quick {
+            return Suite::Quick;
+        }
+        if !self.smoke {
+            return Suite::Full;
+        }
+        let rate = std::env::var("LOADGEN_RATE").ok().map(|text| {
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|rate| rate.is_finite() && *rate > 0.0)
+                .unwrap_or_else(|| {
+                    Args::command()
+                        .error(
+                            clap::error::ErrorKind::ValueValidation,
+                            format!("LOADGEN_RATE={text:?} is not a positive number of messages per second"),
+                        )
+                        .exit()
+                })
+        });
+        Suite::Smoke { rate }
+    }
+}
 
 /// What runs behind the hub.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -93,24 +157,20 @@ impl Outcome {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let out = args
-        .iter()
-        .position(|a| a == "--out")
-        .and_then(|i| args.get(i + 1))
-        .map(PathBuf::from);
+    let args = Args::parse();
+    let suite = args.suite();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime starts");
-    let report = if args.iter().any(|a| a == "--smoke") {
-        runtime.block_on(smoke())
-    } else {
-        runtime.block_on(run_all(quick))
+    // `block_on` runs the scenarios on this, the main thread, so the
+    // `switchboard` processes are spawned from it (see `start_process`).
+    let report = match suite {
+        Suite::Smoke { rate } => runtime.block_on(smoke(rate)),
+        Suite::Full | Suite::Quick => runtime.block_on(run_all(suite)),
     };
     print!("{report}");
-    if let Some(out) = out {
+    if let Some(out) = args.out {
         std::fs::write(&out, &report).expect("the report file is writable");
     }
 }
@@ -127,20 +187,20 @@ fn scenario(name: &str, behind: Behind, conversations: usize, traffic_s: u64) ->
     }
 }
 
-/// `--smoke`: the raw relay and the 4-plugin gateway, 100 conversations.
-async fn smoke() -> String {
+/// `--smoke`: the raw relay and the 4-plugin gateway, 100 conversations,
+/// closed loop or at `rate` messages per second.
+async fn smoke(rate: Option<f64>) -> String {
     let mut relay = scenario("relay", Behind::Relay, 100, 3);
     let mut gateway = scenario("gateway", Behind::Gateway(4), 100, 3);
-    if let Ok(rate) = std::env::var("LOADGEN_RATE") {
-        relay.rate = rate.parse().ok();
-        gateway.rate = rate.parse().ok();
-    }
+    relay.rate = rate;
+    gateway.rate = rate;
     let (relay, gateway) = (run(&relay).await, run(&gateway).await);
     row("raw relay", 100, &relay, relay.throughput())
         + &row("gateway, 4 plugins", 100, &gateway, relay.throughput())
 }
 
-async fn run_all(quick: bool) -> String {
+async fn run_all(suite: Suite) -> String {
+    let quick = suite == Suite::Quick;
     let traffic = if quick { 2 } else { 5 };
     let big = if quick { 2_000 } else { 10_000 };
     let mut report = String::new();
@@ -379,13 +439,18 @@ fn stamp(version: usize) -> Vec<u8> {
     bytes
 }
 
+/// Starts `switchboard run` on `dir`. Killed when the [`Process`] drops,
+/// and on Linux also when loadgen dies any other way (SIGKILL included).
 fn start_process(dir: &Path) -> Process {
-    let mut child = Command::new(switchboard_binary())
+    let mut command = Command::new(switchboard_binary());
+    command
         .args(["run", "--config"])
         .arg(dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::null());
+    die_with_loadgen(&mut command);
+    let mut child = command
         .spawn()
         .expect("the switchboard binary starts (build it with `cargo build --release`)");
     let stdout = child.stdout.take().unwrap();
@@ -412,8 +477,48 @@ fn start_process(dir: &Path) -> Process {
             admin = url.trim().trim_end_matches('/').to_owned();
         }
     }
+    eprintln!(
+        "loadgen: switchboard pid {} is up: hub {hub}, admin API {admin}",
+        child.id()
+    );
     Process { child, hub, admin }
 }
+
+/// Has the kernel SIGKILL the child when loadgen dies, which the drop of
+/// [`Process`] cannot do when loadgen itself is SIGKILLed.
+///
+/// PR_SET_PDEATHSIG fires when the thread that forked the child exits, not
+/// the process: the child must be spawned from a thread that lives as long
+/// as loadgen. That is the main thread, which runs the scenarios through
+/// `block_on`; the assertion keeps it so.
+#[cfg(target_os = "linux")]
+fn die_with_loadgen(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    assert_eq!(
+        std::thread::current().name(),
+        Some("main"),
+        "switchboard processes are spawned from the main thread (PR_SET_PDEATHSIG follows the spawning thread)"
+    );
+    let loadgen = std::process::id();
+    // SAFETY: the hook runs in the forked child before exec and calls only
+    // async-signal-safe functions (prctl, getppid, _exit); it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // loadgen died before the prctl: the signal will never come.
+            if libc::getppid() as u32 != loadgen {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Elsewhere only the drop of [`Process`] stops the child.
+#[cfg(not(target_os = "linux"))]
+fn die_with_loadgen(_command: &mut Command) {}
 
 async fn admin_get(process: &Process, path: &str) -> Value {
     let client = switchboard::http::default_client();
