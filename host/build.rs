@@ -1,9 +1,10 @@
 //! Builds the shipped plugins and the test fixture plugins for
 //! `wasm32-wasip2`, so that `cargo run` and `cargo test` find real components
 //! without a manual step. The wasm build has its own target directory
-//! (`target/plugins`) so it never waits on the lock of the build that runs
-//! this script. The directory of the built `.wasm` files is handed to the
-//! crate as `SWITCHBOARD_BUILT_PLUGINS`.
+//! (`target/plugin-build`) so it never waits on the lock of the build that
+//! runs this script; the finished components are copied to
+//! `target/plugins/`, a directory of `.wasm` files only, whose path is
+//! handed to the crate as `SWITCHBOARD_BUILT_PLUGINS`.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -54,14 +55,17 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=SWITCHBOARD_SKIP_PLUGIN_BUILD");
 
-    let target_dir = env::var_os("CARGO_TARGET_DIR")
+    let target = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("plugins");
+        .unwrap_or_else(|| root.join("target"));
+    // Cargo builds the components in `plugin-build/`; the finished ones are
+    // copied to `plugins/`, which holds nothing else.
+    let target_dir = target.join("plugin-build");
+    let plugins = target.join("plugins");
     let out = target_dir.join(TARGET).join("plugin");
     println!(
         "cargo:rustc-env=SWITCHBOARD_BUILT_PLUGINS={}",
-        target_dir.display()
+        plugins.display()
     );
     if env::var_os("SWITCHBOARD_SKIP_PLUGIN_BUILD").is_some() {
         return;
@@ -93,12 +97,13 @@ fn main() {
             file.display()
         );
     }
-    // The components land in `target/plugins/` itself, where the README
-    // says and where the gateway looks (beside `target/debug/`).
+    // The components land in `target/plugins/`, where the README says and
+    // where the gateway looks (beside `target/debug/`).
+    std::fs::create_dir_all(&plugins).expect("target/plugins can be made");
     for entry in std::fs::read_dir(&out).expect("the plugin output directory exists") {
         let path = entry.expect("a directory entry").path();
         if path.extension().is_some_and(|e| e == "wasm") {
-            let to = target_dir.join(path.file_name().expect("a file name"));
+            let to = plugins.join(path.file_name().expect("a file name"));
             copy_if_changed(&path, &to);
         }
     }

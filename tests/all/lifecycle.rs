@@ -346,6 +346,41 @@ async fn a_failover_with_the_consumer_silent_does_not_feed_the_bot_its_own_answe
     assert_eq!(bot.texts(), ["four", "five"]);
 }
 
+/// A bot call in flight when its connector stops is answered and published
+/// before the logout, so the connector that takes over does not ask again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_call_in_flight_at_a_stop_is_answered_before_the_failover() {
+    let bot = RecordingBot::start_pacing(
+        |text| {
+            if text == "five" {
+                Duration::from_millis(700)
+            } else {
+                Duration::ZERO
+            }
+        },
+        |text| json!([{"text": format!("bot heard: {text}")}]),
+    )
+    .await;
+    let (_config, mut gateway) = failover_pair(&bot).await;
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("four").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: four");
+    let (holder, other) = holder_and_other(&gateway);
+
+    consumer.say("five").await;
+    bot.wait_for(2).await;
+    // "five" is with the bot for 0.7 s: the stop waits for its answer.
+    gateway.stop_connector(holder).await.unwrap();
+    assert_eq!(consumer.next_agent_text().await, "bot heard: five");
+    eventually("the other connector has the conversation", || {
+        gateway.report(other).unwrap().conversations == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(bot.texts(), ["four", "five"], "nobody asked again");
+}
+
 /// With messages in flight during the failover, the bot gets exactly the
 /// consumer messages it has not answered, each once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -141,11 +141,11 @@ async fn a_second_signal_during_the_shutdown_exits_at_once_non_zero() {
     gateway.wait_for_line("switchboard: shutting down");
     let second = Instant::now();
     gateway.signal("TERM");
-    let status = gateway
-        .exit_within(Duration::from_secs(2))
-        .expect("a second signal ends the gateway at once");
+    let status = gateway.exit_within(Duration::from_secs(2));
+    let took = second.elapsed();
     hub.signal("CONT");
-    assert!(second.elapsed() < Duration::from_secs(2));
+    let status = status.expect("a second signal ends the gateway at once");
+    assert!(took < Duration::from_secs(2), "{took:?}");
     assert_eq!(
         status.code(),
         Some(switchboard::app::EXIT_INTERRUPTED),
@@ -169,8 +169,9 @@ async fn a_platform_that_does_not_answer_the_logout_does_not_hold_the_shutdown()
     let sent = Instant::now();
     gateway.signal("TERM");
     let status = gateway.exit_within(EXIT_WITHIN);
+    let took = sent.elapsed();
     hub.signal("CONT");
     let status = status.expect("the gateway exits within 5 s");
     assert_eq!(status.code(), Some(0), "{status:?}");
-    assert!(sent.elapsed() < EXIT_WITHIN);
+    assert!(took < EXIT_WITHIN, "{took:?}");
 }

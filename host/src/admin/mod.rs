@@ -119,6 +119,7 @@ impl From<LifecycleError> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "platform_refused")
             }
             LifecycleError::BadId(_) => (StatusCode::BAD_REQUEST, "bad_id"),
+            LifecycleError::Closing => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
             LifecycleError::Write { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "write_failed"),
             LifecycleError::Refused(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid_configuration")

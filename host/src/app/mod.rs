@@ -63,9 +63,6 @@ pub enum StartError {
     /// `switchboard hub` needs a `[hub]` table.
     #[error("{}: switchboard.toml has no [hub] table to run", .0.display())]
     NoHub(PathBuf),
-    /// The clean shutdown took longer than allowed.
-    #[error("the shutdown did not finish within {0:?}")]
-    ShutdownTooSlow(std::time::Duration),
     /// Connectors need a platform: the hub or `[messaging] csds`.
     #[error("no messaging platform: enable [hub] or set [messaging] csds in switchboard.toml")]
     NoPlatform,
@@ -88,6 +85,8 @@ pub struct Gateway {
     last_reload: ReloadReport,
     /// Who created each bot user (account, login), as the platform said.
     owners: HashMap<(String, String), Option<String>>,
+    /// Winding down: no connector starts and no reload applies any more.
+    closing: bool,
 }
 
 /// What `switchboard run` may override.
@@ -133,6 +132,9 @@ pub enum LifecycleError {
         /// Why.
         source: std::io::Error,
     },
+    /// The gateway is shutting down.
+    #[error("the gateway is shutting down")]
+    Closing,
     /// Connector ids name files: letters, digits, `-` and `_` only.
     #[error("connector id `{0}` may hold only letters, digits, `-` and `_`")]
     BadId(String),
@@ -211,6 +213,7 @@ impl Gateway {
             reloads_refused: 0,
             last_reload: ReloadReport::default(),
             owners: HashMap::new(),
+            closing: false,
         };
         for connector_config in &config.connectors {
             let (chain, _) = gateway
@@ -372,6 +375,9 @@ impl Gateway {
     /// Starts a connector: it logs in, checks its prerequisites and goes
     /// online, showing progress; failures show as Offline in its Details.
     pub fn start_connector(&mut self, id: &str) -> Result<(), LifecycleError> {
+        if self.closing {
+            return Err(LifecycleError::Closing);
+        }
         let config = self.connector_config(id)?.clone();
         let bot_config = self
             .config
@@ -541,9 +547,22 @@ impl Gateway {
     /// without waiting for a grace period), the embedded hub stops (its
     /// listener closes, its sockets are closed with 1001) and the store is
     /// flushed. Desired states are kept: a restart resumes what ran.
+    ///
+    /// Bounded: each connector's stop waits for its bot calls and its
+    /// logout a limited time ([`STOP_LIMIT`] in all), and the store is
+    /// flushed whatever happened before.
     pub async fn wind_down(&mut self) {
-        futures_util::future::join_all(self.connectors.values_mut().map(Connector::stop)).await;
-        self.hub.take();
+        self.closing = true;
+        let stops =
+            futures_util::future::join_all(self.connectors.values_mut().map(Connector::stop));
+        if tokio::time::timeout(STOP_LIMIT, stops).await.is_err() {
+            tracing::error!(
+                "connectors still stopping after {STOP_LIMIT:?}: going on without them"
+            );
+        }
+        if let Some(hub) = self.hub.take() {
+            hub.stop().await;
+        }
         if let Err(error) = self.store.flush() {
             tracing::error!(%error, "could not flush the state store");
         }
@@ -592,7 +611,15 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
         tracing::warn!("{warning}");
         let _ = writeln!(std::io::stderr(), "{warning}");
     }
-    let gateway = Gateway::start(loaded.config, &overrides).await?;
+    // A signal while starting (logging in may wait on the platform) stops
+    // at once: what was started goes with the process.
+    let gateway = tokio::select! {
+        started = Gateway::start(loaded.config, &overrides) => started?,
+        () = signals.next() => {
+            say(format_args!("switchboard: stopped while starting"));
+            return Ok(());
+        }
+    };
     if let Some(url) = gateway.hub_url() {
         if let Some(certificate) = gateway.hub_certificate() {
             say(format_args!(
@@ -611,7 +638,7 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
     }
     let admin_config = gateway.admin_config().cloned();
     let gateway = Arc::new(tokio::sync::Mutex::new(gateway));
-    let _admin = match admin_config {
+    let admin = match admin_config {
         Some(admin) => {
             let listener = tokio::net::TcpListener::bind(admin.listen)
                 .await
@@ -655,19 +682,21 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
     if let Some(watcher) = watcher {
         watcher.stop().await;
     }
-    drop(_admin);
-    tokio::time::timeout(SHUTDOWN_LIMIT, async {
-        gateway.lock().await.wind_down().await;
-    })
-    .await
-    .map_err(|_| StartError::ShutdownTooSlow(SHUTDOWN_LIMIT))?;
+    if let Some(admin) = admin {
+        admin.stop().await;
+    }
+    // Nobody else holds the lock for long now: the watcher and every admin
+    // request are gone.
+    gateway.lock().await.wind_down().await;
     say(format_args!("switchboard: stopped"));
     Ok(())
 }
 
-/// How long a clean shutdown may take; supervisors usually wait 5 s or
-/// more between SIGTERM and SIGKILL.
-pub const SHUTDOWN_LIMIT: std::time::Duration = std::time::Duration::from_secs(4);
+/// How long the connectors of a gateway that winds down may take to stop
+/// (bot calls in flight, logout); with the hub's close handshakes and the
+/// store's flush a shutdown stays within 5 s, what supervisors usually
+/// wait between SIGTERM and SIGKILL.
+pub const STOP_LIMIT: std::time::Duration = std::time::Duration::from_millis(3500);
 
 /// The exit status after a second signal cut a shutdown short (as a shell
 /// reports a process ended by SIGINT).
@@ -707,12 +736,22 @@ pub async fn run_hub(config_dir: &Path, overrides: Overrides) -> Result<(), Star
     say(format_args!("switchboard: web chat at {url}/"));
     signals.next().await;
     say(format_args!("switchboard: hub stopping"));
-    drop(hub);
+    hub.stop().await;
+    say(format_args!("switchboard: stopped"));
     Ok(())
 }
 
 /// A task that ends when its handle is dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl AbortOnDrop {
+    /// Ends the task and waits until it is gone (a server's connections
+    /// with it).
+    async fn stop(mut self) {
+        self.0.abort();
+        let _ = (&mut self.0).await;
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -35,7 +35,8 @@ impl Drop for Watcher {
 }
 
 impl Watcher {
-    /// Stops watching and waits until no reload runs any more.
+    /// Stops watching; a reload under way is cancelled (the gateway is
+    /// stopping) and this returns once its task is gone.
     pub async fn stop(mut self) {
         self.task.abort();
         let _ = (&mut self.task).await;

@@ -63,6 +63,10 @@ pub enum Input {
     /// The platform session ended: the task ends, its saved state is kept
     /// for when the conversation comes back.
     Detached,
+    /// The connector stops: the bot call in flight is awaited and its
+    /// answer published, nothing new is started, then the task ends with
+    /// its state saved.
+    Stop,
     /// A bot call finished.
     BotAnswered {
         /// The turn it answered.
@@ -86,6 +90,11 @@ pub struct Conversation {
     last_saved: Vec<u8>,
     /// The settings the view was last brought up to date with.
     seen: Option<Arc<ConnectorSettings>>,
+    /// The connector is stopping: no new bot call, no timers.
+    stopping: bool,
+    /// The bot call in flight (it reports through the inbox); it ends with
+    /// the task, so nothing of a stopped conversation outlives it.
+    bot_calls: tokio::task::JoinSet<()>,
 }
 
 impl Conversation {
@@ -131,6 +140,8 @@ impl Conversation {
             st,
             last_saved: Vec::new(),
             seen: None,
+            stopping: false,
+            bot_calls: tokio::task::JoinSet::new(),
         }
     }
 
@@ -191,16 +202,21 @@ impl Conversation {
         self.catch_up().await;
         loop {
             self.save();
+            if self.stopping && self.st.in_flight.is_none() {
+                break;
+            }
             // A window already over (a zero messageDelay) is flushed before
             // anything else is read, so nothing joins it.
-            if self.st.delay.due().is_some_and(|due| due <= Instant::now()) {
+            if !self.stopping && self.st.delay.due().is_some_and(|due| due <= Instant::now()) {
                 self.flush().await;
                 continue;
             }
-            let flush_at = self.st.delay.due();
-            let greet_at = self.st.greet_at;
-            let resend_at = self.st.resends.due();
-            let escalate_at = self.st.escalation.due();
+            // A stopping conversation only waits for its bot's answer.
+            let timers = !self.stopping;
+            let flush_at = self.st.delay.due().filter(|_| timers);
+            let greet_at = self.st.greet_at.filter(|_| timers);
+            let resend_at = self.st.resends.due().filter(|_| timers);
+            let escalate_at = self.st.escalation.due().filter(|_| timers);
             // Timers first: a due window or deadline is handled before more
             // input, so a zero messageDelay (chat) never joins messages.
             tokio::select! {
@@ -239,6 +255,7 @@ impl Conversation {
                         self.save();
                         break;
                     }
+                    Some(Input::Stop) => self.stopping = true,
                 },
             }
         }
@@ -314,9 +331,7 @@ impl Conversation {
             return;
         }
         self.st.greet_at = None;
-        // The consumer wrote again: the previous message is no longer
-        // worth resending, even while this one waits out its messageDelay.
-        self.st.resends.clear();
+        self.st.resends.consumer_wrote();
         let window = self.settings().custom.message_delay;
         self.st.delay.push(Instant::now(), window, sequence, text);
     }
@@ -400,14 +415,15 @@ impl Conversation {
     /// The state saying the turn is in flight is durable before the bot
     /// hears it, so a crash never makes the turn go twice.
     fn send(&mut self, turn: BotTurn) {
-        if self.st.in_flight.is_some() {
+        if self.st.in_flight.is_some() || self.stopping {
             self.st.queued.push_back(turn);
             return;
         }
         self.st.in_flight = Some(turn.clone());
         self.save();
         let (bot, inbox, shared) = (self.bot.clone(), self.inbox_tx.clone(), self.shared.clone());
-        tokio::spawn(async move {
+        while self.bot_calls.try_join_next().is_some() {}
+        self.bot_calls.spawn(async move {
             if let Some(store) = &shared.saved
                 && let Err(error) = store.flush().await
             {
@@ -441,7 +457,9 @@ impl Conversation {
             self.st.resends.clear();
             self.carry_out(actions).await;
         }
-        if let Some(next) = self.st.queued.pop_front() {
+        if !self.stopping
+            && let Some(next) = self.st.queued.pop_front()
+        {
             self.send(next);
         }
     }

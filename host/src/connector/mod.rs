@@ -277,9 +277,13 @@ struct Running {
     stop: tokio::sync::watch::Sender<bool>,
 }
 
-/// How long a stop waits for the session to end its conversations before
-/// it cancels the session outright.
-const STOP_PATIENCE: Duration = Duration::from_secs(2);
+/// How long a stop waits for bot calls in flight to be answered (and the
+/// answers published) before it ends the conversations regardless.
+pub const IN_FLIGHT_PATIENCE: Duration = Duration::from_millis(1500);
+
+/// How long a stop waits for the session to end after that, before it
+/// cancels the session outright.
+const SESSION_END_PATIENCE: Duration = Duration::from_millis(500);
 
 impl Connector {
     /// A connector that has not been started (Ready to Start), or one that
@@ -352,33 +356,47 @@ impl Connector {
         self.running = Some(Running { task, stop });
     }
 
-    /// Stops: the session ends and its conversation tasks with it (each
-    /// conversation's state was saved at its last step), then the connector
+    /// Stops: no more rings are taken; bot calls in flight get
+    /// [`IN_FLIGHT_PATIENCE`] to be answered and published; the conversation
+    /// tasks end (each conversation's state is saved); then the connector
     /// goes OFFLINE and logs out, so the platform routes its conversations
-    /// to other connectors at once. A turn the bot had not answered yet is
-    /// handed on with the conversation's history, not answered here.
+    /// to other connectors at once. What the bot has not been asked yet (a
+    /// messageDelay window, queued turns) is in the conversation's history
+    /// as unanswered consumer messages, for whoever gets it next.
+    ///
+    /// The stop runs as a task of its own: a caller that gives up waiting
+    /// (a timeout, a dropped request) does not leave it half done.
     pub async fn stop(&mut self) {
-        if let Some(Running { mut task, stop }) = self.running.take() {
-            let _ = stop.send(true);
-            if tokio::time::timeout(STOP_PATIENCE, &mut task)
-                .await
-                .is_err()
-            {
-                tracing::warn!(connector = %self.id, "the session did not end in time: cancelled");
-                task.abort();
-                let _ = task.await;
+        let running = self.running.take();
+        let (id, shared, slot) = (
+            self.id.clone(),
+            self.shared.clone(),
+            self.connection.clone(),
+        );
+        let stopping = tokio::spawn(async move {
+            if let Some(Running { mut task, stop }) = running {
+                let _ = stop.send(true);
+                let patience = IN_FLIGHT_PATIENCE + SESSION_END_PATIENCE;
+                if tokio::time::timeout(patience, &mut task).await.is_err() {
+                    tracing::warn!(connector = %id, "the session did not end in time: cancelled");
+                    task.abort();
+                    let _ = task.await;
+                }
             }
-        }
-        let connection = self.connection.lock().expect("not poisoned").take();
-        if let Some(connection) = connection {
-            connection.log_out().await;
-        }
-        self.shared.update(|h| {
-            h.lifecycle = Lifecycle::Stopped;
-            h.progress = None;
-            h.messaging = Component::unknown("stopped");
-            h.conversations = 0;
+            let connection = slot.lock().expect("not poisoned").take();
+            if let Some(connection) = connection {
+                connection.log_out().await;
+            }
+            shared.update(|h| {
+                h.lifecycle = Lifecycle::Stopped;
+                h.progress = None;
+                h.messaging = Component::unknown("stopped");
+                h.conversations = 0;
+            });
         });
+        if let Err(error) = stopping.await {
+            tracing::error!(connector = %self.id, %error, "stopping failed");
+        }
     }
 
     /// Status and Details.
@@ -506,13 +524,24 @@ async fn session(
     // Conversation tasks live as long as the session: dropping the set (a
     // stop, a lost connection) ends them all.
     let mut tasks = JoinSet::new();
+    // Accepting or declining rings: a stop cancels them at once.
+    let mut rings = JoinSet::new();
     let reason = loop {
         let event = tokio::select! {
             event = events.recv() => event,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            Some(_) = rings.join_next(), if !rings.is_empty() => continue,
             () = stop_requested(stop) => {
-                // Every conversation's state was saved at its last step;
-                // wait until no task holds it any more.
+                rings.shutdown().await;
+                // Rings waiting to be accepted are not; conversations finish
+                // the bot call in flight, save their state and end.
+                for tracked in conversations.values() {
+                    let _ = tracked.inbox.send(Input::Stop);
+                }
+                let drained = async { while tasks.join_next().await.is_some() {} };
+                if tokio::time::timeout(IN_FLIGHT_PATIENCE, drained).await.is_err() {
+                    tracing::warn!(connector = %shared.settings().id, "bot calls still in flight at the stop: not answered here");
+                }
                 tasks.shutdown().await;
                 return None;
             }
@@ -529,7 +558,7 @@ async fn session(
                 let settings = shared.settings();
                 if conversations.len() + rung.len() >= settings.max_conversations as usize {
                     let platform = platform.clone();
-                    tokio::spawn(async move {
+                    rings.spawn(async move {
                         if let Err(error) = platform.reject_ring(&ring_id).await {
                             tracing::warn!(ring = %ring_id, %error, "could not decline the ring");
                         }
@@ -537,7 +566,7 @@ async fn session(
                     continue;
                 }
                 rung.insert(conversation_id);
-                tokio::spawn(accept_after_wait(
+                rings.spawn(accept_after_wait(
                     platform.clone(),
                     ring_id,
                     settings.custom.ring_accept_wait,

@@ -74,6 +74,25 @@ impl Drop for HubHandle {
 }
 
 impl HubHandle {
+    /// Stops the hub as dropping it does, then waits (a second at most)
+    /// until every socket has answered its close frame or gone, so the
+    /// close frames reach the peers before the process ends.
+    pub async fn stop(self) {
+        const PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+        let hub = self.hub.clone();
+        drop(self);
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while tokio::time::Instant::now() < deadline {
+            {
+                let state = hub.state();
+                if state.agents.is_empty() && state.consumers.values().all(|c| c.outbox.is_none()) {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.hub.addr

@@ -180,7 +180,8 @@ impl AgentConnection {
         let account = &credentials.account;
         let (vep, messaging, bearer, agent_id) = login(credentials, progress).await?;
         progress("checking the bot user's prerequisites");
-        let prerequisites = check_prerequisites(credentials, &vep, &bearer).await?;
+        let mut prerequisites = check_prerequisites(credentials, &vep, &bearer).await?;
+        prerequisites.bot_agents.insert(agent_id.clone());
 
         let (events, receiver) = mpsc::unbounded_channel();
         let lost = events.clone();
@@ -620,14 +621,12 @@ async fn check_prerequisites(
     };
     let users = match get("le-users/users").await {
         Ok(users) => users,
+        // Without the users' ids only this agent's own words are known
+        // (the caller adds its id).
         Err(http::ClientError::Status { status: 404, .. }) => {
             return Ok(Prerequisites {
                 created_by: None,
-                bot_agents: credentials
-                    .bot_users
-                    .iter()
-                    .map(|login| format!("{account}.{login}"))
-                    .collect(),
+                bot_agents: Default::default(),
             });
         }
         Err(error) => {
@@ -653,12 +652,8 @@ async fn check_prerequisites(
             "user {username} is not a bot user (connectors log in as bot users)"
         ));
     }
-    let skills: Vec<&str> = user["skillIds"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let skill_ids: Vec<&Value> = user["skillIds"].as_array().into_iter().flatten().collect();
+    let skills: Vec<&str> = skill_ids.iter().filter_map(|s| s.as_str()).collect();
     if skills.is_empty() {
         return missing(format!(
             "user {username} has no skill, so no conversation can be routed to it"
@@ -680,6 +675,16 @@ async fn check_prerequisites(
             );
         }
     }
+    // The bot's users that serve one of this user's skills: a conversation
+    // one of them leaves comes here without changing skill (a failover).
+    // One that serves other skills only hands over by a transfer.
+    let shares_a_skill = |user: &Value| {
+        user["skillIds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|skill| skill_ids.contains(&skill))
+    };
     // Ids are strings on the hub and numbers on LivePerson.
     let bot_agents = users
         .as_array()
@@ -689,6 +694,7 @@ async fn check_prerequisites(
             u["loginName"]
                 .as_str()
                 .is_some_and(|login| credentials.bot_users.iter().any(|b| b == login))
+                && shares_a_skill(u)
         })
         .filter_map(|u| match &u["id"] {
             Value::String(id) => Some(id.clone()),

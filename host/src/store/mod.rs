@@ -100,6 +100,8 @@ impl GroupCommit {
 /// handles drop first, then [`Release`] waits until sled has let go of the
 /// directory.
 struct Inner {
+    /// Where it lives, for errors (`<temporary>` for a store in memory).
+    path: String,
     db: sled::Db,
     plugin_kv: sled::Tree,
     status_history: sled::Tree,
@@ -166,15 +168,17 @@ impl StateStore {
         };
         let db = sled::open(dir).map_err(wrap)?;
         // sled locks the file `db` in its directory while it is open.
-        Self::with_trees(db, Some(dir.join("db"))).map_err(wrap)
+        Self::with_trees(db, dir.display().to_string(), Some(dir.join("db"))).map_err(wrap)
     }
 
     fn with_trees(
         db: sled::Db,
+        path: String,
         lock_file: Option<std::path::PathBuf>,
     ) -> Result<Self, sled::Error> {
         Ok(StateStore {
             inner: std::sync::Arc::new(Inner {
+                path,
                 plugin_kv: db.open_tree("plugin-kv")?,
                 status_history: db.open_tree("connector-status-history")?,
                 desired: db.open_tree("connector-desired-state")?,
@@ -190,7 +194,10 @@ impl StateStore {
     /// is released when the last handle made from this store is gone
     /// (handles live in connectors and plugins: stop those first).
     pub fn close(self) -> Result<(), StoreError> {
-        let flushed = self.flush();
+        let flushed = self.flush().map_err(|source| StoreError::Sled {
+            path: self.inner.path.clone(),
+            source,
+        });
         let others = std::sync::Arc::strong_count(&self.inner) - 1;
         if others > 0 {
             tracing::warn!(
@@ -199,10 +206,7 @@ impl StateStore {
             );
         }
         drop(self);
-        flushed.map_err(|source| StoreError::Sled {
-            path: "<close>".into(),
-            source,
-        })
+        flushed
     }
 
     /// The status history of every connector.
@@ -220,7 +224,7 @@ impl StateStore {
             source,
         };
         let db = sled::Config::new().temporary(true).open().map_err(wrap)?;
-        Self::with_trees(db, None).map_err(wrap)
+        Self::with_trees(db, "<temporary>".into(), None).map_err(wrap)
     }
 
     /// The key-value space of one plugin on one connector.

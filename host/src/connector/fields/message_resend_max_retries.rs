@@ -52,6 +52,13 @@ impl Resends {
     pub fn clear(&mut self) {
         *self = Resends::default();
     }
+
+    /// The consumer wrote again: the previous message is no longer worth
+    /// resending, even while the new one still waits out its messageDelay
+    /// window (longer than the resend interval, perhaps).
+    pub fn consumer_wrote(&mut self) {
+        self.clear();
+    }
 }
 
 #[cfg(test)]
@@ -79,6 +86,26 @@ mod tests {
             }
         }
         assert_eq!(sent, 2);
+        assert_eq!(resends.due(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_consumer_message_ends_the_resends_of_the_previous_one() {
+        let turn = BotTurn {
+            conversation_id: "c".into(),
+            consumer_id: "x".into(),
+            text: "one".into(),
+            kind: TurnKind::Message,
+        };
+        let mut resends = Resends::default();
+        resends.arm(&turn, 3);
+        resends.no_response(&turn, Instant::now(), Duration::from_secs(1));
+        assert!(resends.due().is_some());
+        resends.consumer_wrote();
+        assert_eq!(resends.due(), None);
+        assert_eq!(resends.take_due(), None);
+        // A late empty answer to the old turn arms nothing.
+        resends.no_response(&turn, Instant::now(), Duration::from_secs(1));
         assert_eq!(resends.due(), None);
     }
 }
