@@ -42,6 +42,13 @@ fn hub_config() -> HubConfig {
 }
 
 /// A test agent: logs in over HTTP and opens the agent WebSocket.
+/// A hub of [`hub_config`] on a free port.
+async fn test_hub() -> HubHandle {
+    Hub::start(hub_config(), std::path::Path::new("unused"))
+        .await
+        .unwrap()
+}
+
 async fn agent(hub: &HubHandle) -> (WireClient, String) {
     (
         WireClient::connect(&agent_url(hub).await).await,
@@ -82,9 +89,7 @@ async fn agent_url(hub: &HubHandle) -> String {
 
 #[tokio::test]
 async fn wrong_password_is_refused_with_401() {
-    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
-        .await
-        .unwrap();
+    let hub = test_hub().await;
     let error = switchboard::http::post_json(
         &format!("{}/api/account/123/login?v=1.3", hub.url()),
         &json!({"username": "tester", "password": "nope"}),
@@ -96,9 +101,7 @@ async fn wrong_password_is_refused_with_401() {
 
 #[tokio::test]
 async fn malformed_frames_get_an_error_response_and_the_connection_stays_up() {
-    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
-        .await
-        .unwrap();
+    let hub = test_hub().await;
     let (mut agent, _) = agent(&hub).await;
     let mut consumer = Consumer::connect(&hub.url(), "123").await;
     for client in [&mut agent, &mut consumer.wire] {
@@ -123,9 +126,7 @@ async fn malformed_frames_get_an_error_response_and_the_connection_stays_up() {
 
 #[tokio::test]
 async fn a_conversation_is_routed_rung_accepted_relayed_transferred_and_closed() {
-    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
-        .await
-        .unwrap();
+    let hub = test_hub().await;
     let (mut agent, agent_id) = agent(&hub).await;
     for (kind, body) in [
         (
@@ -278,9 +279,7 @@ async fn a_conversation_is_routed_rung_accepted_relayed_transferred_and_closed()
 
 #[tokio::test]
 async fn the_web_chat_page_is_served_at_the_root() {
-    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
-        .await
-        .unwrap();
+    let hub = test_hub().await;
     let (mut socket, _) = (
         tokio::net::TcpStream::connect(hub.addr()).await.unwrap(),
         (),
@@ -336,17 +335,13 @@ async fn close_handshake_completes(url: &str) {
 
 #[tokio::test]
 async fn the_agent_socket_answers_a_close_frame_with_the_same_code_and_closes() {
-    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
-        .await
-        .unwrap();
+    let hub = test_hub().await;
     close_handshake_completes(&agent_url(&hub).await).await;
 }
 
 #[tokio::test]
 async fn the_consumer_socket_answers_a_close_frame_with_the_same_code_and_closes() {
-    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
-        .await
-        .unwrap();
+    let hub = test_hub().await;
     let url = format!(
         "ws://{}/ws_api/account/123/messaging/consumer?v=3",
         hub.addr()
@@ -386,9 +381,7 @@ async fn online_agent(agent: &mut WireClient, agent_id: &str) -> String {
 
 #[tokio::test]
 async fn an_agent_unsubscribed_from_conversations_gets_no_more_conversation_notifications() {
-    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
-        .await
-        .unwrap();
+    let hub = test_hub().await;
     let (mut agent, agent_id) = agent(&hub).await;
     let subscription = online_agent(&mut agent, &agent_id).await;
 
@@ -463,9 +456,7 @@ async fn an_agent_unsubscribed_from_conversations_gets_no_more_conversation_noti
 
 #[tokio::test]
 async fn a_consumer_unsubscribed_from_conversations_gets_no_more_conversation_notifications() {
-    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
-        .await
-        .unwrap();
+    let hub = test_hub().await;
     let mut consumer = Consumer::connect(&hub.url(), "123").await;
     let subscribed = consumer
         .wire
@@ -505,9 +496,7 @@ async fn a_consumer_unsubscribed_from_conversations_gets_no_more_conversation_no
 
 #[tokio::test]
 async fn an_agent_subscribed_to_agent_state_hears_each_state_it_sets() {
-    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
-        .await
-        .unwrap();
+    let hub = test_hub().await;
     let (mut agent, agent_id) = agent(&hub).await;
     // As the SDK sends it: brandId and its own agentId filled in.
     let subscribed = agent
@@ -562,9 +551,7 @@ async fn an_agent_subscribed_to_agent_state_hears_each_state_it_sets() {
 
 #[tokio::test]
 async fn an_agent_subscribing_to_messaging_events_gets_the_dialog_s_events_from_its_sequence() {
-    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
-        .await
-        .unwrap();
+    let hub = test_hub().await;
     let (mut agent, _) = agent(&hub).await;
     let mut consumer = Consumer::connect(&hub.url(), "123").await;
     let conversation = consumer.start_conversation().await;
@@ -602,9 +589,7 @@ async fn an_agent_subscribing_to_messaging_events_gets_the_dialog_s_events_from_
 
 #[tokio::test]
 async fn an_agent_opens_an_outbound_conversation_assigned_to_itself() {
-    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
-        .await
-        .unwrap();
+    let hub = test_hub().await;
     let (mut agent, agent_id) = agent(&hub).await;
     let subscription = online_agent(&mut agent, &agent_id).await;
     let mut consumer = Consumer::connect(&hub.url(), "123").await;
@@ -694,9 +679,7 @@ async fn an_agent_opens_an_outbound_conversation_assigned_to_itself() {
 
 #[tokio::test]
 async fn a_consumer_frame_that_is_not_a_request_gets_an_error_response() {
-    let hub = Hub::start(hub_config(), std::path::Path::new("unused"))
-        .await
-        .unwrap();
+    let hub = test_hub().await;
     let mut consumer = Consumer::connect(&hub.url(), "123").await;
     for frame in [
         json!({"kind": "notification", "type": "ms.MessagingEventNotification", "body": {"changes": []}}),

@@ -8,7 +8,9 @@ use serde_json::json;
 use switchboard::app::LifecycleError;
 use switchboard::connector::Status;
 
-use crate::support::{ConfigDir, Consumer, RecordingBot, connector_file, eventually, gateway};
+use crate::support::{
+    ConfigDir, Consumer, RecordingBot, connector_file, connectors_for, eventually, gateway,
+};
 
 /// Polls `check` until it holds (or the patience runs out).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,28 +222,10 @@ async fn adding_a_connector_checks_its_user_on_the_platform() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_connectors_share_a_skill_and_a_stopped_ones_conversations_move_with_history() {
     let bot = RecordingBot::echo().await;
-    let config = ConfigDir::new(&["bot-a", "bot-b"]);
-    config.write("bots/b.toml", &bot.config("b"));
     // ringAcceptWait gives the consumers' messages time to land before the
     // other connector reads the moved conversations' history.
-    let custom = "messageDelay = 100\nringAcceptWait = 1000";
-    config.write(
-        "connectors/a.toml",
-        &connector_file("a", "b", "bot-a", "", custom),
-    );
-    config.write(
-        "connectors/b.toml",
-        &connector_file("b", "b", "bot-b", "", custom),
-    );
-    let mut gateway = gateway(&config).await;
+    let (_config, mut gateway) = two_connectors_of_one_bot(&bot, 1000).await;
     let hub = gateway.hub_url().unwrap();
-    eventually("both online", || {
-        gateway
-            .reports()
-            .iter()
-            .all(|(_, r)| r.status == Status::Online)
-    })
-    .await;
 
     let mut consumers = Vec::new();
     for n in 0..4 {
@@ -287,11 +271,15 @@ async fn two_connectors_share_a_skill_and_a_stopped_ones_conversations_move_with
     }
 }
 
-/// Two connectors of one bot; `a` has the consumer's conversation.
-async fn failover_pair(bot: &RecordingBot) -> (ConfigDir, switchboard::app::Gateway) {
+/// Two connectors of one bot, `a` and `b`, both online.
+async fn two_connectors_of_one_bot(
+    bot: &RecordingBot,
+    ring_accept_wait_ms: u64,
+) -> (ConfigDir, switchboard::app::Gateway) {
     let config = ConfigDir::new(&["bot-a", "bot-b"]);
     config.write("bots/b.toml", &bot.config("b"));
-    let custom = "messageDelay = 100\nringAcceptWait = 500";
+    let custom = format!("messageDelay = 100\nringAcceptWait = {ring_accept_wait_ms}");
+    let custom = custom.as_str();
     config.write(
         "connectors/a.toml",
         &connector_file("a", "b", "bot-a", "", custom),
@@ -311,12 +299,20 @@ async fn failover_pair(bot: &RecordingBot) -> (ConfigDir, switchboard::app::Gate
     (config, gateway)
 }
 
-/// Who has the consumer's conversation, and the other one.
-fn holder_and_other(gateway: &switchboard::app::Gateway) -> (&'static str, &'static str) {
-    match gateway.report("a").unwrap().conversations {
+/// A consumer whose "four" the bot answered; who has the conversation,
+/// and the other connector.
+async fn answered_four(
+    gateway: &switchboard::app::Gateway,
+) -> (Consumer, &'static str, &'static str) {
+    let mut consumer = Consumer::of(gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("four").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: four");
+    let (holder, other) = match gateway.report("a").unwrap().conversations {
         1 => ("a", "b"),
         _ => ("b", "a"),
-    }
+    };
+    (consumer, holder, other)
 }
 
 /// A connector of the same bot leaving while the consumer is silent is a
@@ -325,12 +321,8 @@ fn holder_and_other(gateway: &switchboard::app::Gateway) -> (&'static str, &'sta
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failover_with_the_consumer_silent_does_not_feed_the_bot_its_own_answer() {
     let bot = RecordingBot::echo().await;
-    let (_config, mut gateway) = failover_pair(&bot).await;
-    let mut consumer = Consumer::of(&gateway).await;
-    consumer.start_conversation().await;
-    consumer.say("four").await;
-    assert_eq!(consumer.next_agent_text().await, "bot heard: four");
-    let (holder, other) = holder_and_other(&gateway);
+    let (_config, mut gateway) = two_connectors_of_one_bot(&bot, 500).await;
+    let (mut consumer, holder, other) = answered_four(&gateway).await;
 
     gateway.stop_connector(holder).await.unwrap();
     eventually("the other connector has the conversation", || {
@@ -361,12 +353,8 @@ async fn a_bot_call_in_flight_at_a_stop_is_answered_before_the_failover() {
         |text| json!([{"text": format!("bot heard: {text}")}]),
     )
     .await;
-    let (_config, mut gateway) = failover_pair(&bot).await;
-    let mut consumer = Consumer::of(&gateway).await;
-    consumer.start_conversation().await;
-    consumer.say("four").await;
-    assert_eq!(consumer.next_agent_text().await, "bot heard: four");
-    let (holder, other) = holder_and_other(&gateway);
+    let (_config, mut gateway) = two_connectors_of_one_bot(&bot, 500).await;
+    let (mut consumer, holder, other) = answered_four(&gateway).await;
 
     consumer.say("five").await;
     bot.wait_for(2).await;
@@ -386,12 +374,8 @@ async fn a_bot_call_in_flight_at_a_stop_is_answered_before_the_failover() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failover_with_messages_in_flight_hands_on_only_the_unanswered_ones() {
     let bot = RecordingBot::echo().await;
-    let (_config, mut gateway) = failover_pair(&bot).await;
-    let mut consumer = Consumer::of(&gateway).await;
-    consumer.start_conversation().await;
-    consumer.say("four").await;
-    assert_eq!(consumer.next_agent_text().await, "bot heard: four");
-    let (holder, other) = holder_and_other(&gateway);
+    let (_config, mut gateway) = two_connectors_of_one_bot(&bot, 500).await;
+    let (mut consumer, holder, other) = answered_four(&gateway).await;
 
     gateway.stop_connector(holder).await.unwrap();
     consumer.say("five").await;
@@ -472,20 +456,6 @@ fn platform_on(port: u16, users: &[&str]) -> ConfigDir {
         &toml.replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
     );
     platform
-}
-
-/// Connectors alone (no hub), reaching the platform at `hub_url`.
-fn connectors_for(hub_url: &str, bot: &RecordingBot, files: &[(&str, String)]) -> ConfigDir {
-    let config = ConfigDir::new(&[]);
-    config.write(
-        "switchboard.toml",
-        &format!("[messaging]\ncsds = \"{hub_url}\"\n[store]\ndata_dir = \"data\"\n"),
-    );
-    config.write("bots/b.toml", &bot.config("b"));
-    for (name, text) in files {
-        config.write(&format!("connectors/{name}.toml"), text);
-    }
-    config
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

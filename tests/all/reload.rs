@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::support::{
     ConfigDir, Consumer, GatewayProcess, PATIENCE, RecordingBot, built_plugin, connector_file,
-    eventually, gateway,
+    connectors_for, eventually, gateway,
 };
 
 /// The stamp fixture with its tag rewritten to `STAMP-{version:06}`.
@@ -440,24 +440,8 @@ async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice
         |text| json!([{"text": format!("bot heard: {text}")}]),
     )
     .await;
-    let config = tempfile::tempdir().unwrap();
-    let write = |relative: &str, text: &str| {
-        let path = config.path().join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    write(
-        "switchboard.toml",
-        &format!(
-            "[messaging]\ncsds = \"{}\"\n\n[store]\ndata_dir = \"data\"\n",
-            hub.hub_url
-        ),
-    );
-    write("bots/b.toml", &bot.config("b"));
-    write(
-        "connectors/c.toml",
-        &connector_file("c", "b", "crash-bot", "", "messageDelay = 1500"),
-    );
+    let file = connector_file("c", "b", "crash-bot", "", "messageDelay = 1500");
+    let config = connectors_for(&hub.hub_url, &bot, &[("c", file)]);
     let gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
 
     let mut consumer = Consumer::connect(&hub.hub_url, "123").await;

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    ConfigDir, Consumer, GatewayProcess, RecordingBot, connector_file, conversation_change,
+    ConfigDir, Consumer, GatewayProcess, RecordingBot, connector_file, connectors_for,
+    conversation_change,
 };
 
 /// How long a supervisor waits between SIGTERM and SIGKILL, commonly.
@@ -29,23 +30,36 @@ fn platform(users: &[&str]) -> (ConfigDir, GatewayProcess) {
 }
 
 /// A gateway with connector `c` (user `bot-c`) on the hub at `hub_url`.
-fn gateway_config(hub_url: &str, bot: &RecordingBot) -> tempfile::TempDir {
-    let config = tempfile::tempdir().unwrap();
-    let write = |relative: &str, text: &str| {
-        let path = config.path().join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    write(
-        "switchboard.toml",
-        &format!("[messaging]\ncsds = \"{hub_url}\"\n\n[store]\ndata_dir = \"data\"\n"),
-    );
-    write("bots/b.toml", &bot.config("b"));
-    write(
-        "connectors/c.toml",
-        &connector_file("c", "b", "bot-c", "", "messageDelay = 100"),
-    );
-    config
+fn gateway_config(hub_url: &str, bot: &RecordingBot) -> ConfigDir {
+    let file = connector_file("c", "b", "bot-c", "", "messageDelay = 100");
+    connectors_for(hub_url, bot, &[("c", file)])
+}
+
+/// The hub, a gateway on it and a consumer whose "hello" the bot answered.
+struct InConversation {
+    hub: GatewayProcess,
+    gateway: GatewayProcess,
+    _consumer: Consumer,
+    _bot: RecordingBot,
+    _dirs: [ConfigDir; 2],
+}
+
+async fn a_gateway_in_a_conversation() -> InConversation {
+    let (platform, hub) = platform(&["bot-c"]);
+    let bot = RecordingBot::echo().await;
+    let config = gateway_config(&hub.hub_url, &bot);
+    let gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    InConversation {
+        hub,
+        gateway,
+        _consumer: consumer,
+        _bot: bot,
+        _dirs: [platform, config],
+    }
 }
 
 /// The saved state of conversation `id` of connector `c`, as JSON.
@@ -127,14 +141,9 @@ async fn sigint_logs_the_connectors_out_keeps_their_state_and_exits_zero() {
 /// signal ends the gateway at once, with a non-zero status.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_during_the_shutdown_exits_at_once_non_zero() {
-    let (_platform, hub) = platform(&["bot-c"]);
-    let bot = RecordingBot::echo().await;
-    let config = gateway_config(&hub.hub_url, &bot);
-    let mut gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
-    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
-    consumer.start_conversation().await;
-    consumer.say("hello").await;
-    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    // Bound whole: its consumer, bot and directories live to the end.
+    let mut running = a_gateway_in_a_conversation().await;
+    let (hub, gateway) = (&running.hub, &mut running.gateway);
 
     hub.signal("STOP");
     gateway.signal("TERM");
@@ -156,14 +165,9 @@ async fn a_second_signal_during_the_shutdown_exits_at_once_non_zero() {
 /// A platform that does not answer cannot hold a shutdown past 5 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_platform_that_does_not_answer_the_logout_does_not_hold_the_shutdown() {
-    let (_platform, hub) = platform(&["bot-c"]);
-    let bot = RecordingBot::echo().await;
-    let config = gateway_config(&hub.hub_url, &bot);
-    let mut gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
-    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
-    consumer.start_conversation().await;
-    consumer.say("hello").await;
-    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    // Bound whole: its consumer, bot and directories live to the end.
+    let mut running = a_gateway_in_a_conversation().await;
+    let (hub, gateway) = (&running.hub, &mut running.gateway);
 
     hub.signal("STOP");
     let sent = Instant::now();

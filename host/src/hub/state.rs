@@ -435,12 +435,7 @@ impl HubState {
         else {
             return;
         };
-        let changes: Vec<Value> = conv
-            .events
-            .iter()
-            .filter(|e| e.sequence >= from_seq)
-            .map(|e| consumer_change(conv, e, false))
-            .collect();
+        let changes = changes_from(conv, from_seq);
         if !changes.is_empty() {
             Self::send(
                 &agent.outbox,
@@ -1139,12 +1134,7 @@ impl HubState {
         if conv.consumer_id != consumer_id {
             return refuse(403, format!("dialog {dialog_id} is not this consumer's"));
         }
-        let changes: Vec<Value> = conv
-            .events
-            .iter()
-            .filter(|e| e.sequence >= from_seq)
-            .map(|e| consumer_change(conv, e, false))
-            .collect();
+        let changes = changes_from(conv, from_seq);
         let consumer = self
             .consumers
             .get_mut(&conn)
@@ -1158,6 +1148,16 @@ impl HubState {
         }
         Ok(())
     }
+}
+
+/// The conversation's events from sequence `from_seq` on, as the changes
+/// of an `ms.MessagingEventNotification`.
+fn changes_from(conv: &Conversation, from_seq: u64) -> Vec<Value> {
+    conv.events
+        .iter()
+        .filter(|e| e.sequence >= from_seq)
+        .map(|e| consumer_change(conv, e, false))
+        .collect()
 }
 
 fn consumer_change(conv: &Conversation, e: &StoredEvent, transient: bool) -> Value {

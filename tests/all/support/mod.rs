@@ -499,6 +499,21 @@ impl ConfigDir {
     }
 }
 
+/// Connectors alone (no hub), reaching the platform at `hub_url`, with
+/// bot `b` and the connector files `files` (name, text).
+pub fn connectors_for(hub_url: &str, bot: &RecordingBot, files: &[(&str, String)]) -> ConfigDir {
+    let config = ConfigDir::new(&[]);
+    config.write(
+        "switchboard.toml",
+        &format!("[messaging]\ncsds = \"{hub_url}\"\n[store]\ndata_dir = \"data\"\n"),
+    );
+    config.write("bots/b.toml", &bot.config("b"));
+    for (name, text) in files {
+        config.write(&format!("connectors/{name}.toml"), text);
+    }
+    config
+}
+
 /// A gateway started in this process from a configuration directory.
 pub async fn gateway(config: &ConfigDir) -> switchboard::app::Gateway {
     let loaded =
