@@ -4,6 +4,7 @@
 //! `switchboard` binary as a real process.
 
 mod admin;
+mod blame;
 mod bots;
 mod config;
 mod e2e;

@@ -38,7 +38,7 @@ pub fn render(gateway: &Gateway) -> String {
         }
     }
     type Value = fn(&Connector, &StatusReport) -> u64;
-    let per_connector: [(&str, &str, &str, Value); 3] = [
+    let per_connector: [(&str, &str, &str, Value); 4] = [
         (
             "switchboard_open_conversations",
             "gauge",
@@ -56,6 +56,12 @@ pub fn render(gateway: &Gateway) -> String {
             "counter",
             "Messages published to consumers.",
             |c, _| c.metrics().messages_out.get(),
+        ),
+        (
+            "switchboard_bot_messages_refused_total",
+            "counter",
+            "Bot messages not published: content LivePerson's schemas refuse.",
+            |c, _| c.metrics().bot_messages_refused.get(),
         ),
     ];
     for (name, kind, help, value) in per_connector {

@@ -4,8 +4,15 @@
 //!
 //! Request: `{"sender": consumer id, "message": text, "metadata": {...}}`.
 //! Answer: a list, one item per message: `text`, `image` (a card with the
-//! image), `buttons` (quick replies on that message), `custom` (structured
-//! content; or `{"action": "escalate", "skill": "2"}` / `{"action": "close"}`).
+//! image), `buttons` (quick replies on that item's text; an item with
+//! buttons and no text becomes a card of buttons, since quick replies need a
+//! message to ride on), `attachment` (an image attachment becomes an image
+//! card; any other with a URL, a card with a link button "Open attachment";
+//! the URL is a string, or `payload.src` / `payload.url`), `custom`
+//! (structured content; or `{"action": "escalate", "skill": "2"}` /
+//! `{"action": "close"}`). What is not LivePerson structured content (a
+//! Slack-style `custom`, an attachment without a URL) is handed on as it is
+//! and refused by the connector's schema check, counted against the bot.
 
 use std::time::Duration;
 
@@ -95,8 +102,11 @@ pub fn actions(items: &[Value]) -> Vec<BotAction> {
                 quick_replies: None,
             });
         }
+        if let Some(attachment) = item.get("attachment") {
+            messages.push(attachment_message(attachment));
+        }
         if let Some(buttons) = item["buttons"].as_array() {
-            let replies: Vec<Value> = buttons
+            let buttons: Vec<Value> = buttons
                 .iter()
                 .filter_map(|b| {
                     let title = b["title"].as_str()?;
@@ -105,13 +115,19 @@ pub fn actions(items: &[Value]) -> Vec<BotAction> {
                         "click": {"actions": [{"type": "publishText", "text": payload}]}}))
                 })
                 .collect();
-            if !replies.is_empty() {
-                if messages.is_empty() {
-                    messages.push(OutMessage::text(""));
+            match (item["text"].is_string(), buttons.is_empty()) {
+                (_, true) => {}
+                (true, false) => {
+                    let text = messages
+                        .last_mut()
+                        .expect("the item's text is pushed above");
+                    text.quick_replies =
+                        Some(json!({"type": "quickReplies", "itemsPerRow": 8, "replies": buttons}));
                 }
-                let last = messages.last_mut().expect("one at least");
-                last.quick_replies =
-                    Some(json!({"type": "quickReplies", "itemsPerRow": 8, "replies": replies}));
+                (false, false) => messages.push(OutMessage {
+                    body: Body::Structured(json!({"type": "vertical", "elements": buttons})),
+                    quick_replies: None,
+                }),
             }
         }
         let custom = &item["custom"];
@@ -134,9 +150,72 @@ pub fn actions(items: &[Value]) -> Vec<BotAction> {
     all
 }
 
+/// A Rasa `attachment` as a message (see the module doc).
+fn attachment_message(attachment: &Value) -> OutMessage {
+    let url = attachment.as_str().or_else(|| {
+        let payload = &attachment["payload"];
+        payload["src"].as_str().or_else(|| payload["url"].as_str())
+    });
+    let content = match (attachment["type"].as_str(), url) {
+        (Some("image"), Some(url)) => {
+            json!({"type": "vertical", "elements": [{"type": "image", "url": url}]})
+        }
+        (_, Some(url)) => json!({"type": "vertical", "elements": [{
+            "type": "button", "title": "Open attachment",
+            "click": {"actions": [{"type": "link", "name": "Open attachment", "uri": url}]},
+        }]}),
+        (_, None) => attachment.clone(),
+    };
+    OutMessage {
+        body: Body::Structured(content),
+        quick_replies: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buttons_without_text_become_a_card_and_attachments_cards_or_links() {
+        let items = json!([
+            {"buttons": [{"title": "Yes", "payload": "/affirm"}, {"title": "No"}]},
+            {"attachment": {"type": "image", "payload": {"src": "https://example.com/a.png"}}},
+            {"attachment": {"type": "video", "payload": {"src": "https://example.com/v.mp4"}}},
+            {"attachment": "https://example.com/file.pdf"},
+            {"attachment": {"type": "file"}},
+            {"custom": {"blocks": [{"type": "section"}]}}
+        ]);
+        let actions = actions(items.as_array().unwrap());
+        let says: Vec<&OutMessage> = actions
+            .iter()
+            .map(|a| match a {
+                BotAction::Say(m) => m,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(says.len(), 6);
+        let Body::Structured(card) = &says[0].body else {
+            panic!()
+        };
+        assert_eq!(card["elements"][1]["click"]["actions"][0]["text"], "No");
+        let Body::Structured(image) = &says[1].body else {
+            panic!()
+        };
+        assert_eq!(image["elements"][0]["type"], "image");
+        for link in &says[2..4] {
+            let Body::Structured(link) = &link.body else {
+                panic!()
+            };
+            assert_eq!(link["elements"][0]["click"]["actions"][0]["type"], "link");
+        }
+        for publishable in &says[..4] {
+            publishable.validate().unwrap();
+        }
+        // Not LivePerson content: handed on, and refused by the schema check.
+        assert!(says[4].validate().is_err());
+        assert!(says[5].validate().is_err());
+    }
 
     #[test]
     fn rasa_items_become_messages_quick_replies_and_actions() {

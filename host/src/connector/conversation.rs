@@ -438,16 +438,17 @@ impl Conversation {
 
     async fn answered(&mut self, turn: BotTurn, result: Result<Vec<BotAction>, BotError>) {
         self.st.in_flight = None;
-        self.shared
-            .bot_result(result.as_ref().map(|_| ()).map_err(ToString::to_string));
         let actions = match result {
-            Ok(actions) => actions,
+            Ok(actions) => self.publishable(actions),
             Err(error) => {
                 tracing::warn!(conversation = %self.view.id, %error, "the bot gave no answer");
+                self.shared.bot_result(Err(error.to_string()));
                 Vec::new()
             }
         };
-        if actions.is_empty() {
+        // A typing indicator alone is no answer.
+        let answered = actions.iter().any(|a| !matches!(a, BotAction::Typing));
+        if !answered {
             if turn.kind == TurnKind::Message {
                 let interval = self.settings().custom.retry_message_interval;
                 self.st.resends.no_response(&turn, Instant::now(), interval);
@@ -462,6 +463,29 @@ impl Conversation {
         {
             self.send(next);
         }
+    }
+
+    /// The bot's actions without the messages LivePerson would refuse
+    /// (structured content or quick replies its schemas reject): those are
+    /// not published, and are logged and counted against the bot before
+    /// any plugin sees the answer, so no plugin is blamed for them.
+    fn publishable(&self, actions: Vec<BotAction>) -> Vec<BotAction> {
+        let publishable: Vec<BotAction> = actions
+            .into_iter()
+            .filter(|action| {
+                let BotAction::Say(message) = action else {
+                    return true;
+                };
+                let Err(error) = message.validate() else {
+                    return true;
+                };
+                tracing::warn!(connector = %self.view.connector_id, conversation = %self.view.id, %error, "the bot sent a message LivePerson would refuse: not published");
+                self.shared.bot_refused(error.to_string());
+                false
+            })
+            .collect();
+        self.shared.bot_result(Ok(()));
+        publishable
     }
 
     async fn carry_out(&mut self, actions: Vec<BotAction>) {

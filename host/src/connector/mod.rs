@@ -113,6 +113,8 @@ pub struct ConnectorMetrics {
     pub messages_out: crate::metrics::Counter,
     /// How long the bot took to answer a turn.
     pub bot_latency: crate::metrics::Histogram,
+    /// Bot messages not published because LivePerson would refuse them.
+    pub bot_messages_refused: crate::metrics::Counter,
 }
 
 /// A connector's status with its Details.
@@ -143,6 +145,8 @@ struct Health {
     bot: Component,
     conversations: usize,
     recorded: Option<(Status, String)>,
+    /// Why the bot's last refused message was refused.
+    bot_refused: Option<String>,
 }
 
 /// What a connector's tasks share: its settings, its health and where its
@@ -179,7 +183,13 @@ impl Shared {
         let component = match result {
             Ok(()) => Component {
                 up: Some(true),
-                detail: "answering".into(),
+                detail: match &self.health().bot_refused {
+                    None => "answering".into(),
+                    Some(last) => format!(
+                        "answering; {} message(s) LivePerson would refuse were not published (last: {last})",
+                        self.metrics.bot_messages_refused.get()
+                    ),
+                },
             },
             Err(error) => Component {
                 up: Some(false),
@@ -191,6 +201,13 @@ impl Shared {
             return;
         }
         self.update(|h| h.bot = component);
+    }
+
+    /// The bot sent a message LivePerson would refuse (`reason`): it is
+    /// counted against the bot, in metrics and in its Details.
+    pub fn bot_refused(&self, reason: String) {
+        self.metrics.bot_messages_refused.inc();
+        self.health().bot_refused = Some(reason);
     }
 
     fn update(&self, change: impl FnOnce(&mut Health)) {
@@ -304,6 +321,7 @@ impl Connector {
                 bot: Component::unknown("not asked yet"),
                 conversations: 0,
                 recorded: None,
+                bot_refused: None,
             }),
             log,
             saved,

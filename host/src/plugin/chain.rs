@@ -132,6 +132,22 @@ impl Call<'_> {
             Call::Bot(_) => HookName::BotMessage,
         }
     }
+
+    /// Bytes of text the plugin is given.
+    fn size(&self) -> usize {
+        match self {
+            Call::Start(text) | Call::StepUp(text) | Call::Consumer(text) => text.len(),
+            Call::Bot(messages) => messages.iter().map(message_size).sum(),
+        }
+    }
+}
+
+/// Bytes of text in one message: its body and its quick replies.
+fn message_size(message: &Message) -> usize {
+    let body = match &message.body {
+        Content::Text(t) | Content::Structured(t) => t.len(),
+    };
+    body + message.quick_replies.as_ref().map_or(0, String::len)
 }
 
 /// One hook call's result.
@@ -147,12 +163,7 @@ enum Outcome {
 impl Outcome {
     /// Bytes of text the plugin returned.
     fn size(&self) -> usize {
-        let message = |m: &Message| {
-            let body = match &m.body {
-                Content::Text(t) | Content::Structured(t) => t.len(),
-            };
-            body + m.quick_replies.as_ref().map_or(0, String::len)
-        };
+        let message = message_size;
         match self {
             Outcome::Skipped | Outcome::Text(None) => 0,
             Outcome::Text(Some(text)) => text.len(),
@@ -325,6 +336,10 @@ impl PluginInstance {
     /// Runs one hook; `None` means "use the default" (skipped or faulted).
     async fn call(&self, conv: &Conversation, call: Call<'_>) -> Option<Outcome> {
         let hook = call.hook();
+        // A plugin may return what it was given plus `max_output_bytes`: a
+        // large input (a consumer's long message, a bot's long answer) is
+        // not the plugin's fault, and passing it on is not either.
+        let output_bound = call.size().saturating_add(self.limits.max_output_bytes);
         if self.quarantined.load(Ordering::Relaxed) {
             return None;
         }
@@ -378,14 +393,13 @@ impl PluginInstance {
         };
         self.hook_latency.observe(started.elapsed());
         match result {
-            Ok(outcome) if outcome.size() > self.limits.max_output_bytes => {
+            Ok(outcome) if outcome.size() > output_bound => {
                 let size = outcome.size();
                 self.fault(
                     conv,
                     hook,
                     format!(
-                        "output too large: {size} bytes, the limit is {}",
-                        self.limits.max_output_bytes
+                        "output too large: {size} bytes, more than its input plus the limit ({output_bound} bytes)",
                     ),
                 );
                 None

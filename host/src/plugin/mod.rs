@@ -59,7 +59,8 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Fuel (roughly, wasm instructions) one hook call may burn; `None`: no fuel limit.
     pub fuel: Option<u64>,
-    /// The most bytes of text one hook call may return.
+    /// The most bytes of text one hook call may return beyond what it was
+    /// given (a plugin that passes a long message on is not at fault).
     pub max_output_bytes: usize,
     /// The most bytes (keys and values) the plugin may keep in its key-value store per connector.
     pub kv_quota_bytes: usize,
