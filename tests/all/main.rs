@@ -20,3 +20,4 @@ mod reload;
 mod shutdown;
 mod support;
 mod tools;
+mod validate;

@@ -800,13 +800,62 @@ impl Signals {
     }
 }
 
-/// `switchboard validate`: every diagnostic, one per line; true if no errors.
+/// `switchboard validate`: every diagnostic, one per line; true if no
+/// errors. As strict as `run`, without binding a port: besides the
+/// configuration, every plugin file must be a component of the plugin
+/// world that compiles and starts.
 pub fn validate(config_dir: &Path) -> (bool, Vec<String>) {
-    match config::load(config_dir) {
-        Ok(loaded) => (
-            true,
-            loaded.warnings.iter().map(ToString::to_string).collect(),
-        ),
-        Err(errors) => (false, errors.0.iter().map(ToString::to_string).collect()),
-    }
+    let loaded = match config::load(config_dir) {
+        Ok(loaded) => loaded,
+        Err(errors) => return (false, errors.0.iter().map(ToString::to_string).collect()),
+    };
+    let mut lines: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    let errors = check_plugins(&loaded.config);
+    lines.extend(errors.iter().cloned());
+    (errors.is_empty(), lines)
+}
+
+/// What `run` checks of each connector's plugins before it serves: the
+/// file is found, compiles as a component of the plugin world and starts
+/// without a trap. Findings are located at the plugin's entry.
+fn check_plugins(config: &Config) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    runtime.block_on(async {
+        let engine = match PluginEngine::new() {
+            Ok(engine) => engine,
+            Err(error) => return vec![format!("the plugin engine cannot start: {error}")],
+        };
+        let store = match StateStore::temporary() {
+            Ok(store) => store,
+            Err(error) => return vec![error.to_string()],
+        };
+        let mut errors = Vec::new();
+        for connector in &config.connectors {
+            for plugin in &connector.plugins {
+                let checked = async {
+                    let (path, bytes) = reload::read_plugin(config, connector, plugin)?;
+                    let at = |message: String| reload::plugin_error(connector, plugin, message);
+                    let loaded = engine
+                        .load_bytes(&path, &bytes)
+                        .map_err(|e| at(e.to_string()))?;
+                    let instance = crate::plugin::PluginInstance::new(
+                        loaded.clone(),
+                        &connector.id,
+                        plugin.settings.clone(),
+                        store.plugin_kv(&loaded.name, &connector.id),
+                        plugin.limits.apply(config.gateway.plugin_limits),
+                        plugin.grants.clone(),
+                    );
+                    instance.prepare().await.map_err(at)
+                };
+                if let Err(diagnostic) = checked.await {
+                    errors.push(diagnostic.to_string());
+                }
+            }
+        }
+        errors
+    })
 }

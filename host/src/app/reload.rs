@@ -233,24 +233,8 @@ impl Gateway {
         let mut instances = Vec::new();
         let mut fresh = Vec::new();
         for plugin in &connector.plugins {
-            let at = |message: String| {
-                Diagnostic::error(
-                    &connector.file,
-                    &connector.source,
-                    plugin.span.clone(),
-                    message,
-                )
-            };
-            let path = config
-                .gateway
-                .find_plugin(&plugin.file)
-                .ok_or_else(|| at(format!("unknown plugin file `{}`", plugin.file)))?;
-            let bytes = std::fs::read(&path).map_err(|e| {
-                at(format!(
-                    "plugin {}: cannot read the file: {e}",
-                    path.display()
-                ))
-            })?;
+            let at = |message: String| plugin_error(connector, plugin, message);
+            let (path, bytes) = read_plugin(config, connector, plugin)?;
             let digest = PluginEngine::digest(&bytes);
             let loaded = match self.loaded.get(&path) {
                 Some(loaded) if loaded.digest == digest => loaded.clone(),
@@ -440,4 +424,34 @@ pub(super) fn restart_only(config: &Config) -> String {
 
 fn render(diagnostics: &[Diagnostic]) -> Vec<String> {
     diagnostics.iter().map(ToString::to_string).collect()
+}
+
+/// An error located at `plugin`'s entry in `connector`'s file.
+pub(super) fn plugin_error(
+    connector: &ConnectorConfig,
+    plugin: &crate::config::PluginConfig,
+    message: String,
+) -> Diagnostic {
+    Diagnostic::error(
+        &connector.file,
+        &connector.source,
+        plugin.span.clone(),
+        message,
+    )
+}
+
+/// Finds and reads the file of `plugin` (an entry of `connector`).
+pub(super) fn read_plugin(
+    config: &Config,
+    connector: &ConnectorConfig,
+    plugin: &crate::config::PluginConfig,
+) -> Result<(std::path::PathBuf, Vec<u8>), Diagnostic> {
+    let at = |message: String| plugin_error(connector, plugin, message);
+    let path = config
+        .gateway
+        .find_plugin(&plugin.file)
+        .ok_or_else(|| at(format!("unknown plugin file `{}`", plugin.file)))?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| at(format!("plugin {}: cannot read the file: {e}", plugin.file)))?;
+    Ok((path, bytes))
 }

@@ -1,0 +1,55 @@
+//! `switchboard validate` is as strict as `run`: a plugin file that `run`
+//! would refuse (not WebAssembly, a core module rather than a component, a
+//! component that traps while starting) makes `validate` fail, located at
+//! the plugin's entry (file:line:col), without binding a port.
+
+use std::process::Command;
+
+use crate::support::{ConfigDir, built_plugin, connector_file};
+
+const BOT: &str =
+    "id = \"b\"\nkind = \"scripted\"\n[[rules]]\nmatch = '.*'\nsay = [{ text = \"ok\" }]\n";
+
+/// Runs `switchboard validate` on a configuration whose connector `c` has
+/// one plugin, `plugins/x.wasm`, with these bytes.
+fn validate_with_plugin(bytes: &[u8]) -> (bool, String, String) {
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write("bots/b.toml", BOT);
+    config.append("switchboard.toml", "\n[plugins]\ndirs = [\"plugins\"]\n");
+    config.replace("plugins/x.wasm", bytes);
+    // The `file` value is on line 8, column 8: after six lines of
+    // connector_file and the `[[plugins]]` header.
+    let file = connector_file("c", "b", "bot-user", "[[plugins]]\nfile = \"x.wasm\"\n", "");
+    config.write("connectors/c.toml", &file);
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("validate")
+        .arg(config.path())
+        .output()
+        .expect("switchboard runs");
+    let connector = config.path().join("connectors/c.toml");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        connector.display().to_string(),
+    )
+}
+
+#[test]
+fn validate_refuses_what_run_refuses_at_the_plugins_entry() {
+    let start_trap = std::fs::read(built_plugin("hostile_start_trap")).unwrap();
+    let cases: [(&str, &[u8]); 3] = [
+        ("not WebAssembly", b"\0asm but not really"),
+        ("a core module", b"\0asm\x01\0\0\0"),
+        ("a start that traps", &start_trap),
+    ];
+    for (what, bytes) in cases {
+        let (ok, output, file) = validate_with_plugin(bytes);
+        assert!(!ok, "{what}: validate must fail:\n{output}");
+        assert!(
+            output.contains(&format!("{file}:8:8: error")),
+            "{what}: located at the `file` value:\n{output}"
+        );
+    }
+    let (ok, output, _) = validate_with_plugin(&std::fs::read(built_plugin("greeting")).unwrap());
+    assert!(ok, "a real plugin is valid:\n{output}");
+}
