@@ -197,9 +197,11 @@ async fn default_stepup_message_reaches_the_bot_when_the_consumer_steps_up() {
 
     // The brand signs a JWT for its customer; the hub exchanges it for an
     // authenticated consumer JWT; InitConnection with it is the step-up.
+    // Brand JWTs must expire (README: consumer tokens and step-up).
+    let exp = jsonwebtoken::get_current_timestamp() + 600;
     let brand_jwt = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &json!({"sub": "customer-42"}),
+        &json!({"sub": "customer-42", "exp": exp}),
         &jsonwebtoken::EncodingKey::from_secret(b"brand-secret"),
     )
     .unwrap();

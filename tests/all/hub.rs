@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use switchboard::config::{ConsumerAuth, HubConfig, HubSkill, HubUser, LoginCredentials, UserKind};
 use switchboard::hub::{Hub, HubHandle};
 
-use crate::support::{Consumer, PATIENCE, WireClient};
+use crate::support::{Consumer, PATIENCE, WireClient, conversation_change, jwt_subject};
 
 fn hub_config() -> HubConfig {
     HubConfig {
@@ -695,4 +695,360 @@ async fn a_consumer_frame_that_is_not_a_request_gets_an_error_response() {
     }
     let clock = consumer.wire.request("GetClock", json!({})).await;
     assert_eq!(clock["code"], 200, "the socket stays up");
+}
+
+// Consumer authentication (README "Consumer tokens and step-up"): brand JWTs
+// are checked for exp, nbf, issuer and audience; the hub's own consumer
+// JWTs expire and are kept in a bounded store.
+
+const BRAND_SECRET: &[u8] = b"brand-secret";
+
+/// A hub of [`hub_config`] whose brand JWTs are signed with [`BRAND_SECRET`],
+/// with `auth`'s other settings.
+async fn hub_with(auth: ConsumerAuth) -> HubHandle {
+    let config = HubConfig {
+        consumer_auth: ConsumerAuth {
+            hs256_secret: Some(String::from_utf8(BRAND_SECRET.to_vec()).unwrap()),
+            ..auth
+        },
+        ..hub_config()
+    };
+    Hub::start(config, std::path::Path::new("unused"))
+        .await
+        .unwrap()
+}
+
+/// A brand JWT with `claims`, signed with [`BRAND_SECRET`].
+fn brand_jwt(claims: Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(BRAND_SECRET),
+    )
+    .unwrap()
+}
+
+/// Seconds since the epoch, as JWTs count time.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Exchanges a brand JWT at `/authenticate`: the consumer JWT, or the
+/// refusal's status and message.
+async fn authenticate(hub: &HubHandle, brand_jwt: &str) -> Result<String, (u16, String)> {
+    let answer = switchboard::http::post_json(
+        &format!("{}/api/account/123/authenticate", hub.url()),
+        &json!({"authCode": brand_jwt}),
+    )
+    .await;
+    match answer {
+        Ok(answer) => Ok(answer["jwt"].as_str().unwrap().to_owned()),
+        Err(switchboard::http::ClientError::Status { status, body, .. }) => Err((status, body)),
+        Err(other) => panic!("authenticate: {other}"),
+    }
+}
+
+/// Asserts that `brand_jwt` is refused as a bad signature is (401), for
+/// a reason that mentions `why`.
+async fn assert_refused(hub: &HubHandle, brand_jwt: &str, why: &str) {
+    let (status, message) = authenticate(hub, brand_jwt)
+        .await
+        .expect_err("the brand JWT is refused");
+    assert_eq!(status, 401, "{message}");
+    assert!(
+        message.contains("the brand JWT is not valid") && message.contains(why),
+        "{message}"
+    );
+}
+
+/// A consumer JWT from `/signup`.
+async fn signup(hub: &HubHandle) -> String {
+    let signup =
+        switchboard::http::post_json(&format!("{}/api/account/123/signup", hub.url()), &json!({}))
+            .await
+            .unwrap();
+    signup["jwt"].as_str().unwrap().to_owned()
+}
+
+/// The claims of a JWT, unverified.
+fn claims(jwt: &str) -> Value {
+    use base64::Engine as _;
+    let claims = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Opens a consumer socket and sends `InitConnection` with `jwt`: the
+/// response, and the close code if the hub then closes the socket.
+async fn init_connection(hub: &HubHandle, jwt: &str) -> (Value, Option<u16>) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let url = format!(
+        "ws://{}/ws_api/account/123/messaging/consumer?v=3",
+        hub.addr()
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let init = json!({"kind": "req", "id": "0", "type": "InitConnection", "body": {},
+        "headers": [{"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt}]});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let mut response = Value::Null;
+    loop {
+        let frame = tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .expect("the hub answers in time");
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                if frame["reqId"] == "0" {
+                    response = frame;
+                    if response["code"] == 200 {
+                        return (response, None);
+                    }
+                }
+            }
+            Some(Ok(Message::Close(close))) => return (response, close.map(|c| c.code.into())),
+            Some(Ok(_)) => continue,
+            other => panic!("the socket ended without a close frame: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_brand_jwt_expired_beyond_the_leeway_is_refused_with_401() {
+    let hub = hub_with(ConsumerAuth::default()).await;
+    let expired = brand_jwt(json!({"sub": "customer-1", "exp": unix_now() - 120}));
+    assert_refused(&hub, &expired, "expired").await;
+}
+
+#[tokio::test]
+async fn a_brand_jwt_not_yet_valid_beyond_the_leeway_is_refused_with_401() {
+    let hub = hub_with(ConsumerAuth::default()).await;
+    let early =
+        brand_jwt(json!({"sub": "customer-1", "exp": unix_now() + 600, "nbf": unix_now() + 120}));
+    assert_refused(&hub, &early, "not valid yet").await;
+}
+
+#[tokio::test]
+async fn a_brand_jwt_without_exp_is_refused_with_401() {
+    let hub = hub_with(ConsumerAuth::default()).await;
+    let endless = brand_jwt(json!({"sub": "customer-1"}));
+    assert_refused(&hub, &endless, "no exp").await;
+}
+
+#[tokio::test]
+async fn a_brand_jwt_within_the_leeway_steps_the_consumer_up() {
+    let hub = hub_with(ConsumerAuth::default()).await;
+    let mut consumer = Consumer::connect(&hub.url(), "123").await;
+    consumer.start_conversation().await;
+
+    // Just expired and not quite valid yet, both within the 60 s leeway.
+    let skewed =
+        brand_jwt(json!({"sub": "customer-1", "exp": unix_now() - 30, "nbf": unix_now() + 30}));
+    let jwt = authenticate(&hub, &skewed).await.unwrap();
+    let init = consumer
+        .wire
+        .request_with_headers(
+            "InitConnection",
+            json!({}),
+            json!([{"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt}]),
+        )
+        .await;
+    assert_eq!(init["code"], 200, "{init}");
+    let authenticated = jwt_subject(&jwt);
+    conversation_change(&mut consumer, |details| {
+        let participants = details["participants"].as_array()?;
+        participants
+            .iter()
+            .any(|p| p["role"] == "CONSUMER" && p["id"] == authenticated.as_str())
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_brand_jwt_of_another_issuer_or_audience_is_refused_when_they_are_configured() {
+    let hub = hub_with(ConsumerAuth {
+        issuer: Some("https://brand.example".into()),
+        audience: Some("switchboard-hub".into()),
+        ..ConsumerAuth::default()
+    })
+    .await;
+    let exp = unix_now() + 600;
+    let claims = |iss: &str, aud: &str| json!({"sub": "c", "exp": exp, "iss": iss, "aud": aud});
+    assert_refused(
+        &hub,
+        &brand_jwt(claims("https://other.example", "switchboard-hub")),
+        "issuer",
+    )
+    .await;
+    assert_refused(
+        &hub,
+        &brand_jwt(claims("https://brand.example", "another-service")),
+        "audience",
+    )
+    .await;
+    assert_refused(
+        &hub,
+        &brand_jwt(json!({"sub": "c", "exp": exp, "aud": "switchboard-hub"})),
+        "no iss",
+    )
+    .await;
+    let right = brand_jwt(claims("https://brand.example", "switchboard-hub"));
+    assert!(authenticate(&hub, &right).await.is_ok());
+}
+
+#[tokio::test]
+async fn consumer_jwts_carry_an_exp_one_lifetime_after_they_are_issued() {
+    let hub = hub_with(ConsumerAuth::default()).await;
+    let anonymous = claims(&signup(&hub).await);
+    let lifetime = ConsumerAuth::DEFAULT_TOKEN_LIFETIME.as_secs();
+    assert_eq!(
+        anonymous["exp"].as_u64(),
+        anonymous["iat"].as_u64().map(|iat| iat + lifetime)
+    );
+    let brand = brand_jwt(json!({"sub": "customer-1", "exp": unix_now() + 600}));
+    let authenticated = claims(&authenticate(&hub, &brand).await.unwrap());
+    assert_eq!(
+        authenticated["exp"].as_u64(),
+        authenticated["iat"].as_u64().map(|iat| iat + lifetime)
+    );
+}
+
+#[tokio::test]
+async fn a_consumer_jwt_past_its_lifetime_is_refused_at_init_connection_with_4401() {
+    // Tokens that live no time at all are past their lifetime as soon as
+    // they are issued: no waiting.
+    let hub = hub_with(ConsumerAuth {
+        token_lifetime: Duration::ZERO,
+        ..ConsumerAuth::default()
+    })
+    .await;
+    let jwt = signup(&hub).await;
+    let (response, close) = init_connection(&hub, &jwt).await;
+    assert_eq!(response["code"], 401, "{response}");
+    assert_eq!(close, Some(4401));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_signups_keeps_the_token_store_bounded_and_a_chatting_consumer_answered() {
+    const BOUND: usize = 100;
+    const FLOOD: usize = 3_000;
+    let hub = hub_with(ConsumerAuth {
+        max_tokens: BOUND,
+        ..ConsumerAuth::default()
+    })
+    .await;
+    let (mut agent, agent_id) = agent(&hub).await;
+    online_agent(&mut agent, &agent_id).await;
+    let mut consumer = Consumer::connect(&hub.url(), "123").await;
+    let conversation = consumer.start_conversation().await;
+    let ring_id = agent
+        .wait_for(|f| {
+            let ring = &f["body"]["changes"][0]["result"]["ringsDetails"][0];
+            (f["type"] == ".ams.routing.RoutingTaskNotification" && ring["ringState"] == "WAITING")
+                .then(|| ring["ringId"].as_str().unwrap().to_owned())
+        })
+        .await;
+    let accepted = agent
+        .request(
+            ".ams.routing.UpdateRingState",
+            json!({"ringId": ring_id, "ringState": "ACCEPTED"}),
+        )
+        .await;
+    assert_eq!(accepted["code"], 200);
+
+    // One client signs up again and again, four requests at a time.
+    let flooders: Vec<_> = (0..4)
+        .map(|_| {
+            let url = format!("{}/api/account/123/signup", hub.url());
+            tokio::spawn(async move {
+                let mut tokens = Vec::new();
+                for _ in 0..FLOOD / 4 {
+                    let signup = switchboard::http::post_json(&url, &json!({})).await;
+                    tokens.push(signup.expect("every signup is answered")["jwt"].clone());
+                }
+                tokens
+            })
+        })
+        .collect();
+    let mut first_tokens = Vec::new();
+    for flooder in flooders {
+        let tokens = flooder.await.unwrap();
+        first_tokens.push(tokens[0].as_str().unwrap().to_owned());
+    }
+    assert_eq!(hub.hub.consumer_tokens(), BOUND);
+
+    // The oldest tokens were forgotten; a new consumer is still let in.
+    let (response, close) = init_connection(&hub, &first_tokens[0]).await;
+    assert_eq!((response["code"].as_u64(), close), (Some(401), Some(4401)));
+    let mut newcomer = Consumer::connect(&hub.url(), "123").await;
+    newcomer.start_conversation().await;
+    assert!(hub.hub.consumer_tokens() <= BOUND);
+
+    // The consumer that was chatting all along is still heard and answered.
+    let sequence = consumer.say("still there?").await;
+    let heard = agent
+        .wait_for(|f| {
+            (f["type"] == ".ams.ms.OnlineEventDistribution" && f["body"]["sequence"] == sequence)
+                .then(|| f["body"]["event"]["message"].clone())
+        })
+        .await;
+    assert_eq!(heard, "still there?");
+    let published = agent
+        .request(
+            ".ams.ms.PublishEvent",
+            json!({"dialogId": conversation, "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "yes"}}),
+        )
+        .await;
+    assert_eq!(published["code"], 200);
+    assert_eq!(consumer.next_agent_text().await, "yes");
+}
+
+#[test]
+fn consumer_auth_settings_are_read_from_the_hub_table() {
+    let config = crate::support::ConfigDir::with_hub(
+        "[hub.consumer_auth]\nhs256_secret = \"s\"\nissuer = \"https://brand.example\"\n\
+         audience = \"switchboard-hub\"\ntoken_lifetime_ms = 600000\nmax_tokens = 500\n\n",
+    );
+    let loaded = switchboard::config::load(config.path()).unwrap();
+    let auth = loaded.config.gateway.hub.unwrap().consumer_auth;
+    assert_eq!(auth.issuer.as_deref(), Some("https://brand.example"));
+    assert_eq!(auth.audience.as_deref(), Some("switchboard-hub"));
+    assert_eq!(auth.token_lifetime, Duration::from_secs(600));
+    assert_eq!(auth.max_tokens, 500);
+
+    let defaults = crate::support::ConfigDir::new(&[]);
+    let loaded = switchboard::config::load(defaults.path()).unwrap();
+    assert_eq!(
+        loaded.config.gateway.hub.unwrap().consumer_auth,
+        ConsumerAuth::default()
+    );
+}
+
+#[test]
+fn an_empty_issuer_and_consumer_token_limits_out_of_range_are_located() {
+    use switchboard::config::{FileKind, check_source};
+    let source = "[hub]\n[hub.consumer_auth]\nissuer = \"\"\naudience = \"hub\"\n\
+                  token_lifetime_ms = 10\nmax_tokens = 0\n";
+    let found: Vec<String> = check_source(FileKind::Gateway, source)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for expected in [
+        "switchboard.toml:3:10: error: [hub.consumer_auth] `issuer` must not be empty",
+        "switchboard.toml:5:21: error: [hub.consumer_auth] `token_lifetime_ms` must be 1000 to 86400000",
+        "switchboard.toml:6:14: error: [hub.consumer_auth] `max_tokens` must be 1 to 10000000",
+    ] {
+        assert!(
+            found.iter().any(|f| f.starts_with(expected)),
+            "{expected} in {found:#?}"
+        );
+    }
+    assert_eq!(found.len(), 3, "{found:#?}");
 }

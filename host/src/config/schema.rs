@@ -237,13 +237,46 @@ pub struct HubEngagement {
     pub skill: String,
 }
 
-/// How the hub checks brand JWTs for consumer step-up (CONSUMER.md §1).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+/// How the hub checks brand JWTs for consumer step-up, and how long and
+/// how many of the consumer JWTs it issues it honours (CONSUMER.md §1).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerAuth {
     /// HS256 shared secret.
     pub hs256_secret: Option<String>,
     /// RS256 public key, PEM.
     pub rs256_public_key: Option<String>,
+    /// The `iss` a brand JWT must carry; unset: `iss` is not checked.
+    pub issuer: Option<String>,
+    /// The value a brand JWT's `aud` must name; unset: `aud` is not checked.
+    pub audience: Option<String>,
+    /// How long a consumer JWT the hub issued (signup or authenticate) is
+    /// honoured; it carries the matching `exp`.
+    pub token_lifetime: Duration,
+    /// The most consumer JWTs the hub honours at once; issuing one more
+    /// forgets the oldest.
+    pub max_tokens: usize,
+}
+
+impl ConsumerAuth {
+    /// The default [`ConsumerAuth::token_lifetime`]: an hour, short-lived
+    /// like LivePerson's unauthenticated consumer tokens.
+    pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
+    /// The default [`ConsumerAuth::max_tokens`].
+    pub const DEFAULT_MAX_TOKENS: usize = 100_000;
+}
+
+impl Default for ConsumerAuth {
+    /// No brand keys: step-up is refused; the default lifetime and bound.
+    fn default() -> Self {
+        ConsumerAuth {
+            hs256_secret: None,
+            rs256_public_key: None,
+            issuer: None,
+            audience: None,
+            token_lifetime: Self::DEFAULT_TOKEN_LIFETIME,
+            max_tokens: Self::DEFAULT_MAX_TOKENS,
+        }
+    }
 }
 
 /// One `connectors/*.toml`.
@@ -614,6 +647,14 @@ struct RawConsumerAuth {
     hs256_secret_env: Option<Spanned<String>>,
     #[serde(default)]
     rs256_public_key_file: Option<Spanned<String>>,
+    #[serde(default)]
+    issuer: Option<Spanned<String>>,
+    #[serde(default)]
+    audience: Option<Spanned<String>>,
+    #[serde(default)]
+    token_lifetime_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    max_tokens: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -811,6 +852,59 @@ fn default_data_dir() -> String {
 
 /// The most conversations the platform assigns one agent.
 pub const MAX_CONVERSATIONS_PER_AGENT: u32 = 999;
+
+/// The longest `[hub.consumer_auth] token_lifetime_ms`: a day.
+const MAX_CONSUMER_TOKEN_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
+/// The largest `[hub.consumer_auth] max_tokens`.
+const MAX_CONSUMER_TOKENS: u64 = 10_000_000;
+
+/// A `[hub.consumer_auth]` string that must not be empty when given
+/// (`issuer`, `audience`): an empty one would match no token at all.
+fn consumer_auth_text(
+    value: Option<Spanned<String>>,
+    name: &str,
+    file: &Path,
+    source: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    let value = value?;
+    if value.get_ref().trim().is_empty() {
+        diagnostics.push(Diagnostic::error(
+            file,
+            source,
+            value.span(),
+            format!("[hub.consumer_auth] `{name}` must not be empty: remove it to skip the check"),
+        ));
+        return None;
+    }
+    Some(value.into_inner())
+}
+
+/// A `[hub.consumer_auth]` number within `range`, or a diagnostic at it.
+fn consumer_auth_number(
+    value: Option<Spanned<u64>>,
+    name: &str,
+    range: std::ops::RangeInclusive<u64>,
+    file: &Path,
+    source: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<u64> {
+    let value = value?;
+    if range.contains(value.get_ref()) {
+        return Some(value.into_inner());
+    }
+    diagnostics.push(Diagnostic::error(
+        file,
+        source,
+        value.span(),
+        format!(
+            "[hub.consumer_auth] `{name}` must be {} to {}",
+            range.start(),
+            range.end()
+        ),
+    ));
+    None
+}
 
 fn parse<T: for<'de> Deserialize<'de>>(
     file: &Path,
@@ -1153,6 +1247,38 @@ pub(super) fn parse_gateway(
                         })
                         .ok()
                 }),
+                issuer: consumer_auth_text(
+                    hub.consumer_auth.issuer,
+                    "issuer",
+                    file,
+                    source,
+                    diagnostics,
+                ),
+                audience: consumer_auth_text(
+                    hub.consumer_auth.audience,
+                    "audience",
+                    file,
+                    source,
+                    diagnostics,
+                ),
+                token_lifetime: consumer_auth_number(
+                    hub.consumer_auth.token_lifetime_ms,
+                    "token_lifetime_ms",
+                    1_000..=MAX_CONSUMER_TOKEN_LIFETIME_MS,
+                    file,
+                    source,
+                    diagnostics,
+                )
+                .map_or(ConsumerAuth::DEFAULT_TOKEN_LIFETIME, Duration::from_millis),
+                max_tokens: consumer_auth_number(
+                    hub.consumer_auth.max_tokens,
+                    "max_tokens",
+                    1..=MAX_CONSUMER_TOKENS,
+                    file,
+                    source,
+                    diagnostics,
+                )
+                .map_or(ConsumerAuth::DEFAULT_MAX_TOKENS, |max| max as usize),
             };
             let tls = match hub.tls {
                 Some(tls) if tls.enabled => match (tls.cert_file, tls.key_file) {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::Hub;
@@ -28,7 +29,10 @@ pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: S
     let conn = {
         let mut state = hub.state();
         let conn = state.next_id();
-        let consumer_id = header_token.and_then(|t| state.consumer_tokens.get(&t).cloned());
+        let consumer_id = header_token.and_then(|t| {
+            let consumer = state.consumer_tokens.consumer(&t, Instant::now());
+            consumer.map(str::to_owned)
+        });
         state.consumers.insert(
             conn,
             Consumer {
@@ -120,9 +124,11 @@ pub(super) fn handle(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, request: Reques
             .and_then(|h| h.get("jwt"))
             .and_then(Value::as_str);
         let mut state = hub.state();
-        let consumer_id = jwt.and_then(|t| state.consumer_tokens.get(t).cloned());
-        match consumer_id {
-            Some(id) => {
+        let now = Instant::now();
+        let consumer_id =
+            jwt.and_then(|t| state.consumer_tokens.consumer(t, now).map(str::to_owned));
+        match (consumer_id, jwt) {
+            (Some(id), Some(jwt)) => {
                 // A new identity on a socket that had one, or one linked by
                 // /authenticate, is a step-up of that consumer's conversation.
                 let current = state
@@ -131,7 +137,7 @@ pub(super) fn handle(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, request: Reques
                     .and_then(|c| c.consumer_id.clone());
                 let from = current
                     .filter(|c| *c != id)
-                    .or_else(|| state.step_up_links.remove(&id));
+                    .or_else(|| state.consumer_tokens.take_step_up(jwt, now));
                 if let Some(from) = from {
                     state.step_up(&from, &id);
                 }
@@ -141,7 +147,7 @@ pub(super) fn handle(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, request: Reques
                 drop(state);
                 respond(200, ".ReqBody$StringResp", json!("OK"));
             }
-            None => {
+            _ => {
                 drop(state);
                 respond(401, ".ReqBody$StringResp", json!({"msg": "no valid JWT"}));
                 let _ = outbox.send(Outgoing::Close(UNAUTHORIZED, "no valid JWT".into()));

@@ -4,6 +4,8 @@
 //! It serves, on one address: the domain lookup (CSDS), agent login and
 //! refresh, the agent WebSocket (PROTOCOL.md §A), consumer signup and the
 //! consumer WebSocket (CONSUMER.md), and a small web chat page at `/`.
+//! Brand JWTs for step-up are checked in `brand_jwt`; the consumer JWTs it
+//! issues expire and are kept in a bounded store, `consumer_tokens`.
 //! It routes conversations by skill to logged-in agents with free slots,
 //! rings them, expires unanswered rings, transfers, re-routes a lost
 //! agent's conversations and closes conversations; an agent may also open
@@ -15,7 +17,9 @@
 //! they reach it only over the wire, like they would reach LivePerson.
 
 mod agent;
+mod brand_jwt;
 mod consumer;
+mod consumer_tokens;
 mod state;
 
 use std::net::SocketAddr;
@@ -29,10 +33,11 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{ConsumerAuth, HubConfig, HubTls, LoginCredentials, UserKind};
+use crate::config::{HubConfig, HubTls, LoginCredentials, UserKind};
 use crate::http::{self, Body};
 use crate::tls;
 use crate::wire;
@@ -226,7 +231,7 @@ impl Hub {
                 self.refresh(request).await
             }
             (&Method::POST, ["api", "account", acc, "signup"]) if *acc == account => {
-                let token = self.issue_consumer_token(uuid::Uuid::new_v4().to_string());
+                let token = self.issue_consumer_token(uuid::Uuid::new_v4().to_string(), None);
                 http::json(StatusCode::OK, &json!({"jwt": token}))
             }
             (&Method::POST, ["api", "account", acc, "authenticate"]) if *acc == account => {
@@ -528,16 +533,26 @@ impl Hub {
         }
     }
 
-    /// A consumer JWT whose `sub` is `consumer_id`. The hub is issuer and
-    /// verifier, so the signature is a random secret it remembers.
-    fn issue_consumer_token(&self, consumer_id: String) -> String {
+    /// How many consumer JWTs the hub honours now (at most
+    /// `[hub.consumer_auth] max_tokens`).
+    pub fn consumer_tokens(&self) -> usize {
+        self.state().consumer_tokens.len()
+    }
+
+    /// A consumer JWT whose `sub` is `consumer_id`, honoured until its
+    /// `exp` (see `consumer_tokens`). The hub is issuer and verifier, so
+    /// the signature is a random secret it remembers.
+    fn issue_consumer_token(&self, consumer_id: String, steps_up_from: Option<String>) -> String {
+        let mut state = self.state();
+        let iat = wire::now_ms() / 1000;
+        let exp = iat + state.consumer_tokens.lifetime().as_secs();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let claims = URL_SAFE_NO_PAD
-            .encode(json!({"sub": consumer_id, "iat": wire::now_ms() / 1000}).to_string());
+        let claims =
+            URL_SAFE_NO_PAD.encode(json!({"sub": consumer_id, "iat": iat, "exp": exp}).to_string());
         let token = format!("{header}.{claims}.{}", random_token());
-        self.state()
+        state
             .consumer_tokens
-            .insert(token.clone(), consumer_id);
+            .issue(&token, consumer_id, steps_up_from, Instant::now());
         token
     }
 
@@ -567,7 +582,7 @@ impl Hub {
             );
         };
         let auth = self.state().config.consumer_auth.clone();
-        let subject = match verify_brand_jwt(&auth, &code) {
+        let subject = match brand_jwt::verify(&auth, &code) {
             Ok(subject) => subject,
             Err(reason) => return http::error(StatusCode::UNAUTHORIZED, reason),
         };
@@ -575,44 +590,16 @@ impl Hub {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let token = self.issue_consumer_token(consumer_id.clone());
-        let mut state = self.state();
-        if let Some(old) = previous.and_then(|t| state.consumer_tokens.get(&t).cloned()) {
-            state.step_up_links.insert(consumer_id, old);
-        }
+        let steps_up_from = previous.and_then(|t| {
+            let state = self.state();
+            state
+                .consumer_tokens
+                .consumer(&t, Instant::now())
+                .map(str::to_owned)
+        });
+        let token = self.issue_consumer_token(consumer_id, steps_up_from);
         http::json(StatusCode::OK, &json!({"jwt": token}))
     }
-}
-
-/// Checks a brand JWT with the account's HS256 secret or RS256 key; returns its `sub`.
-fn verify_brand_jwt(auth: &ConsumerAuth, token: &str) -> Result<String, String> {
-    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
-    let header = decode_header(token).map_err(|e| format!("the brand JWT is malformed: {e}"))?;
-    let key = match header.alg {
-        Algorithm::HS256 => auth
-            .hs256_secret
-            .as_ref()
-            .map(|s| DecodingKey::from_secret(s.as_bytes())),
-        Algorithm::RS256 => match &auth.rs256_public_key {
-            Some(pem) => Some(
-                DecodingKey::from_rsa_pem(pem.as_bytes())
-                    .map_err(|e| format!("the account's RS256 key: {e}"))?,
-            ),
-            None => None,
-        },
-        other => return Err(format!("brand JWTs must be HS256 or RS256, not {other:?}")),
-    };
-    let key =
-        key.ok_or_else(|| format!("the account has no {:?} key for brand JWTs", header.alg))?;
-    let mut validation = Validation::new(header.alg);
-    validation.required_spec_claims = ["sub"].into_iter().map(str::to_owned).collect();
-    validation.validate_exp = false;
-    let data = decode::<Value>(token, &key, &validation)
-        .map_err(|e| format!("the brand JWT is not valid: {e}"))?;
-    data.claims["sub"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| "the brand JWT has no sub".into())
 }
 
 /// Entry points for the fuzz targets in `fuzz/`: one frame through the
@@ -623,7 +610,7 @@ pub mod fuzzing {
     use std::sync::{Arc, Mutex};
 
     use super::state::{Consumer, HubState, Session};
-    use super::{Hub, agent, consumer};
+    use super::{Hub, Instant, agent, consumer};
     use crate::config::{ConsumerAuth, HubConfig, HubSkill};
     use crate::wire::{self, Frame};
 
@@ -672,7 +659,7 @@ pub mod fuzzing {
             let conn = state.next_id();
             state
                 .consumer_tokens
-                .insert("jwt".into(), "consumer-1".into());
+                .issue("jwt", "consumer-1".into(), None, Instant::now());
             state.consumers.insert(
                 conn,
                 Consumer {

@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use super::consumer_tokens::ConsumerTokens;
 use crate::config::HubConfig;
 use crate::wire::{self, now_ms};
 
@@ -265,25 +267,24 @@ pub struct HubState {
     pub agents: HashMap<u64, Agent>,
     pub consumers: HashMap<u64, Consumer>,
     pub sessions: HashMap<String, Session>,
-    pub consumer_tokens: HashMap<String, String>,
+    /// The consumer JWTs it issued, with their step-up links.
+    pub consumer_tokens: ConsumerTokens,
     /// Bearer token → connection of agents in HTTP (webhook) mode.
     pub webhook_sessions: HashMap<String, u64>,
-    /// Authenticated consumer id → the unauthenticated one it steps up from.
-    pub step_up_links: HashMap<String, String>,
     next_id: u64,
     assignment_clock: u64,
 }
 
 impl HubState {
     pub fn new(config: HubConfig) -> Self {
+        let auth = &config.consumer_auth;
         HubState {
+            consumer_tokens: ConsumerTokens::new(auth.token_lifetime, auth.max_tokens),
             config,
             conversations: HashMap::new(),
             agents: HashMap::new(),
             consumers: HashMap::new(),
             sessions: HashMap::new(),
-            consumer_tokens: HashMap::new(),
-            step_up_links: HashMap::new(),
             webhook_sessions: HashMap::new(),
             next_id: 1,
             assignment_clock: 0,
@@ -1042,7 +1043,7 @@ impl HubState {
             .get(&conn)
             .ok_or((401, "not logged in".to_string()))?;
         let assigned = (agent.user_id.clone(), agent.pid.clone());
-        let known = self.consumer_tokens.values().any(|c| c == consumer_id)
+        let known = self.consumer_tokens.knows(consumer_id, Instant::now())
             || self
                 .conversations
                 .values()
