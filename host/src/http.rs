@@ -49,18 +49,30 @@ pub fn content(content_type: &'static str, body: impl Into<Bytes>) -> Response<B
         .expect("static response parts are valid")
 }
 
-/// Reads a request body of at most `limit` bytes.
+/// Reads a request body of at most `limit` bytes; a larger one is refused
+/// as soon as it passes the limit, never read whole.
 pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, String> {
-    let collected = request
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?;
-    let bytes = collected.to_bytes();
-    if bytes.len() > limit {
-        return Err(format!("body larger than {limit} bytes"));
+    read_limited(request.into_body(), limit).await
+}
+
+/// The most bytes of an answer the clients read (a bot's answer, the
+/// platform's): a larger one is the sender's error, refused as soon as it
+/// passes this, never read whole.
+pub const RESPONSE_LIMIT: usize = 4 << 20;
+
+/// Collects `body` up to `limit` bytes.
+async fn read_limited<B>(body: B, limit: usize) -> Result<Bytes, String>
+where
+    B: hyper::body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(format!("body larger than {limit} bytes"))
+        }
+        Err(error) => Err(error.to_string()),
     }
-    Ok(bytes)
 }
 
 /// The read buffer of a server-side WebSocket (it grows for larger frames).
@@ -352,12 +364,9 @@ impl HttpClient {
             .await
             .map_err(|e| transport(with_sources(&e)))?;
         let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
+        let bytes = read_limited(response.into_body(), RESPONSE_LIMIT)
             .await
-            .map_err(|e| transport(e.to_string()))?
-            .to_bytes();
+            .map_err(transport)?;
         Ok((status, bytes))
     }
 

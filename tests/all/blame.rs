@@ -126,3 +126,29 @@ async fn a_long_message_a_plugin_passes_on_is_not_its_fault() {
         assert!(!plugin.quarantined, "{plugin:?}");
     }
 }
+
+/// An answer larger than the clients read (4 MiB) is refused as soon as it
+/// passes the limit: it is the bot's error (Details say so), the turn is
+/// "no response", and the gateway's memory never holds it whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_answer_over_the_size_limit_is_the_bots_error() {
+    let huge = "x".repeat(switchboard::http::RESPONSE_LIMIT + 1);
+    let bot = RecordingBot::start(move |_| json!([{"text": huge}])).await;
+    let config = one_connector(
+        &bot,
+        "quarantine_after = 1",
+        "messageDelay = 100\nmessageResendMaxRetries = 1\nretryMessageInterval = 500",
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("hi").await;
+    bot.wait_for(2).await;
+    let report = gateway.report("c").unwrap();
+    assert!(
+        report.details.bot.detail.contains("larger than"),
+        "{:?}",
+        report.details.bot
+    );
+    assert!(report.details.plugins.iter().all(|p| p.faults == 0));
+}
