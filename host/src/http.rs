@@ -78,6 +78,10 @@ where
 /// The read buffer of a server-side WebSocket (it grows for larger frames).
 const SOCKET_BUFFER: usize = 4 << 10;
 
+/// The largest frame (and message) a server-side WebSocket reads: a larger
+/// one closes that socket with 1009 before it is held whole.
+pub const MAX_SOCKET_MESSAGE: usize = 1 << 20;
+
 /// A server-side WebSocket connection on an upgraded hyper connection.
 pub type ServerSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
@@ -112,7 +116,9 @@ pub fn upgrade_websocket(
         // per socket would dominate the memory of idle conversations.
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .read_buffer_size(SOCKET_BUFFER)
-            .write_buffer_size(0);
+            .write_buffer_size(0)
+            .max_message_size(Some(MAX_SOCKET_MESSAGE))
+            .max_frame_size(Some(MAX_SOCKET_MESSAGE));
         Some(
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await,

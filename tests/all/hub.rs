@@ -1052,3 +1052,38 @@ fn an_empty_issuer_and_consumer_token_limits_out_of_range_are_located() {
     }
     assert_eq!(found.len(), 3, "{found:#?}");
 }
+
+/// QueryMessages answers a page of at most 100 events (LivePerson's
+/// `maxQuantity`, 100 by default and at most); the next page starts after
+/// the last sequence it gave.
+#[tokio::test]
+async fn history_is_served_in_pages_of_at_most_a_hundred() {
+    let hub = test_hub().await;
+    let (mut agent, _) = agent(&hub).await;
+    let mut consumer = Consumer::connect(&hub.url(), "123").await;
+    let conversation = consumer.start_conversation().await;
+    for n in 0..120 {
+        consumer.say(&format!("m{n}")).await;
+    }
+    let page = |newer_than: u64, max: Option<u64>| {
+        let mut body = json!({"dialogId": conversation, "newerThanSequence": newer_than});
+        if let Some(max) = max {
+            body["maxQuantity"] = json!(max);
+        }
+        body
+    };
+    let first = agent.request(".ams.ms.QueryMessages", page(0, None)).await;
+    let first = first["body"].as_array().unwrap().clone();
+    assert_eq!(first.len(), 100, "100 by default");
+    let last = first.last().unwrap()["sequence"].as_u64().unwrap();
+    let rest = agent
+        .request(".ams.ms.QueryMessages", page(last, Some(1000)))
+        .await;
+    let rest = rest["body"].as_array().unwrap().clone();
+    assert_eq!(rest.len(), 20, "100 at most, the rest after the last one");
+    assert_eq!(rest.last().unwrap()["event"]["message"], "m119");
+    let small = agent
+        .request(".ams.ms.QueryMessages", page(0, Some(7)))
+        .await;
+    assert_eq!(small["body"].as_array().unwrap().len(), 7);
+}

@@ -11,6 +11,7 @@ mod e2e;
 mod fields;
 mod fuzz_seeds;
 mod hostile;
+mod hostile_consumers;
 mod hub;
 mod interop;
 mod lifecycle;

@@ -145,7 +145,8 @@ pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket)
     let (outbox, outgoing) = state::outbox();
     let conn = register(&hub, &session, outbox.clone());
 
-    let writer = tokio::spawn(state::write_frames(sink, outgoing));
+    let mut writer = tokio::spawn(state::write_frames(sink, outgoing));
+    let mut too_big = false;
 
     while let Some(message) = stream.next().await {
         let text = match message {
@@ -154,7 +155,10 @@ pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket)
             // the next read sends it and ends the stream, closing the TCP
             // connection: the close handshake is complete.
             Ok(Message::Close(_)) => continue,
-            Err(_) => break,
+            Err(error) => {
+                too_big = super::limits::is_too_big(&error);
+                break;
+            }
             Ok(_) => continue,
         };
         let (reply, then) = process(&hub, conn, &session, &text);
@@ -164,6 +168,9 @@ pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket)
         after(&hub, conn, then);
     }
 
+    if too_big {
+        super::limits::close_too_big(&outbox, &mut writer).await;
+    }
     gone(&hub, conn);
     writer.abort();
     tracing::info!(agent = %session.user_id, conn, "agent disconnected from the hub");
@@ -308,6 +315,9 @@ fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> (St
             if !event.is_object() || event.get("type").and_then(Value::as_str).is_none() {
                 return refused((400, "event must be an object with a type".into()));
             }
+            if let Err(refusal) = super::limits::check_event(&event) {
+                return refused(refusal);
+            }
             match hub.state().agent_publish(conn, &dialog, event) {
                 Ok(sequence) => (ok(200, json!({"sequence": sequence})), Then::Nothing),
                 Err(refusal) => refused(refusal),
@@ -318,7 +328,14 @@ fn handle(hub: &Arc<Hub>, conn: u64, session: &Session, request: Request) -> (St
                 return refused((400, "dialogId is required".into()));
             };
             let newer_than = body.get("newerThanSequence").and_then(Value::as_u64);
-            match hub.state().history(&dialog, newer_than) {
+            // LivePerson's maxQuantity: 100 by default and at most.
+            let page = body
+                .get("maxQuantity")
+                .and_then(Value::as_u64)
+                .map_or(super::limits::HISTORY_PAGE, |n| {
+                    (n as usize).clamp(1, super::limits::HISTORY_PAGE)
+                });
+            match hub.state().history(&dialog, newer_than, page) {
                 Ok(events) => (ok(200, events), Then::Nothing),
                 Err(refusal) => refused(refusal),
             }

@@ -44,7 +44,8 @@ pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: S
         conn
     };
 
-    let writer = tokio::spawn(state::write_frames(sink, outgoing));
+    let mut writer = tokio::spawn(state::write_frames(sink, outgoing));
+    let mut too_big = false;
 
     // A socket that never authenticates is closed with 4401.
     let guard_hub = hub.clone();
@@ -68,7 +69,10 @@ pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: S
             // the next read sends it and ends the stream, closing the TCP
             // connection: the close handshake is complete.
             Ok(Message::Close(_)) => continue,
-            Err(_) => break,
+            Err(error) => {
+                too_big = super::limits::is_too_big(&error);
+                break;
+            }
             Ok(_) => continue,
         };
         let refusal = match wire::parse(&text) {
@@ -96,6 +100,9 @@ pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: S
     }
 
     init_guard.abort();
+    if too_big {
+        super::limits::close_too_big(&outbox, &mut writer).await;
+    }
     hub.state().consumers.remove(&conn);
     writer.abort();
 }
@@ -202,6 +209,10 @@ pub(super) fn handle(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, request: Reques
             if !event.is_object() || event.get("type").and_then(Value::as_str).is_none() {
                 drop(state);
                 return refuse((400, "event must be an object with a type".into()));
+            }
+            if let Err(refusal) = super::limits::check_event(&event) {
+                drop(state);
+                return refuse(refusal);
             }
             let result = state.consumer_publish(&consumer_id, &dialog, event);
             drop(state);

@@ -20,6 +20,7 @@ mod agent;
 mod brand_jwt;
 mod consumer;
 mod consumer_tokens;
+pub mod limits;
 mod state;
 
 use std::net::SocketAddr;

@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::consumer_tokens::ConsumerTokens;
+use super::limits;
 use crate::config::HubConfig;
 use crate::wire::{self, now_ms};
 
@@ -436,8 +437,7 @@ impl HubState {
         else {
             return;
         };
-        let changes = changes_from(conv, from_seq);
-        if !changes.is_empty() {
+        for changes in changes_from(conv, from_seq).chunks(limits::HISTORY_PAGE) {
             Self::send(
                 &agent.outbox,
                 wire::notification(
@@ -794,8 +794,14 @@ impl HubState {
         body
     }
 
-    /// Past events of a conversation, for `QueryMessages`.
-    pub fn history(&self, conv_id: &str, newer_than: Option<u64>) -> Result<Value, Refusal> {
+    /// Past events of a conversation, for `QueryMessages`: the first
+    /// `page` of those newer than `newer_than`, oldest first.
+    pub fn history(
+        &self,
+        conv_id: &str,
+        newer_than: Option<u64>,
+        page: usize,
+    ) -> Result<Value, Refusal> {
         let conv = self
             .conversations
             .get(conv_id)
@@ -804,6 +810,7 @@ impl HubState {
             .events
             .iter()
             .filter(|e| newer_than.is_none_or(|n| e.sequence > n))
+            .take(page)
             .map(|e| self.agent_event(conv, e, false))
             .collect();
         Ok(Value::Array(events))
@@ -1141,11 +1148,16 @@ impl HubState {
             .get_mut(&conn)
             .ok_or((401, "not connected".to_string()))?;
         consumer.dialog_subscriptions.insert(dialog_id.to_owned());
-        if let (false, Some(outbox)) = (changes.is_empty(), &consumer.outbox) {
-            Self::send(
-                outbox,
-                wire::notification("ms.MessagingEventNotification", json!({"changes": changes})),
-            );
+        if let Some(outbox) = &consumer.outbox {
+            for changes in changes.chunks(limits::HISTORY_PAGE) {
+                Self::send(
+                    outbox,
+                    wire::notification(
+                        "ms.MessagingEventNotification",
+                        json!({"changes": changes}),
+                    ),
+                );
+            }
         }
         Ok(())
     }

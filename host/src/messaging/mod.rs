@@ -26,6 +26,19 @@ use crate::wire::{self, Frame};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a logout waits for the platform: a shutdown must not hang on it.
 pub const LOGOUT_PATIENCE: Duration = Duration::from_secs(2);
+/// The largest frame (and message) the connector reads from the platform.
+/// What a platform sends it is small (events, pages of history); a larger
+/// frame ends the session, which then reconnects.
+pub const MAX_FRAME_BYTES: usize = 16 << 20;
+
+fn socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME_BYTES))
+        .max_frame_size(Some(MAX_FRAME_BYTES))
+}
+
+/// Events asked for per `QueryMessages` page (LivePerson's most).
+const HISTORY_PAGE: usize = 100;
 /// Application keep-alive (`GetClock`) interval.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
 
@@ -302,6 +315,24 @@ impl AgentConnection {
         &self.agent_id
     }
 
+    /// A `QueryMessages` answer as past events.
+    fn past_events(&self, body: &Value) -> Vec<PastEvent> {
+        body.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let from_consumer = e["originatorMetadata"]["role"] == "CONSUMER";
+                let originator = e["originatorId"].as_str().unwrap_or_default();
+                Some(PastEvent {
+                    sequence: e["sequence"].as_u64()?,
+                    from_consumer,
+                    from_this_bot: !from_consumer && self.bot_agents.contains(originator),
+                    event: e["event"].clone(),
+                })
+            })
+            .collect()
+    }
+
     /// Sends a request and waits for its response body.
     pub async fn request(&self, kind: &str, body: Value) -> Result<Value, PlatformError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
@@ -376,10 +407,14 @@ async fn open_socket(
     let ws_url =
         format!("{scheme}://{messaging}/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1");
     let connector = tokio_tungstenite::Connector::Rustls(credentials.tls.clone());
-    let (socket, _) =
-        tokio_tungstenite::connect_async_tls_with_config(&ws_url, None, true, Some(connector))
-            .await
-            .map_err(|e| ConnectError::Socket(e.to_string()))?;
+    let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(
+        &ws_url,
+        Some(socket_config()),
+        true,
+        Some(connector),
+    )
+    .await
+    .map_err(|e| ConnectError::Socket(e.to_string()))?;
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outgoing) = mpsc::unbounded_channel::<Message>();
     let writer = tokio::spawn(async move {
@@ -858,27 +893,31 @@ impl Platform for AgentConnection {
         conversation_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<PastEvent>, PlatformError>> {
         Box::pin(async move {
-            let body = self
-                .request(
-                    ".ams.ms.QueryMessages",
-                    json!({"dialogId": conversation_id, "newerThanSequence": 0}),
-                )
-                .await?;
-            Ok(body
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| {
-                    let from_consumer = e["originatorMetadata"]["role"] == "CONSUMER";
-                    let originator = e["originatorId"].as_str().unwrap_or_default();
-                    Some(PastEvent {
-                        sequence: e["sequence"].as_u64()?,
-                        from_consumer,
-                        from_this_bot: !from_consumer && self.bot_agents.contains(originator),
-                        event: e["event"].clone(),
-                    })
-                })
-                .collect())
+            // Page by page (LivePerson's maxQuantity is at most 100): a
+            // long conversation never comes as one frame over a limit.
+            let mut past = Vec::new();
+            let mut newer_than = 0;
+            loop {
+                let body = self
+                    .request(
+                        ".ams.ms.QueryMessages",
+                        json!({"dialogId": conversation_id, "newerThanSequence": newer_than,
+                               "maxQuantity": HISTORY_PAGE}),
+                    )
+                    .await?;
+                let page = self.past_events(&body);
+                let full = body.as_array().is_some_and(|a| a.len() >= HISTORY_PAGE);
+                // A full page may have a next one; progress guards the loop.
+                let next = page
+                    .last()
+                    .map(|e| e.sequence)
+                    .filter(|&last| full && last > newer_than);
+                past.extend(page);
+                match next {
+                    Some(last) => newer_than = last,
+                    None => return Ok(past),
+                }
+            }
         })
     }
 

@@ -72,6 +72,21 @@ impl WireClient {
         }
     }
 
+    /// Reads until the server closes the socket: its close code, if it
+    /// sent a close frame.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("the socket closes in time")
+            {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
     /// Sends a request and returns its response frame.
     pub async fn request_with_headers(&mut self, kind: &str, body: Value, headers: Value) -> Value {
         let id = self.next_id.to_string();

@@ -1,0 +1,52 @@
+//! What the hub takes from its peers, so that one consumer's content
+//! cannot hurt anybody else (LivePerson's platform has limits of its own;
+//! where it publishes none we could confirm, these are the hub's).
+//!
+//! - A frame on either socket is at most [`MAX_FRAME_BYTES`]: a larger one
+//!   cannot be a request the hub understands; that socket is closed with
+//!   1009 (message too big) before the frame is held whole.
+//! - One published event (its JSON: text, structured content, quick
+//!   replies together) is at most [`MAX_EVENT_BYTES`]; a larger one is
+//!   answered 413 and the socket carries on.
+//! - History is served in pages of at most [`HISTORY_PAGE`] events, as
+//!   LivePerson's `QueryMessages` does (`maxQuantity`, default and most
+//!   100): no answer or notification holds a whole long conversation.
+//! - Request bodies over HTTP are at most `BODY_LIMIT` (the hub's module).
+
+/// The largest frame the hub reads on its agent and consumer sockets.
+pub const MAX_FRAME_BYTES: usize = crate::http::MAX_SOCKET_MESSAGE;
+
+/// The largest event (as JSON) a consumer or an agent may publish.
+pub const MAX_EVENT_BYTES: usize = 32 << 10;
+
+/// The most events one history answer or notification carries.
+pub const HISTORY_PAGE: usize = 100;
+
+/// Refuses an event larger than [`MAX_EVENT_BYTES`] with 413.
+pub fn check_event(event: &serde_json::Value) -> Result<(), super::state::Refusal> {
+    let size = serde_json::to_vec(event).map_or(usize::MAX, |bytes| bytes.len());
+    if size > MAX_EVENT_BYTES {
+        return Err((
+            413,
+            format!("the event is {size} bytes; the most an event may hold is {MAX_EVENT_BYTES}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Ends a socket whose peer sent a frame over [`MAX_FRAME_BYTES`]: a close
+/// frame 1009 (message too big) goes out before the writer is stopped.
+pub async fn close_too_big(
+    outbox: &super::state::Outbox,
+    writer: &mut tokio::task::JoinHandle<()>,
+) {
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+    let reason = format!("frames are at most {MAX_FRAME_BYTES} bytes");
+    let _ = outbox.send(super::state::Outgoing::Close(1009, reason));
+    let _ = tokio::time::timeout(PATIENCE, writer).await;
+}
+
+/// True for the read error of a frame over [`MAX_FRAME_BYTES`].
+pub fn is_too_big(error: &tokio_tungstenite::tungstenite::Error) -> bool {
+    matches!(error, tokio_tungstenite::tungstenite::Error::Capacity(_))
+}

@@ -1,0 +1,105 @@
+//! Hostile consumers hurt no one else: oversized messages and frames, long
+//! histories. Each test keeps a well-behaved consumer on the same connector
+//! and asserts it is still answered and the connector stays Online.
+
+use serde_json::json;
+use switchboard::connector::Status;
+use switchboard::hub::limits::{MAX_EVENT_BYTES, MAX_FRAME_BYTES};
+
+use crate::support::{ConfigDir, Consumer, RecordingBot, connector_file, gateway};
+
+fn one_connector(bot: &RecordingBot) -> ConfigDir {
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write("bots/b.toml", &bot.config("b"));
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-user", "", "messageDelay = 100"),
+    );
+    config
+}
+
+/// A consumer that says something and is answered.
+async fn answered(consumer: &mut Consumer, text: &str) {
+    consumer.say(text).await;
+    assert_eq!(
+        consumer.next_agent_text().await,
+        format!("bot heard: {text}")
+    );
+}
+
+async fn publish(consumer: &mut Consumer, text: &str) -> serde_json::Value {
+    let id = consumer.conversation_id.clone();
+    consumer
+        .wire
+        .request(
+            "ms.PublishEvent",
+            json!({"dialogId": id, "conversationId": id,
+                   "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text}}),
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_is_refused_413_and_the_socket_and_others_carry_on() {
+    let bot = RecordingBot::echo().await;
+    let config = one_connector(&bot);
+    let gateway = gateway(&config).await;
+    let mut hostile = Consumer::of(&gateway).await;
+    hostile.start_conversation().await;
+    let mut polite = Consumer::of(&gateway).await;
+    polite.start_conversation().await;
+
+    for _ in 0..2 {
+        let refused = publish(&mut hostile, &"x".repeat(MAX_EVENT_BYTES + 1)).await;
+        assert_eq!(refused["code"], 413, "{refused}");
+    }
+    answered(&mut polite, "hello").await;
+    // The refusal cost the hostile consumer nothing but that request.
+    answered(&mut hostile, "small now").await;
+    assert!(bot.texts().iter().all(|t| t.len() < MAX_EVENT_BYTES));
+    assert_eq!(gateway.report("c").unwrap().status, Status::Online);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_over_the_limit_closes_only_that_socket() {
+    let bot = RecordingBot::echo().await;
+    let config = one_connector(&bot);
+    let gateway = gateway(&config).await;
+    let mut hostile = Consumer::of(&gateway).await;
+    hostile.start_conversation().await;
+    let mut polite = Consumer::of(&gateway).await;
+    polite.start_conversation().await;
+    answered(&mut polite, "before").await;
+
+    hostile
+        .wire
+        .send_text("x".repeat(MAX_FRAME_BYTES + 1))
+        .await;
+    assert_eq!(
+        hostile.wire.close_code().await,
+        Some(1009),
+        "message too big"
+    );
+    answered(&mut polite, "after").await;
+    assert_eq!(gateway.report("c").unwrap().status, Status::Online);
+}
+
+/// 150 messages wait while the connector is stopped; when it starts and
+/// takes the conversation, it reads the history page by page (100 at most
+/// each) and the bot gets every one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_history_is_read_in_pages() {
+    let bot = RecordingBot::echo().await;
+    let config = one_connector(&bot);
+    let mut gateway = gateway(&config).await;
+    gateway.stop_connector("c").await.unwrap();
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    for n in 0..150 {
+        consumer.say(&format!("m{n}")).await;
+    }
+    gateway.start_connector("c").unwrap();
+    let answer = consumer.next_agent_text().await;
+    let expected: Vec<String> = (0..150).map(|n| format!("m{n}")).collect();
+    assert_eq!(answer, format!("bot heard: {}", expected.join(" ")));
+}
