@@ -1,7 +1,8 @@
 //! `switchboard validate` is as strict as `run`: a plugin file that `run`
 //! would refuse (not WebAssembly, a core module rather than a component, a
 //! component that traps while starting) makes `validate` fail, located at
-//! the plugin's entry (file:line:col), without binding a port.
+//! the plugin's entry (file:line:col), without binding a port. Findings
+//! point at the value that is wrong, not at a neighbour.
 
 use std::process::Command;
 
@@ -9,6 +10,20 @@ use crate::support::{ConfigDir, built_plugin, connector_file};
 
 const BOT: &str =
     "id = \"b\"\nkind = \"scripted\"\n[[rules]]\nmatch = '.*'\nsay = [{ text = \"ok\" }]\n";
+
+/// `switchboard validate DIR`: success, and what it printed.
+fn validate(dir: &std::path::Path) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("validate")
+        .arg(dir)
+        .env_remove("SWITCHBOARD_TEST_UNSET")
+        .output()
+        .expect("switchboard runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
 
 /// Runs `switchboard validate` on a configuration whose connector `c` has
 /// one plugin, `plugins/x.wasm`, with these bytes.
@@ -52,4 +67,69 @@ fn validate_refuses_what_run_refuses_at_the_plugins_entry() {
     }
     let (ok, output, _) = validate_with_plugin(&std::fs::read(built_plugin("greeting")).unwrap());
     assert!(ok, "a real plugin is valid:\n{output}");
+}
+
+/// Each finding is at the offending value's line and column.
+#[test]
+fn findings_point_at_the_offending_value() {
+    // A short admin token: at the token, not at `listen`.
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write("bots/b.toml", BOT);
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-user", "", ""),
+    );
+    config.append(
+        "switchboard.toml",
+        "\n[admin]\nlisten = \"127.0.0.1:0\"\n[[admin.tokens]]\nowner = \"o\"\nrole = \"viewer\"\ntoken = \"short\"\n",
+    );
+    let gateway_file = config.path().join("switchboard.toml");
+    let line = std::fs::read_to_string(&gateway_file)
+        .unwrap()
+        .lines()
+        .position(|l| l == "token = \"short\"")
+        .unwrap()
+        + 1;
+    let (ok, output) = validate(config.path());
+    assert!(!ok);
+    let at = format!(
+        "{}:{line}:9: error: the admin token of `o` is shorter",
+        gateway_file.display()
+    );
+    assert!(output.contains(&at), "{at}\n{output}");
+
+    // A `say` entry with both text and card: at the entry, not at `match`.
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write(
+        "bots/b.toml",
+        "id = \"b\"\nkind = \"scripted\"\n[[rules]]\nmatch = '.*'\nsay = [{ text = \"a\" }, { text = \"a\", card = { title = \"t\" } }]\n",
+    );
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-user", "", ""),
+    );
+    let (ok, output) = validate(config.path());
+    assert!(!ok);
+    let at = format!(
+        "{}:5:24: error: each `say` entry needs exactly one",
+        config.path().join("bots/b.toml").display()
+    );
+    assert!(output.contains(&at), "{at}\n{output}");
+
+    // An unset environment variable: at its value, not at `[api_key]`.
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write("bots/b.toml", BOT);
+    config.write(
+        "connectors/c.toml",
+        "id = \"c\"\nbot = \"b\"\naccount = \"123\"\nagent_user_id = \"bot-user\"\n\
+         [api_key]\napp_key = \"k\"\nsecret = { env = \"SWITCHBOARD_TEST_UNSET\" }\n\
+         access_token = \"t\"\naccess_token_secret = \"s\"\n",
+    );
+    let (ok, output) = validate(config.path());
+    assert!(!ok);
+    let at = format!(
+        "{}:7:10: error: environment variable `SWITCHBOARD_TEST_UNSET` is not set",
+        config.path().join("connectors/c.toml").display()
+    );
+    assert!(output.contains(&at), "{at}\n{output}");
 }

@@ -532,7 +532,7 @@ fn default_admin_listen() -> Spanned<String> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawToken {
-    owner: String,
+    owner: Spanned<String>,
     role: AdminRole,
     #[serde(default)]
     token: Option<Spanned<String>>,
@@ -618,10 +618,10 @@ struct RawSecret {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawApiKey {
-    app_key: RawSecretValue,
-    secret: RawSecretValue,
-    access_token: RawSecretValue,
-    access_token_secret: RawSecretValue,
+    app_key: Spanned<RawSecretValue>,
+    secret: Spanned<RawSecretValue>,
+    access_token: Spanned<RawSecretValue>,
+    access_token_secret: Spanned<RawSecretValue>,
 }
 
 #[derive(Deserialize)]
@@ -800,7 +800,7 @@ struct RawRule {
     #[serde(rename = "match")]
     pattern: Spanned<String>,
     #[serde(default)]
-    say: Vec<RawAnswer>,
+    say: Vec<Spanned<RawAnswer>>,
     #[serde(default)]
     quick_replies: Vec<RawQuickReply>,
     #[serde(default)]
@@ -926,20 +926,22 @@ fn parse<T: for<'de> Deserialize<'de>>(
     }
 }
 
+/// A secret given as it is, or read from the environment; an unset
+/// variable is reported at the value that names it.
 fn secret_value(
-    value: RawSecretValue,
+    value: Spanned<RawSecretValue>,
     file: &Path,
     source: &str,
-    span: &Range<usize>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> String {
-    match value {
+    let span = value.span();
+    match value.into_inner() {
         RawSecretValue::Literal(text) => text,
         RawSecretValue::Env { env } => std::env::var(&env).unwrap_or_else(|_| {
             diagnostics.push(Diagnostic::error(
                 file,
                 source,
-                span.clone(),
+                span,
                 format!("environment variable `{env}` is not set"),
             ));
             String::new()
@@ -984,10 +986,8 @@ fn credentials(
             String::new()
         }));
     }
-    let key = raw.api_key.expect("counted above");
-    let span = key.span();
-    let key = key.into_inner();
-    let mut part = |value| secret_value(value, file, source, &span, diagnostics);
+    let key = raw.api_key.expect("counted above").into_inner();
+    let mut part = |value| secret_value(value, file, source, diagnostics);
     LoginCredentials::ApiKey {
         app_key: part(key.app_key),
         secret: part(key.secret),
@@ -1105,19 +1105,19 @@ fn parse_admin(
     let listen = parse_listen(&raw.listen, file, source, diagnostics)?;
     let mut tokens = Vec::new();
     for token in raw.tokens {
-        let secret = match (token.token, token.token_env) {
-            (Some(secret), None) => secret.into_inner(),
+        let owner = token.owner.get_ref().clone();
+        let (secret, at) = match (token.token, token.token_env) {
+            (Some(secret), None) => (secret.get_ref().clone(), secret.span()),
             (None, Some(var)) => match std::env::var(var.get_ref()) {
-                Ok(secret) => secret,
+                Ok(secret) => (secret, var.span()),
                 Err(_) => {
                     diagnostics.push(Diagnostic::error(
                         file,
                         source,
                         var.span(),
                         format!(
-                            "environment variable `{}` (the admin token of `{}`) is not set",
+                            "environment variable `{}` (the admin token of `{owner}`) is not set",
                             var.get_ref(),
-                            token.owner
                         ),
                     ));
                     continue;
@@ -1127,10 +1127,9 @@ fn parse_admin(
                 diagnostics.push(Diagnostic::error(
                     file,
                     source,
-                    raw.listen.span(),
+                    token.owner.span(),
                     format!(
-                        "the admin token of `{}` needs exactly one of `token` or `token_env`",
-                        token.owner
+                        "the admin token of `{owner}` needs exactly one of `token` or `token_env`"
                     ),
                 ));
                 continue;
@@ -1140,16 +1139,15 @@ fn parse_admin(
             diagnostics.push(Diagnostic::error(
                 file,
                 source,
-                raw.listen.span(),
+                at,
                 format!(
-                    "the admin token of `{}` is shorter than 16 characters: too easy to guess",
-                    token.owner
+                    "the admin token of `{owner}` is shorter than 16 characters: too easy to guess"
                 ),
             ));
             continue;
         }
         tokens.push(AdminToken {
-            owner: token.owner,
+            owner,
             role: token.role,
             secret,
         });
@@ -1571,14 +1569,16 @@ pub(super) fn parse_bot(
         };
         let mut say = Vec::new();
         for answer in rule.say {
+            let at = answer.span();
+            let answer = answer.into_inner();
             match (answer.text, answer.card) {
                 (Some(text), None) => say.push(ScriptedAnswer::Text(text)),
                 (None, Some(card)) => say.push(ScriptedAnswer::Card(card)),
                 _ => diagnostics.push(Diagnostic::error(
                     file,
                     source,
-                    rule.pattern.span(),
-                    "each `say` entry of this rule needs exactly one of `text` or `card`",
+                    at,
+                    "each `say` entry needs exactly one of `text` or `card`",
                 )),
             }
         }
