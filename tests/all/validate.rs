@@ -133,3 +133,42 @@ fn findings_point_at_the_offending_value() {
     );
     assert!(output.contains(&at), "{at}\n{output}");
 }
+
+/// Skills named by `default_skill`, engagements and users must be among
+/// `[[hub.skills]]`; each unknown one is reported at its value.
+#[test]
+fn skills_that_do_not_exist_are_refused_where_they_are_named() {
+    let config = ConfigDir::with_hub(
+        "[[hub.users]]\nlogin = \"bot-user\"\npassword = \"pw\"\nskills = [\"1\", \"9\"]\n\n\
+         [[hub.engagements]]\nid = \"web\"\nskill = \"8\"\n\n",
+    );
+    let toml = std::fs::read_to_string(config.path().join("switchboard.toml")).unwrap();
+    config.write(
+        "switchboard.toml",
+        &toml.replace("default_skill = \"1\"", "default_skill = \"7\""),
+    );
+    config.write("bots/b.toml", BOT);
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-user", "", ""),
+    );
+    let (ok, output) = validate(config.path());
+    assert!(!ok, "{output}");
+    let file = config.path().join("switchboard.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    for (what, value) in [
+        ("default_skill `7`", "\"7\""),
+        ("the user's skill `9`", "\"9\""),
+        ("the engagement's skill `8`", "\"8\""),
+    ] {
+        let offset = text.find(value).unwrap();
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = offset - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+        let at = format!(
+            "{}:{line}:{column}: error: {what} is not one of",
+            file.display()
+        );
+        assert!(output.contains(&at), "{at}\n{output}");
+    }
+}

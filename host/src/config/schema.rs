@@ -550,7 +550,7 @@ struct RawHub {
     #[serde(default = "default_account")]
     account: String,
     #[serde(default = "default_skill")]
-    default_skill: String,
+    default_skill: Spanned<String>,
     #[serde(default)]
     skills: Vec<RawSkill>,
     #[serde(default)]
@@ -601,7 +601,7 @@ struct RawUser {
     #[serde(default)]
     api_key: Option<Spanned<RawApiKey>>,
     #[serde(default)]
-    skills: Vec<String>,
+    skills: Vec<Spanned<String>>,
     #[serde(default = "default_max_conversations")]
     max_conversations: Spanned<u32>,
     #[serde(default)]
@@ -635,7 +635,7 @@ enum RawSecretValue {
 #[serde(deny_unknown_fields)]
 struct RawEngagement {
     id: String,
-    skill: String,
+    skill: Spanned<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -834,8 +834,8 @@ fn default_hub_listen() -> Spanned<String> {
 fn default_account() -> String {
     "123".into()
 }
-fn default_skill() -> String {
-    "1".into()
+fn default_skill() -> Spanned<String> {
+    Spanned::new(0..0, "1".into())
 }
 fn default_ring_expiration() -> u64 {
     30_000
@@ -1165,6 +1165,35 @@ pub(super) fn parse_gateway(
     let hub = match raw.hub {
         Some(hub) if hub.enabled => {
             let listen = parse_listen(&hub.listen, file, source, diagnostics)?;
+            // Every skill named anywhere must be one of `[[hub.skills]]`;
+            // a hub that lists none has one: its default skill.
+            let mut known: Vec<&str> = hub.skills.iter().map(|s| s.id.as_str()).collect();
+            if known.is_empty() {
+                known.push(hub.default_skill.get_ref());
+            }
+            let mut check_skill = |skill: &Spanned<String>, what: &str| {
+                if !known.contains(&skill.get_ref().as_str()) {
+                    diagnostics.push(Diagnostic::error(
+                        file,
+                        source,
+                        skill.span(),
+                        format!(
+                            "{what} `{}` is not one of the hub's skills ([[hub.skills]]: {})",
+                            skill.get_ref(),
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            };
+            check_skill(&hub.default_skill, "default_skill");
+            for engagement in &hub.engagements {
+                check_skill(&engagement.skill, "the engagement's skill");
+            }
+            for user in &hub.users {
+                for skill in &user.skills {
+                    check_skill(skill, "the user's skill");
+                }
+            }
             let mut users = Vec::new();
             for user in hub.users {
                 let max = *user.max_conversations.get_ref();
@@ -1194,7 +1223,7 @@ pub(super) fn parse_gateway(
                     kind: user.kind,
                     enabled: user.enabled,
                     credentials,
-                    skills: user.skills,
+                    skills: user.skills.into_iter().map(Spanned::into_inner).collect(),
                     max_conversations: max.clamp(1, MAX_CONVERSATIONS_PER_AGENT),
                     created_by: user.created_by,
                 });
@@ -1207,9 +1236,9 @@ pub(super) fn parse_gateway(
                     id: s.id,
                 })
                 .collect();
-            if !skills.iter().any(|s| s.id == hub.default_skill) {
+            if skills.is_empty() {
                 skills.push(HubSkill {
-                    id: hub.default_skill.clone(),
+                    id: hub.default_skill.get_ref().clone(),
                     name: "default".into(),
                 });
             }
@@ -1313,14 +1342,14 @@ pub(super) fn parse_gateway(
                     .into_iter()
                     .map(|e| HubEngagement {
                         id: e.id,
-                        skill: e.skill,
+                        skill: e.skill.into_inner(),
                     })
                     .collect(),
                 consumer_auth,
                 agent_grace: Duration::from_millis(hub.agent_grace_ms),
                 listen,
                 account: hub.account,
-                default_skill: hub.default_skill,
+                default_skill: hub.default_skill.into_inner(),
                 skills,
                 users,
                 ring_expiration: Duration::from_millis(hub.ring_expiration_ms),
