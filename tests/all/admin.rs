@@ -12,7 +12,9 @@ use switchboard::connector::Status;
 use switchboard::http::HttpClient;
 use tokio::sync::Mutex;
 
-use crate::support::{ConfigDir, Consumer, GatewayProcess, PATIENCE, RecordingBot, connector_file};
+use crate::support::{
+    ConfigDir, Consumer, GatewayProcess, PATIENCE, RecordingBot, connector_file, schemathesis,
+};
 
 const VIEWER: &str = "viewer-token-0123456789";
 const DEVELOPER: &str = "developer-token-0123456789";
@@ -29,7 +31,7 @@ struct Admin {
     gateway: Arc<Mutex<Gateway>>,
     base: String,
     http: HttpClient,
-    _bot: RecordingBot,
+    _bot: Option<RecordingBot>,
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -76,6 +78,17 @@ impl Admin {
                 "messageDelay = 0",
             ),
         );
+        let admin = Admin::serve(config, Some(bot)).await;
+        for id in ["demo", "prod"] {
+            admin
+                .until(&format!("{id} Online"), |s| s[id] == "Online")
+                .await;
+        }
+        admin
+    }
+
+    /// A gateway on `config` with its admin API on the configured address.
+    async fn serve(config: ConfigDir, bot: Option<RecordingBot>) -> Admin {
         let gateway = crate::support::gateway(&config).await;
         let admin = gateway
             .admin_config()
@@ -86,20 +99,14 @@ impl Admin {
         let gateway = Arc::new(Mutex::new(gateway));
         let server = tokio::spawn(switchboard::admin::serve(listener, gateway.clone(), admin));
         let http = HttpClient::new(switchboard::tls::client_config(None).unwrap());
-        let admin = Admin {
+        Admin {
             config,
             gateway,
             base,
             http,
             _bot: bot,
             _server: server,
-        };
-        for id in ["demo", "prod"] {
-            admin
-                .until(&format!("{id} Online"), |s| s[id] == "Online")
-                .await;
         }
-        admin
     }
 
     async fn call(
@@ -118,6 +125,38 @@ impl Admin {
             )
             .await
             .unwrap()
+    }
+
+    /// A request with a raw body (any bytes, of any size) over a plain
+    /// socket: its status and its body as JSON.
+    async fn raw(&self, token: &str, method: &str, path: &str, body: Vec<u8>) -> (u16, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.base.trim_start_matches("http://");
+        let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        // The server may answer before it reads the body, and then stop
+        // reading: the rest need not be sent.
+        let writer = tokio::spawn(async move {
+            let _ = write.write_all(head.as_bytes()).await;
+            let _ = write.write_all(&body).await;
+            write
+        });
+        let mut answer = Vec::new();
+        let _ = read.read_to_end(&mut answer).await;
+        drop(writer.await);
+        let answer = String::from_utf8_lossy(&answer);
+        let status = answer
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
+        let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
     }
 
     async fn statuses(&self) -> Value {
@@ -282,6 +321,222 @@ async fn every_role_gets_exactly_its_endpoints() {
         .unwrap();
     assert_eq!(status, 200);
     assert!(text.contains("<h1>Agent Connectors</h1>"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_role_is_checked_before_the_body_is_read() {
+    let admin = Admin::start("").await;
+    let huge = format!(
+        "{{\"id\": \"demo\", \"padding\": \"{}\"}}",
+        "x".repeat(300 << 10)
+    );
+    let bodies: [(&str, Vec<u8>); 5] = [
+        ("not JSON", b"{not json".to_vec()),
+        ("not an object", b"[1, 2]".to_vec()),
+        (
+            "a bad document",
+            br#"{"id": "demo", "max_conversations": "many"}"#.to_vec(),
+        ),
+        ("a bad id in the body", br#"{"id": "../evil"}"#.to_vec()),
+        ("over 256 KiB", huge.into_bytes()),
+    ];
+    for (method, path) in [
+        ("POST", "/api/connectors"),
+        ("PUT", "/api/connectors/demo"),
+        ("PUT", "/api/connectors/prod"),
+    ] {
+        for (what, body) in &bodies {
+            let (status, answer) = admin.raw(VIEWER, method, path, body.clone()).await;
+            assert_eq!(
+                (status, answer["error"]["code"].as_str()),
+                (403, Some("forbidden")),
+                "a viewer's {method} {path} with {what}: {answer}"
+            );
+        }
+    }
+    // A production connector's stricter role is known from the body's
+    // `deploy_to` alone: the rest of a bot developer's body is not checked.
+    let (status, answer) = admin
+        .raw(
+            DEVELOPER,
+            "POST",
+            "/api/connectors",
+            br#"{"id": "new", "deploy_to": "production", "max_conversations": "many"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    // The body is read for those who may change: a bad one answers 400, 413 or 422.
+    for (body, want, code) in [
+        (b"{not json".to_vec(), 400, "bad_json"),
+        (
+            br#"{"max_conversations": "many"}"#.to_vec(),
+            422,
+            "invalid_configuration",
+        ),
+        (bodies[4].1.clone(), 413, "body_too_large"),
+    ] {
+        let (status, answer) = admin
+            .raw(DEVELOPER, "PUT", "/api/connectors/demo", body)
+            .await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (want, Some(code)),
+            "{answer}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_id_outside_the_rule_answers_400_on_every_id_route_and_no_answer_names_a_server_path()
+ {
+    let admin = Admin::start("").await;
+    let server_path = admin.config.path().display().to_string();
+    let document = json!({"bot": "b", "account": "123", "agent_user_id": "demo-bot", "password": "pw-demo-bot", "custom": {"messageDelay": 0}});
+    let long = "a".repeat(300);
+    let longer = "a".repeat(5000);
+    // `../evil` as a client sends it in a path segment.
+    for id in [long.as_str(), longer.as_str(), "..%2Fevil", &"b".repeat(65)] {
+        for (method, pattern) in ROUTES.iter().filter(|(_, p)| p.contains("{id}")) {
+            let path = pattern.replace("{id}", id).replace("{name}", "greeting");
+            let body = (*method == "PUT").then(|| document.clone());
+            // The id is checked before the role: even a viewer hears why.
+            for token in [ADMINISTRATOR, VIEWER] {
+                let (status, answer) = admin.call(token, method, &path, body.clone()).await;
+                assert_eq!(status, 400, "{method} {pattern} with {id:.20}: {answer}");
+                assert_eq!(answer["error"]["code"], "bad_id");
+                let message = answer["error"]["message"].as_str().unwrap();
+                assert!(
+                    message.contains(
+                        "1 to 64 characters, each a letter A-Z or a-z, a digit, `-` or `_`"
+                    ),
+                    "{message}"
+                );
+                assert!(
+                    message.len() < 300,
+                    "the id is not repeated whole: {message}"
+                );
+                assert!(!answer.to_string().contains(&server_path), "{answer}");
+            }
+        }
+    }
+    // In a new connector's body, the same rule.
+    for id in [
+        long.as_str(),
+        longer.as_str(),
+        "../evil",
+        "demo/../../x",
+        "",
+    ] {
+        let mut body = document.clone();
+        body["id"] = json!(id);
+        let (status, answer) = admin
+            .call(ADMINISTRATOR, "POST", "/api/connectors", Some(body))
+            .await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("bad_id")),
+            "{answer}"
+        );
+        assert!(!answer.to_string().contains(&server_path), "{answer}");
+    }
+    let mut files: Vec<String> = std::fs::read_dir(admin.config.path().join("connectors"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["demo.toml", "prod.toml"], "nothing was written");
+
+    // A change the reload refuses is located relative to the configuration
+    // directory, in the answer and in the reload's outcome.
+    let mut refused = json!({"bot": "b", "account": "123", "agent_user_id": "prod-bot", "password": "pw-prod-bot", "deploy_to": "production", "autostart": true, "custom": {"messageDelay": 500}});
+    refused["plugins"] = json!([{"file": "nowhere.wasm"}]);
+    let (status, answer) = admin
+        .call(ADMINISTRATOR, "PUT", "/api/connectors/prod", Some(refused))
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    let text = answer.to_string();
+    assert!(text.contains("connectors/prod.toml:"), "{text}");
+    assert!(
+        text.contains("unknown plugin file `nowhere.wasm`"),
+        "{text}"
+    );
+    let built = std::path::Path::new(switchboard::plugin::BUILT_PLUGIN_DIR);
+    for path in [built.to_owned(), built.canonicalize().unwrap()] {
+        assert!(!text.contains(&*path.to_string_lossy()), "{text}");
+    }
+    assert!(!text.contains(&server_path), "{text}");
+    let (_, reload) = admin.call(VIEWER, "GET", "/api/reload", None).await;
+    assert_eq!(reload["last"]["ok"], false, "{reload}");
+    assert!(!reload.to_string().contains(&server_path), "{reload}");
+}
+
+/// Tells schemathesis that a schema-valid connector document may still be
+/// refused (422) by the gateway's state: its bots, the platform's users,
+/// the connectors running; and so may a start, once an edit gave the
+/// connector a user the platform refuses. Only for an administrator, who
+/// gets that far.
+const SCHEMATHESIS_STATE_DEPENDENT: &str = r#"
+[[operations]]
+include-name = ["POST /api/connectors", "PUT /api/connectors/{id}", "POST /api/connectors/{id}/start"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
+"#;
+
+/// The shipped configuration's tokens.
+const SHIPPED_ADMINISTRATOR: &str = "demo-admin-token-change-me";
+const SHIPPED_VIEWER: &str = "demo-viewer-token-change-me";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_nothing_for_an_administrator_or_a_viewer() {
+    let st = tokio::task::spawn_blocking(schemathesis).await.unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let settings = scratch.path().join("schemathesis.toml");
+    std::fs::write(&settings, SCHEMATHESIS_STATE_DEPENDENT).unwrap();
+    // A viewer's run takes schemathesis's defaults: every change is
+    // refused with 403 before its body or the gateway's state matters.
+    for (who, token, settings) in [
+        ("administrator", SHIPPED_ADMINISTRATOR, Some(&settings)),
+        ("viewer", SHIPPED_VIEWER, None),
+    ] {
+        // Each run on its own copy: the administrator's changes it.
+        let admin = Admin::serve(crate::support::shipped_config_copy(), None).await;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while admin.gateway.lock().await.report("demo-1").unwrap().status != Status::Online {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "demo-1 never Online"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut command = std::process::Command::new(&st);
+        if let Some(settings) = settings {
+            command.arg("--config-file").arg(settings);
+        }
+        command
+            .args(["run", &format!("{}/api/openapi.json", admin.base)])
+            .args(["--url", &admin.base])
+            .args(["--checks", "all", "--seed", "14", "--max-examples", "30"])
+            .args([
+                "--workers",
+                "1",
+                "--generation-database",
+                "none",
+                "--no-color",
+            ])
+            .args(["--header", &format!("Authorization: Bearer {token}")])
+            .current_dir(scratch.path());
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .expect("st runs");
+        let report = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "schemathesis found something as {who}:\n{report}"
+        );
+        assert!(report.contains("Tested: 14"), "{report}");
+        admin.gateway.lock().await.wind_down().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

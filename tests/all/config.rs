@@ -170,3 +170,38 @@ fn capacity_above_999_and_a_shared_agent_user_are_refused_and_password_login_is_
         "{output}"
     );
 }
+
+#[test]
+fn a_connector_id_outside_the_rule_is_located_at_its_value() {
+    let long = "c".repeat(65);
+    let long_finding = format!("connector id `{}…` is 65 characters long", &long[..24]);
+    for (id, finding) in [
+        ("../evil", "connector id `../evil` holds '.'"),
+        (long.as_str(), long_finding.as_str()),
+        ("", "the connector id is empty"),
+    ] {
+        let config = ConfigDir::new(&["u"]);
+        config.write("bots/b.toml", BOT);
+        config.write(
+            "connectors/c.toml",
+            &connector("").replace("id = \"c\"", &format!("id = \"{id}\"")),
+        );
+        let (ok, output) = validate(config.path());
+        assert!(!ok, "{output}");
+        let expected = format!("c.toml:1:6: error: {finding}");
+        assert!(output.contains(&expected), "{expected} in {output}");
+        assert!(
+            output.contains("a connector id is 1 to 64 characters, each a letter A-Z or a-z, a digit, `-` or `_`"),
+            "{output}"
+        );
+    }
+    // 64 characters are an id.
+    let config = ConfigDir::new(&["u"]);
+    config.write("bots/b.toml", BOT);
+    config.write(
+        "connectors/c.toml",
+        &connector("").replace("id = \"c\"", &format!("id = \"{}\"", "c".repeat(64))),
+    );
+    let (ok, output) = validate(config.path());
+    assert!(ok, "{output}");
+}

@@ -14,16 +14,20 @@ pub mod client;
 mod metrics;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
 use crate::app::{Gateway, LifecycleError};
-use crate::config::{AdminConfig, AdminRole, DeployTo};
+use crate::config::{AdminConfig, AdminRole, ConnectorId, DeployTo};
 use crate::http::{self, Body};
 use auth::{Action, Caller, Tokens};
 
@@ -80,6 +84,8 @@ struct ApiError {
     code: &'static str,
     message: String,
     details: Vec<String>,
+    /// The methods a 405's path takes, for its `Allow` header.
+    allow: Option<String>,
 }
 
 impl ApiError {
@@ -89,6 +95,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            allow: None,
         }
     }
 
@@ -101,7 +108,11 @@ impl ApiError {
         if !self.details.is_empty() {
             error["details"] = json!(self.details);
         }
-        http::json(self.status, &json!({ "error": error }))
+        let mut response = http::json(self.status, &json!({ "error": error }));
+        if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
+            response.headers_mut().insert(hyper::header::ALLOW, allow);
+        }
+        response
     }
 }
 
@@ -134,11 +145,110 @@ impl From<LifecycleError> for ApiError {
             code,
             message,
             details,
+            allow: None,
         }
     }
 }
 
 type Handled = Result<Response<Body>, ApiError>;
+
+/// What a request asks for, once its path, its method and its ids are
+/// known to be right.
+enum Route<'a> {
+    Page,
+    OpenApi,
+    Metrics,
+    List,
+    Add,
+    Show(ConnectorId),
+    Edit(ConnectorId),
+    Delete(ConnectorId),
+    Start(ConnectorId),
+    Stop(ConnectorId),
+    History(ConnectorId),
+    Plugins(ConnectorId),
+    ResetPlugin(ConnectorId, &'a str),
+    ReloadStatus,
+    Reload,
+}
+
+impl<'a> Route<'a> {
+    /// The route of `method` on `segments`. The connector id comes first:
+    /// a path whose id breaks the rule answers 400 `bad_id` whatever else
+    /// is wrong with the request; then an unknown path 404, an unknown
+    /// method 405 with `Allow`.
+    fn resolve(method: &Method, segments: &[&'a str]) -> Result<Route<'a>, ApiError> {
+        let Some(&(_, pattern)) = ROUTES.iter().find(|(_, p)| matches(p, segments)) else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such route; /api/openapi.json lists them",
+            ));
+        };
+        let id = match pattern.contains("{id}") {
+            true => Some(ConnectorId::parse(segments[2]).map_err(bad_id)?),
+            false => None,
+        };
+        Ok(match (method.as_str(), pattern, id) {
+            ("GET", "/", None) => Route::Page,
+            ("GET", "/api/openapi.json", None) => Route::OpenApi,
+            ("GET", "/metrics", None) => Route::Metrics,
+            ("GET", "/api/connectors", None) => Route::List,
+            ("POST", "/api/connectors", None) => Route::Add,
+            ("GET", "/api/connectors/{id}", Some(id)) => Route::Show(id),
+            ("PUT", "/api/connectors/{id}", Some(id)) => Route::Edit(id),
+            ("DELETE", "/api/connectors/{id}", Some(id)) => Route::Delete(id),
+            ("POST", "/api/connectors/{id}/start", Some(id)) => Route::Start(id),
+            ("POST", "/api/connectors/{id}/stop", Some(id)) => Route::Stop(id),
+            ("GET", "/api/connectors/{id}/history", Some(id)) => Route::History(id),
+            ("GET", "/api/connectors/{id}/plugins", Some(id)) => Route::Plugins(id),
+            ("POST", "/api/connectors/{id}/plugins/{name}/reset", Some(id)) => {
+                Route::ResetPlugin(id, segments[4])
+            }
+            ("GET", "/api/reload", None) => Route::ReloadStatus,
+            ("POST", "/api/reload", None) => Route::Reload,
+            _ => {
+                let allowed: Vec<&str> = ROUTES
+                    .iter()
+                    .filter(|(_, p)| *p == pattern)
+                    .map(|(m, _)| *m)
+                    .collect();
+                let mut error = ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!("{method} is not allowed here; {} is", allowed.join(", ")),
+                );
+                error.allow = Some(allowed.join(", "));
+                return Err(error);
+            }
+        })
+    }
+
+    /// The least a caller must be allowed to do for this route: checked
+    /// before anything is looked up or any body read. Changes to
+    /// production connectors need more, checked once that is known.
+    fn least(&self) -> Action {
+        match self {
+            Route::Page
+            | Route::OpenApi
+            | Route::Metrics
+            | Route::List
+            | Route::Show(_)
+            | Route::History(_)
+            | Route::Plugins(_)
+            | Route::ReloadStatus => Action::Read,
+            Route::Add | Route::Edit(_) | Route::Delete(_) | Route::Start(_) | Route::Stop(_) => {
+                Action::Change
+            }
+            Route::ResetPlugin(..) => Action::Operate,
+            Route::Reload => Action::Reload,
+        }
+    }
+}
+
+fn bad_id(error: crate::config::BadConnectorId) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_id", error.to_string())
+}
 
 impl Admin {
     async fn handle(
@@ -150,23 +260,32 @@ impl Admin {
         let path = request.uri().path().to_owned();
         match self.route(request, &method, &path).await {
             Ok(response) => response,
-            Err(error) => {
+            Err(mut error) => {
                 if error.status.is_server_error() {
                     tracing::error!(%method, %path, "{}", error.message);
+                }
+                if error.message.contains('/') || error.details.iter().any(|d| d.contains('/')) {
+                    let paths = ServerPaths::of(&*self.gateway.lock().await);
+                    error.message = paths.hide(&error.message);
+                    for detail in &mut error.details {
+                        *detail = paths.hide(detail);
+                    }
                 }
                 error.response()
             }
         }
     }
 
+    /// Answers a request in a fixed order: the route and its ids, the
+    /// token, the least role the route needs, and only then the body and
+    /// whatever else (a production connector's stricter role) it decides.
     async fn route(&self, request: Request<Incoming>, method: &Method, path: &str) -> Handled {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let route = Route::resolve(method, &segments)?;
         // Public: the page (it asks for a token) and the API's description.
-        match (method.as_str(), segments.as_slice()) {
-            ("GET", [""]) => return Ok(http::content("text/html; charset=utf-8", PAGE)),
-            ("GET", ["api", "openapi.json"]) => {
-                return Ok(http::content("application/json", OPENAPI));
-            }
+        match route {
+            Route::Page => return Ok(http::content("text/html; charset=utf-8", PAGE)),
+            Route::OpenApi => return Ok(http::content("application/json", OPENAPI)),
             _ => {}
         }
         let caller = self.tokens.caller(&request).ok_or_else(|| {
@@ -176,17 +295,17 @@ impl Admin {
                 "send `Authorization: Bearer <token>` with a token from [admin] in switchboard.toml",
             )
         })?;
-        match (method.as_str(), segments.as_slice()) {
-            ("GET", ["metrics"]) => {
-                caller.require(Action::Read, false)?;
+        caller.require(route.least(), false)?;
+        match &route {
+            Route::Page | Route::OpenApi => unreachable!("answered above"),
+            Route::Metrics => {
                 let gateway = self.gateway.lock().await;
                 Ok(http::content(
                     "text/plain; version=0.0.4; charset=utf-8",
                     metrics::render(&gateway),
                 ))
             }
-            ("GET", ["api", "connectors"]) => {
-                caller.require(Action::Read, false)?;
+            Route::List => {
                 let gateway = self.gateway.lock().await;
                 let list: Vec<Value> = gateway
                     .connector_ids()
@@ -195,114 +314,121 @@ impl Admin {
                     .collect();
                 Ok(http::json(StatusCode::OK, &json!({ "connectors": list })))
             }
-            ("POST", ["api", "connectors"]) => {
-                let body = read_json(request).await?;
-                self.add(&caller, body).await
-            }
-            ("GET", ["api", "connectors", id]) => {
-                caller.require(Action::Read, false)?;
+            Route::Add => self.add(&caller, request).await,
+            Route::Show(id) => {
                 let gateway = self.gateway.lock().await;
-                let mut details = summary(&gateway, id)?;
-                let report = gateway.report(id)?;
+                let mut details = summary(&gateway, id.as_str())?;
+                let report = gateway.report(id.as_str())?;
                 details["details"] = json!(report.details);
                 details["progress"] = json!(report.progress);
                 Ok(http::json(StatusCode::OK, &details))
             }
-            ("PUT", ["api", "connectors", id]) => {
-                let body = read_json(request).await?;
-                self.edit(&caller, id, body).await
-            }
-            ("DELETE", ["api", "connectors", id]) => {
+            Route::Edit(id) => self.edit(&caller, id, request).await,
+            Route::Delete(id) => {
+                let id = id.as_str();
                 let mut gateway = self.gateway.lock().await;
                 caller.require(Action::Change, is_production(&gateway, id)?)?;
                 gateway.delete_connector(id).await?;
                 Ok(http::json(StatusCode::OK, &json!({ "deleted": id })))
             }
-            ("POST", ["api", "connectors", id, verb @ ("start" | "stop")]) => {
+            Route::Start(id) | Route::Stop(id) => {
+                let start = matches!(route, Route::Start(_));
+                let id = id.as_str();
                 let mut gateway = self.gateway.lock().await;
                 caller.require(Action::Change, is_production(&gateway, id)?)?;
-                if *verb == "start" {
+                if start {
                     gateway.start_connector(id)?;
                 } else {
                     gateway.stop_connector(id).await?;
                 }
+                let verb = if start { "start" } else { "stop" };
                 tracing::info!(connector = id, owner = %caller.owner, "connector {verb} through the admin API");
                 Ok(http::json(StatusCode::OK, &summary(&gateway, id)?))
             }
-            ("GET", ["api", "connectors", id, "history"]) => {
-                caller.require(Action::Read, false)?;
+            Route::History(id) => {
                 let gateway = self.gateway.lock().await;
                 Ok(http::json(
                     StatusCode::OK,
-                    &json!({ "history": gateway.history(id)? }),
+                    &json!({ "history": gateway.history(id.as_str())? }),
                 ))
             }
-            ("GET", ["api", "connectors", id, "plugins"]) => {
-                caller.require(Action::Read, false)?;
+            Route::Plugins(id) => {
                 let gateway = self.gateway.lock().await;
-                let plugins = gateway.report(id)?.details.plugins;
+                let plugins = gateway.report(id.as_str())?.details.plugins;
                 Ok(http::json(StatusCode::OK, &json!({ "plugins": plugins })))
             }
-            ("POST", ["api", "connectors", id, "plugins", name, "reset"]) => {
-                caller.require(Action::Operate, false)?;
+            Route::ResetPlugin(id, name) => {
+                let id = id.as_str();
                 let gateway = self.gateway.lock().await;
+                let name = *name;
                 gateway.reset_plugin(id, name)?;
                 tracing::info!(connector = id, plugin = name, owner = %caller.owner, "plugin reset by an operator");
                 let plugins = gateway.report(id)?.details.plugins;
                 Ok(http::json(StatusCode::OK, &json!({ "plugins": plugins })))
             }
-            ("GET", ["api", "reload"]) => {
-                caller.require(Action::Read, false)?;
+            Route::ReloadStatus => {
                 let gateway = self.gateway.lock().await;
                 Ok(http::json(StatusCode::OK, &reload_status(&gateway)))
             }
-            ("POST", ["api", "reload"]) => {
-                caller.require(Action::Reload, false)?;
+            Route::Reload => {
                 let mut gateway = self.gateway.lock().await;
                 gateway.reload().await;
                 Ok(http::json(StatusCode::OK, &reload_status(&gateway)))
             }
-            _ => {
-                let known = ROUTES
-                    .iter()
-                    .any(|(_, pattern)| matches(pattern, &segments));
-                Err(if known {
-                    ApiError::new(
-                        StatusCode::METHOD_NOT_ALLOWED,
-                        "method_not_allowed",
-                        format!("{method} is not allowed on {path}"),
-                    )
-                } else {
-                    ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "not_found",
-                        format!("no route {path}"),
-                    )
-                })
-            }
         }
     }
 
-    async fn add(&self, caller: &Caller, body: Value) -> Handled {
-        let config = connector_from_json(&body, None)?;
-        caller.require(Action::Change, config.deploy_to == DeployTo::Production)?;
+    /// `POST /api/connectors`: the caller may change demo connectors (checked
+    /// before this); a production one needs more, known once the body is.
+    async fn add(&self, caller: &Caller, request: Request<Incoming>) -> Handled {
+        let body = read_json(request).await?;
+        let id = match body.get("id") {
+            None => return Err(bad_connector("`id` is missing".into())),
+            Some(Value::String(id)) => ConnectorId::parse(id).map_err(bad_id)?,
+            Some(_) => return Err(bad_connector("`id` must be a string".into())),
+        };
+        caller.require(Action::Change, deploys_to_production(&body))?;
+        let config = connector_from_json(&body, &id)?;
         let mut gateway = self.gateway.lock().await;
         check_owner(&gateway, caller, &config).await?;
-        let id = config.id.clone();
         gateway.add_connector(config).await?;
         tracing::info!(connector = %id, owner = %caller.owner, "connector added through the admin API");
-        Ok(http::json(StatusCode::CREATED, &summary(&gateway, &id)?))
+        Ok(http::json(
+            StatusCode::CREATED,
+            &summary(&gateway, id.as_str())?,
+        ))
     }
 
-    async fn edit(&self, caller: &Caller, id: &str, body: Value) -> Handled {
-        let config = connector_from_json(&body, Some(id))?;
+    /// `PUT /api/connectors/{id}`: a production connector, or a body that
+    /// makes one, needs more than a demo one. The connector's own side is
+    /// checked before the body is read, the body's after.
+    async fn edit(&self, caller: &Caller, id: &ConnectorId, request: Request<Incoming>) -> Handled {
+        let is_production_now = |gateway: &Gateway| is_production(gateway, id.as_str());
+        caller.require(
+            Action::Change,
+            is_production_now(&*self.gateway.lock().await)?,
+        )?;
+        let body = read_json(request).await?;
+        match body.get("id") {
+            None => {}
+            Some(Value::String(given)) if given == id.as_str() => {}
+            Some(Value::String(given)) => {
+                ConnectorId::parse(given).map_err(bad_id)?;
+                return Err(bad_connector(format!(
+                    "the body's id `{given}` is not the path's `{id}`"
+                )));
+            }
+            Some(_) => return Err(bad_connector("`id` must be a string".into())),
+        }
+        caller.require(Action::Change, deploys_to_production(&body))?;
+        let config = connector_from_json(&body, id)?;
         let mut gateway = self.gateway.lock().await;
-        let production = is_production(&gateway, id)? || config.deploy_to == DeployTo::Production;
-        caller.require(Action::Change, production)?;
+        // Checked again: it may have changed while the body was read.
+        caller.require(Action::Change, is_production_now(&gateway)?)?;
         check_owner(&gateway, caller, &config).await?;
         gateway.edit_connector(config).await?;
         tracing::info!(connector = %id, owner = %caller.owner, "connector edited through the admin API");
-        Ok(http::json(StatusCode::OK, &summary(&gateway, id)?))
+        Ok(http::json(StatusCode::OK, &summary(&gateway, id.as_str())?))
     }
 }
 
@@ -367,10 +493,38 @@ fn matches(pattern: &str, segments: &[&str]) -> bool {
             .all(|(p, s)| p.starts_with('{') || p == s)
 }
 
+/// The request's body as JSON: 413 over [`MAX_BODY`] (by its
+/// `Content-Length` before reading, or while reading), 400 if not JSON.
 async fn read_json(request: Request<Incoming>) -> Result<Value, ApiError> {
-    let bytes = http::read_body(request, MAX_BODY)
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is larger than {} KiB", MAX_BODY >> 10),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let bytes = Limited::new(request.into_body(), MAX_BODY)
+        .collect()
         .await
-        .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "bad_body", e))?;
+        .map_err(|error| {
+            if error.is::<LengthLimitError>() {
+                too_large()
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    "the body could not be read",
+                )
+            }
+        })?
+        .to_bytes();
     serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -380,37 +534,35 @@ async fn read_json(request: Request<Incoming>) -> Result<Value, ApiError> {
     })
 }
 
+fn bad_connector(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_connector", message)
+}
+
+/// Whether a connector document asks for production, read with the same
+/// [`DeployTo`] the file's parser uses (anything else is refused by it
+/// later).
+fn deploys_to_production(body: &Value) -> bool {
+    body.get("deploy_to")
+        .and_then(|value| DeployTo::deserialize(value).ok())
+        == Some(DeployTo::Production)
+}
+
 /// A connector document (the keys of a connector file, as JSON) turned
-/// into the file it will be, checked like one.
+/// into the file it will be, checked like one; `id` is already checked
+/// and the body's `id`, if any, is the same.
 fn connector_from_json(
     body: &Value,
-    path_id: Option<&str>,
+    id: &ConnectorId,
 ) -> Result<crate::config::ConnectorConfig, ApiError> {
-    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_connector", message);
     let mut body = body.clone();
     let Some(object) = body.as_object_mut() else {
-        return Err(bad(
+        return Err(bad_connector(
             "the body must be a JSON object with the keys of a connector file".into(),
         ));
     };
-    match (path_id, object.get("id").and_then(Value::as_str)) {
-        (Some(path), Some(given)) if path != given => {
-            return Err(bad(format!(
-                "the body's id `{given}` is not the path's `{path}`"
-            )));
-        }
-        (Some(path), None) => {
-            object.insert("id".into(), json!(path));
-        }
-        _ => {}
-    }
-    let id = object
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("`id` is missing".into()))?
-        .to_owned();
+    object.insert("id".into(), json!(id.as_str()));
     let text = toml::to_string(&body)
-        .map_err(|e| bad(format!("the connector cannot be written as TOML: {e}")))?;
+        .map_err(|e| bad_connector(format!("the connector cannot be written as TOML: {e}")))?;
     let file = std::path::PathBuf::from(format!("connectors/{id}.toml"));
     crate::config::connector_from_text(&file, &text).map_err(|errors| {
         let mut error = ApiError::new(
@@ -421,6 +573,79 @@ fn connector_from_json(
         error.details = errors.0.iter().map(ToString::to_string).collect();
         error
     })
+}
+
+/// The server's own folders (the configuration directory, the plugin
+/// folders, the data directory), kept out of what the API says: paths
+/// inside the configuration directory are told relative to it, the others
+/// by their last component (`…/plugins`). The whole paths are in the log.
+struct ServerPaths {
+    /// (folder as text, what it reads as before a `/`, what it reads as alone),
+    /// longest first.
+    hidden: Vec<(String, String, String)>,
+}
+
+impl ServerPaths {
+    fn of(gateway: &Gateway) -> Self {
+        let mut dirs = gateway.watched_dirs().into_iter();
+        let config = dirs.next().unwrap_or_default();
+        let mut hidden = Vec::new();
+        // Relative folders say nothing about the server; their absolute
+        // forms do.
+        let mut hide = |dir: &Path, inside: String, alone: String| {
+            let canonical = dir.canonicalize().ok();
+            for form in std::iter::once(dir).chain(canonical.as_deref()) {
+                let text = form.display().to_string();
+                if form.is_absolute() && text.len() > 1 {
+                    hidden.push((text, inside.clone(), alone.clone()));
+                }
+            }
+        };
+        hide(&config, String::new(), ".".into());
+        for dir in dirs.chain([gateway.data_dir().to_owned()]) {
+            if dir.starts_with(&config) {
+                continue;
+            }
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            hide(&dir, format!("…/{name}/"), format!("…/{name}"));
+        }
+        hidden.sort_by_key(|(text, ..)| std::cmp::Reverse(text.len()));
+        ServerPaths { hidden }
+    }
+
+    /// `text` with every hidden folder replaced where it stands as a whole
+    /// path component.
+    fn hide(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for (dir, inside, alone) in &self.hidden {
+            let mut out = String::with_capacity(text.len());
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find(dir.as_str()) {
+                out.push_str(&rest[..at]);
+                let after = &rest[at + dir.len()..];
+                match after.chars().next() {
+                    Some('/') => {
+                        out.push_str(inside);
+                        rest = &after[1..];
+                    }
+                    Some(c) if c.is_alphanumeric() || "-_.".contains(c) => {
+                        out.push_str(dir);
+                        rest = after;
+                    }
+                    _ => {
+                        out.push_str(alone);
+                        rest = after;
+                    }
+                }
+            }
+            out.push_str(rest);
+            text = out;
+        }
+        text
+    }
 }
 
 fn is_production(gateway: &Gateway, id: &str) -> Result<bool, ApiError> {
@@ -444,11 +669,53 @@ fn summary(gateway: &Gateway, id: &str) -> Result<Value, ApiError> {
     }))
 }
 
+/// The last reload's outcome; its findings name files relative to the
+/// configuration directory (see [`ServerPaths`]).
 fn reload_status(gateway: &Gateway) -> Value {
+    let paths = ServerPaths::of(gateway);
+    let mut last = json!(gateway.last_reload());
+    for list in ["errors", "warnings", "changes"] {
+        if let Some(Value::Array(items)) = last.get_mut(list) {
+            for item in items {
+                if let Value::String(text) = item {
+                    *text = paths.hide(text);
+                }
+            }
+        }
+    }
     json!({
-        "last": gateway.last_reload(),
+        "last": last,
         "applied": gateway.reloads_applied(),
         "refused": gateway.reloads_refused(),
         "compiles": gateway.compile_stats(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_paths_are_told_relative_to_the_configuration_or_by_their_last_name() {
+        let paths = ServerPaths {
+            hidden: vec![
+                ("/srv/gw/config".into(), String::new(), ".".into()),
+                (
+                    "/opt/plugins".into(),
+                    "…/plugins/".into(),
+                    "…/plugins".into(),
+                ),
+            ],
+        };
+        assert_eq!(
+            paths.hide("/srv/gw/config/connectors/a.toml:1:6: error: unknown plugin file `x.wasm` (searched /opt/plugins, /srv/gw/config/plugins)"),
+            "connectors/a.toml:1:6: error: unknown plugin file `x.wasm` (searched …/plugins, plugins)"
+        );
+        assert_eq!(paths.hide("/srv/gw/config: fuel"), ".: fuel");
+        assert_eq!(
+            paths.hide("/srv/gw/configs/a and /opt/plugins-old"),
+            "/srv/gw/configs/a and /opt/plugins-old",
+            "only whole path components"
+        );
+    }
 }

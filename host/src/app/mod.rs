@@ -124,8 +124,13 @@ pub enum LifecycleError {
     /// The changed configuration was refused as a whole.
     #[error("the change was refused, nothing applied:\n{}", .0.errors.join("\n"))]
     Refused(Box<ReloadReport>),
-    /// The connector's file could not be written.
-    #[error("cannot write {path}: {source}")]
+    /// The connector's file could not be written. The message names the
+    /// file, not its folder: it reaches API callers, who have no business
+    /// knowing the server's paths (the whole path is logged).
+    #[error(
+        "cannot write connectors/{}: {source}",
+        .path.file_name().unwrap_or_default().to_string_lossy()
+    )]
     Write {
         /// The file.
         path: PathBuf,
@@ -135,9 +140,9 @@ pub enum LifecycleError {
     /// The gateway is shutting down.
     #[error("the gateway is shutting down")]
     Closing,
-    /// Connector ids name files: letters, digits, `-` and `_` only.
-    #[error("connector id `{0}` may hold only letters, digits, `-` and `_`")]
-    BadId(String),
+    /// Connector ids name files: the rule of [`ConnectorId`](crate::config::ConnectorId).
+    #[error(transparent)]
+    BadId(#[from] crate::config::BadConnectorId),
     /// Its bot is not configured.
     #[error("connector `{id}` serves bot `{bot}`, which is not configured")]
     NoBot {
@@ -472,13 +477,7 @@ impl Gateway {
         id: &str,
         text: Option<&str>,
     ) -> Result<(), LifecycleError> {
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(LifecycleError::BadId(id.to_owned()));
-        }
+        crate::config::ConnectorId::parse(id)?;
         let path = match self.connector_config(id) {
             Ok(existing) => existing.file.clone(),
             Err(_) => self
@@ -494,9 +493,12 @@ impl Gateway {
                     .and_then(|()| crate::store::write_atomically(&path, text)),
                 None => std::fs::remove_file(&path),
             };
-            result.map_err(|source| LifecycleError::Write {
-                path: path.clone(),
-                source,
+            result.map_err(|source| {
+                tracing::error!(file = %path.display(), %source, "cannot write a connector file");
+                LifecycleError::Write {
+                    path: path.clone(),
+                    source,
+                }
             })
         };
         write(text.map(str::as_bytes))?;

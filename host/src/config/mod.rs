@@ -10,10 +10,12 @@
 //! Secrets (`password`) may instead be named by `password_env`, read from
 //! the environment at load.
 
+mod connector_id;
 mod custom;
 mod diagnostic;
 mod schema;
 
+pub use connector_id::{BadConnectorId, ConnectorId};
 pub use custom::{CustomFields, TileDisplay, field_names};
 pub use diagnostic::{Diagnostic, Severity, line_col};
 pub use schema::{

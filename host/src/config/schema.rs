@@ -10,6 +10,7 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::connector_id::ConnectorId;
 use super::custom::CustomFields;
 use super::diagnostic::Diagnostic;
 use crate::plugin::{Grants, Limits};
@@ -284,7 +285,8 @@ impl Default for ConsumerAuth {
 pub struct ConnectorConfig {
     /// The file it came from.
     pub file: PathBuf,
-    /// Connector id.
+    /// Connector id; a loaded configuration holds only ids that pass
+    /// [`ConnectorId::parse`](super::ConnectorId::parse).
     pub id: String,
     /// The bot it serves.
     pub bot: String,
@@ -1383,6 +1385,14 @@ pub(super) fn parse_connector(
 ) -> Option<ConnectorConfig> {
     let raw: RawConnector = parse(file, source, diagnostics)?;
     let id_span = raw.id.span();
+    if let Err(error) = ConnectorId::parse(raw.id.get_ref()) {
+        diagnostics.push(Diagnostic::error(
+            file,
+            source,
+            id_span.clone(),
+            error.to_string(),
+        ));
+    }
     let span_of = |span: Option<Range<usize>>| span.unwrap_or_else(|| id_span.clone());
     let spans = ConnectorSpans {
         id: raw.id.span(),

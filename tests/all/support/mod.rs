@@ -804,3 +804,74 @@ impl NodeAgentSdkPeer {
         }
     }
 }
+
+/// The schemathesis release the tests run (from PyPI).
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// schemathesis's `st`, installed from PyPI into a virtual environment in
+/// the target directory once per machine (`python3` with `venv` is
+/// needed). A file lock keeps concurrent tests and test runs from
+/// installing it twice; a half-done install is started over.
+pub fn schemathesis() -> PathBuf {
+    let venv = Path::new(switchboard::plugin::BUILT_PLUGIN_DIR)
+        .join("../peers")
+        .join(format!("schemathesis-{SCHEMATHESIS_VERSION}"));
+    let st = venv.join("bin/st");
+    let done = venv.join("installed");
+    std::fs::create_dir_all(venv.parent().unwrap()).unwrap();
+    let lock = std::fs::File::create(venv.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    if !done.exists() {
+        let _ = std::fs::remove_dir_all(&venv);
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 runs (Python 3 with venv is needed for schemathesis)");
+        assert!(status.success(), "python3 -m venv failed");
+        let status = Command::new(venv.join("bin/pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+            ])
+            .status()
+            .expect("pip runs");
+        assert!(status.success(), "pip install schemathesis failed");
+        std::fs::write(&done, SCHEMATHESIS_VERSION).unwrap();
+    }
+    st
+}
+
+/// A throwaway copy of the shipped configuration (`config/`), with the hub
+/// and the admin API on free loopback ports and its data directory inside
+/// the copy.
+pub fn shipped_config_copy() -> ConfigDir {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for folder in ["bots", "connectors"] {
+        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        for entry in std::fs::read_dir(shipped.join(folder)).unwrap() {
+            let file = entry.unwrap().path();
+            std::fs::copy(
+                &file,
+                dir.path().join(folder).join(file.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+    }
+    let gateway = std::fs::read_to_string(shipped.join("switchboard.toml")).unwrap();
+    let mut copied = String::new();
+    for line in gateway.lines() {
+        let key = line.split('=').next().unwrap_or_default().trim();
+        copied.push_str(match key {
+            "listen" => "listen = \"127.0.0.1:0\"",
+            "data_dir" => "data_dir = \"data\"",
+            _ => line,
+        });
+        copied.push('\n');
+    }
+    std::fs::write(dir.path().join("switchboard.toml"), copied).unwrap();
+    ConfigDir { dir }
+}
