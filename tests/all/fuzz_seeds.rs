@@ -45,6 +45,13 @@ fn consumer_frames_never_panic() {
 }
 
 #[test]
+fn admin_bodies_never_panic() {
+    for text in seeds("admin_bodies") {
+        switchboard::admin::fuzzing::connector_body(text.as_bytes());
+    }
+}
+
+#[test]
 fn configuration_text_never_panics_and_the_seeds_are_valid() {
     for text in seeds("config") {
         for kind in [FileKind::Gateway, FileKind::Connector, FileKind::Bot] {

@@ -103,3 +103,49 @@ async fn a_long_history_is_read_in_pages() {
     let expected: Vec<String> = (0..150).map(|n| format!("m{n}")).collect();
     assert_eq!(answer, format!("bot heard: {}", expected.join(" ")));
 }
+
+/// A consumer cannot write into, or read, another consumer's conversation,
+/// nor open more than one conversation at a time however often it asks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_for_other_consumers_conversations_and_conversation_floods_are_refused() {
+    let bot = RecordingBot::echo().await;
+    let config = one_connector(&bot);
+    let gateway = gateway(&config).await;
+    let mut polite = Consumer::of(&gateway).await;
+    polite.start_conversation().await;
+    answered(&mut polite, "hello").await;
+    let mut hostile = Consumer::of(&gateway).await;
+    hostile.start_conversation().await;
+
+    let theirs = polite.conversation_id.clone();
+    let intrusion = hostile
+        .wire
+        .request(
+            "ms.PublishEvent",
+            json!({"dialogId": theirs, "conversationId": theirs,
+                   "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "boo"}}),
+        )
+        .await;
+    assert_eq!(intrusion["code"], 403, "{intrusion}");
+    let peek = hostile
+        .wire
+        .request(
+            "ms.SubscribeMessagingEvents",
+            json!({"dialogId": theirs, "fromSeq": 0}),
+        )
+        .await;
+    assert_eq!(peek["code"], 403, "{peek}");
+    for _ in 0..50 {
+        let another = hostile
+            .wire
+            .request("cm.ConsumerRequestConversation", json!({}))
+            .await;
+        assert_eq!(another["code"], 400, "one open conversation: {another}");
+    }
+
+    answered(&mut polite, "still here").await;
+    assert!(!bot.texts().iter().any(|t| t.contains("boo")));
+    let report = gateway.report("c").unwrap();
+    assert_eq!(report.status, Status::Online);
+    assert_eq!(report.conversations, 2, "the flood opened nothing");
+}
