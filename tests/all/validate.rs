@@ -172,3 +172,88 @@ fn skills_that_do_not_exist_are_refused_where_they_are_named() {
         assert!(output.contains(&at), "{at}\n{output}");
     }
 }
+
+/// Every kind of finding a single file can have, each at the exact line and
+/// column of the value (or key) that is wrong. Files are checked alone
+/// (`config::check_source`); findings that need the whole directory (a
+/// missing bot, a shared agent user, differing custom fields, plugin files)
+/// have their own tests.
+#[test]
+fn each_kind_of_finding_is_reported_at_its_exact_place() {
+    use switchboard::config::{FileKind, check_source};
+    const CONNECTOR: &str = "id = \"c\"\nbot = \"b\"\naccount = \"1\"\nagent_user_id = \"u\"\n";
+    let with_password = |rest: &str| format!("{CONNECTOR}password = \"p\"\n{rest}");
+    let cases: Vec<(FileKind, String, &str)> = vec![
+        (FileKind::Gateway, "[hub]\nlisten = \"nope\"\n".into(),
+         "switchboard.toml:2:10: error: `listen` must be an address like 127.0.0.1:8080"),
+        (FileKind::Gateway, "[hub]\n[[hub.users]]\nlogin = \"u\"\npassword = \"p\"\nmax_conversations = 0\n".into(),
+         "switchboard.toml:5:21: error: `max_conversations` must be 1 to 999"),
+        (FileKind::Gateway, "[hub]\n[[hub.users]]\nlogin = \"u\"\n".into(),
+         "switchboard.toml:3:9: error: the hub user needs exactly one of `password`, `password_env` or `[api_key]`"),
+        (FileKind::Gateway, "[hub]\n[[hub.users]]\nlogin = \"u\"\npassword_env = \"SWITCHBOARD_TEST_UNSET\"\n".into(),
+         "switchboard.toml:4:16: error: environment variable `SWITCHBOARD_TEST_UNSET` (the hub user's password) is not set"),
+        (FileKind::Gateway, "[hub]\n[[hub.skills]]\nid = \"1\"\n[[hub.users]]\nlogin = \"u\"\npassword = \"p\"\nskills = [\"2\"]\n".into(),
+         "switchboard.toml:7:11: error: the user's skill `2` is not one of the hub's skills"),
+        (FileKind::Gateway, "[hub]\n[hub.consumer_auth]\nhs256_secret_env = \"SWITCHBOARD_TEST_UNSET\"\n".into(),
+         "switchboard.toml:3:20: error: environment variable `SWITCHBOARD_TEST_UNSET` is not set"),
+        (FileKind::Gateway, "[hub]\n[hub.consumer_auth]\nrs256_public_key_file = \"missing.pem\"\n".into(),
+         "switchboard.toml:3:25: error: cannot read the RS256 public key"),
+        (FileKind::Gateway, "[hub]\n[hub.consumer_auth]\nissuer = \"\"\n".into(),
+         "switchboard.toml:3:10: error: [hub.consumer_auth] `issuer` must not be empty"),
+        (FileKind::Gateway, "[hub]\n[hub.consumer_auth]\nmax_tokens = 0\n".into(),
+         "switchboard.toml:3:14: error: [hub.consumer_auth] `max_tokens` must be 1 to 10000000"),
+        (FileKind::Gateway, "[hub]\n[hub.tls]\ncert_file = \"c.pem\"\n".into(),
+         "switchboard.toml:3:13: error: `cert_file` needs `key_file`"),
+        (FileKind::Gateway, "[hub]\n[hub.tls]\nkey_file = \"k.pem\"\n".into(),
+         "switchboard.toml:3:12: error: [hub.tls] `key_file` needs `cert_file`"),
+        (FileKind::Gateway, "[admin]\nlisten = \"x\"\n".into(),
+         "switchboard.toml:2:10: error: `listen` must be an address"),
+        (FileKind::Gateway, "[admin]\n[[admin.tokens]]\nowner = \"o\"\nrole = \"viewer\"\n".into(),
+         "switchboard.toml:3:9: error: the admin token of `o` needs exactly one of `token` or `token_env`"),
+        (FileKind::Gateway, "[admin]\n[[admin.tokens]]\nowner = \"o\"\nrole = \"viewer\"\ntoken_env = \"SWITCHBOARD_TEST_UNSET\"\n".into(),
+         "switchboard.toml:5:13: error: environment variable `SWITCHBOARD_TEST_UNSET` (the admin token of `o`) is not set"),
+        (FileKind::Gateway, "[admin]\n[[admin.tokens]]\nowner = \"o\"\nrole = \"viewer\"\ntoken = \"short\"\n".into(),
+         "switchboard.toml:5:9: error: the admin token of `o` is shorter than 16 characters"),
+        (FileKind::Gateway, "[plugins.limits]\ndeadline_ms = 0\n".into(),
+         "switchboard.toml:2:15: error: `deadline_ms` must be"),
+        (FileKind::Connector, CONNECTOR.into(),
+         "connectors/input.toml:4:17: error: the agent user needs exactly one of `password`, `password_env` or `[api_key]`"),
+        (FileKind::Connector, with_password(""),
+         "connectors/input.toml:5:12: warning: password login works"),
+        (FileKind::Connector, with_password("max_conversations = 1000\n"),
+         "connectors/input.toml:6:21: error: `max_conversations` must be 1 to 999"),
+        (FileKind::Connector, with_password("[custom]\nmesageDelay = 1\n"),
+         "connectors/input.toml:7:1: error: unknown custom field `mesageDelay`"),
+        (FileKind::Connector, with_password("[custom]\nmessageDelay = -5\n"),
+         "connectors/input.toml:7:16: error: `messageDelay`"),
+        (FileKind::Connector, with_password("conversation_type = \"chat\"\n[custom]\nmessageDelay = 5\n"),
+         "connectors/input.toml:8:1: warning: `messageDelay` applies to messaging conversations only"),
+        (FileKind::Connector, with_password("[[plugins]]\nfile = \"x.wasm\"\nlimits = { deadline_ms = 0 }\n"),
+         "connectors/input.toml:8:26: error: `deadline_ms` must be"),
+        (FileKind::Connector, with_password("[[plugins]]\nfile = \"x.wasm\"\ngrants = { env = [\"SWITCHBOARD_TEST_UNSET\"] }\n"),
+         "connectors/input.toml:8:19: warning: granted environment variable `SWITCHBOARD_TEST_UNSET` is not set"),
+        (FileKind::Bot, "id = \"b\"\nkind = \"nope\"\n".into(),
+         "bots/input.toml:2:8: error: unknown bot kind `nope`"),
+        (FileKind::Bot, "id = \"b\"\nkind = \"rasa\"\n".into(),
+         "bots/input.toml:2:8: error: this bot kind needs `url`"),
+        (FileKind::Bot, "id = \"b\"\nkind = \"webhook\"\nurl = \"ftp://x\"\n".into(),
+         "bots/input.toml:3:7: error: `url` must start with http:// or https://"),
+        (FileKind::Bot, "id = \"b\"\nkind = \"botframework\"\nurl = \"http://x\"\ncallback_listen = \"nope\"\n".into(),
+         "bots/input.toml:4:19: error: `callback_listen` must be an address"),
+        (FileKind::Bot, "id = \"b\"\nkind = \"scripted\"\n[[rules]]\nmatch = '('\n".into(),
+         "bots/input.toml:4:9: error: `match` is not a valid regular expression"),
+    ];
+    let mut wrong = Vec::new();
+    for (kind, source, expected) in &cases {
+        let found: Vec<String> = check_source(*kind, source)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if !found.iter().any(|f| f.starts_with(expected)) {
+            wrong.push(format!(
+                "expected {expected}\n  in {source:?}\n  found {found:#?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

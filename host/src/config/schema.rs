@@ -577,7 +577,7 @@ struct RawHubTls {
     #[serde(default)]
     cert_file: Option<Spanned<String>>,
     #[serde(default)]
-    key_file: Option<String>,
+    key_file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -591,7 +591,7 @@ struct RawSkill {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawUser {
-    login: String,
+    login: Spanned<String>,
     #[serde(default, rename = "type")]
     kind: UserKind,
     #[serde(default = "yes")]
@@ -1217,11 +1217,11 @@ pub(super) fn parse_gateway(
                     "hub user",
                     file,
                     source,
-                    user.max_conversations.span(),
+                    user.login.span(),
                     diagnostics,
                 );
                 users.push(HubUser {
-                    login: user.login,
+                    login: user.login.into_inner(),
                     kind: user.kind,
                     enabled: user.enabled,
                     credentials,
@@ -1313,7 +1313,7 @@ pub(super) fn parse_gateway(
                 Some(tls) if tls.enabled => match (tls.cert_file, tls.key_file) {
                     (Some(cert), Some(key)) => Some(HubTls::Files {
                         cert: dir.join(cert.get_ref()),
-                        key: dir.join(key),
+                        key: dir.join(key.get_ref()),
                     }),
                     (None, None) => Some(HubTls::SelfSigned),
                     (Some(cert), None) => {
@@ -1325,11 +1325,11 @@ pub(super) fn parse_gateway(
                         ));
                         None
                     }
-                    (None, Some(_)) => {
+                    (None, Some(key)) => {
                         diagnostics.push(Diagnostic::error(
                             file,
                             source,
-                            0..0,
+                            key.span(),
                             "[hub.tls] `key_file` needs `cert_file`",
                         ));
                         None
@@ -1442,7 +1442,7 @@ pub(super) fn parse_connector(
         "agent user",
         file,
         source,
-        raw.id.span(),
+        raw.agent_user_id.span(),
         diagnostics,
     );
     let (custom, custom_spans) =
