@@ -149,3 +149,50 @@ async fn frames_for_other_consumers_conversations_and_conversation_floods_are_re
     assert_eq!(report.status, Status::Online);
     assert_eq!(report.conversations, 2, "the flood opened nothing");
 }
+
+/// A flood of signups and tokens that expired or were never valid cost the
+/// hostile client only refusals: the connector stays Online and a
+/// well-behaved consumer is answered throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_floods_and_expired_tokens_leave_the_connector_serving_others() {
+    let bot = RecordingBot::echo().await;
+    let config = ConfigDir::with_hub(
+        "[hub.consumer_auth]\nhs256_secret = \"brand-secret\"\nmax_tokens = 100\n\n\
+         [[hub.users]]\nlogin = \"bot-user\"\npassword = \"pw-bot-user\"\nskills = [\"1\"]\n\n",
+    );
+    config.write("bots/b.toml", &bot.config("b"));
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-user", "", "messageDelay = 100"),
+    );
+    let gateway = gateway(&config).await;
+    let hub = gateway.hub_url().unwrap();
+    let mut polite = Consumer::of(&gateway).await;
+    polite.start_conversation().await;
+    answered(&mut polite, "before").await;
+
+    let signup = format!("{hub}/api/account/123/signup");
+    for _ in 0..500 {
+        switchboard::http::post_json(&signup, &json!({}))
+            .await
+            .expect("signups are answered");
+    }
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": "mallory", "exp": jsonwebtoken::get_current_timestamp() - 3600}),
+        &jsonwebtoken::EncodingKey::from_secret(b"brand-secret"),
+    )
+    .unwrap();
+    let refused = switchboard::http::post_json(
+        &format!("{hub}/api/account/123/authenticate"),
+        &json!({"authCode": expired}),
+    )
+    .await;
+    assert!(
+        refused.is_err(),
+        "an expired brand JWT is refused: {refused:?}"
+    );
+
+    answered(&mut polite, "after").await;
+    assert_eq!(gateway.report("c").unwrap().status, Status::Online);
+}
