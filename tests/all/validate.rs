@@ -1,7 +1,8 @@
 //! `switchboard validate` is as strict as `run`: a plugin file that `run`
 //! would refuse (not WebAssembly, a core module rather than a component, a
 //! component that traps while starting) makes `validate` fail, located at
-//! the plugin's entry (file:line:col), without binding a port. Findings
+//! the plugin's entry (file:line:col), without binding a port; so do TLS
+//! files it could not load. Findings
 //! point at the value that is wrong, not at a neighbour.
 
 use std::process::Command;
@@ -256,4 +257,23 @@ fn each_kind_of_finding_is_reported_at_its_exact_place() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// TLS files `run` loads before it listens are loaded by `validate` too.
+#[test]
+fn validate_loads_the_tls_files_run_would_load() {
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write("bots/b.toml", BOT);
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-user", "", ""),
+    );
+    config.write("not-a-cert.pem", "hello");
+    config.append(
+        "switchboard.toml",
+        "\n[hub.tls]\ncert_file = \"not-a-cert.pem\"\nkey_file = \"not-a-cert.pem\"\n",
+    );
+    let (ok, output) = validate(config.path());
+    assert!(!ok, "{output}");
+    assert!(output.contains("[hub.tls]: "), "{output}");
 }

@@ -812,9 +812,29 @@ pub fn validate(config_dir: &Path) -> (bool, Vec<String>) {
         Err(errors) => return (false, errors.0.iter().map(ToString::to_string).collect()),
     };
     let mut lines: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
-    let errors = check_plugins(&loaded.config);
+    let mut errors = check_plugins(&loaded.config);
+    errors.extend(check_tls(&loaded.config));
     lines.extend(errors.iter().cloned());
     (errors.is_empty(), lines)
+}
+
+/// The TLS files `run` loads before it listens: the hub's certificate and
+/// key, the platform's CA file. (A self-signed certificate is made at
+/// start, in the data directory; nothing to check here.)
+fn check_tls(config: &Config) -> Vec<String> {
+    let mut errors = Vec::new();
+    if let Some(crate::config::HubTls::Files { cert, key }) =
+        config.gateway.hub.as_ref().and_then(|hub| hub.tls.as_ref())
+        && let Err(error) = tls::server_config(cert, key)
+    {
+        errors.push(format!("[hub.tls]: {error}"));
+    }
+    if let Some(ca_file) = &config.gateway.ca_file
+        && let Err(error) = tls::client_config(Some(ca_file))
+    {
+        errors.push(format!("[messaging] ca_file: {error}"));
+    }
+    errors
 }
 
 /// What `run` checks of each connector's plugins before it serves: the
