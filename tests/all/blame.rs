@@ -26,6 +26,21 @@ fn one_connector(bot: &RecordingBot, limits: &str, custom: &str) -> ConfigDir {
     config
 }
 
+/// A connector that resends once after 0.5 s of no response, and a
+/// consumer who said "hi" to it.
+async fn said_hi_with_one_resend(bot: &RecordingBot) -> (ConfigDir, switchboard::app::Gateway) {
+    let config = one_connector(
+        bot,
+        "quarantine_after = 1",
+        "messageDelay = 100\nmessageResendMaxRetries = 1\nretryMessageInterval = 500",
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("hi").await;
+    (config, gateway)
+}
+
 /// A Slack-style payload from a Rasa-format bot: not structured content.
 fn slack_blocks() -> serde_json::Value {
     json!({"custom": {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}]}})
@@ -65,15 +80,7 @@ async fn a_bots_refused_content_is_not_published_and_counted_against_the_bot_not
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_answer_with_nothing_publishable_is_no_response() {
     let bot = RecordingBot::start(|_| json!([slack_blocks()])).await;
-    let config = one_connector(
-        &bot,
-        "quarantine_after = 1",
-        "messageDelay = 100\nmessageResendMaxRetries = 1\nretryMessageInterval = 500",
-    );
-    let gateway = gateway(&config).await;
-    let mut consumer = Consumer::of(&gateway).await;
-    consumer.start_conversation().await;
-    consumer.say("hi").await;
+    let (_config, gateway) = said_hi_with_one_resend(&bot).await;
     let turns = bot.wait_for(2).await;
     assert_eq!(
         turns.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(),
@@ -134,15 +141,7 @@ async fn a_long_message_a_plugin_passes_on_is_not_its_fault() {
 async fn a_bot_answer_over_the_size_limit_is_the_bots_error() {
     let huge = "x".repeat(switchboard::http::RESPONSE_LIMIT + 1);
     let bot = RecordingBot::start(move |_| json!([{"text": huge}])).await;
-    let config = one_connector(
-        &bot,
-        "quarantine_after = 1",
-        "messageDelay = 100\nmessageResendMaxRetries = 1\nretryMessageInterval = 500",
-    );
-    let gateway = gateway(&config).await;
-    let mut consumer = Consumer::of(&gateway).await;
-    consumer.start_conversation().await;
-    consumer.say("hi").await;
+    let (_config, gateway) = said_hi_with_one_resend(&bot).await;
     bot.wait_for(2).await;
     let report = gateway.report("c").unwrap();
     assert!(

@@ -18,6 +18,15 @@ fn one_connector(bot: &RecordingBot) -> ConfigDir {
     config
 }
 
+/// A hostile and a polite consumer, each in a conversation.
+async fn two_consumers(gateway: &switchboard::app::Gateway) -> (Consumer, Consumer) {
+    let mut hostile = Consumer::of(gateway).await;
+    hostile.start_conversation().await;
+    let mut polite = Consumer::of(gateway).await;
+    polite.start_conversation().await;
+    (hostile, polite)
+}
+
 /// A consumer that says something and is answered.
 async fn answered(consumer: &mut Consumer, text: &str) {
     consumer.say(text).await;
@@ -44,10 +53,7 @@ async fn an_oversized_message_is_refused_413_and_the_socket_and_others_carry_on(
     let bot = RecordingBot::echo().await;
     let config = one_connector(&bot);
     let gateway = gateway(&config).await;
-    let mut hostile = Consumer::of(&gateway).await;
-    hostile.start_conversation().await;
-    let mut polite = Consumer::of(&gateway).await;
-    polite.start_conversation().await;
+    let (mut hostile, mut polite) = two_consumers(&gateway).await;
 
     for _ in 0..2 {
         let refused = publish(&mut hostile, &"x".repeat(MAX_EVENT_BYTES + 1)).await;
@@ -65,10 +71,7 @@ async fn a_frame_over_the_limit_closes_only_that_socket() {
     let bot = RecordingBot::echo().await;
     let config = one_connector(&bot);
     let gateway = gateway(&config).await;
-    let mut hostile = Consumer::of(&gateway).await;
-    hostile.start_conversation().await;
-    let mut polite = Consumer::of(&gateway).await;
-    polite.start_conversation().await;
+    let (mut hostile, mut polite) = two_consumers(&gateway).await;
     answered(&mut polite, "before").await;
 
     hostile

@@ -42,6 +42,24 @@ fn hub_config() -> HubConfig {
 }
 
 /// A test agent: logs in over HTTP and opens the agent WebSocket.
+/// Waits for the agent's next waiting ring and accepts it.
+async fn accept_the_ring(agent: &mut WireClient) {
+    let ring_id = agent
+        .wait_for(|f| {
+            let ring = &f["body"]["changes"][0]["result"]["ringsDetails"][0];
+            (f["type"] == ".ams.routing.RoutingTaskNotification" && ring["ringState"] == "WAITING")
+                .then(|| ring["ringId"].as_str().unwrap().to_owned())
+        })
+        .await;
+    let accepted = agent
+        .request(
+            ".ams.routing.UpdateRingState",
+            json!({"ringId": ring_id, "ringState": "ACCEPTED"}),
+        )
+        .await;
+    assert_eq!(accepted["code"], 200);
+}
+
 /// A hub of [`hub_config`] on a free port.
 async fn test_hub() -> HubHandle {
     Hub::start(hub_config(), std::path::Path::new("unused"))
@@ -387,20 +405,7 @@ async fn an_agent_unsubscribed_from_conversations_gets_no_more_conversation_noti
 
     let mut consumer = Consumer::connect(&hub.url(), "123").await;
     let conversation = consumer.start_conversation().await;
-    let ring_id = agent
-        .wait_for(|f| {
-            let ring = &f["body"]["changes"][0]["result"]["ringsDetails"][0];
-            (f["type"] == ".ams.routing.RoutingTaskNotification" && ring["ringState"] == "WAITING")
-                .then(|| ring["ringId"].as_str().unwrap().to_owned())
-        })
-        .await;
-    let accepted = agent
-        .request(
-            ".ams.routing.UpdateRingState",
-            json!({"ringId": ring_id, "ringState": "ACCEPTED"}),
-        )
-        .await;
-    assert_eq!(accepted["code"], 200);
+    accept_the_ring(&mut agent).await;
     let seen = agent
         .wait_for(|f| {
             (f["type"] == ".ams.aam.ExConversationChangeNotification")
@@ -948,20 +953,7 @@ async fn a_flood_of_signups_keeps_the_token_store_bounded_and_a_chatting_consume
     online_agent(&mut agent, &agent_id).await;
     let mut consumer = Consumer::connect(&hub.url(), "123").await;
     let conversation = consumer.start_conversation().await;
-    let ring_id = agent
-        .wait_for(|f| {
-            let ring = &f["body"]["changes"][0]["result"]["ringsDetails"][0];
-            (f["type"] == ".ams.routing.RoutingTaskNotification" && ring["ringState"] == "WAITING")
-                .then(|| ring["ringId"].as_str().unwrap().to_owned())
-        })
-        .await;
-    let accepted = agent
-        .request(
-            ".ams.routing.UpdateRingState",
-            json!({"ringId": ring_id, "ringState": "ACCEPTED"}),
-        )
-        .await;
-    assert_eq!(accepted["code"], 200);
+    accept_the_ring(&mut agent).await;
 
     // One client signs up again and again, four requests at a time.
     let flooders: Vec<_> = (0..4)
