@@ -199,12 +199,8 @@ async fn default_stepup_message_reaches_the_bot_when_the_consumer_steps_up() {
     // authenticated consumer JWT; InitConnection with it is the step-up.
     // Brand JWTs must expire (README: consumer tokens and step-up).
     let exp = jsonwebtoken::get_current_timestamp() + 600;
-    let brand_jwt = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &json!({"sub": "customer-42", "exp": exp}),
-        &jsonwebtoken::EncodingKey::from_secret(b"brand-secret"),
-    )
-    .unwrap();
+    let brand_jwt =
+        crate::support::signed_jwt(b"brand-secret", &json!({"sub": "customer-42", "exp": exp}));
     let authenticated = switchboard::http::post_json(
         &format!("{hub_url}/api/account/123/authenticate"),
         &json!({"authCode": brand_jwt}),
@@ -229,12 +225,7 @@ async fn default_stepup_message_reaches_the_bot_when_the_consumer_steps_up() {
     );
 
     // A brand JWT signed with another key is refused.
-    let forged = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &json!({"sub": "customer-42"}),
-        &jsonwebtoken::EncodingKey::from_secret(b"wrong"),
-    )
-    .unwrap();
+    let forged = crate::support::signed_jwt(b"wrong", &json!({"sub": "customer-42"}));
     let refused = switchboard::http::post_json(
         &format!("{hub_url}/api/account/123/authenticate"),
         &json!({"authCode": forged}),

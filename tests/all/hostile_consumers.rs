@@ -180,12 +180,10 @@ async fn signup_floods_and_expired_tokens_leave_the_connector_serving_others() {
             .await
             .expect("signups are answered");
     }
-    let expired = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+    let expired = crate::support::signed_jwt(
+        b"brand-secret",
         &json!({"sub": "mallory", "exp": jsonwebtoken::get_current_timestamp() - 3600}),
-        &jsonwebtoken::EncodingKey::from_secret(b"brand-secret"),
-    )
-    .unwrap();
+    );
     let refused = switchboard::http::post_json(
         &format!("{hub}/api/account/123/authenticate"),
         &json!({"authCode": expired}),

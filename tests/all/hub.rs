@@ -725,12 +725,7 @@ async fn hub_with(auth: ConsumerAuth) -> HubHandle {
 
 /// A brand JWT with `claims`, signed with [`BRAND_SECRET`].
 fn brand_jwt(claims: Value) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(BRAND_SECRET),
-    )
-    .unwrap()
+    crate::support::signed_jwt(BRAND_SECRET, &claims)
 }
 
 /// Seconds since the epoch, as JWTs count time.

@@ -297,6 +297,16 @@ pub async fn conversation_change<T>(
         .await
 }
 
+/// A brand JWT (HS256) with `claims`, signed with `secret`.
+pub fn signed_jwt(secret: &[u8], claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .expect("claims serialize")
+}
+
 /// The `sub` claim of a JWT.
 pub fn jwt_subject(jwt: &str) -> String {
     use base64::Engine as _;
