@@ -48,7 +48,7 @@ impl OutMessage {
         Ok(())
     }
 
-    /// The event a connector publishes for this message (PROTOCOL.md §A3);
+    /// The event a connector publishes for this message (LivePerson's `PublishEvent`);
     /// quick replies ride inside the event.
     pub fn to_event(&self) -> Value {
         let mut event = match &self.body {

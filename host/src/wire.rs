@@ -1,5 +1,5 @@
-//! The JSON envelopes of LivePerson's messaging WebSockets (PROTOCOL.md §A2,
-//! CONSUMER.md §2): requests, responses and notifications, shared by the
+//! The JSON envelopes of LivePerson's messaging WebSockets (agent
+//! and consumer sides): requests, responses and notifications, shared by the
 //! connector's client (`messaging`) and the embedded hub's server (`hub`).
 //!
 //! Owns: framing only. What a request type means belongs to each side.

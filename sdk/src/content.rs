@@ -1,4 +1,4 @@
-//! Typed LivePerson structured content (PROTOCOL.md §C) and quick replies.
+//! Typed LivePerson structured content and quick replies.
 //!
 //! The types serialize to the JSON that LivePerson's structured-content
 //! schemas accept, and parse it back; fields this module does not model are

@@ -1,5 +1,6 @@
 //! The embedded hub as a peer, over real sockets: a test agent written from
-//! PROTOCOL.md and a consumer written from CONSUMER.md.
+//! LivePerson's Messaging Agent API and a consumer written from its
+//! Messaging Window API.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Hot reload of configuration and plugins (ARCHITECTURE.md §5) and state
+//! Hot reload of configuration and plugins and state
 //! that survives `kill -9` (§7), on a real gateway with a real watcher,
 //! real files and a real sled store.
 

@@ -1,4 +1,4 @@
-//! Bot Framework bots (the Activity protocol, PROTOCOL.md §D1).
+//! Bot Framework bots (the Activity protocol).
 //!
 //! A turn is an Activity POSTed to `{url}/api/messages`; a new
 //! conversation's greeting is a `conversationUpdate` with `membersAdded`.

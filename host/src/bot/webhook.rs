@@ -1,4 +1,4 @@
-//! HTTP bots that speak Rasa's REST channel format (PROTOCOL.md §D2): Rasa
+//! HTTP bots that speak Rasa's REST channel format: Rasa
 //! itself (`POST {url}/webhooks/rest/webhook`) and the generic webhook, the
 //! same JSON at a URL a brand chooses (§D3).
 //!

@@ -1,4 +1,4 @@
-//! The ten custom configuration fields of a connector (ARCHITECTURE.md §2):
+//! The ten custom configuration fields of a connector:
 //! their names, types, ranges, defaults and the conversation type they
 //! apply to. Their *behaviour* lives in the connector, one place each.
 

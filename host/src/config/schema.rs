@@ -201,7 +201,7 @@ pub enum UserKind {
     Human,
 }
 
-/// How an agent user logs in (PROTOCOL.md §A1).
+/// How an agent user logs in (LivePerson's login API).
 #[derive(Clone, PartialEq, Eq)]
 pub enum LoginCredentials {
     /// Username and password. Works; API keys are the documented recommendation.
@@ -239,7 +239,7 @@ pub struct HubEngagement {
 }
 
 /// How the hub checks brand JWTs for consumer step-up, and how long and
-/// how many of the consumer JWTs it issues it honours (CONSUMER.md §1).
+/// how many of the consumer JWTs it issues it honours.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerAuth {
     /// HS256 shared secret.

@@ -1,4 +1,4 @@
-//! One conversation's pipeline (ARCHITECTURE.md §3), run as its own task:
+//! One conversation's pipeline, run as its own task:
 //! greeting after 3 s of silence, messageDelay aggregation, the
 //! consumer-message hooks, the bot, the bot-message hooks, publishing;
 //! resends, fallback escalation and escalation failures; step-up; close.

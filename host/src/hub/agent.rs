@@ -1,4 +1,4 @@
-//! The agent WebSocket (PROTOCOL.md §A2–A4): one logged-in agent session.
+//! The agent WebSocket (LivePerson's Messaging Agent API): one logged-in agent session.
 //!
 //! Besides the requests a bot connector uses (§A3), it serves the rest of
 //! what LivePerson's node-agent-sdk sends:

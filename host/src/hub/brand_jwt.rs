@@ -1,5 +1,5 @@
 //! The brand JWT a consumer exchanges for an authenticated consumer JWT
-//! (CONSUMER.md §1, `/authenticate`): the checks it must pass.
+//! (`/authenticate`): the checks it must pass.
 //!
 //! - Its signature, with the account's key: HS256 secret or RS256 public
 //!   key (`[hub.consumer_auth]`).

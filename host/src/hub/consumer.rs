@@ -1,6 +1,6 @@
-//! The consumer WebSocket (CONSUMER.md §2–4): one consumer's socket.
+//! The consumer WebSocket (LivePerson's Messaging Window API): one consumer's socket.
 //!
-//! Besides CONSUMER.md §3 it serves `cqm.UnsubscribeExConversations`
+//! Besides the Messaging Window API's requests it serves `cqm.UnsubscribeExConversations`
 //! `{"subscriptionId"}` (no more conversation notifications for that
 //! subscription), and answers any frame that is not a request with a 400.
 

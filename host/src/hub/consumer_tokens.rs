@@ -1,4 +1,4 @@
-//! The consumer JWTs the hub issued (CONSUMER.md §1): which consumer each
+//! The consumer JWTs the hub issued: which consumer each
 //! names, until when it is honoured, and how many are kept.
 //!
 //! Every token lives `[hub.consumer_auth] token_lifetime_ms` (an hour by

@@ -2,8 +2,8 @@
 //! switchboard runs whole on one machine and every test has a real peer.
 //!
 //! It serves, on one address: the domain lookup (CSDS), agent login and
-//! refresh, the agent WebSocket (PROTOCOL.md §A), consumer signup and the
-//! consumer WebSocket (CONSUMER.md), and a small web chat page at `/`.
+//! refresh, the agent WebSocket (LivePerson's Messaging Agent API), consumer signup and the
+//! consumer WebSocket (LivePerson's Messaging Window API), and a small web chat page at `/`.
 //! Brand JWTs for step-up are checked in `brand_jwt`; the consumer JWTs it
 //! issues expire and are kept in a bounded store, `consumer_tokens`.
 //! It routes conversations by skill to logged-in agents with free slots,
@@ -557,8 +557,7 @@ impl Hub {
         token
     }
 
-    /// Exchanges a brand JWT for an authenticated consumer JWT (CONSUMER.md
-    /// §1): the brand JWT is checked with the account's key, and the
+    /// Exchanges a brand JWT for an authenticated consumer JWT: the brand JWT is checked with the account's key, and the
     /// consumer id is the SHA-256 of its `sub` in hex. A request that also
     /// carries the consumer's unauthenticated JWT (`Authorization: jwt ...`)
     /// links the two, so step-up works from a new socket too.

@@ -304,7 +304,7 @@ impl HubState {
 
     // ---- agent side -------------------------------------------------------
 
-    /// The agent-side view of a conversation (PROTOCOL.md §A4).
+    /// The agent-side view of a conversation (`ExConversationChangeNotification`).
     fn agent_details(&self, conv: &Conversation) -> Value {
         let account = &self.config.account;
         let mut participants = json!({"CONSUMER": [conv.consumer_id]});
@@ -921,7 +921,7 @@ impl HubState {
 
     // ---- consumer side ----------------------------------------------------
 
-    /// The consumer-side view of a conversation (CONSUMER.md §4).
+    /// The consumer-side view of a conversation (`cqm.ExConversationChangeNotification`).
     fn consumer_details(&self, conv: &Conversation) -> Value {
         let mut participants = vec![json!({"id": conv.consumer_id, "role": "CONSUMER"})];
         if let Some(pid) = &conv.assigned_pid {
@@ -992,7 +992,7 @@ impl HubState {
         );
     }
 
-    /// Step-up (CONSUMER.md §5): the open conversation of `from` now
+    /// Step-up: the open conversation of `from` now
     /// belongs to `to`, history and id kept; both sides get an UPSERT, where
     /// the changed CONSUMER id is the agent side's step-up signal.
     pub fn step_up(&mut self, from: &str, to: &str) {

@@ -1,4 +1,4 @@
-//! The LivePerson Messaging Agent API client (PROTOCOL.md §A): domain
+//! The LivePerson Messaging Agent API client: domain
 //! lookup, login, the agent WebSocket, request/response matching, and the
 //! translation of notifications into [`PlatformEvent`]s.
 //!

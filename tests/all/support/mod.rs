@@ -1,5 +1,5 @@
-//! Test support: a consumer client written from CONSUMER.md, a test agent
-//! client written from PROTOCOL.md, the `switchboard` binary as a real
+//! Test support: a consumer client written from LivePerson's Messaging
+//! Window API, a test agent client written from its Messaging Agent API, the `switchboard` binary as a real
 //! process, and configuration directories made on the fly. Everything
 //! talks over real sockets on loopback.
 
@@ -142,7 +142,7 @@ impl WireClient {
     }
 }
 
-/// A consumer on the hub's consumer WebSocket (CONSUMER.md).
+/// A consumer on the hub's consumer WebSocket (LivePerson's Messaging Window API).
 pub struct Consumer {
     pub wire: WireClient,
     pub conversation_id: String,
@@ -559,7 +559,7 @@ pub struct Turn {
 }
 
 /// A bot a brand might write: an HTTP server speaking the generic webhook
-/// format (PROTOCOL.md §D3) on loopback, answering with `answer(text)` and
+/// format (a generic webhook) on loopback, answering with `answer(text)` and
 /// keeping every request it received.
 pub struct RecordingBot {
     pub url: String,
