@@ -37,13 +37,18 @@ impl OutMessage {
         }
     }
 
-    /// Checks structured content and quick replies against LivePerson's schemas.
+    /// Checks structured content and quick replies against LivePerson's
+    /// schemas, and the event's size against [`MAX_EVENT_BYTES`].
     pub fn validate(&self) -> Result<(), ContentError> {
         if let Body::Structured(content) = &self.body {
             validate_structured(content)?;
         }
         if let Some(replies) = &self.quick_replies {
             validate_quick_replies(replies)?;
+        }
+        let size = serde_json::to_vec(&self.to_event()).map_or(usize::MAX, |bytes| bytes.len());
+        if size > MAX_EVENT_BYTES {
+            return Err(ContentError::TooLarge { size });
         }
         Ok(())
     }
@@ -80,7 +85,19 @@ pub enum ContentError {
     /// Quick replies that are not `{"type":"quickReplies","replies":[buttons]}`.
     #[error("quick replies are malformed: {0}")]
     QuickReplies(String),
+    /// An event larger than the platform takes.
+    #[error("the message is {size} bytes as an event; the most is {MAX_EVENT_BYTES}")]
+    TooLarge {
+        /// Its size as an event, in bytes.
+        size: usize,
+    },
 }
+
+/// The largest event (its JSON: text, structured content, quick replies)
+/// published on a conversation. The embedded hub refuses larger ones (413),
+/// so the connector never sends one: what a bot or a plugin makes larger is
+/// refused as its fault, and no single frame nears a socket's limit.
+pub const MAX_EVENT_BYTES: usize = 32 << 10;
 
 /// Serves the embedded schema files to the validator by file name.
 struct EmbeddedSchemas;

@@ -87,11 +87,47 @@ async fn a_bot_answer_with_nothing_publishable_is_no_response() {
         ["hi", "hi"],
         "resent as after no response"
     );
+    let connector = gateway.connectors().next().unwrap();
+    eventually("both answers are refused, counted against the bot", || {
+        connector.metrics().bot_messages_refused.get() == 2
+    })
+    .await;
     let report = gateway.report("c").unwrap();
     assert!(
         report.details.plugins.iter().all(|p| p.faults == 0),
         "{report:?}"
     );
+}
+
+/// An answer larger than an event may be (2 MiB here, under the 4 MiB an
+/// answer may be) is the bot's fault: it is not published, so no frame
+/// nears the platform's socket limit; the connector stays Online and the
+/// next answer goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_larger_than_an_event_may_be_is_refused_not_published() {
+    let huge = "x".repeat(2 << 20);
+    let bot = RecordingBot::start(move |text| {
+        let text = if text == "huge" {
+            huge.clone()
+        } else {
+            format!("bot heard: {text}")
+        };
+        json!([{ "text": text }])
+    })
+    .await;
+    let config = one_connector(&bot, "quarantine_after = 1", "messageDelay = 100");
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("huge").await;
+    bot.wait_for(1).await;
+    consumer.say("small").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: small");
+    let connector = gateway.connectors().next().unwrap();
+    assert_eq!(connector.metrics().bot_messages_refused.get(), 1);
+    let report = gateway.report("c").unwrap();
+    assert_eq!(report.status, Status::Online, "{report:?}");
+    assert!(report.details.plugins.iter().all(|p| p.faults == 0));
 }
 
 /// A consumer's long message, echoed by the bot, passes through plugins

@@ -185,6 +185,8 @@ fn each_kind_of_finding_is_reported_at_its_exact_place() {
     const CONNECTOR: &str = "id = \"c\"\nbot = \"b\"\naccount = \"1\"\nagent_user_id = \"u\"\n";
     let with_password = |rest: &str| format!("{CONNECTOR}password = \"p\"\n{rest}");
     let cases: Vec<(FileKind, String, &str)> = vec![
+        (FileKind::Gateway, "[hub]\n[[hub.skills]]\nid = \"2\"\n".into(),
+         "switchboard.toml:3:6: error: default_skill (not set, so the default) `1` is not one of the hub's skills"),
         (FileKind::Gateway, "[hub]\nlisten = \"nope\"\n".into(),
          "switchboard.toml:2:10: error: `listen` must be an address like 127.0.0.1:8080"),
         (FileKind::Gateway, "[hub]\n[[hub.users]]\nlogin = \"u\"\npassword = \"p\"\nmax_conversations = 0\n".into(),

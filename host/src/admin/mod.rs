@@ -264,7 +264,14 @@ impl Admin {
                 if error.status.is_server_error() {
                     tracing::error!(%method, %path, "{}", error.message);
                 }
-                if error.message.contains('/') || error.details.iter().any(|d| d.contains('/')) {
+                // Only reloads and writes (422, 5xx: reached by authorised
+                // callers alone) can name the server's files; nothing else
+                // waits for the gateway here.
+                let may_name_files = error.status == StatusCode::UNPROCESSABLE_ENTITY
+                    || error.status.is_server_error();
+                let has_paths =
+                    error.message.contains('/') || error.details.iter().any(|d| d.contains('/'));
+                if may_name_files && has_paths {
                     let paths = ServerPaths::of(&*self.gateway.lock().await);
                     error.message = paths.hide(&error.message);
                     for detail in &mut error.details {

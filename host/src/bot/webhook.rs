@@ -91,9 +91,11 @@ pub fn actions(items: &[Value]) -> Vec<BotAction> {
     let mut actions = Vec::new();
     let mut messages: Vec<OutMessage> = Vec::new();
     for item in items {
-        if let Some(text) = item["text"].as_str() {
+        // Where this item's text is: its buttons ride on it as quick replies.
+        let text_at = item["text"].as_str().map(|text| {
             messages.push(OutMessage::text(text));
-        }
+            messages.len() - 1
+        });
         if let Some(url) = item["image"].as_str() {
             messages.push(OutMessage {
                 body: Body::Structured(
@@ -115,16 +117,13 @@ pub fn actions(items: &[Value]) -> Vec<BotAction> {
                         "click": {"actions": [{"type": "publishText", "text": payload}]}}))
                 })
                 .collect();
-            match (item["text"].is_string(), buttons.is_empty()) {
+            match (text_at, buttons.is_empty()) {
                 (_, true) => {}
-                (true, false) => {
-                    let text = messages
-                        .last_mut()
-                        .expect("the item's text is pushed above");
-                    text.quick_replies =
+                (Some(at), false) => {
+                    messages[at].quick_replies =
                         Some(json!({"type": "quickReplies", "itemsPerRow": 8, "replies": buttons}));
                 }
-                (false, false) => messages.push(OutMessage {
+                (None, false) => messages.push(OutMessage {
                     body: Body::Structured(json!({"type": "vertical", "elements": buttons})),
                     quick_replies: None,
                 }),
@@ -175,6 +174,22 @@ fn attachment_message(attachment: &Value) -> OutMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_items_buttons_ride_on_its_text_even_beside_an_image() {
+        let items = json!([{"text": "Look", "image": "https://example.com/a.png",
+                            "buttons": [{"title": "Nice", "payload": "/nice"}]}]);
+        let actions = actions(items.as_array().unwrap());
+        let BotAction::Say(text) = &actions[0] else {
+            panic!()
+        };
+        assert_eq!(text.body, Body::Text("Look".into()));
+        assert!(text.quick_replies.is_some(), "{text:?}");
+        let BotAction::Say(image) = &actions[1] else {
+            panic!()
+        };
+        assert!(image.quick_replies.is_none(), "{image:?}");
+    }
 
     #[test]
     fn buttons_without_text_become_a_card_and_attachments_cards_or_links() {

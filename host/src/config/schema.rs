@@ -583,7 +583,7 @@ struct RawHubTls {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSkill {
-    id: String,
+    id: Spanned<String>,
     #[serde(default)]
     name: Option<String>,
 }
@@ -1169,7 +1169,7 @@ pub(super) fn parse_gateway(
             let listen = parse_listen(&hub.listen, file, source, diagnostics)?;
             // Every skill named anywhere must be one of `[[hub.skills]]`;
             // a hub that lists none has one: its default skill.
-            let mut known: Vec<&str> = hub.skills.iter().map(|s| s.id.as_str()).collect();
+            let mut known: Vec<&str> = hub.skills.iter().map(|s| s.id.get_ref().as_str()).collect();
             if known.is_empty() {
                 known.push(hub.default_skill.get_ref());
             }
@@ -1187,7 +1187,15 @@ pub(super) fn parse_gateway(
                     ));
                 }
             };
-            check_skill(&hub.default_skill, "default_skill");
+            // A `default_skill` left out is `1`; where that is not listed,
+            // the finding stands at the first listed skill.
+            match (hub.default_skill.span().is_empty(), hub.skills.first()) {
+                (true, Some(first)) => check_skill(
+                    &Spanned::new(first.id.span(), hub.default_skill.get_ref().clone()),
+                    "default_skill (not set, so the default)",
+                ),
+                _ => check_skill(&hub.default_skill, "default_skill"),
+            }
             for engagement in &hub.engagements {
                 check_skill(&engagement.skill, "the engagement's skill");
             }
@@ -1234,8 +1242,10 @@ pub(super) fn parse_gateway(
                 .skills
                 .into_iter()
                 .map(|s| HubSkill {
-                    name: s.name.unwrap_or_else(|| format!("skill {}", s.id)),
-                    id: s.id,
+                    name: s
+                        .name
+                        .unwrap_or_else(|| format!("skill {}", s.id.get_ref())),
+                    id: s.id.into_inner(),
                 })
                 .collect();
             if skills.is_empty() {

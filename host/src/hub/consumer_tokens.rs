@@ -69,7 +69,8 @@ impl ConsumerTokens {
         while self
             .order
             .front()
-            .is_some_and(|oldest| self.issued[oldest].expires <= now)
+            // A token missing from `issued` is one already forgotten.
+            .is_some_and(|oldest| self.issued.get(oldest).is_none_or(|t| t.expires <= now))
         {
             self.forget_oldest();
         }

@@ -16,8 +16,9 @@
 /// The largest frame the hub reads on its agent and consumer sockets.
 pub const MAX_FRAME_BYTES: usize = crate::http::MAX_SOCKET_MESSAGE;
 
-/// The largest event (as JSON) a consumer or an agent may publish.
-pub const MAX_EVENT_BYTES: usize = 32 << 10;
+/// The largest event (as JSON) a consumer or an agent may publish: the
+/// same bound the connector keeps to.
+pub const MAX_EVENT_BYTES: usize = crate::content::MAX_EVENT_BYTES;
 
 /// The most events one history answer or notification carries.
 pub const HISTORY_PAGE: usize = 100;

@@ -429,7 +429,8 @@ impl HubState {
     }
 
     /// The past events of a dialog from `from_seq` on, sent to an agent
-    /// connection as one `ms.MessagingEventNotification`: what
+    /// connection as `ms.MessagingEventNotification`s of at most
+    /// [`limits::HISTORY_PAGE`] changes each: what
     /// `.ams.ms.SubscribeMessagingEvents` delivers on the agent side (the
     /// live events reach participants as `OnlineEventDistribution`).
     pub fn send_history(&self, conn: u64, dialog_id: &str, from_seq: u64) {
@@ -806,10 +807,12 @@ impl HubState {
             .conversations
             .get(conv_id)
             .ok_or((404, format!("no conversation {conv_id}")))?;
-        let events: Vec<Value> = conv
+        // Events are kept in sequence order: a page starts by bisection.
+        let start = conv
             .events
+            .partition_point(|e| newer_than.is_some_and(|n| e.sequence <= n));
+        let events: Vec<Value> = conv.events[start..]
             .iter()
-            .filter(|e| newer_than.is_none_or(|n| e.sequence > n))
             .take(page)
             .map(|e| self.agent_event(conv, e, false))
             .collect();
@@ -1166,9 +1169,9 @@ impl HubState {
 /// The conversation's events from sequence `from_seq` on, as the changes
 /// of an `ms.MessagingEventNotification`.
 fn changes_from(conv: &Conversation, from_seq: u64) -> Vec<Value> {
-    conv.events
+    let start = conv.events.partition_point(|e| e.sequence < from_seq);
+    conv.events[start..]
         .iter()
-        .filter(|e| e.sequence >= from_seq)
         .map(|e| consumer_change(conv, e, false))
         .collect()
 }

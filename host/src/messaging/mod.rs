@@ -37,6 +37,9 @@ fn socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig 
         .max_frame_size(Some(MAX_FRAME_BYTES))
 }
 
+/// The most recent events of a conversation's history the connector keeps
+/// when it reads it (older ones are read and dropped).
+const HISTORY_KEPT: usize = 1000;
 /// Events asked for per `QueryMessages` page (LivePerson's most).
 const HISTORY_PAGE: usize = 100;
 /// Application keep-alive (`GetClock`) interval.
@@ -913,6 +916,10 @@ impl Platform for AgentConnection {
                     .map(|e| e.sequence)
                     .filter(|&last| full && last > newer_than);
                 past.extend(page);
+                // Only the tail matters (the last utterances, what nobody
+                // answered): a long conversation costs bounded memory.
+                let excess = past.len().saturating_sub(HISTORY_KEPT);
+                past.drain(..excess);
                 match next {
                     Some(last) => newer_than = last,
                     None => return Ok(past),
