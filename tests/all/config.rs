@@ -3,24 +3,10 @@
 //! non-zero exit.
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::support::ConfigDir;
+use crate::support::{ConfigDir, SCRIPTED_BOT, validate};
 
-fn validate(dir: &Path) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("validate")
-        .arg(dir)
-        .output()
-        .expect("switchboard runs");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
-}
-
-const BOT: &str =
-    "id = \"b\"\nkind = \"scripted\"\n[[rules]]\nmatch = '.*'\nsay = [{ text = \"ok\" }]\n";
+const BOT: &str = SCRIPTED_BOT;
 
 fn connector(extra: &str) -> String {
     format!(

@@ -5,26 +5,9 @@
 //! files it could not load. Findings
 //! point at the value that is wrong, not at a neighbour.
 
-use std::process::Command;
+use crate::support::{ConfigDir, SCRIPTED_BOT, built_plugin, connector_file, validate};
 
-use crate::support::{ConfigDir, built_plugin, connector_file};
-
-const BOT: &str =
-    "id = \"b\"\nkind = \"scripted\"\n[[rules]]\nmatch = '.*'\nsay = [{ text = \"ok\" }]\n";
-
-/// `switchboard validate DIR`: success, and what it printed.
-fn validate(dir: &std::path::Path) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("validate")
-        .arg(dir)
-        .env_remove("SWITCHBOARD_TEST_UNSET")
-        .output()
-        .expect("switchboard runs");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
-}
+const BOT: &str = SCRIPTED_BOT;
 
 /// Runs `switchboard validate` on a configuration whose connector `c` has
 /// one plugin, `plugins/x.wasm`, with these bytes.
@@ -37,17 +20,9 @@ fn validate_with_plugin(bytes: &[u8]) -> (bool, String, String) {
     // connector_file and the `[[plugins]]` header.
     let file = connector_file("c", "b", "bot-user", "[[plugins]]\nfile = \"x.wasm\"\n", "");
     config.write("connectors/c.toml", &file);
-    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("validate")
-        .arg(config.path())
-        .output()
-        .expect("switchboard runs");
+    let (ok, output) = validate(config.path());
     let connector = config.path().join("connectors/c.toml");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        connector.display().to_string(),
-    )
+    (ok, output, connector.display().to_string())
 }
 
 #[test]

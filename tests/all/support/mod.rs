@@ -297,6 +297,26 @@ pub async fn conversation_change<T>(
         .await
 }
 
+/// A scripted bot `b` that answers everything with "ok".
+pub const SCRIPTED_BOT: &str =
+    "id = \"b\"\nkind = \"scripted\"\n[[rules]]\nmatch = '.*'\nsay = [{ text = \"ok\" }]\n";
+
+/// `switchboard validate DIR` as a real process: success, and what it
+/// printed. `SWITCHBOARD_TEST_UNSET` is unset for it, whatever the caller's
+/// environment holds.
+pub fn validate(dir: &Path) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("validate")
+        .arg(dir)
+        .env_remove("SWITCHBOARD_TEST_UNSET")
+        .output()
+        .expect("switchboard runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
 /// A brand JWT (HS256) with `claims`, signed with `secret`.
 pub fn signed_jwt(secret: &[u8], claims: &Value) -> String {
     jsonwebtoken::encode(
