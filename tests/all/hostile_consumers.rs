@@ -1,12 +1,17 @@
 //! Hostile consumers hurt no one else: oversized messages and frames, long
-//! histories. Each test keeps a well-behaved consumer on the same connector
+//! histories, floods of signups, sockets and conversations from one client. Each test keeps a well-behaved consumer on the same connector
 //! and asserts it is still answered and the connector stays Online.
 
 use serde_json::json;
 use switchboard::connector::Status;
 use switchboard::hub::limits::{MAX_EVENT_BYTES, MAX_FRAME_BYTES};
 
-use crate::support::{ConfigDir, Consumer, RecordingBot, connector_file, gateway};
+use crate::support::{ConfigDir, Consumer, LoopbackClient, RecordingBot, connector_file, gateway};
+
+/// The hostile client's address: another loopback address than the
+/// well-behaved consumers' 127.0.0.1, so the hub sees two clients.
+const HOSTILE_CLIENT: std::net::IpAddr =
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
 
 fn one_connector(bot: &RecordingBot) -> ConfigDir {
     let config = ConfigDir::new(&["bot-user"]);
@@ -153,11 +158,13 @@ async fn frames_for_other_consumers_conversations_and_conversation_floods_are_re
     assert_eq!(report.conversations, 2, "the flood opened nothing");
 }
 
-/// A flood of signups and tokens that expired or were never valid cost the
-/// hostile client only refusals: the connector stays Online and a
-/// well-behaved consumer is answered throughout.
+/// A flood of signups from one client and tokens that expired or were
+/// never valid cost the hostile client only refusals (429 with
+/// `Retry-After` past its 60 signups a minute): the connector stays Online
+/// and a well-behaved consumer is answered throughout, and can still sign up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signup_floods_and_expired_tokens_leave_the_connector_serving_others() {
+    const FLOOD: usize = 300;
     let bot = RecordingBot::echo().await;
     let config = ConfigDir::with_hub(
         "[hub.consumer_auth]\nhs256_secret = \"brand-secret\"\nmax_tokens = 100\n\n\
@@ -174,12 +181,34 @@ async fn signup_floods_and_expired_tokens_leave_the_connector_serving_others() {
     polite.start_conversation().await;
     answered(&mut polite, "before").await;
 
+    let flooder = LoopbackClient {
+        source: HOSTILE_CLIENT,
+    };
     let signup = format!("{hub}/api/account/123/signup");
-    for _ in 0..500 {
-        switchboard::http::post_json(&signup, &json!({}))
-            .await
-            .expect("signups are answered");
+    let started = std::time::Instant::now();
+    let mut admitted = 0;
+    for _ in 0..FLOOD {
+        match flooder.post(&signup).await {
+            (200, _, _) => admitted += 1,
+            (429, Some(retry_after), body) => {
+                assert!(retry_after >= 1, "{body}");
+                assert!(
+                    body["error"]["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&HOSTILE_CLIENT.to_string()),
+                    "the refusal names the client: {body}"
+                );
+            }
+            other => panic!("a signup is admitted or refused with 429: {other:?}"),
+        }
     }
+    // The bucket holds 60 and refills one a second.
+    let refilled = started.elapsed().as_secs() as usize + 1;
+    assert!(
+        (60..=60 + refilled).contains(&admitted),
+        "{admitted} of {FLOOD} signups admitted"
+    );
     let expired = crate::support::signed_jwt(
         b"brand-secret",
         &json!({"sub": "mallory", "exp": jsonwebtoken::get_current_timestamp() - 3600}),
@@ -195,5 +224,63 @@ async fn signup_floods_and_expired_tokens_leave_the_connector_serving_others() {
     );
 
     answered(&mut polite, "after").await;
+    let mut newcomer = Consumer::of(&gateway).await;
+    newcomer.start_conversation().await;
+    answered(&mut newcomer, "me too").await;
     assert_eq!(gateway.report("c").unwrap().status, Status::Online);
+}
+
+/// One client cannot fill a connector's slots: past its open
+/// conversations (here 2) a request is answered 429, past its open sockets
+/// (here 3) the upgrade is; a well-behaved client takes the slot left, and
+/// a closed conversation gives the hostile client its turn back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_cannot_take_every_slot_of_a_connector() {
+    let bot = RecordingBot::echo().await;
+    let config = ConfigDir::with_hub(
+        "[hub.clients]\nopen_conversations = 2\nopen_sockets = 3\n\n\
+         [[hub.users]]\nlogin = \"bot-user\"\npassword = \"pw-bot-user\"\nskills = [\"1\"]\n\
+         max_conversations = 3\n\n",
+    );
+    config.write("bots/b.toml", &bot.config("b"));
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-user", "", "messageDelay = 100"),
+    );
+    let gateway = gateway(&config).await;
+    let hub = gateway.hub_url().unwrap();
+    let hostile = || Consumer::connect_from(&hub, "123", HOSTILE_CLIENT);
+    let (mut first, mut second, mut third) = (
+        hostile().await.unwrap(),
+        hostile().await.unwrap(),
+        hostile().await.unwrap(),
+    );
+    let (code, body) = hostile().await.err().expect("a fourth socket is refused");
+    assert_eq!(code, 429, "{body}");
+    first.start_conversation().await;
+    second.start_conversation().await;
+    let refused = third
+        .wire
+        .request("cm.ConsumerRequestConversation", json!({"brandId": "123"}))
+        .await;
+    assert_eq!(refused["code"], 429, "{refused}");
+
+    let mut polite = Consumer::of(&gateway).await;
+    polite.start_conversation().await;
+    answered(&mut polite, "a slot for me").await;
+    answered(&mut first, "and for the first").await;
+
+    let closed = first
+        .wire
+        .request(
+            "cm.UpdateConversationField",
+            json!({"conversationId": first.conversation_id,
+                   "conversationField": [{"field": "ConversationStateField", "conversationState": "CLOSE"}]}),
+        )
+        .await;
+    assert_eq!(closed["code"], 200, "{closed}");
+    third.start_conversation().await;
+    answered(&mut third, "my turn").await;
+    let report = gateway.report("c").unwrap();
+    assert_eq!(report.status, Status::Online);
 }

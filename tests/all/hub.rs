@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard::config::{ConsumerAuth, HubConfig, HubSkill, HubUser, LoginCredentials, UserKind};
+use switchboard::config::{
+    ClientLimits, ConsumerAuth, HubConfig, HubSkill, HubUser, LoginCredentials, UserKind,
+};
 use switchboard::hub::{Hub, HubHandle};
 
 use crate::support::{Consumer, PATIENCE, WireClient, conversation_change, jwt_subject};
@@ -37,6 +39,7 @@ fn hub_config() -> HubConfig {
         ring_expiration: Duration::from_secs(30),
         engagements: Vec::new(),
         consumer_auth: ConsumerAuth::default(),
+        clients: ClientLimits::default(),
         agent_grace: Duration::from_secs(10),
         tls: None,
     }
@@ -940,18 +943,29 @@ async fn a_consumer_jwt_past_its_lifetime_is_refused_at_init_connection_with_440
 async fn a_flood_of_signups_keeps_the_token_store_bounded_and_a_chatting_consumer_answered() {
     const BOUND: usize = 100;
     const FLOOD: usize = 3_000;
-    let hub = hub_with(ConsumerAuth {
-        max_tokens: BOUND,
-        ..ConsumerAuth::default()
-    })
-    .await;
+    // The flood stands for many clients: the per-client signup limit
+    // (which would stop one client after 60) is lifted.
+    let config = HubConfig {
+        consumer_auth: ConsumerAuth {
+            max_tokens: BOUND,
+            ..ConsumerAuth::default()
+        },
+        clients: ClientLimits {
+            signups_per_minute: ClientLimits::MAX,
+            ..ClientLimits::default()
+        },
+        ..hub_config()
+    };
+    let hub = Hub::start(config, std::path::Path::new("unused"))
+        .await
+        .unwrap();
     let (mut agent, agent_id) = agent(&hub).await;
     online_agent(&mut agent, &agent_id).await;
     let mut consumer = Consumer::connect(&hub.url(), "123").await;
     let conversation = consumer.start_conversation().await;
     accept_the_ring(&mut agent).await;
 
-    // One client signs up again and again, four requests at a time.
+    // Signups again and again, four requests at a time.
     let flooders: Vec<_> = (0..4)
         .map(|_| {
             let url = format!("{}/api/account/123/signup", hub.url());
@@ -999,13 +1013,23 @@ async fn a_flood_of_signups_keeps_the_token_store_bounded_and_a_chatting_consume
 }
 
 #[test]
-fn consumer_auth_settings_are_read_from_the_hub_table() {
+fn consumer_auth_and_client_limits_are_read_from_the_hub_table() {
     let config = crate::support::ConfigDir::with_hub(
         "[hub.consumer_auth]\nhs256_secret = \"s\"\nissuer = \"https://brand.example\"\n\
-         audience = \"switchboard-hub\"\ntoken_lifetime_ms = 600000\nmax_tokens = 500\n\n",
+         audience = \"switchboard-hub\"\ntoken_lifetime_ms = 600000\nmax_tokens = 500\n\n\
+         [hub.clients]\nsignups_per_minute = 7\nopen_conversations = 8\nopen_sockets = 9\n\n",
     );
     let loaded = switchboard::config::load(config.path()).unwrap();
-    let auth = loaded.config.gateway.hub.unwrap().consumer_auth;
+    let hub = loaded.config.gateway.hub.unwrap();
+    assert_eq!(
+        hub.clients,
+        ClientLimits {
+            signups_per_minute: 7,
+            open_conversations: 8,
+            open_sockets: 9
+        }
+    );
+    let auth = hub.consumer_auth;
     assert_eq!(auth.issuer.as_deref(), Some("https://brand.example"));
     assert_eq!(auth.audience.as_deref(), Some("switchboard-hub"));
     assert_eq!(auth.token_lifetime, Duration::from_secs(600));
@@ -1013,17 +1037,17 @@ fn consumer_auth_settings_are_read_from_the_hub_table() {
 
     let defaults = crate::support::ConfigDir::new(&[]);
     let loaded = switchboard::config::load(defaults.path()).unwrap();
-    assert_eq!(
-        loaded.config.gateway.hub.unwrap().consumer_auth,
-        ConsumerAuth::default()
-    );
+    let hub = loaded.config.gateway.hub.unwrap();
+    assert_eq!(hub.consumer_auth, ConsumerAuth::default());
+    assert_eq!(hub.clients, ClientLimits::default());
 }
 
 #[test]
-fn an_empty_issuer_and_consumer_token_limits_out_of_range_are_located() {
+fn an_empty_issuer_and_consumer_token_and_client_limits_out_of_range_are_located() {
     use switchboard::config::{FileKind, check_source};
     let source = "[hub]\n[hub.consumer_auth]\nissuer = \"\"\naudience = \"hub\"\n\
-                  token_lifetime_ms = 10\nmax_tokens = 0\n";
+                  token_lifetime_ms = 10\nmax_tokens = 0\n\
+                  [hub.clients]\nsignups_per_minute = 0\nopen_sockets = 1000001\n";
     let found: Vec<String> = check_source(FileKind::Gateway, source)
         .iter()
         .map(ToString::to_string)
@@ -1032,13 +1056,15 @@ fn an_empty_issuer_and_consumer_token_limits_out_of_range_are_located() {
         "switchboard.toml:3:10: error: [hub.consumer_auth] `issuer` must not be empty",
         "switchboard.toml:5:21: error: [hub.consumer_auth] `token_lifetime_ms` must be 1000 to 86400000",
         "switchboard.toml:6:14: error: [hub.consumer_auth] `max_tokens` must be 1 to 10000000",
+        "switchboard.toml:8:22: error: [hub.clients] `signups_per_minute` must be 1 to 1000000",
+        "switchboard.toml:9:16: error: [hub.clients] `open_sockets` must be 1 to 1000000",
     ] {
         assert!(
             found.iter().any(|f| f.starts_with(expected)),
             "{expected} in {found:#?}"
         );
     }
-    assert_eq!(found.len(), 3, "{found:#?}");
+    assert_eq!(found.len(), 5, "{found:#?}");
 }
 
 /// QueryMessages answers a page of at most 100 events (LivePerson's

@@ -19,7 +19,7 @@ pub use connector_id::{BadConnectorId, ConnectorId};
 pub use custom::{CustomFields, TileDisplay, field_names};
 pub use diagnostic::{Diagnostic, Severity, line_col};
 pub use schema::{
-    AdminConfig, AdminRole, AdminToken, BotConfig, BotKind, CardButton, CardConfig,
+    AdminConfig, AdminRole, AdminToken, BotConfig, BotKind, CardButton, CardConfig, ClientLimits,
     ConnectorConfig, ConsumerAuth, ConversationType, DeployTo, GatewayConfig, HubConfig,
     HubEngagement, HubSkill, HubTls, HubUser, LimitOverrides, LoginCredentials,
     MAX_CONVERSATIONS_PER_AGENT, PluginConfig, Role, ScriptedAnswer, ScriptedRule, UserKind,

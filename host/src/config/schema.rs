@@ -140,6 +140,8 @@ pub struct HubConfig {
     pub engagements: Vec<HubEngagement>,
     /// How brand JWTs are checked for step-up.
     pub consumer_auth: ConsumerAuth,
+    /// What one consumer client (one address) may take.
+    pub clients: ClientLimits,
     /// How long an agent that dropped without logging out keeps its
     /// conversations before they are routed to others.
     pub agent_grace: Duration,
@@ -276,6 +278,37 @@ impl Default for ConsumerAuth {
             audience: None,
             token_lifetime: Self::DEFAULT_TOKEN_LIFETIME,
             max_tokens: Self::DEFAULT_MAX_TOKENS,
+        }
+    }
+}
+
+/// What one consumer client may take from the hub (`[hub.clients]`), so
+/// that one client cannot fill the connectors' slots. A client is one IPv4
+/// address, or one IPv6 /64 (what one subscriber is usually given).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// Signups a client may make in a minute (a bucket of this many,
+    /// refilled evenly over the minute); the next one is answered 429.
+    pub signups_per_minute: u32,
+    /// Conversations a client's consumers may hold open at once.
+    pub open_conversations: u32,
+    /// Consumer sockets a client may hold open at once.
+    pub open_sockets: u32,
+}
+
+impl ClientLimits {
+    /// The largest value any of the limits takes.
+    pub const MAX: u32 = 1_000_000;
+}
+
+impl Default for ClientLimits {
+    /// Enough for a household or an office behind one address; far less
+    /// than a connector's slots.
+    fn default() -> Self {
+        ClientLimits {
+            signups_per_minute: 60,
+            open_conversations: 20,
+            open_sockets: 100,
         }
     }
 }
@@ -563,6 +596,8 @@ struct RawHub {
     engagements: Vec<RawEngagement>,
     #[serde(default)]
     consumer_auth: RawConsumerAuth,
+    #[serde(default)]
+    clients: RawClients,
     #[serde(default = "default_agent_grace")]
     agent_grace_ms: u64,
     #[serde(default)]
@@ -638,6 +673,17 @@ enum RawSecretValue {
 struct RawEngagement {
     id: String,
     skill: Spanned<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawClients {
+    #[serde(default)]
+    signups_per_minute: Option<Spanned<u64>>,
+    #[serde(default)]
+    open_conversations: Option<Spanned<u64>>,
+    #[serde(default)]
+    open_sockets: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -882,9 +928,10 @@ fn consumer_auth_text(
     Some(value.into_inner())
 }
 
-/// A `[hub.consumer_auth]` number within `range`, or a diagnostic at it.
-fn consumer_auth_number(
+/// A number of `table` within `range`, or a diagnostic at it.
+fn table_number(
     value: Option<Spanned<u64>>,
+    table: &str,
     name: &str,
     range: std::ops::RangeInclusive<u64>,
     file: &Path,
@@ -900,7 +947,7 @@ fn consumer_auth_number(
         source,
         value.span(),
         format!(
-            "[hub.consumer_auth] `{name}` must be {} to {}",
+            "{table} `{name}` must be {} to {}",
             range.start(),
             range.end()
         ),
@@ -1300,8 +1347,9 @@ pub(super) fn parse_gateway(
                     source,
                     diagnostics,
                 ),
-                token_lifetime: consumer_auth_number(
+                token_lifetime: table_number(
                     hub.consumer_auth.token_lifetime_ms,
+                    "[hub.consumer_auth]",
                     "token_lifetime_ms",
                     1_000..=MAX_CONSUMER_TOKEN_LIFETIME_MS,
                     file,
@@ -1309,8 +1357,9 @@ pub(super) fn parse_gateway(
                     diagnostics,
                 )
                 .map_or(ConsumerAuth::DEFAULT_TOKEN_LIFETIME, Duration::from_millis),
-                max_tokens: consumer_auth_number(
+                max_tokens: table_number(
                     hub.consumer_auth.max_tokens,
+                    "[hub.consumer_auth]",
                     "max_tokens",
                     1..=MAX_CONSUMER_TOKENS,
                     file,
@@ -1347,8 +1396,39 @@ pub(super) fn parse_gateway(
                 },
                 _ => None,
             };
+            let mut client_limit = |value, name, default: u32| {
+                table_number(
+                    value,
+                    "[hub.clients]",
+                    name,
+                    1..=u64::from(ClientLimits::MAX),
+                    file,
+                    source,
+                    diagnostics,
+                )
+                .map_or(default, |n| n as u32)
+            };
+            let defaults = ClientLimits::default();
+            let clients = ClientLimits {
+                signups_per_minute: client_limit(
+                    hub.clients.signups_per_minute,
+                    "signups_per_minute",
+                    defaults.signups_per_minute,
+                ),
+                open_conversations: client_limit(
+                    hub.clients.open_conversations,
+                    "open_conversations",
+                    defaults.open_conversations,
+                ),
+                open_sockets: client_limit(
+                    hub.clients.open_sockets,
+                    "open_sockets",
+                    defaults.open_sockets,
+                ),
+            };
             Some(HubConfig {
                 tls,
+                clients,
                 engagements: hub
                     .engagements
                     .into_iter()

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::Hub;
+use super::clients::ClientKey;
 use super::state::{self, Consumer, Outbox, Outgoing, Refusal};
 use crate::http::ServerSocket;
 use crate::wire::{self, Frame, Request};
@@ -23,7 +24,14 @@ const INIT_WINDOW: Duration = Duration::from_secs(5);
 /// Close code for "no valid JWT".
 const UNAUTHORIZED: u16 = 4401;
 
-pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: ServerSocket) {
+/// Serves one consumer socket from `client` (counted among its open
+/// sockets by the caller; given back here when the socket ends).
+pub(super) async fn serve(
+    hub: Arc<Hub>,
+    header_token: Option<String>,
+    client: ClientKey,
+    socket: ServerSocket,
+) {
     let (sink, mut stream) = socket.split();
     let (outbox, outgoing) = state::outbox();
     let conn = {
@@ -37,6 +45,7 @@ pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: S
             conn,
             Consumer {
                 outbox: Some(outbox.clone()),
+                client: Some(client),
                 consumer_id,
                 ..Consumer::default()
             },
@@ -103,7 +112,11 @@ pub(super) async fn serve(hub: Arc<Hub>, header_token: Option<String>, socket: S
     if too_big {
         super::limits::close_too_big(&outbox, &mut writer).await;
     }
-    hub.state().consumers.remove(&conn);
+    {
+        let mut state = hub.state();
+        state.consumers.remove(&conn);
+        state.clients.socket_closed(client);
+    }
     writer.abort();
 }
 
@@ -186,7 +199,8 @@ pub(super) fn handle(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, request: Reques
                 Some(Value::Number(n)) => Some(n.to_string()),
                 _ => None,
             };
-            let result = state.request_conversation(&consumer_id, skill);
+            let client = state.consumers.get(&conn).and_then(|c| c.client);
+            let result = state.request_conversation(&consumer_id, client, skill);
             drop(state);
             match result {
                 Ok(id) => {

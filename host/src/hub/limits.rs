@@ -12,6 +12,14 @@
 //!   LivePerson's `QueryMessages` does (`maxQuantity`, default and most
 //!   100): no answer or notification holds a whole long conversation.
 //! - Request bodies over HTTP are at most `BODY_LIMIT` (the hub's module).
+//! - A conversation keeps its last [`KEPT_EVENTS`] events (older ones
+//!   leave its history), and the hub remembers the last
+//!   [`KEPT_CLOSED_CONVERSATIONS`] closed conversations: a long or endless
+//!   stream of conversations cannot grow the hub's memory without end.
+//!   LivePerson keeps every conversation; a connector needs only the
+//!   recent events, to answer what its bot has not answered yet.
+//! - What one client may take (signups, sockets, open conversations) is
+//!   `[hub.clients]` (the `clients` module).
 
 /// The largest frame the hub reads on its agent and consumer sockets.
 pub const MAX_FRAME_BYTES: usize = crate::http::MAX_SOCKET_MESSAGE;
@@ -22,6 +30,13 @@ pub const MAX_EVENT_BYTES: usize = crate::content::MAX_EVENT_BYTES;
 
 /// The most events one history answer or notification carries.
 pub const HISTORY_PAGE: usize = 100;
+
+/// The most events a conversation keeps (its history's most recent).
+pub const KEPT_EVENTS: usize = 1_000;
+
+/// The most closed conversations the hub remembers (the most recently
+/// closed).
+pub const KEPT_CLOSED_CONVERSATIONS: usize = 10_000;
 
 /// Refuses an event larger than [`MAX_EVENT_BYTES`] with 413.
 pub fn check_event(event: &serde_json::Value) -> Result<(), super::state::Refusal> {

@@ -5,7 +5,9 @@
 //! refresh, the agent WebSocket (LivePerson's Messaging Agent API), consumer signup and the
 //! consumer WebSocket (LivePerson's Messaging Window API), and a small web chat page at `/`.
 //! Brand JWTs for step-up are checked in `brand_jwt`; the consumer JWTs it
-//! issues expire and are kept in a bounded store, `consumer_tokens`.
+//! issues expire and are kept in a bounded store, `consumer_tokens`. What
+//! one consumer client may take (signups, sockets, open conversations) is
+//! counted in `clients`; every other bound is in `limits`.
 //! It routes conversations by skill to logged-in agents with free slots,
 //! rings them, expires unanswered rings, transfers, re-routes a lost
 //! agent's conversations and closes conversations; an agent may also open
@@ -18,6 +20,7 @@
 
 mod agent;
 mod brand_jwt;
+pub mod clients;
 mod consumer;
 mod consumer_tokens;
 pub mod limits;
@@ -42,6 +45,7 @@ use crate::config::{HubConfig, HubTls, LoginCredentials, UserKind};
 use crate::http::{self, Body};
 use crate::tls;
 use crate::wire;
+use clients::{ClientKey, OverLimit};
 use state::{HubState, Session};
 
 const CHAT_PAGE: &str = include_str!("chat.html");
@@ -160,9 +164,9 @@ impl Hub {
             addr,
         });
         let serving = hub.clone();
-        let task = tokio::spawn(http::serve_tls(listener, tls, move |request, _peer| {
+        let task = tokio::spawn(http::serve_tls(listener, tls, move |request, peer| {
             let hub = serving.clone();
-            async move { hub.handle(request).await }
+            async move { hub.handle(request, ClientKey::of(peer.ip())).await }
         }));
         Ok(HubHandle {
             hub,
@@ -207,7 +211,11 @@ impl Hub {
         self.arm_rings(rings);
     }
 
-    async fn handle(self: Arc<Self>, mut request: Request<Incoming>) -> Response<Body> {
+    async fn handle(
+        self: Arc<Self>,
+        mut request: Request<Incoming>,
+        client: ClientKey,
+    ) -> Response<Body> {
         let path = request.uri().path().to_owned();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let account = self.account();
@@ -232,6 +240,10 @@ impl Hub {
                 self.refresh(request).await
             }
             (&Method::POST, ["api", "account", acc, "signup"]) if *acc == account => {
+                let allowed = self.state().clients.signup(client, Instant::now());
+                if let Err(over) = allowed {
+                    return too_many(over);
+                }
                 let token = self.issue_consumer_token(uuid::Uuid::new_v4().to_string(), None);
                 http::json(StatusCode::OK, &json!({"jwt": token}))
             }
@@ -299,18 +311,20 @@ impl Hub {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.strip_prefix("jwt "))
                     .map(str::to_owned);
-                match http::upgrade_websocket(&mut request) {
-                    Some((response, socket)) => {
-                        let hub = self.clone();
-                        tokio::spawn(async move {
-                            if let Some(socket) = socket.await {
-                                consumer::serve(hub, header_token, socket).await;
-                            }
-                        });
-                        response
-                    }
-                    None => http::error(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade"),
+                let Some((response, socket)) = http::upgrade_websocket(&mut request) else {
+                    return http::error(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade");
+                };
+                if let Err(over) = self.state().clients.open_socket(client) {
+                    return too_many(over);
                 }
+                let hub = self.clone();
+                tokio::spawn(async move {
+                    match socket.await {
+                        Some(socket) => consumer::serve(hub, header_token, client, socket).await,
+                        None => hub.state().clients.socket_closed(client),
+                    }
+                });
+                response
             }
             (_, ["api", "account", acc, ..]) | (_, ["ws_api", "account", acc, ..])
                 if *acc != account =>
@@ -611,7 +625,7 @@ pub mod fuzzing {
 
     use super::state::{Consumer, HubState, Session};
     use super::{Hub, Instant, agent, consumer};
-    use crate::config::{ConsumerAuth, HubConfig, HubSkill};
+    use crate::config::{ClientLimits, ConsumerAuth, HubConfig, HubSkill};
     use crate::wire::{self, Frame};
 
     fn hub() -> Arc<Hub> {
@@ -627,6 +641,7 @@ pub mod fuzzing {
             ring_expiration: std::time::Duration::from_secs(30),
             engagements: Vec::new(),
             consumer_auth: ConsumerAuth::default(),
+            clients: ClientLimits::default(),
             agent_grace: std::time::Duration::from_secs(1),
             tls: None,
         };
@@ -674,6 +689,19 @@ pub mod fuzzing {
             consumer::handle(&hub, conn, &outbox, request);
         }
     }
+}
+
+/// 429 for a client over one of its limits, with `Retry-After` when
+/// waiting helps.
+fn too_many(over: OverLimit) -> Response<Body> {
+    let mut response = http::error(StatusCode::TOO_MANY_REQUESTS, over.message);
+    if let Some(wait) = over.retry_after {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        response
+            .headers_mut()
+            .insert(hyper::header::RETRY_AFTER, seconds.into());
+    }
+    response
 }
 
 fn random_token() -> String {

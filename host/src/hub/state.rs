@@ -5,7 +5,7 @@
 //! Every method runs under the hub's one lock and sends frames to
 //! connections through their outboxes; none of them awaits.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use super::clients::{ClientKey, Clients};
 use super::consumer_tokens::ConsumerTokens;
 use super::limits;
 use crate::config::HubConfig;
@@ -174,8 +175,12 @@ pub struct Conversation {
     pub assigned_pid: Option<String>,
     pub ring: Option<Ring>,
     pub rejected_by: HashSet<u64>,
-    pub events: Vec<StoredEvent>,
+    /// Its last [`limits::KEPT_EVENTS`] events, in sequence order.
+    pub events: VecDeque<StoredEvent>,
     pub next_sequence: u64,
+    /// The client whose consumer asked for it; `None` for one an agent
+    /// opened, which no consumer client is charged for.
+    pub client: Option<ClientKey>,
 }
 
 /// An agent's availability (`.ams.routing.SetAgentState`): only ONLINE
@@ -242,6 +247,8 @@ pub struct Agent {
 #[derive(Debug, Default)]
 pub struct Consumer {
     pub outbox: Option<Outbox>,
+    /// The client the socket comes from (charged for its conversations).
+    pub client: Option<ClientKey>,
     pub consumer_id: Option<String>,
     pub conversation_subscription: Option<String>,
     pub dialog_subscriptions: HashSet<String>,
@@ -265,11 +272,15 @@ fn refuse<T>(code: u16, message: impl Into<String>) -> Result<T, Refusal> {
 pub struct HubState {
     pub config: HubConfig,
     pub conversations: HashMap<String, Conversation>,
+    /// Closed conversations' ids, the earliest closed first.
+    closed: VecDeque<String>,
     pub agents: HashMap<u64, Agent>,
     pub consumers: HashMap<u64, Consumer>,
     pub sessions: HashMap<String, Session>,
     /// The consumer JWTs it issued, with their step-up links.
     pub consumer_tokens: ConsumerTokens,
+    /// What each consumer client has taken (`[hub.clients]`).
+    pub clients: Clients,
     /// Bearer token → connection of agents in HTTP (webhook) mode.
     pub webhook_sessions: HashMap<String, u64>,
     next_id: u64,
@@ -281,8 +292,10 @@ impl HubState {
         let auth = &config.consumer_auth;
         HubState {
             consumer_tokens: ConsumerTokens::new(auth.token_lifetime, auth.max_tokens),
+            clients: Clients::new(config.clients),
             config,
             conversations: HashMap::new(),
+            closed: VecDeque::new(),
             agents: HashMap::new(),
             consumers: HashMap::new(),
             sessions: HashMap::new(),
@@ -751,7 +764,10 @@ impl HubState {
             event,
         };
         if !transient {
-            conv.events.push(stored.clone());
+            if conv.events.len() == limits::KEPT_EVENTS {
+                conv.events.pop_front();
+            }
+            conv.events.push_back(stored.clone());
         }
         let conv = &self.conversations[conv_id];
         // Agent side: every agent assigned to the conversation sees every event.
@@ -811,8 +827,9 @@ impl HubState {
         let start = conv
             .events
             .partition_point(|e| newer_than.is_some_and(|n| e.sequence <= n));
-        let events: Vec<Value> = conv.events[start..]
-            .iter()
+        let events: Vec<Value> = conv
+            .events
+            .range(start..)
             .take(page)
             .map(|e| self.agent_event(conv, e, false))
             .collect();
@@ -909,6 +926,9 @@ impl HubState {
         conv.open = false;
         conv.close_reason = Some(by);
         conv.ring = None;
+        if let Some(client) = conv.client {
+            self.clients.conversation_closed(client);
+        }
         let assigned = conv.assigned.clone();
         // A slot is free: agents that declined while full may take waiting ones now.
         for waiting in self
@@ -920,6 +940,12 @@ impl HubState {
         }
         self.notify_agents(conv_id, assigned.as_deref());
         self.notify_consumer(conv_id);
+        self.closed.push_back(conv_id.to_owned());
+        if self.closed.len() > limits::KEPT_CLOSED_CONVERSATIONS
+            && let Some(oldest) = self.closed.pop_front()
+        {
+            self.conversations.remove(&oldest);
+        }
     }
 
     // ---- consumer side ----------------------------------------------------
@@ -1020,10 +1046,11 @@ impl HubState {
         self.notify_consumer(&conv_id);
     }
 
-    /// A consumer asks for a conversation.
+    /// A consumer, connected from `client`, asks for a conversation.
     pub fn request_conversation(
         &mut self,
         consumer_id: &str,
+        client: Option<ClientKey>,
         skill: Option<String>,
     ) -> Result<String, Refusal> {
         if self
@@ -1034,7 +1061,12 @@ impl HubState {
             return refuse(400, "the consumer already has an open conversation");
         }
         let skill_id = self.skill_or_default(skill)?;
-        let id = self.open_conversation(consumer_id, skill_id, None);
+        if let Some(client) = client {
+            self.clients
+                .open_conversation(client)
+                .map_err(|over| (429, over.message))?;
+        }
+        let id = self.open_conversation(consumer_id, skill_id, None, client);
         self.notify_consumer(&id);
         Ok(id)
     }
@@ -1078,7 +1110,7 @@ impl HubState {
             );
         }
         let skill_id = self.skill_or_default(skill)?;
-        Ok(self.open_conversation(consumer_id, skill_id, Some(assigned)))
+        Ok(self.open_conversation(consumer_id, skill_id, Some(assigned), None))
     }
 
     /// Tells both sides about a conversation just opened.
@@ -1100,12 +1132,14 @@ impl HubState {
     }
 
     /// Records a new open conversation; `assigned` is the agent user and
-    /// pid it starts with. Returns its id (also its MAIN dialog's id).
+    /// pid it starts with, `client` the consumer client charged for it.
+    /// Returns its id (also its MAIN dialog's id).
     fn open_conversation(
         &mut self,
         consumer_id: &str,
         skill_id: String,
         assigned: Option<(String, String)>,
+        client: Option<ClientKey>,
     ) -> String {
         let id = uuid::Uuid::new_v4().to_string();
         let (assigned, assigned_pid) = assigned.unzip();
@@ -1122,8 +1156,9 @@ impl HubState {
                 assigned_pid,
                 ring: None,
                 rejected_by: HashSet::new(),
-                events: Vec::new(),
+                events: VecDeque::new(),
                 next_sequence: 1,
+                client,
             },
         );
         id
@@ -1170,8 +1205,8 @@ impl HubState {
 /// of an `ms.MessagingEventNotification`.
 fn changes_from(conv: &Conversation, from_seq: u64) -> Vec<Value> {
     let start = conv.events.partition_point(|e| e.sequence < from_seq);
-    conv.events[start..]
-        .iter()
+    conv.events
+        .range(start..)
         .map(|e| consumer_change(conv, e, false))
         .collect()
 }
@@ -1192,6 +1227,89 @@ fn consumer_change(conv: &Conversation, e: &StoredEvent, transient: bool) -> Val
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ClientLimits, ConsumerAuth, HubSkill};
+
+    fn hub_state() -> HubState {
+        HubState::new(HubConfig {
+            listen: "127.0.0.1:0".parse().expect("literal address"),
+            account: "123".into(),
+            default_skill: "1".into(),
+            skills: vec![HubSkill {
+                id: "1".into(),
+                name: "one".into(),
+            }],
+            users: Vec::new(),
+            ring_expiration: std::time::Duration::from_secs(30),
+            engagements: Vec::new(),
+            consumer_auth: ConsumerAuth::default(),
+            clients: ClientLimits::default(),
+            agent_grace: std::time::Duration::from_secs(1),
+            tls: None,
+        })
+    }
+
+    fn text(n: usize) -> Value {
+        json!({"type": "ContentEvent", "contentType": "text/plain", "message": format!("m{n}")})
+    }
+
+    #[test]
+    fn a_conversation_keeps_its_last_thousand_events() {
+        let mut state = hub_state();
+        let id = state.request_conversation("c", None, None).unwrap();
+        for n in 1..=limits::KEPT_EVENTS + 5 {
+            assert_eq!(state.consumer_publish("c", &id, text(n)).unwrap(), n as u64);
+        }
+        let kept = &state.conversations[&id].events;
+        assert_eq!(kept.len(), limits::KEPT_EVENTS);
+        let page = state.history(&id, None, 2).unwrap();
+        assert_eq!(page[0]["sequence"], 6, "the five oldest left: {page}");
+        let page = state.history(&id, Some(1003), 100).unwrap();
+        assert_eq!(page.as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_hub_forgets_the_earliest_closed_conversations_first() {
+        let mut state = hub_state();
+        let mut ids = Vec::new();
+        for n in 0..=limits::KEPT_CLOSED_CONVERSATIONS {
+            let id = state
+                .request_conversation(&format!("c{n}"), None, None)
+                .unwrap();
+            state.close(&id, "CONSUMER");
+            ids.push(id);
+        }
+        let open = state
+            .request_conversation("still-open", None, None)
+            .unwrap();
+        assert!(!state.conversations.contains_key(&ids[0]));
+        assert!(state.conversations.contains_key(&ids[1]));
+        assert!(state.conversations.contains_key(ids.last().unwrap()));
+        assert!(state.conversations[&open].open);
+        assert_eq!(
+            state.conversations.len(),
+            limits::KEPT_CLOSED_CONVERSATIONS + 1
+        );
+    }
+
+    #[test]
+    fn a_client_is_charged_for_its_open_conversations_until_they_close() {
+        let mut state = hub_state();
+        let client = ClientKey::of([10, 0, 0, 1].into());
+        let mut ids = Vec::new();
+        for n in 0..ClientLimits::default().open_conversations {
+            let id = state.request_conversation(&format!("c{n}"), Some(client), None);
+            ids.push(id.unwrap());
+        }
+        let refused = state.request_conversation("one-more", Some(client), None);
+        assert_eq!(refused.unwrap_err().0, 429);
+        state.close(&ids[0], "CONSUMER");
+        state.close(&ids[0], "CONSUMER");
+        state
+            .request_conversation("one-more", Some(client), None)
+            .unwrap();
+        let refused = state.request_conversation("two-more", Some(client), None);
+        assert_eq!(refused.unwrap_err().0, 429, "closing twice gave back one");
+    }
 
     #[tokio::test]
     async fn a_peer_that_stops_reading_is_closed_not_buffered_without_end() {

@@ -149,6 +149,92 @@ pub struct Consumer {
     pub consumer_id: String,
 }
 
+/// The consumer WebSocket's URL on a hub at `base_url`.
+fn consumer_socket_url(base_url: &str, account: &str) -> String {
+    format!(
+        "{}/ws_api/account/{account}/messaging/consumer?v=3",
+        base_url.replacen("http", "ws", 1)
+    )
+}
+
+/// A client whose connections come from `source`, another loopback
+/// address (all of 127.0.0.0/8 is loopback): to the hub, a client other
+/// than the tests' usual 127.0.0.1. Plain HTTP and WS only.
+pub struct LoopbackClient {
+    pub source: std::net::IpAddr,
+}
+
+impl LoopbackClient {
+    async fn connect(&self, url: &str) -> TcpStream {
+        let authority = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .expect("the URL names a host");
+        let target: std::net::SocketAddr = authority.parse().expect("a loopback address and port");
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        socket
+            .bind(std::net::SocketAddr::new(self.source, 0))
+            .expect("any 127/8 address can be bound");
+        socket.connect(target).await.expect("the hub accepts")
+    }
+
+    /// POSTs `{}` to `url`: the status, the `Retry-After` seconds if any,
+    /// and the JSON body.
+    pub async fn post(&self, url: &str) -> (u16, Option<u64>, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = self.connect(url).await;
+        let path = url.splitn(4, '/').nth(3).expect("a path");
+        let request = format!(
+            "POST /{path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        timeout(PATIENCE, stream.read_to_string(&mut answer))
+            .await
+            .expect("answered in time")
+            .expect("an HTTP answer");
+        let (head, body) = answer.split_once("\r\n\r\n").expect("head and body");
+        let code = head
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("a status");
+        let retry_after = head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("retry-after")
+                .then(|| value.trim().parse().ok())?
+        });
+        (
+            code,
+            retry_after,
+            serde_json::from_str(body).expect("a JSON body"),
+        )
+    }
+
+    /// Opens a WebSocket at `url`; a refused upgrade gives its status and body.
+    pub async fn websocket(&self, url: &str) -> Result<WireClient, (u16, Value)> {
+        let stream = self.connect(url).await;
+        match tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await {
+            Ok((socket, _)) => Ok(WireClient {
+                socket,
+                next_id: 1,
+                notifications: VecDeque::new(),
+            }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let body = response
+                    .body()
+                    .as_deref()
+                    .and_then(|body| serde_json::from_slice(body).ok())
+                    .unwrap_or(Value::Null);
+                Err((response.status().as_u16(), body))
+            }
+            Err(error) => panic!("WebSocket to {url}: {error}"),
+        }
+    }
+}
+
 impl Consumer {
     /// Signs up, connects, authenticates and subscribes to its conversations.
     pub async fn connect(base_url: &str, account: &str) -> Consumer {
@@ -181,11 +267,37 @@ impl Consumer {
             .as_str()
             .expect("signup returns a jwt")
             .to_owned();
-        let ws = format!(
-            "{}/ws_api/account/{account}/messaging/consumer?v=3",
-            base_url.replacen("http", "ws", 1)
-        );
-        let mut wire = WireClient::connect_trusting(&ws, ca).await;
+        let wire = WireClient::connect_trusting(&consumer_socket_url(base_url, account), ca).await;
+        Self::authenticate(wire, jwt).await
+    }
+
+    /// A consumer of another client: its connections come from `source`
+    /// (a loopback address other than 127.0.0.1), over plain HTTP. A
+    /// refused signup or socket gives its status and body.
+    pub async fn connect_from(
+        base_url: &str,
+        account: &str,
+        source: std::net::IpAddr,
+    ) -> Result<Consumer, (u16, Value)> {
+        let client = LoopbackClient { source };
+        let (code, _, body) = client
+            .post(&format!("{base_url}/api/account/{account}/signup"))
+            .await;
+        if code != 200 {
+            return Err((code, body));
+        }
+        let jwt = body["jwt"]
+            .as_str()
+            .expect("signup returns a jwt")
+            .to_owned();
+        let wire = client
+            .websocket(&consumer_socket_url(base_url, account))
+            .await?;
+        Ok(Self::authenticate(wire, jwt).await)
+    }
+
+    /// Sends `InitConnection` with `jwt` and subscribes to conversations.
+    async fn authenticate(mut wire: WireClient, jwt: String) -> Consumer {
         let init = wire
             .request_with_headers(
                 "InitConnection",
