@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -36,46 +37,78 @@ pub enum Outgoing {
 /// is disconnected rather than let the hub hold its frames without end.
 const OUTBOX_FRAMES: usize = 4096;
 
+/// How many bytes of frames may wait for one connection (frames differ in
+/// size by four orders of magnitude, so their count alone bounds little).
+const OUTBOX_BYTES: usize = 16 * 1024 * 1024;
+
 /// The sending side of a connection's outbox.
 #[derive(Clone, Debug)]
 pub struct Outbox {
     frames: mpsc::Sender<Outgoing>,
-    overflow: Arc<Notify>,
+    shared: Arc<Shared>,
 }
 
 /// The receiving side, read by the connection's writer.
 pub struct OutboxReader {
     frames: mpsc::Receiver<Outgoing>,
-    overflow: Arc<Notify>,
+    shared: Arc<Shared>,
+}
+
+/// What both sides of an outbox see.
+#[derive(Debug, Default)]
+struct Shared {
+    overflow: Notify,
+    /// Bytes of text frames queued and not yet taken by the writer.
+    waiting: AtomicUsize,
 }
 
 /// A new, bounded outbox.
 pub fn outbox() -> (Outbox, OutboxReader) {
     let (sender, receiver) = mpsc::channel(OUTBOX_FRAMES);
-    let overflow = Arc::new(Notify::new());
+    let shared = Arc::new(Shared::default());
     (
         Outbox {
             frames: sender,
-            overflow: overflow.clone(),
+            shared: shared.clone(),
         },
         OutboxReader {
             frames: receiver,
-            overflow,
+            shared,
         },
     )
 }
 
 impl Outbox {
-    /// Queues a frame. A full outbox closes the connection (1008); a closed
-    /// one means the connection is going away and its cleanup follows.
+    /// Queues a frame. A full outbox (in frames or bytes) closes the
+    /// connection (1008); a closed one means the connection is going away
+    /// and its cleanup follows.
     pub fn send(&self, frame: Outgoing) -> Result<(), ()> {
-        match self.frames.try_send(frame) {
+        let size = frame.size();
+        let waiting = self.shared.waiting.fetch_add(size, Ordering::Relaxed) + size;
+        let sent = if waiting > OUTBOX_BYTES {
+            Err(mpsc::error::TrySendError::Full(frame))
+        } else {
+            self.frames.try_send(frame)
+        };
+        match sent {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.overflow.notify_one();
+            Err(refused) => {
+                self.shared.waiting.fetch_sub(size, Ordering::Relaxed);
+                if let mpsc::error::TrySendError::Full(_) = refused {
+                    self.shared.overflow.notify_one();
+                }
                 Err(())
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+        }
+    }
+}
+
+impl Outgoing {
+    /// The bytes it holds while it waits.
+    fn size(&self) -> usize {
+        match self {
+            Outgoing::Text(text) => text.len(),
+            Outgoing::Close(_, reason) => reason.len(),
         }
     }
 }
@@ -104,7 +137,7 @@ pub async fn write_frames(
                 return;
             }
             match outgoing.frames.try_recv() {
-                Ok(next) => frame = next,
+                Ok(next) => frame = outgoing.taken(next),
                 Err(_) => break,
             }
         }
@@ -119,11 +152,19 @@ impl OutboxReader {
     pub async fn next(&mut self) -> Option<Outgoing> {
         tokio::select! {
             biased;
-            _ = self.overflow.notified() => {
+            _ = self.shared.overflow.notified() => {
                 Some(Outgoing::Close(1008, "too many frames waiting: the peer is not reading".into()))
             }
-            frame = self.frames.recv() => frame,
+            frame = self.frames.recv() => frame.map(|frame| self.taken(frame)),
         }
+    }
+
+    /// A frame leaves the queue: its bytes no longer wait.
+    fn taken(&self, frame: Outgoing) -> Outgoing {
+        self.shared
+            .waiting
+            .fetch_sub(frame.size(), Ordering::Relaxed);
+        frame
     }
 }
 
@@ -1323,6 +1364,34 @@ mod tests {
         match reader.next().await {
             Some(Outgoing::Close(code, _)) => assert_eq!(code, 1008),
             other => panic!("expected a close, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_stops_reading_large_frames_is_closed_at_the_byte_bound() {
+        let (outbox, mut reader) = outbox();
+        let page = "x".repeat(1024 * 1024);
+        for _ in 0..OUTBOX_BYTES / page.len() {
+            outbox
+                .send(Outgoing::Text(page.clone()))
+                .expect("room for it");
+        }
+        assert!(outbox.send(Outgoing::Text(page.clone())).is_err());
+        match reader.next().await {
+            Some(Outgoing::Close(code, _)) => assert_eq!(code, 1008),
+            other => panic!("expected a close, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn bytes_taken_by_the_writer_make_room_again() {
+        let (outbox, mut reader) = outbox();
+        let page = "x".repeat(1024 * 1024);
+        for _ in 0..3 * OUTBOX_BYTES / page.len() {
+            outbox
+                .send(Outgoing::Text(page.clone()))
+                .expect("room for it");
+            assert!(matches!(reader.next().await, Some(Outgoing::Text(_))));
         }
     }
 
