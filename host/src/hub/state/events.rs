@@ -1,0 +1,304 @@
+//! Each conversation's event log: publishing (both sides), the last
+//! `limits::KEPT_EVENTS` kept in sequence order, history pages and dialog
+//! subscriptions, and the event frames each side sees.
+
+use serde_json::{Value, json};
+
+use super::{Conversation, HubState, Refusal, refuse};
+use crate::hub::limits;
+use crate::wire::{self, now_ms};
+
+/// Who sent an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Consumer,
+    AssignedAgent,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Consumer => "CONSUMER",
+            Role::AssignedAgent => "ASSIGNED_AGENT",
+        }
+    }
+}
+
+/// One event of a conversation's history.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub sequence: u64,
+    /// Account-qualified id (`123.cons-1`, `123.bot-user`).
+    pub originator_id: String,
+    /// Participant id (consumer id or the agent's pid).
+    pub originator_pid: String,
+    pub role: Role,
+    pub server_ts: u64,
+    pub event: Value,
+}
+
+impl HubState {
+    /// The past events of a dialog from `from_seq` on, sent to an agent
+    /// connection as `ms.MessagingEventNotification`s of at most
+    /// [`limits::HISTORY_PAGE`] changes each: what
+    /// `.ams.ms.SubscribeMessagingEvents` delivers on the agent side (the
+    /// live events reach participants as `OnlineEventDistribution`).
+    pub fn send_history(&self, conn: u64, dialog_id: &str, from_seq: u64) {
+        let (Some(agent), Some(conv)) = (self.agents.get(&conn), self.conversations.get(dialog_id))
+        else {
+            return;
+        };
+        for changes in changes_from(conv, from_seq).chunks(limits::HISTORY_PAGE) {
+            Self::send(
+                &agent.outbox,
+                wire::notification(
+                    "ms.MessagingEventNotification",
+                    json!({"dialogId": dialog_id, "changes": changes}),
+                ),
+            );
+        }
+    }
+
+    /// An agent publishes an event into a conversation it is assigned to.
+    pub fn agent_publish(
+        &mut self,
+        conn: u64,
+        conv_id: &str,
+        event: Value,
+    ) -> Result<u64, Refusal> {
+        let agent = self
+            .agents
+            .get(&conn)
+            .ok_or((401, "not logged in".to_string()))?;
+        let (user_id, pid) = (agent.user_id.clone(), agent.pid.clone());
+        let conv = self
+            .conversations
+            .get(conv_id)
+            .ok_or((404, format!("no conversation {conv_id}")))?;
+        if conv.assigned.as_deref() != Some(user_id.as_str()) {
+            return refuse(403, format!("agent {user_id} is not assigned to {conv_id}"));
+        }
+        if !conv.open {
+            return refuse(400, format!("conversation {conv_id} is closed"));
+        }
+        Ok(self.append(conv_id, user_id, pid, Role::AssignedAgent, event))
+    }
+
+    /// A consumer publishes an event into its conversation.
+    pub fn consumer_publish(
+        &mut self,
+        consumer_id: &str,
+        conv_id: &str,
+        event: Value,
+    ) -> Result<u64, Refusal> {
+        let conv = self
+            .conversations
+            .get(conv_id)
+            .ok_or((404, format!("no conversation {conv_id}")))?;
+        if conv.consumer_id != consumer_id {
+            return refuse(
+                403,
+                format!("conversation {conv_id} is not this consumer's"),
+            );
+        }
+        if !conv.open {
+            return refuse(400, format!("conversation {conv_id} is closed"));
+        }
+        let originator = format!("{}.{consumer_id}", self.config.account);
+        Ok(self.append(
+            conv_id,
+            originator,
+            consumer_id.to_owned(),
+            Role::Consumer,
+            event,
+        ))
+    }
+
+    /// Records an event (chat states are passed on, not stored) and sends it
+    /// to both sides. Returns its sequence (0 for chat states).
+    pub(super) fn append(
+        &mut self,
+        conv_id: &str,
+        originator_id: String,
+        originator_pid: String,
+        role: Role,
+        event: Value,
+    ) -> u64 {
+        let transient = event.get("type").and_then(Value::as_str) == Some("ChatStateEvent");
+        let conv = self
+            .conversations
+            .get_mut(conv_id)
+            .expect("checked by callers");
+        let sequence = if transient {
+            0
+        } else {
+            let sequence = conv.next_sequence;
+            conv.next_sequence += 1;
+            sequence
+        };
+        let stored = StoredEvent {
+            sequence,
+            originator_id,
+            originator_pid,
+            role,
+            server_ts: now_ms(),
+            event,
+        };
+        if !transient {
+            if conv.events.len() == limits::KEPT_EVENTS {
+                conv.events.pop_front();
+            }
+            conv.events.push_back(stored.clone());
+        }
+        let conv = &self.conversations[conv_id];
+        // Agent side: every agent assigned to the conversation sees every event.
+        if let Some(assigned) = &conv.assigned {
+            let body = self.agent_event(conv, &stored, transient);
+            for agent in self.agents.values().filter(|a| &a.user_id == assigned) {
+                Self::send(
+                    &agent.outbox,
+                    wire::notification(".ams.ms.OnlineEventDistribution", body.clone()),
+                );
+            }
+        }
+        // Consumer side: every socket subscribed to the dialog.
+        let change = consumer_change(conv, &stored, transient);
+        for consumer in self.consumers.values() {
+            if consumer.dialog_subscriptions.contains(conv_id)
+                && let Some(outbox) = &consumer.outbox
+            {
+                Self::send(
+                    outbox,
+                    wire::notification(
+                        "ms.MessagingEventNotification",
+                        json!({"changes": [change.clone()]}),
+                    ),
+                );
+            }
+        }
+        sequence
+    }
+
+    pub(super) fn agent_event(
+        &self,
+        conv: &Conversation,
+        e: &StoredEvent,
+        transient: bool,
+    ) -> Value {
+        let mut body = json!({
+            "dialogId": conv.id, "conversationId": conv.id, "originatorId": e.originator_id,
+            "originatorPId": e.originator_pid,
+            "originatorMetadata": {"id": e.originator_pid, "role": e.role.as_str()},
+            "serverTimestamp": e.server_ts, "event": e.event,
+        });
+        if !transient {
+            body["sequence"] = json!(e.sequence);
+        }
+        body
+    }
+
+    /// Past events of a conversation, for `QueryMessages`: the first
+    /// `page` of those newer than `newer_than`, oldest first.
+    pub fn history(
+        &self,
+        conv_id: &str,
+        newer_than: Option<u64>,
+        page: usize,
+    ) -> Result<Value, Refusal> {
+        let conv = self
+            .conversations
+            .get(conv_id)
+            .ok_or((404, format!("no conversation {conv_id}")))?;
+        // Events are kept in sequence order: a page starts by bisection.
+        let start = conv
+            .events
+            .partition_point(|e| newer_than.is_some_and(|n| e.sequence <= n));
+        let events: Vec<Value> = conv
+            .events
+            .range(start..)
+            .take(page)
+            .map(|e| self.agent_event(conv, e, false))
+            .collect();
+        Ok(Value::Array(events))
+    }
+
+    /// A consumer socket subscribes to a dialog's events: past ones from
+    /// `from_seq` at once, new ones as they come.
+    pub fn subscribe_dialog(
+        &mut self,
+        conn: u64,
+        consumer_id: &str,
+        dialog_id: &str,
+        from_seq: u64,
+    ) -> Result<(), Refusal> {
+        let conv = self
+            .conversations
+            .get(dialog_id)
+            .ok_or((404, format!("no dialog {dialog_id}")))?;
+        if conv.consumer_id != consumer_id {
+            return refuse(403, format!("dialog {dialog_id} is not this consumer's"));
+        }
+        let changes = changes_from(conv, from_seq);
+        let consumer = self
+            .consumers
+            .get_mut(&conn)
+            .ok_or((401, "not connected".to_string()))?;
+        consumer.dialog_subscriptions.insert(dialog_id.to_owned());
+        if let Some(outbox) = &consumer.outbox {
+            for changes in changes.chunks(limits::HISTORY_PAGE) {
+                Self::send(
+                    outbox,
+                    wire::notification(
+                        "ms.MessagingEventNotification",
+                        json!({"changes": changes}),
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The conversation's events from sequence `from_seq` on, as the changes
+/// of an `ms.MessagingEventNotification`.
+fn changes_from(conv: &Conversation, from_seq: u64) -> Vec<Value> {
+    let start = conv.events.partition_point(|e| e.sequence < from_seq);
+    conv.events
+        .range(start..)
+        .map(|e| consumer_change(conv, e, false))
+        .collect()
+}
+
+fn consumer_change(conv: &Conversation, e: &StoredEvent, transient: bool) -> Value {
+    let mut change = json!({
+        "originatorId": e.originator_pid,
+        "originatorMetadata": {"id": e.originator_pid, "role": e.role.as_str()},
+        "serverTimestamp": e.server_ts, "event": e.event,
+        "conversationId": conv.id, "dialogId": conv.id,
+    });
+    if !transient {
+        change["sequence"] = json!(e.sequence);
+    }
+    change
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::state::tests::{hub_state, text};
+
+    #[test]
+    fn a_conversation_keeps_its_last_thousand_events() {
+        let mut state = hub_state();
+        let id = state.request_conversation("c", None, None).unwrap();
+        for n in 1..=limits::KEPT_EVENTS + 5 {
+            assert_eq!(state.consumer_publish("c", &id, text(n)).unwrap(), n as u64);
+        }
+        let kept = &state.conversations[&id].events;
+        assert_eq!(kept.len(), limits::KEPT_EVENTS);
+        let page = state.history(&id, None, 2).unwrap();
+        assert_eq!(page[0]["sequence"], 6, "the five oldest left: {page}");
+        let page = state.history(&id, Some(1003), 100).unwrap();
+        assert_eq!(page.as_array().unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,563 @@
+//! The hub's model of its account: conversations with their event history,
+//! logged-in agents and connected consumers, and what changes them.
+//!
+//! Every method runs under the hub's one lock and sends frames to
+//! connections through their outboxes; none of them awaits.
+//!
+//! # Layout
+//! - this file: the model (conversations, agents, consumers, sessions)
+//!   and the changes to a conversation's life: opening, step-up, transfer
+//!   and close;
+//! - [`outbox`]: the frames waiting for one socket, and their writer;
+//! - [`routing`]: who is rung for a waiting conversation (a pure choice,
+//!   [`routing::choose`]), ring answers and expiry, agents lost and back;
+//! - [`events`]: each conversation's event log: publishing, history pages,
+//!   dialog subscriptions;
+//! - [`notify`]: what agents and consumers are told when a conversation
+//!   changes, and the snapshots a new subscription gets.
+
+mod events;
+mod notify;
+mod outbox;
+pub mod routing;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::clients::{ClientKey, Clients};
+use super::consumer_tokens::ConsumerTokens;
+use super::limits;
+use crate::config::HubConfig;
+use crate::wire::{self, now_ms};
+
+pub use events::StoredEvent;
+pub use outbox::{Outbox, Outgoing, outbox, write_frames};
+
+#[derive(Debug)]
+pub struct Ring {
+    pub id: String,
+    pub agent_conn: u64,
+}
+
+#[derive(Debug)]
+pub struct Conversation {
+    pub id: String,
+    pub consumer_id: String,
+    pub skill_id: String,
+    pub open: bool,
+    pub close_reason: Option<&'static str>,
+    pub start_ts: u64,
+    /// The agent user (`123.login`) it is assigned to.
+    pub assigned: Option<String>,
+    pub assigned_pid: Option<String>,
+    pub ring: Option<Ring>,
+    pub rejected_by: HashSet<u64>,
+    /// Its last [`limits::KEPT_EVENTS`] events, in sequence order.
+    pub events: VecDeque<StoredEvent>,
+    pub next_sequence: u64,
+    /// The client whose consumer asked for it; `None` for one an agent
+    /// opened, which no consumer client is charged for.
+    pub client: Option<ClientKey>,
+}
+
+/// An agent's availability (`.ams.routing.SetAgentState`): only ONLINE
+/// agents are offered new conversations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Availability {
+    Online,
+    Occupied,
+    Away,
+    Offline,
+}
+
+/// An agent's `.ams.aam.SubscribeExConversations`.
+#[derive(Debug)]
+pub struct ConversationSubscription {
+    pub id: String,
+    /// The assigned agents whose conversations it sees; `None`: every
+    /// conversation of the account (the manager view).
+    pub agent_ids: Option<Vec<String>>,
+    /// The states it sees (`OPEN`, `CLOSE`); empty: all.
+    pub states: Vec<String>,
+}
+
+impl ConversationSubscription {
+    fn sees(&self, assigned: Option<&str>) -> bool {
+        match &self.agent_ids {
+            None => true,
+            Some(ids) => assigned.is_some_and(|user| ids.iter().any(|id| id == user)),
+        }
+    }
+
+    fn wants(&self, open: bool) -> bool {
+        let state = if open { "OPEN" } else { "CLOSE" };
+        self.states.is_empty() || self.states.iter().any(|s| s == state)
+    }
+}
+
+/// An agent's `.ams.routing.SubscribeAgentsState`: the state changes of
+/// one agent user.
+#[derive(Debug)]
+pub struct AgentStateSubscription {
+    pub id: String,
+    /// The watched agent user (`account.login`).
+    pub agent_user_id: String,
+}
+
+#[derive(Debug)]
+pub struct Agent {
+    pub outbox: Outbox,
+    pub login: String,
+    /// `account.login`.
+    pub user_id: String,
+    pub pid: String,
+    pub availability: Availability,
+    pub routing_subscription: Option<String>,
+    pub conversation_subscription: Option<ConversationSubscription>,
+    pub agent_state_subscription: Option<AgentStateSubscription>,
+    pub skills: Vec<String>,
+    pub max_conversations: u32,
+    pub last_assigned: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Consumer {
+    pub outbox: Option<Outbox>,
+    /// The client the socket comes from (charged for its conversations).
+    pub client: Option<ClientKey>,
+    pub consumer_id: Option<String>,
+    pub conversation_subscription: Option<String>,
+    pub dialog_subscriptions: HashSet<String>,
+}
+
+/// A logged-in agent session (from `login`, used by the WebSocket).
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub login: String,
+    pub user_id: String,
+    pub pid: String,
+}
+
+/// Why a request was refused: the response code and message.
+pub type Refusal = (u16, String);
+
+fn refuse<T>(code: u16, message: impl Into<String>) -> Result<T, Refusal> {
+    Err((code, message.into()))
+}
+
+pub struct HubState {
+    pub config: HubConfig,
+    pub conversations: HashMap<String, Conversation>,
+    /// Closed conversations' ids, the earliest closed first.
+    closed: VecDeque<String>,
+    pub agents: HashMap<u64, Agent>,
+    pub consumers: HashMap<u64, Consumer>,
+    pub sessions: HashMap<String, Session>,
+    /// The consumer JWTs it issued, with their step-up links.
+    pub consumer_tokens: ConsumerTokens,
+    /// What each consumer client has taken (`[hub.clients]`).
+    pub clients: Clients,
+    /// Bearer token → connection of agents in HTTP (webhook) mode.
+    pub webhook_sessions: HashMap<String, u64>,
+    next_id: u64,
+    assignment_clock: u64,
+}
+
+impl HubState {
+    pub fn new(config: HubConfig) -> Self {
+        let auth = &config.consumer_auth;
+        HubState {
+            consumer_tokens: ConsumerTokens::new(auth.token_lifetime, auth.max_tokens),
+            clients: Clients::new(config.clients),
+            config,
+            conversations: HashMap::new(),
+            closed: VecDeque::new(),
+            agents: HashMap::new(),
+            consumers: HashMap::new(),
+            sessions: HashMap::new(),
+            webhook_sessions: HashMap::new(),
+            next_id: 1,
+            assignment_clock: 0,
+        }
+    }
+
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub(super) fn send(outbox: &Outbox, frame: String) {
+        // A closed outbox means the connection is going away; its cleanup follows.
+        let _ = outbox.send(Outgoing::Text(frame));
+    }
+
+    /// Ends an agent connection's conversation subscription: no more
+    /// `ExConversationChangeNotification` for it.
+    pub fn unsubscribe_conversations(&mut self, conn: u64, id: &str) -> Result<(), Refusal> {
+        let agent = self
+            .agents
+            .get_mut(&conn)
+            .ok_or((401, "not logged in".to_string()))?;
+        match agent.conversation_subscription.take_if(|s| s.id == id) {
+            Some(_) => Ok(()),
+            None => refuse(
+                404,
+                format!("no conversation subscription {id} on this connection"),
+            ),
+        }
+    }
+
+    /// An agent connection sets its availability; every subscription to
+    /// that agent user's state hears of it (`.ams.routing.AgentStateNotification`).
+    pub fn set_availability(&mut self, conn: u64, availability: Availability, channels: &[String]) {
+        let Some(agent) = self.agents.get_mut(&conn) else {
+            return;
+        };
+        agent.availability = availability;
+        let user_id = agent.user_id.clone();
+        for watcher in self.agents.values() {
+            let Some(subscription) = watcher
+                .agent_state_subscription
+                .as_ref()
+                .filter(|s| s.agent_user_id == user_id)
+            else {
+                continue;
+            };
+            Self::send(
+                &watcher.outbox,
+                wire::notification(
+                    ".ams.routing.AgentStateNotification",
+                    json!({"subscriptionId": subscription.id, "changes": [{"type": "UPSERT", "result": {
+                        "agentUserId": user_id, "channels": channels,
+                        "availability": availability, "description": ""}}]}),
+                ),
+            );
+        }
+    }
+
+    /// Transfer (`ParticipantsChange REMOVE ASSIGNED_AGENT` + `Skill UPDATE`)
+    /// and close, from an agent.
+    pub fn agent_update_fields(
+        &mut self,
+        conn: u64,
+        conv_id: &str,
+        fields: &[Value],
+    ) -> Result<(), Refusal> {
+        let user_id = self
+            .agents
+            .get(&conn)
+            .map(|a| a.user_id.clone())
+            .ok_or((401, "not logged in".into()))?;
+        let conv = self
+            .conversations
+            .get(conv_id)
+            .ok_or((404, format!("no conversation {conv_id}")))?;
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|f| f.get("field").and_then(Value::as_str) == Some(name))
+        };
+        if let Some(close) = field("ConversationStateField") {
+            if close.get("conversationState").and_then(Value::as_str) != Some("CLOSE") {
+                return refuse(400, "conversationState must be CLOSE");
+            }
+            self.close(conv_id, "AGENT");
+            return Ok(());
+        }
+        let removes_agent = field("ParticipantsChange").is_some_and(|f| {
+            f.get("type").and_then(Value::as_str) == Some("REMOVE")
+                && f.get("role").and_then(Value::as_str) == Some("ASSIGNED_AGENT")
+        });
+        let new_skill = field("Skill")
+            .and_then(|f| f.get("skill"))
+            .and_then(|s| match s {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            });
+        if !removes_agent && new_skill.is_none() {
+            return refuse(
+                400,
+                "supported fields: ConversationStateField CLOSE, or ParticipantsChange REMOVE ASSIGNED_AGENT with Skill UPDATE",
+            );
+        }
+        if !conv.open {
+            return refuse(400, format!("conversation {conv_id} is closed"));
+        }
+        if removes_agent && conv.assigned.as_deref() != Some(user_id.as_str()) {
+            return refuse(
+                400,
+                format!("{user_id} is not the assigned agent of {conv_id}"),
+            );
+        }
+        if let Some(skill) = &new_skill
+            && !self.config.skills.iter().any(|s| &s.id == skill)
+        {
+            return refuse(
+                400,
+                format!("no skill {skill} in account {}", self.config.account),
+            );
+        }
+        let conv = self.conversations.get_mut(conv_id).expect("found above");
+        if let Some(skill) = new_skill {
+            conv.skill_id = skill;
+        }
+        let previous = if removes_agent {
+            conv.assigned_pid = None;
+            conv.rejected_by.clear();
+            conv.assigned.take()
+        } else {
+            None
+        };
+        self.notify_agents(conv_id, previous.as_deref());
+        self.notify_consumer(conv_id);
+        Ok(())
+    }
+
+    /// Closes a conversation.
+    pub fn close(&mut self, conv_id: &str, by: &'static str) {
+        let Some(conv) = self.conversations.get_mut(conv_id) else {
+            return;
+        };
+        if !conv.open {
+            return;
+        }
+        conv.open = false;
+        conv.close_reason = Some(by);
+        conv.ring = None;
+        if let Some(client) = conv.client {
+            self.clients.conversation_closed(client);
+        }
+        let assigned = conv.assigned.clone();
+        // A slot is free: agents that declined while full may take waiting ones now.
+        for waiting in self
+            .conversations
+            .values_mut()
+            .filter(|c| c.open && c.assigned.is_none())
+        {
+            waiting.rejected_by.clear();
+        }
+        self.notify_agents(conv_id, assigned.as_deref());
+        self.notify_consumer(conv_id);
+        self.closed.push_back(conv_id.to_owned());
+        if self.closed.len() > limits::KEPT_CLOSED_CONVERSATIONS
+            && let Some(oldest) = self.closed.pop_front()
+        {
+            self.conversations.remove(&oldest);
+        }
+    }
+
+    /// Step-up: the open conversation of `from` now
+    /// belongs to `to`, history and id kept; both sides get an UPSERT, where
+    /// the changed CONSUMER id is the agent side's step-up signal.
+    pub fn step_up(&mut self, from: &str, to: &str) {
+        let Some(conv_id) = self
+            .conversations
+            .values()
+            .find(|c| c.open && c.consumer_id == from)
+            .map(|c| c.id.clone())
+        else {
+            return;
+        };
+        self.conversations
+            .get_mut(&conv_id)
+            .expect("found above")
+            .consumer_id = to.to_owned();
+        for consumer in self.consumers.values_mut() {
+            if consumer.consumer_id.as_deref() == Some(from) {
+                consumer.consumer_id = Some(to.to_owned());
+            }
+        }
+        self.notify_agents(&conv_id, None);
+        self.notify_consumer(&conv_id);
+    }
+
+    /// A consumer, connected from `client`, asks for a conversation.
+    pub fn request_conversation(
+        &mut self,
+        consumer_id: &str,
+        client: Option<ClientKey>,
+        skill: Option<String>,
+    ) -> Result<String, Refusal> {
+        if self
+            .conversations
+            .values()
+            .any(|c| c.open && c.consumer_id == consumer_id)
+        {
+            return refuse(400, "the consumer already has an open conversation");
+        }
+        let skill_id = self.skill_or_default(skill)?;
+        if let Some(client) = client {
+            self.clients
+                .open_conversation(client)
+                .map_err(|over| (429, over.message))?;
+        }
+        let id = self.open_conversation(consumer_id, skill_id, None, client);
+        self.notify_consumer(&id);
+        Ok(id)
+    }
+
+    /// An agent opens a conversation with a consumer (outbound,
+    /// `.ams.cm.AgentRequestConversation`): it is assigned to that agent at
+    /// once, no ring. The caller announces it ([`HubState::announce`]).
+    pub fn agent_request_conversation(
+        &mut self,
+        conn: u64,
+        consumer_id: &str,
+        skill: Option<String>,
+    ) -> Result<String, Refusal> {
+        let agent = self
+            .agents
+            .get(&conn)
+            .ok_or((401, "not logged in".to_string()))?;
+        let assigned = (agent.user_id.clone(), agent.pid.clone());
+        let known = self.consumer_tokens.knows(consumer_id, Instant::now())
+            || self
+                .conversations
+                .values()
+                .any(|c| c.consumer_id == consumer_id);
+        if !known {
+            return refuse(
+                404,
+                format!(
+                    "no consumer {consumer_id} in account {}",
+                    self.config.account
+                ),
+            );
+        }
+        if self
+            .conversations
+            .values()
+            .any(|c| c.open && c.consumer_id == consumer_id)
+        {
+            return refuse(
+                400,
+                format!("consumer {consumer_id} already has an open conversation"),
+            );
+        }
+        let skill_id = self.skill_or_default(skill)?;
+        Ok(self.open_conversation(consumer_id, skill_id, Some(assigned), None))
+    }
+
+    /// A skill of the account; `-1` or none is the default skill.
+    pub(super) fn skill_or_default(&self, skill: Option<String>) -> Result<String, Refusal> {
+        match skill.filter(|s| s != "-1") {
+            Some(skill) if self.config.skills.iter().any(|s| s.id == skill) => Ok(skill),
+            Some(skill) => refuse(
+                400,
+                format!("no skill {skill} in account {}", self.config.account),
+            ),
+            None => Ok(self.config.default_skill.clone()),
+        }
+    }
+
+    /// Records a new open conversation; `assigned` is the agent user and
+    /// pid it starts with, `client` the consumer client charged for it.
+    /// Returns its id (also its MAIN dialog's id).
+    pub(super) fn open_conversation(
+        &mut self,
+        consumer_id: &str,
+        skill_id: String,
+        assigned: Option<(String, String)>,
+        client: Option<ClientKey>,
+    ) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (assigned, assigned_pid) = assigned.unzip();
+        self.conversations.insert(
+            id.clone(),
+            Conversation {
+                id: id.clone(),
+                consumer_id: consumer_id.to_owned(),
+                skill_id,
+                open: true,
+                close_reason: None,
+                start_ts: now_ms(),
+                assigned,
+                assigned_pid,
+                ring: None,
+                rejected_by: HashSet::new(),
+                events: VecDeque::new(),
+                next_sequence: 1,
+                client,
+            },
+        );
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ClientLimits, ConsumerAuth, HubSkill};
+
+    pub(super) fn hub_state() -> HubState {
+        HubState::new(HubConfig {
+            listen: "127.0.0.1:0".parse().expect("literal address"),
+            account: "123".into(),
+            default_skill: "1".into(),
+            skills: vec![HubSkill {
+                id: "1".into(),
+                name: "one".into(),
+            }],
+            users: Vec::new(),
+            ring_expiration: std::time::Duration::from_secs(30),
+            engagements: Vec::new(),
+            consumer_auth: ConsumerAuth::default(),
+            clients: ClientLimits::default(),
+            agent_grace: std::time::Duration::from_secs(1),
+            tls: None,
+        })
+    }
+
+    pub(super) fn text(n: usize) -> Value {
+        json!({"type": "ContentEvent", "contentType": "text/plain", "message": format!("m{n}")})
+    }
+
+    #[test]
+    fn the_hub_forgets_the_earliest_closed_conversations_first() {
+        let mut state = hub_state();
+        let mut ids = Vec::new();
+        for n in 0..=limits::KEPT_CLOSED_CONVERSATIONS {
+            let id = state
+                .request_conversation(&format!("c{n}"), None, None)
+                .unwrap();
+            state.close(&id, "CONSUMER");
+            ids.push(id);
+        }
+        let open = state
+            .request_conversation("still-open", None, None)
+            .unwrap();
+        assert!(!state.conversations.contains_key(&ids[0]));
+        assert!(state.conversations.contains_key(&ids[1]));
+        assert!(state.conversations.contains_key(ids.last().unwrap()));
+        assert!(state.conversations[&open].open);
+        assert_eq!(
+            state.conversations.len(),
+            limits::KEPT_CLOSED_CONVERSATIONS + 1
+        );
+    }
+
+    #[test]
+    fn a_client_is_charged_for_its_open_conversations_until_they_close() {
+        let mut state = hub_state();
+        let client = ClientKey::of([10, 0, 0, 1].into());
+        let mut ids = Vec::new();
+        for n in 0..ClientLimits::default().open_conversations {
+            let id = state.request_conversation(&format!("c{n}"), Some(client), None);
+            ids.push(id.unwrap());
+        }
+        let refused = state.request_conversation("one-more", Some(client), None);
+        assert_eq!(refused.unwrap_err().0, 429);
+        state.close(&ids[0], "CONSUMER");
+        state.close(&ids[0], "CONSUMER");
+        state
+            .request_conversation("one-more", Some(client), None)
+            .unwrap();
+        let refused = state.request_conversation("two-more", Some(client), None);
+        assert_eq!(refused.unwrap_err().0, 429, "closing twice gave back one");
+    }
+}
