@@ -7,6 +7,7 @@ mod admin;
 mod blame;
 mod bots;
 mod config;
+mod config_ui;
 mod e2e;
 mod fields;
 mod fuzz_seeds;
