@@ -31,7 +31,11 @@
 //! - [`metrics`]: counters and histograms behind `/metrics`.
 //! - [`http`]: small hyper helpers for servers and clients.
 //! - [`tls`]: rustls configuration: the hub's certificate, clients' roots.
-//! - [`app`]: wiring it all together for `switchboard run`.
+//! - [`app`]: the gateway as a whole ([`app::Gateway`]): wiring, hot
+//!   reload, the connectors' lifecycle.
+//! - [`server`]: `switchboard run` and `switchboard hub`: the process from
+//!   start to a clean stop on SIGTERM or Ctrl-C.
+//! - [`validate`]: `switchboard validate`, as strict as `run`.
 
 #![deny(missing_docs)]
 
@@ -46,6 +50,8 @@ pub mod hub;
 pub mod messaging;
 pub mod metrics;
 pub mod plugin;
+pub mod server;
 pub mod store;
 pub mod tls;
+pub mod validate;
 pub mod wire;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use switchboard::admin::client::AdminClient;
 use switchboard::app::{self, Overrides};
+use switchboard::{server, validate};
 
 /// A gateway that hosts bot agent connectors, customised by sandboxed WebAssembly plugins.
 #[derive(Parser)]
@@ -104,8 +105,8 @@ fn main() -> ExitCode {
         hub_listen: None,
     }) {
         Command::Validate { dir } => {
-            let dir = dir.unwrap_or_else(app::default_config_dir);
-            let (ok, lines) = app::validate(&dir);
+            let dir = dir.unwrap_or_else(server::default_config_dir);
+            let (ok, lines) = validate::validate(&dir);
             for line in &lines {
                 println!("{line}");
             }
@@ -146,12 +147,12 @@ fn main() -> ExitCode {
             }
         }
         Command::Run { config, hub_listen } => {
-            let dir = config.unwrap_or_else(app::default_config_dir);
-            serve(app::run(&dir, Overrides { hub_listen }))
+            let dir = config.unwrap_or_else(server::default_config_dir);
+            serve(server::run(&dir, Overrides { hub_listen }))
         }
         Command::Hub { config, listen } => {
-            let dir = config.unwrap_or_else(app::default_config_dir);
-            serve(app::run_hub(&dir, Overrides { hub_listen: listen }))
+            let dir = config.unwrap_or_else(server::default_config_dir);
+            serve(server::run_hub(&dir, Overrides { hub_listen: listen }))
         }
     }
 }

@@ -157,7 +157,7 @@ async fn a_second_signal_during_the_shutdown_exits_at_once_non_zero() {
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert_eq!(
         status.code(),
-        Some(switchboard::app::EXIT_INTERRUPTED),
+        Some(switchboard::server::EXIT_INTERRUPTED),
         "{status:?}"
     );
 }

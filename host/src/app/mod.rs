@@ -1,6 +1,7 @@
 //! The gateway as a whole: loads the configuration, opens the state store,
 //! starts the embedded hub, builds each connector (its plugins and bot) and
-//! starts the ones marked `autostart`; then runs until told to stop.
+//! starts the ones marked `autostart`; winds them down when told to
+//! (`server` decides when, and runs the admin API beside it).
 //!
 //! Owns: wiring and lifetime. Each part's logic lives in its own module.
 //! Hot reload ([`reload`]) and the file watcher ([`watch`]) live beside it:
@@ -10,17 +11,16 @@
 mod reload;
 mod watch;
 
-pub use reload::ReloadReport;
+pub use reload::{ReloadReport, plugin_error, read_plugin};
 pub use watch::Watcher;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::bot;
-use crate::config::{self, Config, ConfigErrors, ConnectorConfig, Diagnostic};
+use crate::config::{Config, ConfigErrors, ConnectorConfig, Diagnostic};
 use crate::connector::{Connector, StatusReport};
 use crate::hub::{Hub, HubError, HubHandle};
 use crate::messaging::{AgentConnection, Credentials};
@@ -592,292 +592,8 @@ pub(crate) fn wants_fuel(config: &Config) -> bool {
             .any(|p| p.limits.fuel.is_some())
 }
 
-/// The configuration directory to use when none is given: `config/` in the
-/// working directory or the nearest parent that has one (so `cargo run`
-/// finds the shipped one from anywhere in a checkout); else `./config`,
-/// which then fails to load with a message naming it.
-pub fn default_config_dir() -> PathBuf {
-    let here = std::env::current_dir().unwrap_or_default();
-    here.ancestors()
-        .map(|dir| dir.join("config"))
-        .find(|dir| dir.join("switchboard.toml").is_file())
-        .unwrap_or_else(|| PathBuf::from("config"))
-}
-
-/// `switchboard run`: starts the gateway, prints where to chat, and runs
-/// until Ctrl-C or SIGTERM.
-pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartError> {
-    let mut signals = Signals::new();
-    let loaded = config::load(config_dir)?;
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
-        let _ = writeln!(std::io::stderr(), "{warning}");
-    }
-    // A signal while starting (logging in may wait on the platform) stops
-    // at once: what was started goes with the process.
-    let gateway = tokio::select! {
-        started = Gateway::start(loaded.config, &overrides) => started?,
-        () = signals.next() => {
-            say(format_args!("switchboard: stopped while starting"));
-            return Ok(());
-        }
-    };
-    if let Some(url) = gateway.hub_url() {
-        if let Some(certificate) = gateway.hub_certificate() {
-            say(format_args!(
-                "switchboard: hub TLS certificate at {} (trust it, e.g. NODE_EXTRA_CA_CERTS={0})",
-                certificate.display()
-            ));
-        }
-        say(format_args!("switchboard: hub listening on {url}"));
-        say(format_args!("switchboard: web chat at {url}/"));
-    }
-    for (id, report) in gateway.reports() {
-        say(format_args!(
-            "switchboard: connector {id}: {:?}",
-            report.status
-        ));
-    }
-    let admin_config = gateway.admin_config().cloned();
-    let gateway = Arc::new(tokio::sync::Mutex::new(gateway));
-    let admin = match admin_config {
-        Some(admin) => {
-            let listener = tokio::net::TcpListener::bind(admin.listen)
-                .await
-                .map_err(|source| StartError::Admin {
-                    listen: admin.listen,
-                    source,
-                })?;
-            let address = listener.local_addr().map_err(|source| StartError::Admin {
-                listen: admin.listen,
-                source,
-            })?;
-            say(format_args!(
-                "switchboard: Agent Connectors page and admin API at http://{address}/"
-            ));
-            Some(AbortOnDrop(tokio::spawn(crate::admin::serve(
-                listener,
-                gateway.clone(),
-                admin,
-            ))))
-        }
-        None => None,
-    };
-    // Without a watcher the gateway still serves; changes wait for a restart.
-    let watcher = match Watcher::start(gateway.clone()).await {
-        Ok(watcher) => Some(watcher),
-        Err(error) => {
-            tracing::error!("hot reload is off: {error}");
-            None
-        }
-    };
-    signals.next().await;
-    say(format_args!("switchboard: shutting down"));
-    tokio::spawn(async move {
-        signals.next().await;
-        let _ = writeln!(
-            std::io::stderr(),
-            "switchboard: a second signal: exiting at once, without a clean shutdown"
-        );
-        std::process::exit(EXIT_INTERRUPTED);
-    });
-    if let Some(watcher) = watcher {
-        watcher.stop().await;
-    }
-    if let Some(admin) = admin {
-        admin.stop().await;
-    }
-    // Nobody else holds the lock for long now: the watcher and every admin
-    // request are gone.
-    gateway.lock().await.wind_down().await;
-    say(format_args!("switchboard: stopped"));
-    Ok(())
-}
-
 /// How long the connectors of a gateway that winds down may take to stop
 /// (bot calls in flight, logout); with the hub's close handshakes and the
 /// store's flush a shutdown stays within 5 s, what supervisors usually
 /// wait between SIGTERM and SIGKILL.
 pub const STOP_LIMIT: std::time::Duration = std::time::Duration::from_millis(3500);
-
-/// The exit status after a second signal cut a shutdown short (as a shell
-/// reports a process ended by SIGINT).
-pub const EXIT_INTERRUPTED: i32 = 130;
-
-/// `switchboard hub`: runs the embedded hub of `config_dir` alone, as the
-/// platform's own process (so a gateway that crashes or restarts finds its
-/// conversations there), until Ctrl-C or SIGTERM.
-pub async fn run_hub(config_dir: &Path, overrides: Overrides) -> Result<(), StartError> {
-    let mut signals = Signals::new();
-    let loaded = config::load(config_dir)?;
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
-    }
-    let gateway = loaded.config.gateway;
-    let Some(mut hub_config) = gateway.hub else {
-        return Err(StartError::NoHub(config_dir.to_owned()));
-    };
-    if let Some(listen) = overrides.hub_listen {
-        hub_config.listen = listen;
-    }
-    if !loaded.config.connectors.is_empty() {
-        tracing::warn!(
-            "{}: `switchboard hub` runs the hub only; the connectors there start with `switchboard run`",
-            config_dir.display()
-        );
-    }
-    let hub = Hub::start(hub_config, &gateway.data_dir).await?;
-    let url = hub.url();
-    if let Some(certificate) = &hub.certificate {
-        say(format_args!(
-            "switchboard: hub TLS certificate at {} (trust it, e.g. NODE_EXTRA_CA_CERTS={0})",
-            certificate.display()
-        ));
-    }
-    say(format_args!("switchboard: hub listening on {url}"));
-    say(format_args!("switchboard: web chat at {url}/"));
-    signals.next().await;
-    say(format_args!("switchboard: hub stopping"));
-    hub.stop().await;
-    say(format_args!("switchboard: stopped"));
-    Ok(())
-}
-
-/// A task that ends when its handle is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl AbortOnDrop {
-    /// Ends the task and waits until it is gone (a server's connections
-    /// with it).
-    async fn stop(mut self) {
-        self.0.abort();
-        let _ = (&mut self.0).await;
-    }
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Prints a line for the person running `switchboard run`; a closed
-/// stdout (a pipe nobody reads any more) is no reason to stop serving.
-fn say(line: std::fmt::Arguments<'_>) {
-    let _ = writeln!(std::io::stdout(), "{line}");
-}
-
-/// SIGTERM and SIGINT (Ctrl-C), listened to from the start to the end of a
-/// run, so that a second signal during the shutdown is not missed.
-struct Signals {
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Signals {
-                terminate: signal(SignalKind::terminate()).expect("SIGTERM handler installs"),
-                interrupt: signal(SignalKind::interrupt()).expect("SIGINT handler installs"),
-            }
-        }
-        #[cfg(not(unix))]
-        Signals {}
-    }
-
-    /// The next SIGTERM or SIGINT.
-    async fn next(&mut self) {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = self.terminate.recv() => {}
-            _ = self.interrupt.recv() => {}
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// `switchboard validate`: every diagnostic, one per line; true if no
-/// errors. As strict as `run`, without binding a port: besides the
-/// configuration, every plugin file must be a component of the plugin
-/// world that compiles and starts.
-pub fn validate(config_dir: &Path) -> (bool, Vec<String>) {
-    let loaded = match config::load(config_dir) {
-        Ok(loaded) => loaded,
-        Err(errors) => return (false, errors.0.iter().map(ToString::to_string).collect()),
-    };
-    let mut lines: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
-    let mut errors = check_plugins(&loaded.config);
-    errors.extend(check_tls(&loaded.config));
-    lines.extend(errors.iter().cloned());
-    (errors.is_empty(), lines)
-}
-
-/// The TLS files `run` loads before it listens: the hub's certificate and
-/// key, the platform's CA file. (A self-signed certificate is made at
-/// start, in the data directory; nothing to check here.)
-fn check_tls(config: &Config) -> Vec<String> {
-    let mut errors = Vec::new();
-    if let Some(crate::config::HubTls::Files { cert, key }) =
-        config.gateway.hub.as_ref().and_then(|hub| hub.tls.as_ref())
-        && let Err(error) = tls::server_config(cert, key)
-    {
-        errors.push(format!("[hub.tls]: {error}"));
-    }
-    if let Some(ca_file) = &config.gateway.ca_file
-        && let Err(error) = tls::client_config(Some(ca_file))
-    {
-        errors.push(format!("[messaging] ca_file: {error}"));
-    }
-    errors
-}
-
-/// What `run` checks of each connector's plugins before it serves: the
-/// file is found, compiles as a component of the plugin world and starts
-/// without a trap. Findings are located at the plugin's entry.
-fn check_plugins(config: &Config) -> Vec<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts");
-    runtime.block_on(async {
-        let engine = match PluginEngine::new() {
-            Ok(engine) => engine,
-            Err(error) => return vec![format!("the plugin engine cannot start: {error}")],
-        };
-        let store = match StateStore::temporary() {
-            Ok(store) => store,
-            Err(error) => return vec![error.to_string()],
-        };
-        let mut errors = Vec::new();
-        for connector in &config.connectors {
-            for plugin in &connector.plugins {
-                let checked = async {
-                    let (path, bytes) = reload::read_plugin(config, connector, plugin)?;
-                    let at = |message: String| reload::plugin_error(connector, plugin, message);
-                    let loaded = engine
-                        .load_bytes(&path, &bytes)
-                        .map_err(|e| at(e.to_string()))?;
-                    let instance = crate::plugin::PluginInstance::new(
-                        loaded.clone(),
-                        &connector.id,
-                        plugin.settings.clone(),
-                        store.plugin_kv(&loaded.name, &connector.id),
-                        plugin.limits.apply(config.gateway.plugin_limits),
-                        plugin.grants.clone(),
-                    );
-                    instance.prepare().await.map_err(at)
-                };
-                if let Err(diagnostic) = checked.await {
-                    errors.push(diagnostic.to_string());
-                }
-            }
-        }
-        errors
-    })
-}

@@ -427,7 +427,7 @@ fn render(diagnostics: &[Diagnostic]) -> Vec<String> {
 }
 
 /// An error located at `plugin`'s entry in `connector`'s file.
-pub(super) fn plugin_error(
+pub fn plugin_error(
     connector: &ConnectorConfig,
     plugin: &crate::config::PluginConfig,
     message: String,
@@ -441,7 +441,7 @@ pub(super) fn plugin_error(
 }
 
 /// Finds and reads the file of `plugin` (an entry of `connector`).
-pub(super) fn read_plugin(
+pub fn read_plugin(
     config: &Config,
     connector: &ConnectorConfig,
     plugin: &crate::config::PluginConfig,
