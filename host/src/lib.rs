@@ -16,8 +16,12 @@
 //!   and located diagnostics.
 //! - [`plugin`]: the wasmtime runtime: engine, limits, host imports, the
 //!   per-connector plugin chain and its fallbacks.
+//! - [`ports`]: the traits a connector reaches the outside through
+//!   (`Dialer`, `Session`, `Platform`, `Bot`), the values crossing them and
+//!   a connector's `Status`: where `connector`, `messaging`, `bot` and
+//!   `store` meet without naming each other.
 //! - [`connector`]: the session loop, per-conversation pipelines, the
-//!   custom fields' behaviour, status; the `Platform` and `Bot` traits.
+//!   custom fields' behaviour, status and its Details.
 //! - [`messaging`]: the LivePerson Messaging Agent API client (implements
 //!   `Platform`).
 //! - [`bot`]: bot brains (implement `Bot`); today the scripted bot.
@@ -50,6 +54,7 @@ pub mod hub;
 pub mod messaging;
 pub mod metrics;
 pub mod plugin;
+pub mod ports;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -4,8 +4,9 @@
 use std::fmt::Write;
 
 use crate::app::Gateway;
-use crate::connector::{Connector, Status, StatusReport};
+use crate::connector::{Connector, StatusReport};
 use crate::metrics::{BUCKETS, HistogramSnapshot};
+use crate::ports::Status;
 
 const STATUSES: [(Status, &str); 5] = [
     (Status::ReadyToStart, "Ready to Start"),

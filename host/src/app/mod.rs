@@ -23,7 +23,7 @@ use crate::bot;
 use crate::config::{Config, ConfigErrors, ConnectorConfig, Diagnostic};
 use crate::connector::{Connector, StatusReport};
 use crate::hub::{Hub, HubError, HubHandle};
-use crate::messaging::{AgentConnection, Credentials};
+use crate::messaging::{AgentConnection, Credentials, LivePersonDialer};
 use crate::plugin::{CompileStats, LoadedPlugin, PluginEngine, PluginError};
 use crate::store::{StateStore, StatusChange, StoreError};
 use crate::tls;
@@ -404,7 +404,7 @@ impl Gateway {
         self.connectors
             .get_mut(id)
             .ok_or_else(|| LifecycleError::Unknown(id.to_owned()))?
-            .start(credentials, bot);
+            .start(Arc::new(LivePersonDialer::new(credentials)), bot);
         self.remember(id, true);
         Ok(())
     }

@@ -27,8 +27,8 @@ use clap::{CommandFactory, Parser};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use switchboard::config::LoginCredentials;
-use switchboard::connector::{Platform, PlatformEvent};
 use switchboard::messaging::{AgentConnection, Credentials};
+use switchboard::ports::{Platform, PlatformEvent};
 use tokio_tungstenite::tungstenite::Message;
 
 const ADMIN_TOKEN: &str = "loadgen-admin-token-0123456789";

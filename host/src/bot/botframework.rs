@@ -23,9 +23,9 @@ use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use crate::connector::{Bot, BotAction, BotError, BotTurn, TurnKind};
 use crate::content::{Body, OutMessage};
 use crate::http;
+use crate::ports::{Bot, BotAction, BotError, BotTurn, TurnKind};
 
 /// Activities called back, by conversation id, for the turns in flight.
 type Collected = Arc<Mutex<HashMap<String, Vec<Value>>>>;

@@ -18,7 +18,7 @@ pub use webhook::WebhookBot;
 use std::sync::Arc;
 
 use crate::config::{BotConfig, BotKind};
-use crate::connector::Bot;
+use crate::ports::Bot;
 
 /// The client for a configured bot. A Bot Framework bot's callback server
 /// starts here, so this runs inside the tokio runtime.

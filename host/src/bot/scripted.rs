@@ -8,8 +8,8 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
 use crate::config::{CardConfig, ScriptedAnswer, ScriptedRule};
-use crate::connector::{Bot, BotAction, BotError, BotTurn};
 use crate::content::{Body, OutMessage};
+use crate::ports::{Bot, BotAction, BotError, BotTurn};
 
 /// A bot that answers from rules.
 pub struct ScriptedBot {

@@ -19,9 +19,9 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
-use crate::connector::{Bot, BotAction, BotError, BotTurn, TurnKind};
 use crate::content::{Body, OutMessage};
 use crate::http;
+use crate::ports::{Bot, BotAction, BotError, BotTurn, TurnKind};
 
 /// A Rasa-format HTTP bot.
 pub struct WebhookBot {

@@ -31,9 +31,10 @@ use super::fields::default_stepup_message::is_step_up_echo;
 use super::fields::max_escalation_retries::{ESCALATION_FAILED, TRANSFER_IMPOSSIBLE};
 use super::fields::skip_agent_message::{FirstTurn, first_turn};
 use super::saved::SavedConversation;
-use super::{Bot, BotAction, BotError, BotTurn, ConnectorSettings, Platform, Shared, TurnKind};
+use super::{ConnectorSettings, Shared};
 use crate::content::OutMessage;
 use crate::plugin::{ConsumerDecision, ConversationView};
+use crate::ports::{Bot, BotAction, BotError, BotTurn, Platform, TurnKind};
 
 /// Sent to the bot when the conversation closes.
 pub const CLOSE_CONVERSATION: &str = "LP_CLOSECONVERSATION";

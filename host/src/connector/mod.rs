@@ -16,12 +16,10 @@
 
 pub mod conversation;
 pub mod fields;
-mod ports;
 mod saved;
 
-pub use ports::{
-    Bot, BotAction, BotError, BotTurn, PastEvent, Platform, PlatformError, PlatformEvent, TurnKind,
-};
+pub use crate::ports::Status;
+use crate::ports::{Bot, Dialer, Platform, PlatformEvent, Session};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -33,7 +31,6 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::{ConversationType, CustomFields};
-use crate::messaging::{AgentConnection, Credentials};
 use crate::plugin::{ConversationView, PluginChain, PluginStatus};
 use crate::store::{ConversationStore, StateStore, StatusLog};
 use conversation::{Conversation, Input};
@@ -57,22 +54,6 @@ pub struct ConnectorSettings {
     pub max_conversations: u32,
     /// The plugins, in order.
     pub plugins: PluginChain,
-}
-
-/// A connector's status, as the product documents it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub enum Status {
-    /// Added, never started.
-    #[serde(rename = "Ready to Start")]
-    ReadyToStart,
-    /// Starting: logging in and subscribing.
-    Starting,
-    /// Every component works.
-    Online,
-    /// At least one component is down; Details say which.
-    Offline,
-    /// Stopped by a person.
-    Stopped,
 }
 
 /// One component's state in Details.
@@ -285,7 +266,7 @@ pub struct Connector {
     id: String,
     shared: Arc<Shared>,
     running: Option<Running>,
-    connection: Arc<Mutex<Option<Arc<AgentConnection>>>>,
+    connection: Arc<Mutex<Option<Arc<dyn Session>>>>,
 }
 
 /// The supervising task of a started connector, and how to tell it to stop.
@@ -360,7 +341,7 @@ impl Connector {
     }
 
     /// Logs in and serves until stopped, reconnecting with backoff and jitter.
-    pub fn start(&mut self, credentials: Credentials, bot: Arc<dyn Bot>) {
+    pub fn start(&mut self, dialer: Arc<dyn Dialer>, bot: Arc<dyn Bot>) {
         if self.running.is_some() {
             return;
         }
@@ -370,7 +351,7 @@ impl Connector {
         });
         let (shared, connection) = (self.shared.clone(), self.connection.clone());
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(supervise(shared, credentials, bot, connection, stopped));
+        let task = tokio::spawn(supervise(shared, dialer, bot, connection, stopped));
         self.running = Some(Running { task, stop });
     }
 
@@ -447,9 +428,9 @@ async fn stop_requested(stop: &mut tokio::sync::watch::Receiver<bool>) {
 
 async fn supervise(
     shared: Arc<Shared>,
-    credentials: Credentials,
+    dialer: Arc<dyn Dialer>,
     bot: Arc<dyn Bot>,
-    slot: Arc<Mutex<Option<Arc<AgentConnection>>>>,
+    slot: Arc<Mutex<Option<Arc<dyn Session>>>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut backoff = BACKOFF_START;
@@ -458,7 +439,7 @@ async fn supervise(
         let progress =
             move |step: &str| progress_shared.update(|h| h.progress = Some(step.to_owned()));
         let connected = tokio::select! {
-            connected = AgentConnection::connect(&credentials, &progress) => connected,
+            connected = dialer.dial(&progress) => connected,
             () = stop_requested(&mut stop) => return,
         };
         match connected {
@@ -530,7 +511,7 @@ struct Tracked {
 /// connector was told to stop (its conversation tasks have ended then).
 async fn session(
     shared: &Arc<Shared>,
-    connection: Arc<AgentConnection>,
+    connection: Arc<dyn Session>,
     mut events: mpsc::UnboundedReceiver<PlatformEvent>,
     bot: Arc<dyn Bot>,
     stop: &mut tokio::sync::watch::Receiver<bool>,

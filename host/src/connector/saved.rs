@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::BotTurn;
 use super::fields::fallback_escalation_time::EscalationClock;
 use super::fields::max_escalation_retries::EscalationFailures;
 use super::fields::message_delay::MessageDelay;
 use super::fields::message_resend_max_retries::Resends;
+use crate::ports::BotTurn;
 
 /// A conversation's durable state. The conversation task writes it after
 /// every step, and makes it durable before each bot call, so that after a
@@ -90,7 +90,7 @@ pub mod wall_clock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connector::TurnKind;
+    use crate::ports::TurnKind;
     use tokio::time::Instant;
 
     #[tokio::test]

@@ -18,8 +18,10 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::LoginCredentials;
-use crate::connector::{PastEvent, Platform, PlatformError, PlatformEvent};
 use crate::http::{self, HttpClient};
+use crate::ports::{
+    DialError, Dialed, Dialer, PastEvent, Platform, PlatformError, PlatformEvent, Session,
+};
 use crate::wire::{self, Frame};
 
 /// Every request is answered within this time or counts as failed.
@@ -112,41 +114,6 @@ impl Credentials {
     }
 }
 
-/// Why connecting failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    /// Domain lookup failed or lacks a service.
-    #[error("domain lookup: {0}")]
-    Lookup(String),
-    /// Login was refused (401: wrong credentials, user missing or disabled).
-    #[error("login as {user}: {reason}")]
-    Login {
-        /// The user.
-        user: String,
-        /// What the platform said.
-        reason: String,
-    },
-    /// The WebSocket could not be opened.
-    #[error("messaging WebSocket: {0}")]
-    Socket(String),
-    /// The platform's account does not let this user serve as a bot.
-    #[error("prerequisite: {0}")]
-    Prerequisite(String),
-    /// A setup request failed.
-    #[error("setup: {0}")]
-    Setup(#[from] PlatformError),
-}
-
-impl ConnectError {
-    /// True when retrying cannot help until someone changes the account or the configuration.
-    pub fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            ConnectError::Login { .. } | ConnectError::Prerequisite(_)
-        )
-    }
-}
-
 type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, PlatformError>>>>>;
 
 /// How requests reach the platform.
@@ -192,7 +159,7 @@ impl AgentConnection {
     pub async fn connect(
         credentials: &Credentials,
         progress: &(dyn Fn(&str) + Send + Sync),
-    ) -> Result<(Arc<AgentConnection>, mpsc::UnboundedReceiver<PlatformEvent>), ConnectError> {
+    ) -> Result<(Arc<AgentConnection>, mpsc::UnboundedReceiver<PlatformEvent>), DialError> {
         let account = &credentials.account;
         let (vep, messaging, bearer, agent_id) = login(credentials, progress).await?;
         progress("checking the bot user's prerequisites");
@@ -306,7 +273,7 @@ impl AgentConnection {
     /// Looks the account up, logs in and checks the user's prerequisites,
     /// without opening the messaging WebSocket. Answers who created the
     /// user, where the platform says (`createdBy`).
-    pub async fn verify(credentials: &Credentials) -> Result<Option<String>, ConnectError> {
+    pub async fn verify(credentials: &Credentials) -> Result<Option<String>, DialError> {
         let (vep, _, bearer, _) = login(credentials, &|_| {}).await?;
         Ok(check_prerequisites(credentials, &vep, &bearer)
             .await?
@@ -403,7 +370,7 @@ async fn open_socket(
     pending: &Pending,
     events: mpsc::UnboundedSender<PlatformEvent>,
     progress: &(dyn Fn(&str) + Send + Sync),
-) -> Result<(Transport, Vec<JoinHandle<()>>), ConnectError> {
+) -> Result<(Transport, Vec<JoinHandle<()>>), DialError> {
     progress("opening the messaging WebSocket");
     let account = &credentials.account;
     let scheme = if credentials.secure() { "wss" } else { "ws" };
@@ -417,7 +384,7 @@ async fn open_socket(
         Some(connector),
     )
     .await
-    .map_err(|e| ConnectError::Socket(e.to_string()))?;
+    .map_err(|e| DialError::Socket(e.to_string()))?;
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outgoing) = mpsc::unbounded_channel::<Message>();
     let writer = tokio::spawn(async move {
@@ -474,17 +441,17 @@ async fn open_webhook(
     pending: &Pending,
     events: mpsc::UnboundedSender<PlatformEvent>,
     progress: &(dyn Fn(&str) + Send + Sync),
-) -> Result<(Transport, Vec<JoinHandle<()>>), ConnectError> {
+) -> Result<(Transport, Vec<JoinHandle<()>>), DialError> {
     progress("listening for the platform's webhook calls");
     let uri: hyper::Uri = webhook
         .parse()
-        .map_err(|e| ConnectError::Socket(format!("external_webhook_url {webhook}: {e}")))?;
+        .map_err(|e| DialError::Socket(format!("external_webhook_url {webhook}: {e}")))?;
     let host = uri.host().unwrap_or("127.0.0.1").to_owned();
     let port = uri.port_u16().unwrap_or(80);
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
         .map_err(|e| {
-            ConnectError::Socket(format!(
+            DialError::Socket(format!(
                 "cannot listen on {host}:{port} for external_webhook_url: {e}"
             ))
         })?;
@@ -521,7 +488,7 @@ async fn open_webhook(
         .client
         .post_json(&session, &json!({"url": webhook}))
         .await
-        .map_err(|e| ConnectError::Socket(format!("webhook session: {e}")))?;
+        .map_err(|e| DialError::Socket(format!("webhook session: {e}")))?;
     let transport = Transport::Http {
         client: credentials.client.clone(),
         requests: format!("{base}/request"),
@@ -567,7 +534,7 @@ fn answer(pending: &Pending, req_id: String, code: u16, kind: String, body: Valu
 async fn login(
     credentials: &Credentials,
     progress: &(dyn Fn(&str) + Send + Sync),
-) -> Result<(String, String, String, String), ConnectError> {
+) -> Result<(String, String, String, String), DialError> {
     let account = &credentials.account;
     progress("looking up the account's domains");
     let lookup_url = format!(
@@ -578,16 +545,14 @@ async fn login(
         .client
         .get_json(&lookup_url)
         .await
-        .map_err(|e| ConnectError::Lookup(e.to_string()))?;
+        .map_err(|e| DialError::Lookup(e.to_string()))?;
     let domain = |service: &str| {
         domains["baseURIs"]
             .as_array()
             .and_then(|list| list.iter().find(|d| d["service"] == service))
             .and_then(|d| d["baseURI"].as_str())
             .map(str::to_owned)
-            .ok_or_else(|| {
-                ConnectError::Lookup(format!("no {service} domain for account {account}"))
-            })
+            .ok_or_else(|| DialError::Lookup(format!("no {service} domain for account {account}")))
     };
     let (vep, messaging) = (domain("agentVep")?, domain("asyncMessagingEnt")?);
 
@@ -614,14 +579,14 @@ async fn login(
         .client
         .post_json(&login_url, &body)
         .await
-        .map_err(|e| ConnectError::Login {
+        .map_err(|e| DialError::Login {
             user: credentials.username.clone(),
             reason: e.to_string(),
         })?;
     let (Some(bearer), Some(user_id)) =
         (login["bearer"].as_str(), login["config"]["userId"].as_str())
     else {
-        return Err(ConnectError::Login {
+        return Err(DialError::Login {
             user: credentials.username.clone(),
             reason: "the answer lacks bearer or config.userId".into(),
         });
@@ -647,7 +612,7 @@ async fn check_prerequisites(
     credentials: &Credentials,
     vep: &str,
     bearer: &str,
-) -> Result<Prerequisites, ConnectError> {
+) -> Result<Prerequisites, DialError> {
     let (account, username) = (credentials.account.as_str(), credentials.username.as_str());
     let get = |path: &str| {
         let url = format!(
@@ -668,12 +633,12 @@ async fn check_prerequisites(
             });
         }
         Err(error) => {
-            return Err(ConnectError::Prerequisite(format!(
+            return Err(DialError::Prerequisite(format!(
                 "cannot read the account's users: {error}"
             )));
         }
     };
-    let missing = |what: String| Err(ConnectError::Prerequisite(what));
+    let missing = |what: String| Err(DialError::Prerequisite(what));
     let Some(user) = users
         .as_array()
         .and_then(|u| u.iter().find(|u| u["loginName"] == username))
@@ -849,6 +814,42 @@ fn translate(kind: &str, body: &Value, agent_id: &str) -> Vec<PlatformEvent> {
             }]
         }
         _ => Vec::new(),
+    }
+}
+
+/// Dials the platform for one connector's bot user (the [`Dialer`] the
+/// connector is given).
+pub struct LivePersonDialer {
+    credentials: Credentials,
+}
+
+impl LivePersonDialer {
+    /// A dialer that logs in with `credentials`.
+    pub fn new(credentials: Credentials) -> Self {
+        LivePersonDialer { credentials }
+    }
+}
+
+impl Dialer for LivePersonDialer {
+    fn dial<'a>(
+        &'a self,
+        progress: &'a (dyn Fn(&str) + Send + Sync),
+    ) -> BoxFuture<'a, Result<Dialed, DialError>> {
+        Box::pin(async move {
+            let (connection, events) =
+                AgentConnection::connect(&self.credentials, progress).await?;
+            Ok((connection as Arc<dyn Session>, events))
+        })
+    }
+}
+
+impl Session for AgentConnection {
+    fn agent_id(&self) -> &str {
+        &self.agent_id
+    }
+
+    fn log_out(&self) -> BoxFuture<'_, ()> {
+        Box::pin(AgentConnection::log_out(self))
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::connector::Status;
+use crate::ports::Status;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

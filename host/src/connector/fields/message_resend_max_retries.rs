@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::connector::BotTurn;
+use crate::ports::BotTurn;
 
 /// The resends of the last forwarded message.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -64,7 +64,7 @@ impl Resends {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connector::TurnKind;
+    use crate::ports::TurnKind;
 
     #[tokio::test(start_paused = true)]
     async fn a_silent_bot_gets_the_message_again_at_the_interval_max_times() {

@@ -12,7 +12,7 @@
 
 use serde_json::Value;
 
-use crate::connector::PastEvent;
+use crate::ports::PastEvent;
 
 /// What the bot sees first in a conversation that arrived with a history.
 #[derive(Debug, PartialEq)]

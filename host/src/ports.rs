@@ -1,11 +1,38 @@
-//! The two small traits through which a connector reaches the outside: the
-//! messaging platform ([`Platform`], implemented by `messaging`) and the bot
-//! brain ([`Bot`], implemented by `bot`), with the values that cross them.
+//! The ports: the small traits through which a connector reaches the
+//! outside, and the values that cross them. The messaging platform is
+//! reached through a [`Dialer`] (it logs in and opens a [`Session`], which
+//! is a [`Platform`]: the requests a conversation makes), implemented by
+//! `messaging`; the bot brain is a [`Bot`], implemented by `bot`. A
+//! connector's [`Status`] lives here too: the store records it and the
+//! admin API shows it.
+//!
+//! Owns: these types only. Depends on nothing but `content` (the outgoing
+//! message), so `connector`, `messaging`, `bot` and `store` meet here
+//! instead of naming each other.
+
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 use crate::content::OutMessage;
+
+/// A connector's status, as the product documents it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Status {
+    /// Added, never started.
+    #[serde(rename = "Ready to Start")]
+    ReadyToStart,
+    /// Starting: logging in and subscribing.
+    Starting,
+    /// Every component works.
+    Online,
+    /// At least one component is down; Details say which.
+    Offline,
+    /// Stopped by a person.
+    Stopped,
+}
 
 /// What the platform tells a connector.
 #[derive(Clone, Debug, PartialEq)]
@@ -158,6 +185,60 @@ pub enum BotAction {
     Close,
     /// Show the consumer that the bot is typing.
     Typing,
+}
+
+/// Opens platform sessions for one connector: looks the account up, logs
+/// in, goes ONLINE and subscribes; what the platform then tells arrives on
+/// the receiver, until the session ends.
+pub trait Dialer: Send + Sync {
+    /// Opens a session, reporting each step to `progress`.
+    fn dial<'a>(
+        &'a self,
+        progress: &'a (dyn Fn(&str) + Send + Sync),
+    ) -> BoxFuture<'a, Result<Dialed, DialError>>;
+}
+
+/// An open session and the events it brings.
+pub type Dialed = (Arc<dyn Session>, mpsc::UnboundedReceiver<PlatformEvent>);
+
+/// An open platform session: its requests, and a logout.
+pub trait Session: Platform {
+    /// The agent's account-qualified id.
+    fn agent_id(&self) -> &str;
+    /// Goes OFFLINE and ends the session, within a bounded time.
+    fn log_out(&self) -> BoxFuture<'_, ()>;
+}
+
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    /// Domain lookup failed or lacks a service.
+    #[error("domain lookup: {0}")]
+    Lookup(String),
+    /// Login was refused (401: wrong credentials, user missing or disabled).
+    #[error("login as {user}: {reason}")]
+    Login {
+        /// The user.
+        user: String,
+        /// What the platform said.
+        reason: String,
+    },
+    /// The WebSocket could not be opened.
+    #[error("messaging WebSocket: {0}")]
+    Socket(String),
+    /// The platform's account does not let this user serve as a bot.
+    #[error("prerequisite: {0}")]
+    Prerequisite(String),
+    /// A setup request failed.
+    #[error("setup: {0}")]
+    Setup(#[from] PlatformError),
+}
+
+impl DialError {
+    /// True when retrying cannot help until someone changes the account or the configuration.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, DialError::Login { .. } | DialError::Prerequisite(_))
+    }
 }
 
 /// Why the bot gave no answer.
