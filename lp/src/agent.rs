@@ -90,3 +90,50 @@ pub type AgentServerFrame = Frame<AgentRequest, Untyped>;
 
 /// What an agent connector reads: responses and typed notifications.
 pub type AgentClientFrame = Frame<Untyped, AgentNotification>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::FrameError;
+    use crate::kind::{NotificationSet, RequestSet};
+
+    #[test]
+    fn every_kind_of_the_tables_is_listed_once_and_read_by_its_name() {
+        for kinds in [AgentRequest::KINDS, AgentNotification::KINDS] {
+            let mut sorted = kinds.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), kinds.len(), "{kinds:?}");
+        }
+        for kind in AgentRequest::KINDS {
+            // An empty body does not fit most kinds, but the kind is known.
+            match AgentRequest::from_kind(kind, serde_json::json!({})) {
+                Some(Ok(request)) => assert_eq!(RequestSet::kind(&request), *kind),
+                Some(Err(_)) => {}
+                None => panic!("{kind} is not read"),
+            }
+        }
+        for kind in AgentNotification::KINDS {
+            assert!(
+                AgentNotification::from_kind(kind, serde_json::json!({})).is_some(),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_kind_of_the_other_side_is_an_unknown_type() {
+        let text = format!(
+            r#"{{"kind":"req","id":"1","type":"{}","body":{{}}}}"#,
+            "cm.ConsumerRequestConversation"
+        );
+        assert!(matches!(
+            AgentServerFrame::parse(&text),
+            Err(FrameError::UnknownType {
+                frame: "request",
+                side: "agent",
+                ..
+            })
+        ));
+    }
+}

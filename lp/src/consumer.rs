@@ -65,3 +65,50 @@ pub type ConsumerServerFrame = Frame<ConsumerRequest, Untyped>;
 
 /// What a consumer client reads: responses and typed notifications.
 pub type ConsumerClientFrame = Frame<Untyped, ConsumerNotification>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::FrameError;
+    use crate::kind::{NotificationSet, RequestSet};
+
+    #[test]
+    fn every_kind_of_the_tables_is_listed_once_and_read_by_its_name() {
+        for kinds in [ConsumerRequest::KINDS, ConsumerNotification::KINDS] {
+            let mut sorted = kinds.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), kinds.len(), "{kinds:?}");
+        }
+        for kind in ConsumerRequest::KINDS {
+            // An empty body does not fit most kinds, but the kind is known.
+            match ConsumerRequest::from_kind(kind, serde_json::json!({})) {
+                Some(Ok(request)) => assert_eq!(RequestSet::kind(&request), *kind),
+                Some(Err(_)) => {}
+                None => panic!("{kind} is not read"),
+            }
+        }
+        for kind in ConsumerNotification::KINDS {
+            assert!(
+                ConsumerNotification::from_kind(kind, serde_json::json!({})).is_some(),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_kind_of_the_other_side_is_an_unknown_type() {
+        let text = format!(
+            r#"{{"kind":"req","id":"1","type":"{}","body":{{}}}}"#,
+            ".ams.routing.SetAgentState"
+        );
+        assert!(matches!(
+            ConsumerServerFrame::parse(&text),
+            Err(FrameError::UnknownType {
+                frame: "request",
+                side: "consumer",
+                ..
+            })
+        ));
+    }
+}

@@ -178,6 +178,11 @@ macro_rules! requests {
             $( $(#[$vmeta])* $variant($body), )+
         }
 
+        impl $name {
+            /// Every `type` of the table, in its order (not the ones it also accepts).
+            pub const KINDS: &'static [&'static str] = &[$($kind),+];
+        }
+
         $(
             impl $crate::kind::Request<$crate::kind::$side> for $body {
                 const KIND: &'static str = $kind;
@@ -245,6 +250,12 @@ macro_rules! notifications {
             $( $(#[$vmeta])* $variant($body), )+
         }
 
+        impl $name {
+            /// Every `type` of the table, in its order.
+            pub const KINDS: &'static [&'static str] =
+                &[$(<$body as $crate::kind::Notification<$crate::kind::$side>>::KIND),+];
+        }
+
         $(
             impl $crate::kind::Notification<$crate::kind::$side> for $body {
                 const KIND: &'static str = $kind;
@@ -282,4 +293,32 @@ macro_rules! notifications {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_absent_body_reads_as_an_empty_object() {
+        let clock: crate::connection::GetClock = read_body(Value::Null).unwrap();
+        assert_eq!(clock, crate::connection::GetClock {});
+        assert!(read_body::<crate::routing::SetAgentState>(json!(null)).is_err());
+    }
+
+    #[test]
+    fn a_side_writes_a_body_under_its_own_kind() {
+        let publish =
+            crate::messaging::PublishEvent::new("c1", crate::messaging::ContentEvent::text("hi"));
+        let agent: Value = serde_json::from_str(&Agent::request("1", &publish)).unwrap();
+        let consumer: Value = serde_json::from_str(&Consumer::request("1", &publish)).unwrap();
+        assert_eq!(agent["type"], ".ams.ms.PublishEvent");
+        assert_eq!(consumer["type"], "ms.PublishEvent");
+        assert_eq!(agent["body"], consumer["body"]);
+        assert_eq!(
+            <crate::messaging::PublishEvent as Request<Consumer>>::RESPONSE_KIND,
+            "ms.PublishEventResponse"
+        );
+    }
 }

@@ -210,3 +210,57 @@ macro_rules! id {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    string_enum!(
+        /// A test enum.
+        pub enum Colour {
+            /// Red.
+            Red = "RED",
+        }
+    );
+
+    /// A test body.
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    pub struct Circle {
+        /// Its radius.
+        pub radius: u32,
+    }
+
+    open_enum!(
+        /// A test object.
+        pub enum Shape tagged "kind" {
+            /// A circle.
+            Circle(Circle) = "circle",
+        }
+    );
+
+    #[test]
+    fn string_enums_keep_unknown_values() {
+        assert_eq!(
+            serde_json::from_value::<Colour>(json!("RED")).unwrap(),
+            Colour::Red
+        );
+        let blue: Colour = serde_json::from_value(json!("BLUE")).unwrap();
+        assert_eq!(blue.as_str(), "BLUE");
+        assert_eq!(serde_json::to_value(&blue).unwrap(), json!("BLUE"));
+    }
+
+    #[test]
+    fn open_enums_type_known_tags_and_keep_unknown_objects_whole() {
+        let circle = json!({"kind": "circle", "radius": 2});
+        let shape: Shape = serde_json::from_value(circle.clone()).unwrap();
+        assert_eq!(shape, Shape::Circle(Circle { radius: 2 }));
+        assert_eq!(serde_json::to_value(&shape).unwrap(), circle);
+        let square = json!({"kind": "square", "side": 3});
+        let shape: Shape = serde_json::from_value(square.clone()).unwrap();
+        assert_eq!(shape.tag(), "square");
+        assert_eq!(serde_json::to_value(&shape).unwrap(), square);
+        let error = serde_json::from_value::<Shape>(json!({"kind": "circle"})).unwrap_err();
+        assert_eq!(error.to_string(), "circle kind: missing field `radius`");
+        assert!(serde_json::from_value::<Shape>(Value::from(1)).is_err());
+    }
+}

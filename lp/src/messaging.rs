@@ -15,9 +15,10 @@ use crate::common::{ConversationId, DialogId, ParticipantId, Role};
 use crate::metadata::Metadata;
 
 /// `PublishEvent`: `{"dialogId":"c1","event":{..}}`. The consumer side
-/// also names the conversation. Answered with the event's sequence.
+/// also names the conversation; a body that names only the conversation
+/// publishes in its MAIN dialog. Answered with the event's sequence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "RawPublishEvent")]
 pub struct PublishEvent {
     /// The dialog (the MAIN dialog's id is the conversation's).
     pub dialog_id: DialogId,
@@ -31,6 +32,34 @@ pub struct PublishEvent {
     /// `AGENTS_AND_MANAGERS`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_audience: Option<MessageAudience>,
+}
+
+/// [`PublishEvent`] as read, before the dialog is settled.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPublishEvent {
+    dialog_id: Option<DialogId>,
+    conversation_id: Option<ConversationId>,
+    event: Event,
+    message_audience: Option<MessageAudience>,
+}
+
+impl TryFrom<RawPublishEvent> for PublishEvent {
+    type Error = &'static str;
+
+    fn try_from(raw: RawPublishEvent) -> Result<Self, Self::Error> {
+        let dialog_id = match (raw.dialog_id, &raw.conversation_id) {
+            (Some(dialog), _) => dialog,
+            (None, Some(conversation)) => DialogId::main_of(conversation),
+            (None, None) => return Err("missing field `dialogId`"),
+        };
+        Ok(PublishEvent {
+            dialog_id,
+            conversation_id: raw.conversation_id,
+            event: raw.event,
+            message_audience: raw.message_audience,
+        })
+    }
 }
 
 impl PublishEvent {
@@ -436,6 +465,15 @@ mod tests {
         assert!(
             matches!(AgentServerFrame::parse(text), Err(FrameError::BadBody { reason, .. }) if reason.contains("dialogId"))
         );
+        // A conversation id alone names its MAIN dialog.
+        let text = r#"{"kind":"req","id":"3","type":"ms.PublishEvent","body":{"conversationId":"c1","event":{"type":"ChatStateEvent","chatState":"ACTIVE"}}}"#;
+        let Ok(Frame::Request(incoming)) = ConsumerServerFrame::parse(text) else {
+            panic!("a request")
+        };
+        let ConsumerRequest::PublishEvent(publish) = incoming.request else {
+            panic!("PublishEvent")
+        };
+        assert_eq!(publish.dialog_id, "c1");
     }
 
     /// The live event an agent receives (as the hub sends it).
