@@ -8,6 +8,7 @@
 use std::sync::LazyLock;
 
 use jsonschema::{Draft, Retrieve, Uri, Validator};
+use lp::messaging::{ContentEvent, Event, RichContentEvent};
 use serde_json::Value;
 
 /// A message on its way to the consumer.
@@ -55,19 +56,19 @@ impl OutMessage {
 
     /// The event a connector publishes for this message (LivePerson's `PublishEvent`);
     /// quick replies ride inside the event.
-    pub fn to_event(&self) -> Value {
-        let mut event = match &self.body {
-            Body::Text(text) => serde_json::json!({
-                "type": "ContentEvent", "contentType": "text/plain", "message": text,
+    pub fn to_event(&self) -> Event {
+        let quick_replies = self.quick_replies.clone();
+        match &self.body {
+            Body::Text(text) => Event::Content(ContentEvent {
+                quick_replies,
+                ..ContentEvent::text(text.clone())
             }),
-            Body::Structured(content) => serde_json::json!({
-                "type": "RichContentEvent", "content": content,
+            Body::Structured(content) => Event::RichContent(RichContentEvent {
+                content: content.clone(),
+                quick_replies,
+                encoded_metadata: None,
             }),
-        };
-        if let Some(replies) = &self.quick_replies {
-            event["quickReplies"] = replies.clone();
         }
-        event
     }
 }
 

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use serde_json::Value;
+use lp::messaging::Event;
 use tokio::sync::mpsc;
 
 use crate::content::OutMessage;
@@ -72,8 +72,8 @@ pub enum PlatformEvent {
         sequence: Option<u64>,
         /// True if the consumer sent it.
         from_consumer: bool,
-        /// The event itself (`ContentEvent`, ...).
-        event: Value,
+        /// The event itself (text, structured content, a receipt, ...).
+        event: Event,
     },
     /// The connection to the platform is gone.
     Disconnected {
@@ -94,7 +94,7 @@ pub struct PastEvent {
     /// words, never to be fed back to it.
     pub from_this_bot: bool,
     /// The event.
-    pub event: Value,
+    pub event: Event,
 }
 
 /// Why a platform request failed.
@@ -130,7 +130,7 @@ pub trait Platform: Send + Sync {
     fn publish<'a>(
         &'a self,
         conversation_id: &'a str,
-        event: Value,
+        event: Event,
     ) -> BoxFuture<'a, Result<u64, PlatformError>>;
     /// The conversation's past events.
     fn history<'a>(

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use clap::{CommandFactory, Parser};
 use futures_util::{SinkExt, StreamExt};
+use lp::messaging::{ContentEvent, Event};
 use serde_json::{Value, json};
 use switchboard::config::LoginCredentials;
 use switchboard::messaging::{AgentConnection, Credentials};
@@ -902,12 +903,12 @@ async fn start_relays(hub: &str, agents: usize) -> Vec<tokio::task::JoinHandle<(
                     PlatformEvent::ConversationEvent {
                         conversation_id,
                         from_consumer: true,
-                        event,
+                        event: Event::Content(content),
                         ..
-                    } if event["type"] == "ContentEvent" => {
-                        let text = event["message"].as_str().unwrap_or_default();
-                        let answer = json!({"type": "ContentEvent", "contentType": "text/plain",
-                                            "message": format!("you said: {text}")});
+                    } => {
+                        let text = content.as_text().unwrap_or_default();
+                        let answer =
+                            Event::Content(ContentEvent::text(format!("you said: {text}")));
                         let platform = platform.clone();
                         tokio::spawn(async move {
                             let _ = platform.publish(&conversation_id, answer).await;

@@ -22,7 +22,9 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use lp::messaging::{
+    AcceptStatus, AcceptStatusEvent, ChatState, ChatStateEvent, ContentType, Event, Message,
+};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
@@ -47,7 +49,7 @@ pub enum Input {
         /// Sequence in the dialog.
         sequence: u64,
         /// The event.
-        event: Value,
+        event: Event,
     },
     /// The conversation's skill changed.
     Skill(Option<String>),
@@ -315,16 +317,17 @@ impl Conversation {
         }
     }
 
-    fn consumer_event(&mut self, sequence: u64, event: Value) {
+    fn consumer_event(&mut self, sequence: u64, event: Event) {
         if sequence <= self.st.last_sequence {
             return;
         }
         self.st.last_sequence = sequence;
-        let text = match (event["type"].as_str(), event["contentType"].as_str()) {
-            (Some("ContentEvent"), Some("text/plain") | None) => {
-                event["message"].as_str().unwrap_or_default().to_owned()
-            }
-            (Some("ContentEvent"), Some(_)) => "__image_received__".to_owned(),
+        let text = match event {
+            Event::Content(content) => match (content.content_type, content.message) {
+                (ContentType::TextPlain, Message::Text(text)) => text,
+                // A file, an image: the bot hears that one came.
+                _ => "__image_received__".to_owned(),
+            },
             _ => return,
         };
         self.shared.metrics.messages_in.inc();
@@ -364,7 +367,10 @@ impl Conversation {
         let Some(joined) = self.st.delay.take() else {
             return;
         };
-        let read = json!({"type": "AcceptStatusEvent", "status": "READ", "sequenceList": joined.sequences});
+        let read = Event::AcceptStatus(AcceptStatusEvent {
+            status: AcceptStatus::Read,
+            sequence_list: joined.sequences,
+        });
         // The receipt goes out beside the turn: waiting for the platform's
         // answer to it would only delay the bot.
         let (platform, id) = (self.platform.clone(), self.view.id.clone());
@@ -496,7 +502,9 @@ impl Conversation {
             match action {
                 BotAction::Say(message) => messages.push(message),
                 BotAction::Typing => {
-                    let typing = json!({"type": "ChatStateEvent", "chatState": "COMPOSING"});
+                    let typing = Event::ChatState(ChatStateEvent {
+                        chat_state: ChatState::Composing,
+                    });
                     if let Err(error) = self.platform.publish(&self.view.id, typing).await {
                         tracing::debug!(conversation = %self.view.id, %error, "could not show typing");
                     }

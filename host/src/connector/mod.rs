@@ -25,8 +25,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
+use lp::messaging::Event;
 use serde::Serialize;
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -519,7 +519,7 @@ async fn session(
     let platform: Arc<dyn Platform> = connection;
     let mut conversations: HashMap<String, Tracked> = HashMap::new();
     let mut rung: HashSet<String> = HashSet::new();
-    let mut early: HashMap<String, Vec<(u64, Value)>> = HashMap::new();
+    let mut early: HashMap<String, Vec<(u64, Event)>> = HashMap::new();
     // Conversation tasks live as long as the session: dropping the set (a
     // stop, a lost connection) ends them all.
     let mut tasks = JoinSet::new();

@@ -10,7 +10,7 @@
 //! a transfer: it resumes where it was, so the bot gets only the consumer
 //! messages it has not answered and never its own last answer.
 
-use serde_json::Value;
+use lp::messaging::{Event, Message};
 
 use crate::ports::PastEvent;
 
@@ -20,16 +20,23 @@ pub enum FirstTurn {
     /// No utterance in the history: the greeting applies.
     Nothing,
     /// These consumer messages (sequence, event), handled like live ones.
-    Consumer(Vec<(u64, Value)>),
+    Consumer(Vec<(u64, Event)>),
     /// This agent utterance, sent to the bot as it is.
     Agent(String),
     /// The bot itself spoke last (failover): nothing to send, no greeting.
     Resume,
 }
 
-fn utterance(event: &Value) -> Option<String> {
-    (event["type"] == "ContentEvent")
-        .then(|| event["message"].as_str().unwrap_or_default().to_owned())
+/// What was said in `event`, if it is an utterance (text or a file, whose
+/// text is empty); receipts and chat states are not.
+fn utterance(event: &Event) -> Option<String> {
+    match event {
+        Event::Content(content) => Some(match &content.message {
+            Message::Text(text) => text.clone(),
+            _ => String::new(),
+        }),
+        _ => None,
+    }
 }
 
 /// The first turn for a conversation with history `events`.
@@ -68,14 +75,14 @@ pub fn first_turn(events: &[PastEvent], skip_agent_message: bool) -> FirstTurn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use lp::messaging::ContentEvent;
 
     fn said(sequence: u64, from_consumer: bool, text: &str) -> PastEvent {
         PastEvent {
             sequence,
             from_consumer,
             from_this_bot: false,
-            event: json!({"type": "ContentEvent", "contentType": "text/plain", "message": text}),
+            event: Event::Content(ContentEvent::text(text)),
         }
     }
 
@@ -92,7 +99,7 @@ mod tests {
         let FirstTurn::Consumer(messages) = first_turn(&history, true) else {
             panic!()
         };
-        assert_eq!(messages[0].1["message"], "billing please");
+        assert_eq!(utterance(&messages[0].1).as_deref(), Some("billing please"));
     }
 
     #[test]

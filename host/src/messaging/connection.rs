@@ -1,0 +1,414 @@
+//! [`AgentConnection`]: one logged-in agent session. It connects (lookup,
+//! login, prerequisites, the socket, ONLINE, subscriptions), sends typed
+//! requests and waits for their typed answers, keeps the session alive,
+//! serves the connector's [`Platform`] requests, and logs out.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use lp::common::{ChannelType, Role};
+use lp::connection::GetClock;
+use lp::conversations::{ConversationState, SubscribeExConversations};
+use lp::fields::{
+    ConversationField, ConversationStateField, FieldChangeType, ParticipantsChange, SkillChange,
+    UpdateConversationField,
+};
+use lp::messaging::{Event, EventRecord, PublishEvent, QueryMessages};
+use lp::routing::{Availability, RingState, SetAgentState, SubscribeRoutingTasks, UpdateRingState};
+use lp::{Agent, Request};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::Credentials;
+use super::login::{check_prerequisites, login};
+use super::transport::{self, Pending, Transport};
+use crate::ports::{DialError, PastEvent, Platform, PlatformError, PlatformEvent};
+
+/// Every request is answered within this time or counts as failed.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a logout waits for the platform: a shutdown must not hang on it.
+pub const LOGOUT_PATIENCE: Duration = Duration::from_secs(2);
+/// The most recent events of a conversation's history the connector keeps
+/// when it reads it (older ones are read and dropped).
+const HISTORY_KEPT: usize = 1000;
+/// Events asked for per `QueryMessages` page (LivePerson's most).
+const HISTORY_PAGE: u32 = 100;
+/// Application keep-alive (`GetClock`) interval.
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
+
+/// A live agent connection. Dropping it closes the socket.
+pub struct AgentConnection {
+    transport: Transport,
+    pending: Pending,
+    next_id: AtomicU64,
+    agent_id: String,
+    /// Account-qualified ids of the bot's agent users (see
+    /// [`Credentials::bot_users`]).
+    bot_agents: HashSet<String>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for AgentConnection {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl AgentConnection {
+    /// Looks the account up, logs in, opens the WebSocket, goes ONLINE and
+    /// subscribes to conversations and routing tasks. Events arrive on the
+    /// returned receiver.
+    pub async fn connect(
+        credentials: &Credentials,
+        progress: &(dyn Fn(&str) + Send + Sync),
+    ) -> Result<(Arc<AgentConnection>, mpsc::UnboundedReceiver<PlatformEvent>), DialError> {
+        let account = &credentials.account;
+        let (vep, messaging, bearer, agent_id) = login(credentials, progress).await?;
+        progress("checking the bot user's prerequisites");
+        let mut prerequisites = check_prerequisites(credentials, &vep, &bearer).await?;
+        prerequisites.bot_agents.insert(agent_id.clone());
+
+        let (events, receiver) = mpsc::unbounded_channel();
+        let lost = events.clone();
+        let pending: Pending = Arc::default();
+        let (transport, tasks) = match &credentials.webhook {
+            None => {
+                transport::open_socket(
+                    credentials,
+                    &messaging,
+                    &bearer,
+                    &agent_id,
+                    &pending,
+                    events,
+                    progress,
+                )
+                .await?
+            }
+            Some(webhook) => {
+                transport::open_webhook(
+                    credentials,
+                    &messaging,
+                    &bearer,
+                    webhook,
+                    &agent_id,
+                    &pending,
+                    events,
+                    progress,
+                )
+                .await?
+            }
+        };
+        let connection = Arc::new(AgentConnection {
+            transport,
+            pending,
+            next_id: AtomicU64::new(1),
+            agent_id: agent_id.clone(),
+            bot_agents: prerequisites.bot_agents,
+            tasks,
+        });
+        progress("subscribing");
+        connection
+            .call(SetAgentState {
+                availability: Availability::Online,
+                channels: vec![ChannelType::Messaging],
+                agent_user_id: Some(agent_id.as_str().into()),
+            })
+            .await?;
+        connection
+            .call(SubscribeExConversations {
+                conv_state: vec![ConversationState::Open, ConversationState::Close],
+                agent_ids: Some(vec![agent_id.as_str().into()]),
+            })
+            .await?;
+        connection
+            .call(SubscribeRoutingTasks {
+                channel_type: Some(ChannelType::Messaging),
+                agent_id: Some(agent_id.as_str().into()),
+                brand_id: Some(account.as_str().into()),
+            })
+            .await?;
+
+        // The keep-alive is also how an HTTP session notices the platform is gone.
+        let keep_alive = Arc::downgrade(&connection);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(KEEP_ALIVE).await;
+                let Some(connection) = keep_alive.upgrade() else {
+                    break;
+                };
+                if let Err(PlatformError::Unavailable { reason, .. }) =
+                    connection.call(GetClock {}).await
+                {
+                    let _ = lost.send(PlatformEvent::Disconnected { reason });
+                    break;
+                }
+            }
+        });
+        Ok((connection, receiver))
+    }
+
+    /// Goes OFFLINE (so the platform routes this agent's conversations to
+    /// others at once) and closes the socket. A platform that does not
+    /// answer within [`LOGOUT_PATIENCE`] is left as is: it treats the
+    /// closed socket as a dropped agent.
+    pub async fn log_out(&self) {
+        let offline = self.call(SetAgentState {
+            availability: Availability::Offline,
+            channels: Vec::new(),
+            agent_user_id: Some(self.agent_id.as_str().into()),
+        });
+        if tokio::time::timeout(LOGOUT_PATIENCE, offline)
+            .await
+            .is_err()
+        {
+            tracing::warn!(agent = %self.agent_id, "the platform did not answer the logout in time");
+        }
+        match &self.transport {
+            Transport::Socket(outbox) => {
+                let _ = outbox.send(Message::Close(None));
+            }
+            Transport::Http {
+                client, session, ..
+            } => {
+                let _ = client.delete(session).await;
+            }
+        }
+    }
+
+    /// Looks the account up, logs in and checks the user's prerequisites,
+    /// without opening the messaging WebSocket. Answers who created the
+    /// user, where the platform says (`createdBy`).
+    pub async fn verify(credentials: &Credentials) -> Result<Option<String>, DialError> {
+        let (vep, _, bearer, _) = login(credentials, &|_| {}).await?;
+        Ok(check_prerequisites(credentials, &vep, &bearer)
+            .await?
+            .created_by)
+    }
+
+    /// This agent's account-qualified id.
+    pub fn agent_id(&self) -> &str {
+        &self.agent_id
+    }
+
+    /// A page of history as past events.
+    fn past_events(&self, page: Vec<EventRecord>) -> Vec<PastEvent> {
+        page.into_iter()
+            .filter_map(|record| {
+                let from_consumer = record.role() == Some(&Role::Consumer);
+                let from_this_bot =
+                    !from_consumer && self.bot_agents.contains(record.originator_id.as_str());
+                Some(PastEvent {
+                    sequence: record.sequence?,
+                    from_consumer,
+                    from_this_bot,
+                    event: record.event,
+                })
+            })
+            .collect()
+    }
+
+    /// Sends a request and waits for its typed answer.
+    pub async fn request<R: Request<Agent>>(&self, body: R) -> Result<R::Response, PlatformError> {
+        let response = self.exchange(&body).await?;
+        response
+            .decode::<R::Response>()
+            .map_err(|error| PlatformError::Unavailable {
+                request: R::KIND.to_owned(),
+                reason: format!("unreadable answer: {error}"),
+            })
+    }
+
+    /// Sends a request whose answer's body nobody reads (platforms differ
+    /// in what they put there): only its code counts.
+    pub async fn call<R: Request<Agent>>(&self, body: R) -> Result<(), PlatformError> {
+        self.exchange(&body).await.map(drop)
+    }
+
+    /// Sends a request and waits for its response; a refusal is an error.
+    async fn exchange<R: Request<Agent>>(
+        &self,
+        body: &R,
+    ) -> Result<lp::ResponseFrame, PlatformError> {
+        let kind = R::KIND;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+        let (done, answer) = oneshot::channel();
+        self.pending
+            .lock()
+            .expect("not poisoned")
+            .insert(id.clone(), done);
+        let unavailable = |reason: &str| PlatformError::Unavailable {
+            request: kind.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let forget = || self.pending.lock().expect("not poisoned").remove(&id);
+        let frame = Agent::request(&id, body);
+        match &self.transport {
+            Transport::Socket(outbox) => {
+                if outbox.send(Message::text(frame)).is_err() {
+                    forget();
+                    return Err(unavailable("the connection is closed"));
+                }
+            }
+            Transport::Http {
+                client, requests, ..
+            } => {
+                // The answer is the response frame: hand it to the waiter.
+                let answer =
+                    tokio::time::timeout(REQUEST_TIMEOUT, client.post_text(requests, frame)).await;
+                match answer {
+                    Ok(Ok(text)) => match lp::AgentClientFrame::parse(&text) {
+                        Ok(lp::Frame::Response(response)) => {
+                            transport::answer(&self.pending, response)
+                        }
+                        _ => {
+                            forget();
+                            return Err(unavailable("the answer is not a response frame"));
+                        }
+                    },
+                    Ok(Err(error)) => {
+                        forget();
+                        return Err(unavailable(&error.to_string()));
+                    }
+                    Err(_) => {
+                        forget();
+                        return Err(unavailable("no response within 10 s"));
+                    }
+                }
+            }
+        }
+        let response = match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
+            Ok(Ok(Ok(response))) => response,
+            Ok(Ok(Err(PlatformError::Unavailable { reason, .. }))) => {
+                return Err(unavailable(&reason));
+            }
+            Ok(Ok(Err(error))) => return Err(error),
+            Ok(Err(_)) => return Err(unavailable("the connection closed")),
+            Err(_) => {
+                forget();
+                return Err(unavailable("no response within 10 s"));
+            }
+        };
+        match response.error() {
+            Some(refusal) => Err(PlatformError::Refused {
+                request: kind.to_owned(),
+                code: refusal.code,
+                message: refusal.message,
+            }),
+            None => Ok(response),
+        }
+    }
+}
+
+impl Platform for AgentConnection {
+    fn reject_ring<'a>(&'a self, ring_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>> {
+        Box::pin(async move {
+            self.call(UpdateRingState {
+                ring_id: ring_id.into(),
+                ring_state: RingState::Rejected,
+            })
+            .await
+        })
+    }
+
+    fn accept_ring<'a>(&'a self, ring_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>> {
+        Box::pin(async move {
+            self.call(UpdateRingState {
+                ring_id: ring_id.into(),
+                ring_state: RingState::Accepted,
+            })
+            .await
+        })
+    }
+
+    fn publish<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        event: Event,
+    ) -> BoxFuture<'a, Result<u64, PlatformError>> {
+        Box::pin(async move {
+            let published = self
+                .request(PublishEvent::new(conversation_id, event))
+                .await?;
+            Ok(published.sequence)
+        })
+    }
+
+    fn history<'a>(
+        &'a self,
+        conversation_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<PastEvent>, PlatformError>> {
+        Box::pin(async move {
+            // Page by page (LivePerson's maxQuantity is at most 100): a
+            // long conversation never comes as one frame over a limit.
+            let mut past = Vec::new();
+            let mut newer_than = 0;
+            loop {
+                let records = self
+                    .request(QueryMessages {
+                        dialog_id: conversation_id.into(),
+                        newer_than_sequence: Some(newer_than),
+                        max_quantity: Some(HISTORY_PAGE),
+                    })
+                    .await?;
+                let full = records.len() >= HISTORY_PAGE as usize;
+                let page = self.past_events(records);
+                // A full page may have a next one; progress guards the loop.
+                let next = page
+                    .last()
+                    .map(|e| e.sequence)
+                    .filter(|&last| full && last > newer_than);
+                past.extend(page);
+                // Only the tail matters (the last utterances, what nobody
+                // answered): a long conversation costs bounded memory.
+                let excess = past.len().saturating_sub(HISTORY_KEPT);
+                past.drain(..excess);
+                match next {
+                    Some(last) => newer_than = last,
+                    None => return Ok(past),
+                }
+            }
+        })
+    }
+
+    fn transfer<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        skill_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), PlatformError>> {
+        Box::pin(async move {
+            let leave = ConversationField::ParticipantsChange(ParticipantsChange {
+                change: FieldChangeType::Remove,
+                role: Role::AssignedAgent,
+                user_id: Some(self.agent_id.as_str().into()),
+            });
+            let skill = ConversationField::Skill(SkillChange {
+                change: FieldChangeType::Update,
+                skill: skill_id.into(),
+            });
+            self.call(UpdateConversationField {
+                conversation_id: conversation_id.into(),
+                conversation_field: vec![leave, skill],
+            })
+            .await
+        })
+    }
+
+    fn close<'a>(&'a self, conversation_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>> {
+        Box::pin(async move {
+            let close = ConversationField::State(ConversationStateField {
+                conversation_state: ConversationState::Close,
+            });
+            self.call(UpdateConversationField {
+                conversation_id: conversation_id.into(),
+                conversation_field: vec![close],
+            })
+            .await
+        })
+    }
+}

@@ -1,0 +1,171 @@
+//! The platform's notifications, read once into `lp` types, turned into
+//! the events a connector acts on: waiting rings, conversations it sees
+//! appearing, changing and leaving, and live events of its conversations.
+
+use lp::common::{ChangeType, Role};
+use lp::conversations::{ConversationChange, ConversationState};
+use lp::messaging::EventRecord;
+use lp::routing::{RingState, RoutingTask};
+use lp::{AgentClientFrame, AgentNotification, Frame};
+
+use crate::ports::PlatformEvent;
+
+/// The events one frame from the platform carries (none for responses
+/// and for frames that do not parse).
+pub fn notification_events(text: &str, agent_id: &str) -> Vec<PlatformEvent> {
+    match AgentClientFrame::parse(text) {
+        Ok(Frame::Notification(notification)) => translate(notification, agent_id),
+        _ => Vec::new(),
+    }
+}
+
+/// Turns a notification into the events a connector acts on.
+pub(super) fn translate(notification: AgentNotification, agent_id: &str) -> Vec<PlatformEvent> {
+    match notification {
+        AgentNotification::RoutingTask(tasks) => tasks
+            .changes
+            .into_iter()
+            .filter(|change| change.change_type == ChangeType::Upsert)
+            .flat_map(|change| rings(change.result))
+            .collect(),
+        AgentNotification::ExConversationChange(changes) => changes
+            .changes
+            .into_iter()
+            .map(|change| conversation(change.change_type, change.result, agent_id))
+            .collect(),
+        AgentNotification::OnlineEvent(record) => vec![live_event(record)],
+        // Agent states and subscribed history are not what a bot connector
+        // acts on: it reads history with `QueryMessages`.
+        AgentNotification::AgentState(_) | AgentNotification::MessagingEvents(_) => Vec::new(),
+    }
+}
+
+/// The rings of a routing task still waiting for an answer.
+fn rings(task: RoutingTask) -> Vec<PlatformEvent> {
+    let Some(conversation_id) = task.conversation_id else {
+        return Vec::new();
+    };
+    task.rings_details
+        .into_iter()
+        .filter(|ring| ring.ring_state == RingState::Waiting)
+        .map(|ring| PlatformEvent::Ring {
+            ring_id: ring.ring_id.into(),
+            conversation_id: conversation_id.as_str().to_owned(),
+            skill_id: task.skill_id.clone().map(Into::into),
+        })
+        .collect()
+}
+
+fn conversation(change: ChangeType, result: ConversationChange, agent_id: &str) -> PlatformEvent {
+    let conversation_id: String = result.conv_id.into();
+    let details = match (change, result.conversation_details) {
+        (ChangeType::Upsert, Some(details)) => details,
+        _ => return PlatformEvent::ConversationGone { conversation_id },
+    };
+    let consumer_id = details
+        .participants
+        .with_role(&Role::Consumer)
+        .first()
+        .map_or_else(String::new, |id| id.as_str().to_owned());
+    PlatformEvent::ConversationUpsert {
+        assigned_to_me: details.participants.has(&Role::AssignedAgent, agent_id),
+        conversation_id,
+        skill_id: details.skill_id.map(Into::into),
+        consumer_id,
+        open: details.state == ConversationState::Open,
+    }
+}
+
+fn live_event(record: EventRecord) -> PlatformEvent {
+    let from_consumer = record.role() == Some(&Role::Consumer);
+    PlatformEvent::ConversationEvent {
+        conversation_id: record.dialog_id.into(),
+        sequence: record.sequence,
+        from_consumer,
+        event: record.event,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events_of(kind: &str, body: &str) -> Vec<PlatformEvent> {
+        let frame = format!(r#"{{"kind":"notification","type":"{kind}","body":{body}}}"#);
+        notification_events(&frame, "123.456")
+    }
+
+    #[test]
+    fn waiting_rings_become_ring_events() {
+        let events = events_of(
+            ".ams.routing.RoutingTaskNotification",
+            r#"{"subscriptionId": "s", "changes": [{"type": "UPSERT", "result": {
+            "routingTaskId": "rt1", "conversationId": "c1", "consumerId": "cons-1", "skillId": "1",
+            "ringsDetails": [{"ringId": "c1_456_1", "ringState": "WAITING"}, {"ringId": "old", "ringState": "EXPIRED"}]}}]}"#,
+        );
+        assert_eq!(
+            events,
+            vec![PlatformEvent::Ring {
+                ring_id: "c1_456_1".into(),
+                conversation_id: "c1".into(),
+                skill_id: Some("1".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn conversation_changes_name_the_assigned_agent() {
+        let events = events_of(
+            ".ams.aam.ExConversationChangeNotification",
+            r#"{"changes": [
+            {"type": "UPSERT", "result": {"convId": "c1", "conversationDetails": {"skillId": "1", "state": "OPEN",
+                "participants": {"CONSUMER": ["cons-1"], "ASSIGNED_AGENT": ["123.456"]}}}},
+            {"type": "DELETE", "result": {"convId": "c2"}}]}"#,
+        );
+        assert_eq!(
+            events[0],
+            PlatformEvent::ConversationUpsert {
+                conversation_id: "c1".into(),
+                skill_id: Some("1".into()),
+                consumer_id: "cons-1".into(),
+                open: true,
+                assigned_to_me: true,
+            }
+        );
+        assert_eq!(
+            events[1],
+            PlatformEvent::ConversationGone {
+                conversation_id: "c2".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_live_consumer_event_carries_its_sequence_and_typed_event() {
+        let events = events_of(
+            ".ams.ms.OnlineEventDistribution",
+            r#"{"dialogId": "c1", "sequence": 4, "originatorId": "123.cons-1",
+            "originatorMetadata": {"id": "cons-1", "role": "CONSUMER"}, "serverTimestamp": 1,
+            "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}}"#,
+        );
+        let [
+            PlatformEvent::ConversationEvent {
+                conversation_id,
+                sequence,
+                from_consumer,
+                event,
+            },
+        ] = events.as_slice()
+        else {
+            panic!("one event: {events:?}")
+        };
+        assert_eq!(
+            (conversation_id.as_str(), *sequence, *from_consumer),
+            ("c1", Some(4), true)
+        );
+        let lp::messaging::Event::Content(content) = event else {
+            panic!("a ContentEvent")
+        };
+        assert_eq!(content.as_text(), Some("hi"));
+    }
+}
