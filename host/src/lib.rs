@@ -33,6 +33,8 @@
 //! - [`wire`]: the JSON envelopes both WebSocket sides share.
 //! - [`admin`]: the admin API, `/metrics` and the Agent Connectors page.
 //! - [`metrics`]: counters and histograms behind `/metrics`.
+//! - [`consumer`]: a consumer of the hub, typed: what the load generator
+//!   and the tests chat with.
 //! - [`http`]: small hyper helpers for servers and clients.
 //! - [`tls`]: rustls configuration: the hub's certificate, clients' roots.
 //! - [`app`]: the gateway as a whole ([`app::Gateway`]): wiring, hot
@@ -48,6 +50,7 @@ pub mod app;
 pub mod bot;
 pub mod config;
 pub mod connector;
+pub mod consumer;
 pub mod content;
 pub mod http;
 pub mod hub;

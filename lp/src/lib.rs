@@ -50,6 +50,8 @@
 //!   [`messaging`] (`PublishEvent`, events, history and event notifications),
 //!   [`metadata`] (bot context on events and transfers),
 //!   [`users`] (`GetUserProfile`).
+//! - [`client`] (feature `client`): the one WebSocket client of either
+//!   side, with typed requests matched to their responses.
 //! - `macros`: the string-enum, tagged-object and id shapes, written once.
 
 #![deny(missing_docs)]
@@ -60,6 +62,8 @@ mod macros;
 pub mod kind;
 
 pub mod agent;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod common;
 pub mod connection;
 pub mod consumer;

@@ -10,7 +10,7 @@ use switchboard::config::{
 };
 use switchboard::hub::{Hub, HubHandle};
 
-use crate::support::{Consumer, PATIENCE, WireClient, conversation_change, jwt_subject};
+use crate::support::{AgentWire, Consumer, PATIENCE, conversation_change, jwt_subject};
 
 fn hub_config() -> HubConfig {
     HubConfig {
@@ -47,7 +47,7 @@ fn hub_config() -> HubConfig {
 
 /// A test agent: logs in over HTTP and opens the agent WebSocket.
 /// Waits for the agent's next waiting ring and accepts it.
-async fn accept_the_ring(agent: &mut WireClient) {
+async fn accept_the_ring(agent: &mut AgentWire) {
     let ring_id = agent
         .wait_for(|f| {
             let ring = &f["body"]["changes"][0]["result"]["ringsDetails"][0];
@@ -71,9 +71,9 @@ async fn test_hub() -> HubHandle {
         .unwrap()
 }
 
-async fn agent(hub: &HubHandle) -> (WireClient, String) {
+async fn agent(hub: &HubHandle) -> (AgentWire, String) {
     (
-        WireClient::connect(&agent_url(hub).await).await,
+        AgentWire::connect(&agent_url(hub).await).await,
         "123.tester".into(),
     )
 }
@@ -126,24 +126,31 @@ async fn malformed_frames_get_an_error_response_and_the_connection_stays_up() {
     let hub = test_hub().await;
     let (mut agent, _) = agent(&hub).await;
     let mut consumer = Consumer::connect(&hub.url(), "123").await;
-    for client in [&mut agent, &mut consumer.wire] {
-        client.send_text("{this is not json".into()).await;
-        let answer = client.next_response().await;
-        assert_eq!(answer["kind"], "resp");
-        assert!(answer["code"].as_u64().unwrap() >= 400, "{answer}");
-        client
-            .send_text(json!({"kind": "req", "id": "x7", "body": {}}).to_string())
-            .await;
-        let answer = client.next_response().await;
-        assert_eq!(answer["reqId"], "x7", "the id is salvaged: {answer}");
-        assert!(answer["code"].as_u64().unwrap() >= 400);
-        let unknown = client.request("no.such.Request", json!({})).await;
-        assert!(unknown["code"].as_u64().unwrap() >= 400, "{unknown}");
-        // Still up: a keep-alive is answered.
-        let clock = client.request("GetClock", json!({})).await;
-        assert_eq!(clock["code"], 200);
-        assert!(clock["body"]["currentTime"].as_u64().unwrap() > 0);
-    }
+    answers_and_stays_up(&mut agent).await;
+    answers_and_stays_up(&mut consumer.wire).await;
+}
+
+/// Malformed frames on `client`'s socket get error responses, and the
+/// socket still answers a keep-alive.
+async fn answers_and_stays_up<S: lp::client::ClientSide>(
+    client: &mut crate::support::WireClient<S>,
+) {
+    client.send_text("{this is not json".into()).await;
+    let answer = client.next_response().await;
+    assert_eq!(answer["kind"], "resp");
+    assert!(answer["code"].as_u64().unwrap() >= 400, "{answer}");
+    client
+        .send_text(json!({"kind": "req", "id": "x7", "body": {}}).to_string())
+        .await;
+    let answer = client.next_response().await;
+    assert_eq!(answer["reqId"], "x7", "the id is salvaged: {answer}");
+    assert!(answer["code"].as_u64().unwrap() >= 400);
+    let unknown = client.request("no.such.Request", json!({})).await;
+    assert!(unknown["code"].as_u64().unwrap() >= 400, "{unknown}");
+    // Still up: a keep-alive is answered.
+    let clock = client.request("GetClock", json!({})).await;
+    assert_eq!(clock["code"], 200);
+    assert!(clock["body"]["currentTime"].as_u64().unwrap() > 0);
 }
 
 #[tokio::test]
@@ -373,7 +380,7 @@ async fn the_consumer_socket_answers_a_close_frame_with_the_same_code_and_closes
 
 /// Sets the test agent ONLINE and subscribes it to its conversations and
 /// rings; returns the conversation subscription's id.
-async fn online_agent(agent: &mut WireClient, agent_id: &str) -> String {
+async fn online_agent(agent: &mut AgentWire, agent_id: &str) -> String {
     let online = agent
         .request(
             ".ams.routing.SetAgentState",

@@ -24,13 +24,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{CommandFactory, Parser};
-use futures_util::{SinkExt, StreamExt};
+use lp::client::Options;
 use lp::messaging::{ContentEvent, Event};
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchboard::config::LoginCredentials;
+use switchboard::consumer::ConsumerClient;
 use switchboard::messaging::{AgentConnection, Credentials};
 use switchboard::ports::{Platform, PlatformEvent};
-use tokio_tungstenite::tungstenite::Message;
 
 const ADMIN_TOKEN: &str = "loadgen-admin-token-0123456789";
 const SET_UP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -685,150 +685,47 @@ fn tempfile_dir() -> PathBuf {
     dir
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// One consumer with its conversation.
 struct Consumer {
-    socket: Socket,
+    client: ConsumerClient,
     name: usize,
-    conversation: String,
     next: u64,
     lost: u64,
-    /// An agent has the conversation.
-    accepted: bool,
 }
 
 impl Consumer {
     async fn open(hub: &str, name: usize) -> Consumer {
-        let signup =
-            switchboard::http::post_json(&format!("{hub}/api/account/123/signup"), &json!({}))
-                .await
-                .expect("signup");
-        let jwt = signup["jwt"].as_str().expect("jwt").to_owned();
-        let url = format!(
-            "{}/ws_api/account/123/messaging/consumer?v=3",
-            hub.replacen("http", "ws", 1)
-        );
-        let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
-            .await
-            .expect("consumer socket");
-        let mut consumer = Consumer {
-            socket,
-            name,
-            conversation: String::new(),
-            next: 0,
-            lost: 0,
-            accepted: false,
+        let http = switchboard::http::default_client();
+        let options = Options {
+            compress: true,
+            ..Options::default()
         };
-        consumer
-            .request(
-                "1",
-                "InitConnection",
-                json!({}),
-                json!([{"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt}]),
-            )
-            .await;
-        consumer
-            .request(
-                "0",
-                "cqm.SubscribeExConversations",
-                json!({"convState": ["OPEN"]}),
-                json!([]),
-            )
-            .await;
-        let response = consumer
-            .request(
-                "2",
-                "cm.ConsumerRequestConversation",
-                json!({"brandId": "123", "channelType": "MESSAGING"}),
-                json!([]),
-            )
-            .await;
-        consumer.conversation = response["body"]["conversationId"]
-            .as_str()
-            .expect("conversation id")
-            .to_owned();
-        let dialog = consumer.conversation.clone();
-        consumer
-            .request(
-                "3",
-                "ms.SubscribeMessagingEvents",
-                json!({"dialogId": dialog, "fromSeq": 0}),
-                json!([]),
-            )
-            .await;
+        let mut client = ConsumerClient::connect(http, hub, "123", &options)
+            .await
+            .expect("a consumer connects");
+        client
+            .start_conversation("123")
+            .await
+            .expect("a conversation opens");
         // The relay keeps no history: wait until an agent has the
         // conversation before the first message (the gateway would not need to).
-        while !consumer.accepted {
-            consumer
-                .read(SET_UP_TIMEOUT)
-                .await
-                .expect("the conversation is accepted");
-        }
-        consumer
-    }
-
-    async fn send(&mut self, id: &str, kind: &str, body: Value, headers: Value) {
-        let frame =
-            json!({"kind": "req", "id": id, "type": kind, "body": body, "headers": headers});
-        self.socket
-            .send(Message::text(frame.to_string()))
+        let accepted = async {
+            while let Some(arrived) = client.next().await {
+                if switchboard::consumer::agent_joined(&arrived) {
+                    return;
+                }
+            }
+            panic!("the consumer socket closed before an agent joined");
+        };
+        tokio::time::timeout(SET_UP_TIMEOUT, accepted)
             .await
-            .expect("send");
-    }
-
-    async fn request(&mut self, id: &str, kind: &str, body: Value, headers: Value) -> Value {
-        self.send(id, kind, body, headers).await;
-        loop {
-            let frame = self.read(SET_UP_TIMEOUT).await.expect("a response");
-            if frame["reqId"] == id {
-                assert_eq!(frame["code"], 200, "{kind}: {frame}");
-                return frame;
-            }
+            .expect("the conversation is accepted");
+        Consumer {
+            client,
+            name,
+            next: 0,
+            lost: 0,
         }
-    }
-
-    async fn read(&mut self, patience: Duration) -> Option<Value> {
-        loop {
-            let message = tokio::time::timeout(patience, self.socket.next())
-                .await
-                .ok()??
-                .ok()?;
-            if let Message::Text(text) = message {
-                let frame: Value = serde_json::from_str(&text).ok()?;
-                self.accepted |= frame["type"] == "cqm.ExConversationChangeNotification"
-                    && frame["body"]["changes"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|c| {
-                            c["result"]["conversationDetails"]["participants"]
-                                .as_array()
-                                .into_iter()
-                                .flatten()
-                                .any(|p| p["role"] == "ASSIGNED_AGENT")
-                        });
-                return Some(frame);
-            }
-        }
-    }
-
-    /// The agent texts in a frame.
-    fn agent_texts(frame: &Value) -> Vec<String> {
-        if frame["type"] != "ms.MessagingEventNotification" {
-            return Vec::new();
-        }
-        frame["body"]["changes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| {
-                c["originatorMetadata"]["role"] == "ASSIGNED_AGENT"
-                    && c["event"]["type"] == "ContentEvent"
-            })
-            .filter_map(|c| c["event"]["message"].as_str().map(str::to_owned))
-            .collect()
     }
 
     /// Sends one message and waits for its answer; the latency in µs.
@@ -837,29 +734,24 @@ impl Consumer {
         let text = format!("m{}-{}", self.name, self.next);
         let expected = format!("you said: {text}");
         let started = Instant::now();
-        let body = json!({"dialogId": self.conversation, "conversationId": self.conversation,
-                          "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text}});
-        self.send(
-            &format!("p{}", self.next),
-            "ms.PublishEvent",
-            body,
-            json!([]),
-        )
-        .await;
-        loop {
-            let Some(frame) = self.read(ANSWER_TIMEOUT).await else {
+        if self.client.say(&text).await.is_err() {
+            self.lost += 1;
+            return None;
+        }
+        let answered = async {
+            while let Some(arrived) = self.client.next().await {
+                let texts = switchboard::consumer::agent_texts(&arrived);
+                if texts.iter().any(|t| answers(t, &expected)) {
+                    return true;
+                }
+            }
+            false
+        };
+        match tokio::time::timeout(ANSWER_TIMEOUT, answered).await {
+            Ok(true) => Some(started.elapsed().as_micros() as u64),
+            _ => {
                 self.lost += 1;
-                return None;
-            };
-            if Self::agent_texts(&frame).iter().any(|t| {
-                t.starts_with(&expected)
-                    && t[expected.len()..]
-                        .trim_start()
-                        .chars()
-                        .next()
-                        .is_none_or(|c| c == '[')
-            }) {
-                return Some(started.elapsed().as_micros() as u64);
+                None
             }
         }
     }
@@ -867,11 +759,23 @@ impl Consumer {
     /// Reads what is still coming for a moment: any answer now is a duplicate.
     async fn finish(mut self) -> u64 {
         let mut duplicated = 0;
-        while let Some(frame) = self.read(Duration::from_millis(300)).await {
-            duplicated += Self::agent_texts(&frame).len() as u64;
+        while let Ok(Some(arrived)) =
+            tokio::time::timeout(Duration::from_millis(300), self.client.next()).await
+        {
+            duplicated += switchboard::consumer::agent_texts(&arrived).len() as u64;
         }
         duplicated
     }
+}
+
+/// True for the echo of `expected` (a plugin may append a stamp in brackets).
+fn answers(text: &str, expected: &str) -> bool {
+    text.starts_with(expected)
+        && text[expected.len()..]
+            .trim_start()
+            .chars()
+            .next()
+            .is_none_or(|c| c == '[')
 }
 
 /// The raw relay baseline: log in, accept rings, echo. No plugins, no state.

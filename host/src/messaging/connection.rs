@@ -19,13 +19,12 @@ use lp::fields::{
 use lp::messaging::{Event, EventRecord, PublishEvent, QueryMessages};
 use lp::routing::{Availability, RingState, SetAgentState, SubscribeRoutingTasks, UpdateRingState};
 use lp::{Agent, Request};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::Credentials;
 use super::login::{check_prerequisites, login};
-use super::transport::{self, Pending, Transport};
+use super::transport::{self, Transport};
 use crate::ports::{DialError, PastEvent, Platform, PlatformError, PlatformEvent};
 
 /// Every request is answered within this time or counts as failed.
@@ -43,7 +42,6 @@ const KEEP_ALIVE: Duration = Duration::from_secs(30);
 /// A live agent connection. Dropping it closes the socket.
 pub struct AgentConnection {
     transport: Transport,
-    pending: Pending,
     next_id: AtomicU64,
     agent_id: String,
     /// Account-qualified ids of the bot's agent users (see
@@ -76,7 +74,6 @@ impl AgentConnection {
 
         let (events, receiver) = mpsc::unbounded_channel();
         let lost = events.clone();
-        let pending: Pending = Arc::default();
         let (transport, tasks) = match &credentials.webhook {
             None => {
                 transport::open_socket(
@@ -84,7 +81,6 @@ impl AgentConnection {
                     &messaging,
                     &bearer,
                     &agent_id,
-                    &pending,
                     events,
                     progress,
                 )
@@ -97,7 +93,6 @@ impl AgentConnection {
                     &bearer,
                     webhook,
                     &agent_id,
-                    &pending,
                     events,
                     progress,
                 )
@@ -106,7 +101,6 @@ impl AgentConnection {
         };
         let connection = Arc::new(AgentConnection {
             transport,
-            pending,
             next_id: AtomicU64::new(1),
             agent_id: agent_id.clone(),
             bot_agents: prerequisites.bot_agents,
@@ -170,9 +164,7 @@ impl AgentConnection {
             tracing::warn!(agent = %self.agent_id, "the platform did not answer the logout in time");
         }
         match &self.transport {
-            Transport::Socket(outbox) => {
-                let _ = outbox.send(Message::Close(None));
-            }
+            Transport::Socket(connection) => connection.close(None),
             Transport::Http {
                 client, session, ..
             } => {
@@ -236,62 +228,35 @@ impl AgentConnection {
         body: &R,
     ) -> Result<lp::ResponseFrame, PlatformError> {
         let kind = R::KIND;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
-        let (done, answer) = oneshot::channel();
-        self.pending
-            .lock()
-            .expect("not poisoned")
-            .insert(id.clone(), done);
-        let unavailable = |reason: &str| PlatformError::Unavailable {
+        let unavailable = |reason: String| PlatformError::Unavailable {
             request: kind.to_owned(),
-            reason: reason.to_owned(),
+            reason,
         };
-        let forget = || self.pending.lock().expect("not poisoned").remove(&id);
-        let frame = Agent::request(&id, body);
-        match &self.transport {
-            Transport::Socket(outbox) => {
-                if outbox.send(Message::text(frame)).is_err() {
-                    forget();
-                    return Err(unavailable("the connection is closed"));
+        let response = match &self.transport {
+            Transport::Socket(connection) => {
+                let exchange = connection.exchange(body, &[], &[]);
+                match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(error)) => return Err(unavailable(error.to_string())),
+                    Err(_) => return Err(unavailable("no response within 10 s".into())),
                 }
             }
             Transport::Http {
                 client, requests, ..
             } => {
-                // The answer is the response frame: hand it to the waiter.
+                // The answer is the response frame.
+                let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+                let frame = Agent::request(&id, body);
                 let answer =
                     tokio::time::timeout(REQUEST_TIMEOUT, client.post_text(requests, frame)).await;
                 match answer {
                     Ok(Ok(text)) => match lp::AgentClientFrame::parse(&text) {
-                        Ok(lp::Frame::Response(response)) => {
-                            transport::answer(&self.pending, response)
-                        }
-                        _ => {
-                            forget();
-                            return Err(unavailable("the answer is not a response frame"));
-                        }
+                        Ok(lp::Frame::Response(response)) => response,
+                        _ => return Err(unavailable("the answer is not a response frame".into())),
                     },
-                    Ok(Err(error)) => {
-                        forget();
-                        return Err(unavailable(&error.to_string()));
-                    }
-                    Err(_) => {
-                        forget();
-                        return Err(unavailable("no response within 10 s"));
-                    }
+                    Ok(Err(error)) => return Err(unavailable(error.to_string())),
+                    Err(_) => return Err(unavailable("no response within 10 s".into())),
                 }
-            }
-        }
-        let response = match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
-            Ok(Ok(Ok(response))) => response,
-            Ok(Ok(Err(PlatformError::Unavailable { reason, .. }))) => {
-                return Err(unavailable(&reason));
-            }
-            Ok(Ok(Err(error))) => return Err(error),
-            Ok(Err(_)) => return Err(unavailable("the connection closed")),
-            Err(_) => {
-                forget();
-                return Err(unavailable("no response within 10 s"));
             }
         };
         match response.error() {

@@ -1,21 +1,18 @@
-//! How frames reach the platform and come back: the agent WebSocket (a
-//! writer task and a reader task), or the `external_webhook_url` mode (each
-//! request a POST whose answer is its response, notifications POSTed to
-//! the webhook); and matching each response to the request waiting for it.
+//! How frames reach the platform and come back: the agent WebSocket (`lp`'s
+//! client, which matches each response to its request), or the
+//! `external_webhook_url` mode (each request a POST whose answer is its
+//! response, notifications POSTed to the webhook).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use futures_util::{SinkExt, StreamExt};
-use lp::{AgentClientFrame, Frame, ResponseFrame};
-use tokio::sync::{mpsc, oneshot};
+use lp::client::{Connection, Options, Received};
+use lp::kind::Agent;
+use lp::{AgentClientFrame, Frame};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::Credentials;
 use super::translate::translate;
 use crate::http::{self, HttpClient};
-use crate::ports::{DialError, PlatformError, PlatformEvent};
+use crate::ports::{DialError, PlatformEvent};
 
 /// The largest frame (and message) the connector reads from the platform.
 /// What a platform sends it is small (events, pages of history); a larger
@@ -25,20 +22,10 @@ pub const MAX_FRAME_BYTES: usize = 16 << 20;
 /// The most bytes of one webhook notification the connector reads.
 const WEBHOOK_BODY_LIMIT: usize = 1 << 20;
 
-fn socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
-    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-        .max_message_size(Some(MAX_FRAME_BYTES))
-        .max_frame_size(Some(MAX_FRAME_BYTES))
-}
-
-/// The requests waiting for their responses, by request id.
-pub(super) type Pending =
-    Arc<Mutex<HashMap<String, oneshot::Sender<Result<ResponseFrame, PlatformError>>>>>;
-
 /// How requests reach the platform.
 pub(super) enum Transport {
     /// Frames on the agent WebSocket; responses come back on it.
-    Socket(mpsc::UnboundedSender<Message>),
+    Socket(Connection<Agent>),
     /// `external_webhook_url` mode: each request is a POST whose answer is
     /// its response; notifications arrive as POSTs to the webhook.
     Http {
@@ -51,14 +38,13 @@ pub(super) enum Transport {
     },
 }
 
-/// Opens the agent WebSocket: a writer task sends frames, a reader task
-/// dispatches what comes back.
+/// Opens the agent WebSocket; a task hands what the platform notifies to
+/// the connector, and tells it when the socket ends.
 pub(super) async fn open_socket(
     credentials: &Credentials,
     messaging: &str,
     bearer: &str,
     agent_id: &str,
-    pending: &Pending,
     events: mpsc::UnboundedSender<PlatformEvent>,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(Transport, Vec<JoinHandle<()>>), DialError> {
@@ -67,57 +53,40 @@ pub(super) async fn open_socket(
     let scheme = if credentials.secure() { "wss" } else { "ws" };
     let ws_url =
         format!("{scheme}://{messaging}/ws_api/account/{account}/messaging/brand/{bearer}?v=2.1");
-    let connector = tokio_tungstenite::Connector::Rustls(credentials.tls.clone());
-    let (socket, _) = tokio_tungstenite::connect_async_tls_with_config(
-        &ws_url,
-        Some(socket_config()),
-        true,
-        Some(connector),
-    )
-    .await
-    .map_err(|e| DialError::Socket(e.to_string()))?;
-    let (mut sink, mut stream) = socket.split();
-    let (outbox, mut outgoing) = mpsc::unbounded_channel::<Message>();
-    let writer = tokio::spawn(async move {
-        // Frames already waiting go out in one write.
-        while let Some(mut message) = outgoing.recv().await {
-            loop {
-                if sink.feed(message).await.is_err() {
-                    return;
-                }
-                match outgoing.try_recv() {
-                    Ok(next) => message = next,
-                    Err(_) => break,
-                }
-            }
-            if sink.flush().await.is_err() {
-                return;
-            }
-        }
-    });
-    let (reader_pending, my_id) = (pending.clone(), agent_id.to_owned());
+    let options = Options {
+        tls: Some(credentials.tls.clone()),
+        max_frame_bytes: Some(MAX_FRAME_BYTES),
+        compress: true,
+    };
+    let (connection, mut inbox) = Connection::<Agent>::open(&ws_url, &options)
+        .await
+        .map_err(|e| DialError::Socket(e.to_string()))?;
+    let my_id = agent_id.to_owned();
     let reader = tokio::spawn(async move {
-        let reason = loop {
-            match stream.next().await {
-                Some(Ok(Message::Text(text))) => dispatch(&text, &reader_pending, &events, &my_id),
-                Some(Ok(Message::Close(frame))) => {
-                    break format!("closed by the platform: {frame:?}");
+        while let Some(arrived) = inbox.next().await {
+            match arrived.frame {
+                Ok(Received::Notification(notification)) => {
+                    for event in translate(notification, &my_id) {
+                        let _ = events.send(event);
+                    }
                 }
-                Some(Ok(_)) => {}
-                Some(Err(error)) => break error.to_string(),
-                None => break "connection ended".into(),
+                Ok(Received::Response(response)) => {
+                    tracing::debug!(req_id = ?response.req_id, "a response nobody waits for");
+                }
+                Ok(Received::Request(kind)) => {
+                    tracing::debug!(%kind, "the platform sent a request; agents answer none");
+                }
+                Err(error) => tracing::warn!(%error, "unreadable frame from the platform"),
             }
-        };
-        // Fail every request still waiting, then tell the connector.
-        for (_, waiter) in reader_pending.lock().expect("not poisoned").drain() {
-            let _ = waiter.send(Err(PlatformError::Unavailable {
-                request: "request".into(),
-                reason: reason.clone(),
-            }));
         }
+        let closed = inbox.closed().await;
+        let reason = match closed.code {
+            Some(code) => format!("closed by the platform: {code} {}", closed.reason),
+            None => closed.reason,
+        };
         let _ = events.send(PlatformEvent::Disconnected { reason });
     });
-    Ok((Transport::Socket(outbox), vec![writer, reader]))
+    Ok((Transport::Socket(connection), vec![reader]))
 }
 
 /// `external_webhook_url` mode: listens where the URL says for the
@@ -129,7 +98,6 @@ pub(super) async fn open_webhook(
     bearer: &str,
     webhook: &str,
     agent_id: &str,
-    pending: &Pending,
     events: mpsc::UnboundedSender<PlatformEvent>,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(Transport, Vec<JoinHandle<()>>), DialError> {
@@ -147,21 +115,16 @@ pub(super) async fn open_webhook(
             ))
         })?;
     let path = uri.path().to_owned();
-    let (reader_pending, my_id) = (pending.clone(), agent_id.to_owned());
+    let my_id = agent_id.to_owned();
     let server = tokio::spawn(http::serve(listener, move |request, _| {
-        let (pending, events, my_id, path) = (
-            reader_pending.clone(),
-            events.clone(),
-            my_id.clone(),
-            path.clone(),
-        );
+        let (events, my_id, path) = (events.clone(), my_id.clone(), path.clone());
         async move {
             if request.uri().path() != path || request.method() != hyper::Method::POST {
                 return http::error(hyper::StatusCode::NOT_FOUND, "not the webhook");
             }
             match http::read_body(request, WEBHOOK_BODY_LIMIT).await {
                 Ok(body) => {
-                    dispatch(&String::from_utf8_lossy(&body), &pending, &events, &my_id);
+                    notify(&String::from_utf8_lossy(&body), &events, &my_id);
                     http::json(hyper::StatusCode::OK, &serde_json::json!({}))
                 }
                 Err(e) => http::error(hyper::StatusCode::BAD_REQUEST, e),
@@ -188,36 +151,16 @@ pub(super) async fn open_webhook(
     Ok((transport, vec![server]))
 }
 
-/// Routes one frame from the platform: a response to its waiter, a
-/// notification's events to the connector.
-pub(super) fn dispatch(
-    text: &str,
-    pending: &Pending,
-    events: &mpsc::UnboundedSender<PlatformEvent>,
-    agent_id: &str,
-) {
+/// Hands the events of one notification POSTed to the webhook to the
+/// connector.
+fn notify(text: &str, events: &mpsc::UnboundedSender<PlatformEvent>, agent_id: &str) {
     match AgentClientFrame::parse(text) {
-        Ok(Frame::Response(response)) => answer(pending, response),
         Ok(Frame::Notification(notification)) => {
             for event in translate(notification, agent_id) {
                 let _ = events.send(event);
             }
         }
-        Ok(Frame::Request(request)) => {
-            tracing::debug!(kind = %request.kind, "the platform sent a request; agents answer none");
-        }
+        Ok(_) => tracing::debug!("the webhook got a frame that is not a notification"),
         Err(error) => tracing::warn!(%error, "unreadable frame from the platform"),
-    }
-}
-
-/// Hands a response to the request waiting for it.
-pub(super) fn answer(pending: &Pending, response: ResponseFrame) {
-    let Some(id) = &response.req_id else {
-        tracing::warn!(code = response.code, "a response without a request id");
-        return;
-    };
-    let waiter = pending.lock().expect("not poisoned").remove(id);
-    if let Some(waiter) = waiter {
-        let _ = waiter.send(Ok(response));
     }
 }

@@ -11,97 +11,117 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use lp::client::{ClientSide, Connection, Inbox, Options};
 use serde_json::{Value, json};
+use switchboard::consumer::ConsumerClient;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long any single expected frame may take to arrive.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// A WebSocket client that matches responses by `reqId` and keeps every
-/// notification it reads for later.
-pub struct WireClient {
-    socket: Socket,
-    next_id: u64,
+/// A test's view of a socket, raw: requests written as JSON (so a test
+/// can send what no typed body makes), and every frame read as JSON. It
+/// rides on `lp`'s client (which matches responses to requests by id) and
+/// keeps every notification it reads for later.
+pub struct WireClient<S: ClientSide = lp::kind::Consumer> {
+    pub connection: Connection<S>,
+    pub inbox: Option<Inbox<S>>,
     pub notifications: VecDeque<Value>,
 }
 
-impl WireClient {
-    pub async fn connect(url: &str) -> WireClient {
+/// The agent side's [`WireClient`].
+pub type AgentWire = WireClient<lp::kind::Agent>;
+
+impl<S: ClientSide> WireClient<S> {
+    pub async fn connect(url: &str) -> Self {
         Self::connect_trusting(url, None).await
     }
 
     /// Connects, over TLS trusting `ca` for `wss://` URLs.
-    pub async fn connect_trusting(url: &str, ca: Option<&Path>) -> WireClient {
-        let tls = switchboard::tls::client_config(ca).expect("CA loads");
-        let connector = tokio_tungstenite::Connector::Rustls(tls);
-        let (socket, _) =
-            tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector))
-                .await
-                .expect("WebSocket connects");
+    pub async fn connect_trusting(url: &str, ca: Option<&Path>) -> Self {
+        let options = Options {
+            tls: Some(switchboard::tls::client_config(ca).expect("CA loads")),
+            ..Options::default()
+        };
+        let (connection, inbox) = Connection::open(url, &options)
+            .await
+            .expect("WebSocket connects");
+        Self::over(connection, inbox)
+    }
+
+    pub fn over(connection: Connection<S>, inbox: Inbox<S>) -> Self {
         WireClient {
-            socket,
-            next_id: 1,
+            connection,
+            inbox: Some(inbox),
             notifications: VecDeque::new(),
         }
     }
 
     pub async fn send_text(&mut self, text: String) {
-        self.socket
-            .send(Message::text(text))
-            .await
-            .expect("frame sent");
+        self.connection.send_text(text).expect("frame sent");
     }
 
-    /// Reads the next frame as JSON.
+    /// Reads the next frame (that no request waits for) as JSON.
     pub async fn read(&mut self) -> Value {
-        loop {
-            let message = timeout(PATIENCE, self.socket.next())
-                .await
-                .expect("a frame arrives in time")
-                .expect("socket open")
-                .expect("frame readable");
-            if let Message::Text(text) = message {
-                return serde_json::from_str(&text).expect("frames are JSON");
-            }
-        }
+        let inbox = self.inbox.as_mut().expect("the socket is open");
+        let arrived = timeout(PATIENCE, inbox.next())
+            .await
+            .expect("a frame arrives in time")
+            .expect("socket open");
+        serde_json::from_str(&arrived.text).expect("frames are JSON")
     }
 
     /// Reads until the server closes the socket: its close code, if it
     /// sent a close frame.
     pub async fn close_code(&mut self) -> Option<u16> {
-        loop {
-            match timeout(PATIENCE, self.socket.next())
-                .await
-                .expect("the socket closes in time")
-            {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return None,
-            }
-        }
+        let mut inbox = self.inbox.take().expect("the socket is open");
+        let closed = timeout(PATIENCE, async {
+            while inbox.next().await.is_some() {}
+            inbox.closed().await
+        })
+        .await
+        .expect("the socket closes in time");
+        closed.code
     }
 
-    /// Sends a request and returns its response frame.
+    /// Sends a request and returns its response frame; notifications that
+    /// came before it are kept.
     pub async fn request_with_headers(&mut self, kind: &str, body: Value, headers: Value) -> Value {
-        let id = self.next_id.to_string();
-        self.next_id += 1;
+        let id = self.connection.next_id();
         let frame =
             json!({"kind": "req", "id": id, "type": kind, "body": body, "headers": headers});
-        self.send_text(frame.to_string()).await;
-        self.response_to(&id).await
+        let response = timeout(
+            PATIENCE,
+            self.connection.exchange_text(&id, frame.to_string()),
+        )
+        .await
+        .expect("a response arrives in time")
+        .expect("the socket is open");
+        self.keep_arrived();
+        json!({"kind": "resp", "reqId": response.req_id, "code": response.code,
+               "type": response.kind, "body": response.body})
     }
 
     pub async fn request(&mut self, kind: &str, body: Value) -> Value {
         self.request_with_headers(kind, body, json!([])).await
     }
 
-    /// Reads until the next response, keeping notifications.
+    /// Keeps the notifications already read.
+    pub fn keep_arrived(&mut self) {
+        let Some(inbox) = self.inbox.as_mut() else {
+            return;
+        };
+        while let Some(arrived) = inbox.try_next() {
+            let frame: Value = serde_json::from_str(&arrived.text).expect("frames are JSON");
+            if frame["kind"] == "notification" {
+                self.notifications.push_back(frame);
+            }
+        }
+    }
+
+    /// Reads until the next response (to a frame sent as text), keeping
+    /// notifications.
     pub async fn next_response(&mut self) -> Value {
         loop {
             let frame = self.read().await;
@@ -109,19 +129,6 @@ impl WireClient {
                 return frame;
             }
             self.notifications.push_back(frame);
-        }
-    }
-
-    /// Reads until the response to `id`, keeping notifications.
-    pub async fn response_to(&mut self, id: &str) -> Value {
-        loop {
-            let frame = self.read().await;
-            if frame["kind"] == "resp" && frame["reqId"] == id {
-                return frame;
-            }
-            if frame["kind"] == "notification" {
-                self.notifications.push_back(frame);
-            }
         }
     }
 
@@ -147,14 +154,6 @@ pub struct Consumer {
     pub wire: WireClient,
     pub conversation_id: String,
     pub consumer_id: String,
-}
-
-/// The consumer WebSocket's URL on a hub at `base_url`.
-fn consumer_socket_url(base_url: &str, account: &str) -> String {
-    format!(
-        "{}/ws_api/account/{account}/messaging/consumer?v=3",
-        base_url.replacen("http", "ws", 1)
-    )
 }
 
 /// A client whose connections come from `source`, another loopback
@@ -216,19 +215,17 @@ impl LoopbackClient {
     /// Opens a WebSocket at `url`; a refused upgrade gives its status and body.
     pub async fn websocket(&self, url: &str) -> Result<WireClient, (u16, Value)> {
         let stream = self.connect(url).await;
-        match tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await {
-            Ok((socket, _)) => Ok(WireClient {
-                socket,
-                next_id: 1,
-                notifications: VecDeque::new(),
-            }),
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                let body = response
-                    .body()
-                    .as_deref()
-                    .and_then(|body| serde_json::from_slice(body).ok())
+        match Connection::open_over(url, stream).await {
+            Ok((connection, inbox)) => Ok(WireClient::over(connection, inbox)),
+            Err(lp::client::ClientError::Connect {
+                status: Some(status),
+                body,
+                ..
+            }) => {
+                let body = body
+                    .and_then(|body| serde_json::from_str(&body).ok())
                     .unwrap_or(Value::Null);
-                Err((response.status().as_u16(), body))
+                Err((status, body))
             }
             Err(error) => panic!("WebSocket to {url}: {error}"),
         }
@@ -253,22 +250,16 @@ impl Consumer {
 
     /// [`Consumer::connect`], trusting `ca` for `https://` and `wss://`.
     pub async fn connect_trusting(base_url: &str, account: &str, ca: Option<&Path>) -> Consumer {
-        let client = switchboard::http::HttpClient::new(
-            switchboard::tls::client_config(ca).expect("CA loads"),
-        );
-        let signup = client
-            .post_json(
-                &format!("{base_url}/api/account/{account}/signup"),
-                &json!({}),
-            )
+        let tls = switchboard::tls::client_config(ca).expect("CA loads");
+        let http = switchboard::http::HttpClient::new(tls.clone());
+        let options = Options {
+            tls: Some(tls),
+            ..Options::default()
+        };
+        let client = ConsumerClient::connect(&http, base_url, account, &options)
             .await
-            .expect("signup works");
-        let jwt = signup["jwt"]
-            .as_str()
-            .expect("signup returns a jwt")
-            .to_owned();
-        let wire = WireClient::connect_trusting(&consumer_socket_url(base_url, account), ca).await;
-        Self::authenticate(wire, jwt).await
+            .expect("a consumer signs up, connects and authenticates");
+        Self::of_client(client)
     }
 
     /// A consumer of another client: its connections come from `source`
@@ -291,76 +282,43 @@ impl Consumer {
             .expect("signup returns a jwt")
             .to_owned();
         let wire = client
-            .websocket(&consumer_socket_url(base_url, account))
+            .websocket(&switchboard::consumer::socket_url(base_url, account))
             .await?;
-        Ok(Self::authenticate(wire, jwt).await)
+        let inbox = wire.inbox.expect("just opened");
+        let client = ConsumerClient::authenticate(wire.connection, inbox, jwt)
+            .await
+            .expect("the consumer authenticates");
+        Ok(Self::of_client(client))
     }
 
-    /// Sends `InitConnection` with `jwt` and subscribes to conversations.
-    async fn authenticate(mut wire: WireClient, jwt: String) -> Consumer {
-        let init = wire
-            .request_with_headers(
-                "InitConnection",
-                json!({}),
-                json!([{"type": ".ams.headers.ClientProperties", "features": ["RICH_CONTENT", "QUICK_REPLIES"]},
-                       {"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt}]),
-            )
-            .await;
-        assert_eq!(init["code"], 200, "InitConnection: {init}");
-        let subscribed = wire
-            .request(
-                "cqm.SubscribeExConversations",
-                json!({"convState": ["OPEN", "CLOSE"]}),
-            )
-            .await;
-        assert_eq!(subscribed["code"], 200);
+    fn of_client(client: ConsumerClient) -> Consumer {
         Consumer {
-            wire,
+            consumer_id: jwt_subject(&client.jwt),
+            wire: WireClient::over(client.connection, client.inbox),
             conversation_id: String::new(),
-            consumer_id: jwt_subject(&jwt),
         }
     }
 
     /// Asks for a conversation and subscribes to its events.
     pub async fn start_conversation(&mut self) -> String {
-        let response = self
-            .wire
-            .request(
-                "cm.ConsumerRequestConversation",
-                json!({"brandId": "123", "channelType": "MESSAGING"}),
-            )
-            .await;
-        assert_eq!(
-            response["code"], 200,
-            "ConsumerRequestConversation: {response}"
-        );
-        self.conversation_id = response["body"]["conversationId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let subscribed = self
-            .wire
-            .request(
-                "ms.SubscribeMessagingEvents",
-                json!({"dialogId": self.conversation_id, "fromSeq": 0}),
-            )
-            .await;
-        assert_eq!(subscribed["code"], 200);
+        let started = switchboard::consumer::start_conversation(&self.wire.connection, "123");
+        self.conversation_id = timeout(PATIENCE, started)
+            .await
+            .expect("answered in time")
+            .expect("a conversation opens");
+        self.wire.keep_arrived();
         self.conversation_id.clone()
     }
 
     /// Publishes a text message; returns its sequence.
     pub async fn say(&mut self, text: &str) -> u64 {
-        let response = self
-            .wire
-            .request(
-                "ms.PublishEvent",
-                json!({"dialogId": self.conversation_id, "conversationId": self.conversation_id,
-                       "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text}}),
-            )
-            .await;
-        assert_eq!(response["code"], 200, "PublishEvent: {response}");
-        response["body"]["sequence"].as_u64().unwrap()
+        let said = switchboard::consumer::say(&self.wire.connection, &self.conversation_id, text);
+        let sequence = timeout(PATIENCE, said)
+            .await
+            .expect("answered in time")
+            .expect("PublishEvent");
+        self.wire.keep_arrived();
+        sequence
     }
 
     /// The next message the agent side published (text or rich content),
