@@ -21,6 +21,8 @@
 //! - What one client may take (signups, sockets, open conversations) is
 //!   `[hub.clients]` (the `clients` module).
 
+use super::state::Refusal;
+
 /// The largest frame the hub reads on its agent and consumer sockets.
 pub const MAX_FRAME_BYTES: usize = crate::http::MAX_SOCKET_MESSAGE;
 
@@ -38,11 +40,16 @@ pub const KEPT_EVENTS: usize = 1_000;
 /// closed).
 pub const KEPT_CLOSED_CONVERSATIONS: usize = 10_000;
 
-/// Refuses an event larger than [`MAX_EVENT_BYTES`] with 413.
-pub fn check_event(event: &serde_json::Value) -> Result<(), super::state::Refusal> {
+/// Refuses an event without a `type` with 400 (the hub passes on types it
+/// does not know, but not untyped objects), and one larger than
+/// [`MAX_EVENT_BYTES`] with 413.
+pub fn check_event(event: &lp::messaging::Event) -> Result<(), super::state::Refusal> {
+    if event.tag().is_empty() {
+        return Err(Refusal::new(400, "event must be an object with a type"));
+    }
     let size = serde_json::to_vec(event).map_or(usize::MAX, |bytes| bytes.len());
     if size > MAX_EVENT_BYTES {
-        return Err((
+        return Err(Refusal::new(
             413,
             format!("the event is {size} bytes; the most an event may hold is {MAX_EVENT_BYTES}"),
         ));

@@ -14,17 +14,44 @@
 //! one with a consumer the hub knows (outbound, see `agent`). Both sockets
 //! answer a peer's close frame and then close the connection.
 //!
+//! Both sockets speak LivePerson's protocol through the `lp` crate: a frame
+//! is read once into `lp::AgentRequest` or `lp::ConsumerRequest`, answered
+//! by that kind's handler, and everything the hub sends is an `lp` type
+//! written by `lp`'s frame writers.
+//!
+//! # Layout
+//! - this file: the [`Hub`], its listener and the HTTP routes;
+//! - `agent`: the agent socket and HTTP agent sessions; `agent::requests`,
+//!   one handler per agent request kind;
+//! - `consumer`: the consumer socket; `consumer::requests`, one handler per
+//!   consumer request kind;
+//! - `state`: the account model (conversations, agents, consumers), routing,
+//!   event logs and the notifications both sides get;
+//! - `login`: agent login and refresh; `signup`: consumer signup and
+//!   authentication (the consumer JWTs), with `brand_jwt` and
+//!   `consumer_tokens`;
+//! - `webhook`: agent sessions over HTTP;
+//! - `account`: the domain lookup and the account configuration lists;
+//! - `clients` and `limits`: the bounds on what peers may take;
+//! - `fuzzing`: the fuzz targets' entry points.
+//!
 //! Owns: its account model and conversation histories (in memory: the hub
 //! is the platform, not switchboard's state). May not touch: connectors;
 //! they reach it only over the wire, like they would reach LivePerson.
 
+mod account;
 mod agent;
 mod brand_jwt;
 pub mod clients;
 mod consumer;
 mod consumer_tokens;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
+mod login;
+mod signup;
 mod state;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,19 +61,18 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use serde_json::{Value, json};
+use lp::FrameError;
+use lp::error::{ErrorResponse, GENERIC_RESPONSE};
+use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
-use sha2::{Digest, Sha256};
-
-use crate::config::{HubConfig, HubTls, LoginCredentials, UserKind};
+use crate::config::{HubConfig, HubTls};
 use crate::http::{self, Body};
 use crate::tls;
-use crate::wire;
+use account::Listing;
 use clients::{ClientKey, OverLimit};
-use state::{HubState, Session};
+use state::HubState;
 
 const CHAT_PAGE: &str = include_str!("chat.html");
 const BODY_LIMIT: usize = 64 << 10;
@@ -228,10 +254,7 @@ impl Hub {
                 if *acc != account {
                     return http::error(StatusCode::NOT_FOUND, format!("no account {acc}"));
                 }
-                let base = self.addr.to_string();
-                let services = ["agentVep", "asyncMessagingEnt", "facadeMsg", "idp"]
-                    .map(|service| json!({"service": service, "account": acc, "baseURI": base}));
-                http::json(StatusCode::OK, &json!({"baseURIs": services}))
+                self.base_uris(acc)
             }
             (&Method::POST, ["api", "account", acc, "login"]) if *acc == account => {
                 self.login(request).await
@@ -240,27 +263,21 @@ impl Hub {
                 self.refresh(request).await
             }
             (&Method::POST, ["api", "account", acc, "signup"]) if *acc == account => {
-                let allowed = self.state().clients.signup(client, Instant::now());
-                if let Err(over) = allowed {
-                    return too_many(over);
-                }
-                let token = self.issue_consumer_token(uuid::Uuid::new_v4().to_string(), None);
-                http::json(StatusCode::OK, &json!({"jwt": token}))
+                self.signup(client)
             }
             (&Method::POST, ["api", "account", acc, "authenticate"]) if *acc == account => {
                 self.authenticate(request).await
             }
-            (
-                &Method::GET,
-                [
-                    "api",
-                    "account",
-                    acc,
-                    "configuration",
-                    "le-users",
-                    what @ ("users" | "skills"),
-                ],
-            ) if *acc == account => self.account_configuration(&request, what),
+            (&Method::GET, ["api", "account", acc, "configuration", "le-users", "users"])
+                if *acc == account =>
+            {
+                self.account_configuration(&request, Listing::Users)
+            }
+            (&Method::GET, ["api", "account", acc, "configuration", "le-users", "skills"])
+                if *acc == account =>
+            {
+                self.account_configuration(&request, Listing::Skills)
+            }
             (
                 &Method::GET,
                 [
@@ -271,7 +288,7 @@ impl Hub {
                     "le-campaigns",
                     "engagements",
                 ],
-            ) if *acc == account => self.account_configuration(&request, "engagements"),
+            ) if *acc == account => self.account_configuration(&request, Listing::Engagements),
             (&Method::GET, ["ws_api", "account", acc, "messaging", "brand", bearer])
                 if *acc == account =>
             {
@@ -337,358 +354,6 @@ impl Hub {
             ),
         }
     }
-
-    async fn login(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
-        let body = match http::read_body(request, BODY_LIMIT).await {
-            Ok(body) => body,
-            Err(e) => return http::error(StatusCode::BAD_REQUEST, e),
-        };
-        let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-            return http::error(
-                StatusCode::BAD_REQUEST,
-                "login body must be JSON: {\"username\",\"password\"} or {\"username\",\"appKey\",\"secret\",\"accessToken\",\"accessTokenSecret\"}",
-            );
-        };
-        let field = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or_default();
-        let mut state = self.state();
-        let Some(user) = state
-            .config
-            .users
-            .iter()
-            .find(|u| u.login == field("username"))
-            .cloned()
-        else {
-            return http::error(StatusCode::UNAUTHORIZED, "invalid username or credentials");
-        };
-        let matches = match &user.credentials {
-            LoginCredentials::Password(password) => field("password") == password,
-            LoginCredentials::ApiKey {
-                app_key,
-                secret,
-                access_token,
-                access_token_secret,
-            } => {
-                field("appKey") == app_key
-                    && field("secret") == secret
-                    && field("accessToken") == access_token
-                    && field("accessTokenSecret") == access_token_secret
-            }
-        };
-        if !matches {
-            return http::error(StatusCode::UNAUTHORIZED, "invalid username or credentials");
-        }
-        if !user.enabled {
-            return http::error(
-                StatusCode::UNAUTHORIZED,
-                format!("user {} is disabled", user.login),
-            );
-        }
-        let session = Session {
-            login: user.login.clone(),
-            user_id: format!("{}.{}", state.config.account, user.login),
-            pid: uuid::Uuid::new_v4().to_string(),
-        };
-        // One active session per agent user: a new login logs the old one out.
-        state.sessions.retain(|_, s| s.login != user.login);
-        for agent in state.agents.values().filter(|a| a.login == user.login) {
-            let _ = agent
-                .outbox
-                .send(state::Outgoing::Close(4407, "logged in elsewhere".into()));
-        }
-        let bearer = random_token();
-        let answer = json!({
-            "bearer": bearer, "csrf": random_token(),
-            "config": {"userId": session.login, "userPid": session.pid, "loginName": session.login},
-        });
-        state.sessions.insert(bearer, session);
-        http::json(StatusCode::OK, &answer)
-    }
-
-    /// The HTTP agent session's routes: open and close the session
-    /// (`webhook-session`), and its requests (`request`).
-    async fn agent_over_http(
-        self: Arc<Self>,
-        request: Request<Incoming>,
-        method: Method,
-        bearer: String,
-        action: &str,
-    ) -> Response<Body> {
-        match (method, action) {
-            (Method::POST, "webhook-session") => self.open_webhook_session(request, bearer).await,
-            (Method::POST, "request") => self.webhook_request(request, bearer).await,
-            (Method::DELETE, "webhook-session") => {
-                let conn = self.state().webhook_sessions.remove(&bearer);
-                match conn {
-                    Some(conn) => {
-                        agent::gone(&self, conn);
-                        http::json(StatusCode::OK, &json!({}))
-                    }
-                    None => http::error(
-                        StatusCode::NOT_FOUND,
-                        "no webhook session for this bearer token",
-                    ),
-                }
-            }
-            (method, action) => http::error(
-                StatusCode::NOT_FOUND,
-                format!("no route for {method} .../{action}"),
-            ),
-        }
-    }
-
-    /// Opens an agent session over HTTP: notifications will be POSTed to
-    /// the `url` in the body (the connector's `external_webhook_url`).
-    async fn open_webhook_session(
-        self: Arc<Self>,
-        request: Request<Incoming>,
-        bearer: String,
-    ) -> Response<Body> {
-        let Some(session) = self.state().sessions.get(&bearer).cloned() else {
-            return http::error(
-                StatusCode::UNAUTHORIZED,
-                "unknown or expired bearer token: log in again",
-            );
-        };
-        let body = match http::read_body(request, BODY_LIMIT).await {
-            Ok(body) => body,
-            Err(e) => return http::error(StatusCode::BAD_REQUEST, e),
-        };
-        let url = serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|v| v.get("url").and_then(Value::as_str).map(str::to_owned));
-        let Some(url) = url.filter(|u| u.starts_with("http://") || u.starts_with("https://"))
-        else {
-            return http::error(
-                StatusCode::BAD_REQUEST,
-                "body must be JSON {\"url\": \"http://...\"}",
-            );
-        };
-        if let Some(old) = self.state().webhook_sessions.remove(&bearer) {
-            agent::gone(&self, old);
-        }
-        let conn = agent::serve_webhook(&self, &session, url);
-        self.state().webhook_sessions.insert(bearer, conn);
-        http::json(StatusCode::OK, &json!({"sessionId": conn.to_string()}))
-    }
-
-    /// One request of an HTTP agent session: the body is a request frame,
-    /// the answer its response frame.
-    async fn webhook_request(
-        self: Arc<Self>,
-        request: Request<Incoming>,
-        bearer: String,
-    ) -> Response<Body> {
-        let (session, conn) = {
-            let state = self.state();
-            match (
-                state.sessions.get(&bearer),
-                state.webhook_sessions.get(&bearer),
-            ) {
-                (Some(session), Some(conn)) => (session.clone(), *conn),
-                _ => {
-                    return http::error(
-                        StatusCode::UNAUTHORIZED,
-                        "no webhook session for this bearer token",
-                    );
-                }
-            }
-        };
-        let body = match http::read_body(request, BODY_LIMIT).await {
-            Ok(body) => body,
-            Err(e) => return http::error(StatusCode::BAD_REQUEST, e),
-        };
-        let text = String::from_utf8_lossy(&body);
-        let (reply, then) = agent::process(&self, conn, &session, &text);
-        agent::after(&self, conn, then);
-        match reply {
-            Some(reply) => http::content("application/json", reply),
-            None => http::error(StatusCode::BAD_REQUEST, "expected a request frame"),
-        }
-    }
-
-    /// The account's users, skills and engagements (a subset of
-    /// LivePerson's account configuration API), for a logged-in agent.
-    fn account_configuration(&self, request: &Request<Incoming>, what: &str) -> Response<Body> {
-        let bearer = request
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let state = self.state();
-        if !bearer.is_some_and(|b| state.sessions.contains_key(b)) {
-            return http::error(StatusCode::UNAUTHORIZED, "a valid Bearer token is required");
-        }
-        let config = &state.config;
-        let list: Vec<Value> = match what {
-            "users" => config
-                .users
-                .iter()
-                .map(|u| {
-                    json!({"id": u.login, "loginName": u.login,
-                        "userTypeId": match u.kind { UserKind::Human => 1, UserKind::Bot => 2 },
-                        "isEnabled": u.enabled, "skillIds": u.skills, "maxAsyncChats": u.max_conversations, "createdBy": u.created_by,
-                        "loginMethod": match u.credentials { LoginCredentials::Password(_) => "password", LoginCredentials::ApiKey { .. } => "apiKey" }})
-                })
-                .collect(),
-            "skills" => config.skills.iter().map(|s| json!({"id": s.id, "name": s.name})).collect(),
-            _ => {
-                let mut engagements: Vec<Value> =
-                    config.engagements.iter().map(|e| json!({"id": e.id, "skillId": e.skill})).collect();
-                engagements.push(json!({"id": "default", "skillId": config.default_skill}));
-                engagements
-            }
-        };
-        http::json(StatusCode::OK, &Value::Array(list))
-    }
-
-    async fn refresh(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
-        match http::read_body(request, BODY_LIMIT).await {
-            Ok(_) => http::json(StatusCode::OK, &json!({})),
-            Err(e) => http::error(StatusCode::BAD_REQUEST, e),
-        }
-    }
-
-    /// How many consumer JWTs the hub honours now (at most
-    /// `[hub.consumer_auth] max_tokens`).
-    pub fn consumer_tokens(&self) -> usize {
-        self.state().consumer_tokens.len()
-    }
-
-    /// A consumer JWT whose `sub` is `consumer_id`, honoured until its
-    /// `exp` (see `consumer_tokens`). The hub is issuer and verifier, so
-    /// the signature is a random secret it remembers.
-    fn issue_consumer_token(&self, consumer_id: String, steps_up_from: Option<String>) -> String {
-        let mut state = self.state();
-        let iat = wire::now_ms() / 1000;
-        let exp = iat + state.consumer_tokens.lifetime().as_secs();
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let claims =
-            URL_SAFE_NO_PAD.encode(json!({"sub": consumer_id, "iat": iat, "exp": exp}).to_string());
-        let token = format!("{header}.{claims}.{}", random_token());
-        state
-            .consumer_tokens
-            .issue(&token, consumer_id, steps_up_from, Instant::now());
-        token
-    }
-
-    /// Exchanges a brand JWT for an authenticated consumer JWT: the brand JWT is checked with the account's key, and the
-    /// consumer id is the SHA-256 of its `sub` in hex. A request that also
-    /// carries the consumer's unauthenticated JWT (`Authorization: jwt ...`)
-    /// links the two, so step-up works from a new socket too.
-    async fn authenticate(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
-        let previous = request
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("jwt "))
-            .map(str::to_owned);
-        let body = match http::read_body(request, BODY_LIMIT).await {
-            Ok(body) => body,
-            Err(e) => return http::error(StatusCode::BAD_REQUEST, e),
-        };
-        let Some(code) = serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|v| v.get("authCode").and_then(Value::as_str).map(str::to_owned))
-        else {
-            return http::error(
-                StatusCode::BAD_REQUEST,
-                "body must be JSON {\"authCode\": \"<brand JWT>\"}",
-            );
-        };
-        let auth = self.state().config.consumer_auth.clone();
-        let subject = match brand_jwt::verify(&auth, &code) {
-            Ok(subject) => subject,
-            Err(reason) => return http::error(StatusCode::UNAUTHORIZED, reason),
-        };
-        let consumer_id: String = Sha256::digest(subject.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let steps_up_from = previous.and_then(|t| {
-            let state = self.state();
-            state
-                .consumer_tokens
-                .consumer(&t, Instant::now())
-                .map(str::to_owned)
-        });
-        let token = self.issue_consumer_token(consumer_id, steps_up_from);
-        http::json(StatusCode::OK, &json!({"jwt": token}))
-    }
-}
-
-/// Entry points for the fuzz targets in `fuzz/`: one frame through the
-/// agent side, or the consumer side, of a fresh hub with one logged-in
-/// agent or one authenticated consumer. Not for production use.
-#[doc(hidden)]
-pub mod fuzzing {
-    use std::sync::{Arc, Mutex};
-
-    use super::state::{Consumer, HubState, Session};
-    use super::{Hub, Instant, agent, consumer};
-    use crate::config::{ClientLimits, ConsumerAuth, HubConfig, HubSkill};
-    use crate::wire::{self, Frame};
-
-    fn hub() -> Arc<Hub> {
-        let config = HubConfig {
-            listen: "127.0.0.1:0".parse().expect("literal address"),
-            account: "123".into(),
-            default_skill: "1".into(),
-            skills: vec![HubSkill {
-                id: "1".into(),
-                name: "one".into(),
-            }],
-            users: Vec::new(),
-            ring_expiration: std::time::Duration::from_secs(30),
-            engagements: Vec::new(),
-            consumer_auth: ConsumerAuth::default(),
-            clients: ClientLimits::default(),
-            agent_grace: std::time::Duration::from_secs(1),
-            tls: None,
-        };
-        Arc::new(Hub {
-            state: Mutex::new(HubState::new(config)),
-            addr: "127.0.0.1:0".parse().expect("literal address"),
-        })
-    }
-
-    /// One frame from an agent.
-    pub fn agent_frame(text: &str) {
-        let hub = hub();
-        let session = Session {
-            login: "bot".into(),
-            user_id: "123.bot".into(),
-            pid: "pid".into(),
-        };
-        let (outbox, _frames) = super::state::outbox();
-        let conn = agent::register(&hub, &session, outbox);
-        let (_reply, then) = agent::process(&hub, conn, &session, text);
-        agent::after(&hub, conn, then);
-    }
-
-    /// One frame from a consumer.
-    pub fn consumer_frame(text: &str) {
-        let hub = hub();
-        let (outbox, _frames) = super::state::outbox();
-        let conn = {
-            let mut state = hub.state();
-            let conn = state.next_id();
-            state
-                .consumer_tokens
-                .issue("jwt", "consumer-1".into(), None, Instant::now());
-            state.consumers.insert(
-                conn,
-                Consumer {
-                    outbox: Some(outbox.clone()),
-                    consumer_id: Some("consumer-1".into()),
-                    ..Consumer::default()
-                },
-            );
-            conn
-        };
-        if let Ok(Frame::Request(request)) = wire::parse(text) {
-            consumer::handle(&hub, conn, &outbox, request);
-        }
-    }
 }
 
 /// 429 for a client over one of its limits, with `Retry-After` when
@@ -706,4 +371,25 @@ fn too_many(over: OverLimit) -> Response<Body> {
 
 fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+}
+
+/// A 200 answer of an HTTP endpoint with `body` as JSON.
+fn answer_json<T: Serialize>(body: &T) -> Response<Body> {
+    let value = serde_json::to_value(body).expect("the hub's answers are plain JSON data");
+    http::json(StatusCode::OK, &value)
+}
+
+/// A new subscription id (`Subscribe...` requests of both sockets).
+fn new_subscription() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The 400 answering a frame the hub cannot read (either socket), under
+/// the request's id when it can be found.
+fn unreadable(text: &str, error: &FrameError) -> String {
+    let id = error
+        .request_id()
+        .map(str::to_owned)
+        .or_else(|| lp::envelope::salvage_id(text));
+    ErrorResponse::from(error).to_frame(id.as_deref(), GENERIC_RESPONSE)
 }

@@ -2,27 +2,12 @@
 //! `limits::KEPT_EVENTS` kept in sequence order, history pages and dialog
 //! subscriptions, and the event frames each side sees.
 
-use serde_json::{Value, json};
+use lp::common::Role;
+use lp::messaging::{Event, EventRecord, MessagingEventNotification, Originator};
 
-use super::{Conversation, HubState, Refusal, refuse};
+use super::{Conversation, HubState, Refusal, not_logged_in, refuse};
 use crate::hub::limits;
-use crate::wire::{self, now_ms};
-
-/// Who sent an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Consumer,
-    AssignedAgent,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::Consumer => "CONSUMER",
-            Role::AssignedAgent => "ASSIGNED_AGENT",
-        }
-    }
-}
+use crate::wire::now_ms;
 
 /// One event of a conversation's history.
 #[derive(Clone, Debug)]
@@ -32,9 +17,10 @@ pub struct StoredEvent {
     pub originator_id: String,
     /// Participant id (consumer id or the agent's pid).
     pub originator_pid: String,
+    /// CONSUMER or ASSIGNED_AGENT.
     pub role: Role,
     pub server_ts: u64,
-    pub event: Value,
+    pub event: Event,
 }
 
 impl HubState {
@@ -49,13 +35,11 @@ impl HubState {
             return;
         };
         for changes in changes_from(conv, from_seq).chunks(limits::HISTORY_PAGE) {
-            Self::send(
-                &agent.outbox,
-                wire::notification(
-                    "ms.MessagingEventNotification",
-                    json!({"dialogId": dialog_id, "changes": changes}),
-                ),
-            );
+            let note = MessagingEventNotification {
+                dialog_id: Some(dialog_id.into()),
+                changes: changes.to_vec(),
+            };
+            Self::send(&agent.outbox, lp::Agent::notification(&note));
         }
     }
 
@@ -64,17 +48,14 @@ impl HubState {
         &mut self,
         conn: u64,
         conv_id: &str,
-        event: Value,
+        event: Event,
     ) -> Result<u64, Refusal> {
-        let agent = self
-            .agents
-            .get(&conn)
-            .ok_or((401, "not logged in".to_string()))?;
+        let agent = self.agents.get(&conn).ok_or_else(not_logged_in)?;
         let (user_id, pid) = (agent.user_id.clone(), agent.pid.clone());
         let conv = self
             .conversations
             .get(conv_id)
-            .ok_or((404, format!("no conversation {conv_id}")))?;
+            .ok_or_else(|| Refusal::new(404, format!("no conversation {conv_id}")))?;
         if conv.assigned.as_deref() != Some(user_id.as_str()) {
             return refuse(403, format!("agent {user_id} is not assigned to {conv_id}"));
         }
@@ -89,12 +70,12 @@ impl HubState {
         &mut self,
         consumer_id: &str,
         conv_id: &str,
-        event: Value,
+        event: Event,
     ) -> Result<u64, Refusal> {
         let conv = self
             .conversations
             .get(conv_id)
-            .ok_or((404, format!("no conversation {conv_id}")))?;
+            .ok_or_else(|| Refusal::new(404, format!("no conversation {conv_id}")))?;
         if conv.consumer_id != consumer_id {
             return refuse(
                 403,
@@ -122,9 +103,9 @@ impl HubState {
         originator_id: String,
         originator_pid: String,
         role: Role,
-        event: Value,
+        event: Event,
     ) -> u64 {
-        let transient = event.get("type").and_then(Value::as_str) == Some("ChatStateEvent");
+        let transient = matches!(event, Event::ChatState(_));
         let conv = self
             .conversations
             .get_mut(conv_id)
@@ -153,48 +134,25 @@ impl HubState {
         let conv = &self.conversations[conv_id];
         // Agent side: every agent assigned to the conversation sees every event.
         if let Some(assigned) = &conv.assigned {
-            let body = self.agent_event(conv, &stored, transient);
+            let frame = lp::Agent::notification(&agent_event(conv, &stored, transient));
             for agent in self.agents.values().filter(|a| &a.user_id == assigned) {
-                Self::send(
-                    &agent.outbox,
-                    wire::notification(".ams.ms.OnlineEventDistribution", body.clone()),
-                );
+                Self::send(&agent.outbox, frame.clone());
             }
         }
         // Consumer side: every socket subscribed to the dialog.
-        let change = consumer_change(conv, &stored, transient);
+        let note = MessagingEventNotification {
+            dialog_id: None,
+            changes: vec![consumer_change(conv, &stored, transient)],
+        };
+        let frame = lp::Consumer::notification(&note);
         for consumer in self.consumers.values() {
             if consumer.dialog_subscriptions.contains(conv_id)
                 && let Some(outbox) = &consumer.outbox
             {
-                Self::send(
-                    outbox,
-                    wire::notification(
-                        "ms.MessagingEventNotification",
-                        json!({"changes": [change.clone()]}),
-                    ),
-                );
+                Self::send(outbox, frame.clone());
             }
         }
         sequence
-    }
-
-    pub(super) fn agent_event(
-        &self,
-        conv: &Conversation,
-        e: &StoredEvent,
-        transient: bool,
-    ) -> Value {
-        let mut body = json!({
-            "dialogId": conv.id, "conversationId": conv.id, "originatorId": e.originator_id,
-            "originatorPId": e.originator_pid,
-            "originatorMetadata": {"id": e.originator_pid, "role": e.role.as_str()},
-            "serverTimestamp": e.server_ts, "event": e.event,
-        });
-        if !transient {
-            body["sequence"] = json!(e.sequence);
-        }
-        body
     }
 
     /// Past events of a conversation, for `QueryMessages`: the first
@@ -204,22 +162,21 @@ impl HubState {
         conv_id: &str,
         newer_than: Option<u64>,
         page: usize,
-    ) -> Result<Value, Refusal> {
+    ) -> Result<Vec<EventRecord>, Refusal> {
         let conv = self
             .conversations
             .get(conv_id)
-            .ok_or((404, format!("no conversation {conv_id}")))?;
+            .ok_or_else(|| Refusal::new(404, format!("no conversation {conv_id}")))?;
         // Events are kept in sequence order: a page starts by bisection.
         let start = conv
             .events
             .partition_point(|e| newer_than.is_some_and(|n| e.sequence <= n));
-        let events: Vec<Value> = conv
+        Ok(conv
             .events
             .range(start..)
             .take(page)
-            .map(|e| self.agent_event(conv, e, false))
-            .collect();
-        Ok(Value::Array(events))
+            .map(|e| agent_event(conv, e, false))
+            .collect())
     }
 
     /// A consumer socket subscribes to a dialog's events: past ones from
@@ -234,7 +191,7 @@ impl HubState {
         let conv = self
             .conversations
             .get(dialog_id)
-            .ok_or((404, format!("no dialog {dialog_id}")))?;
+            .ok_or_else(|| Refusal::new(404, format!("no dialog {dialog_id}")))?;
         if conv.consumer_id != consumer_id {
             return refuse(403, format!("dialog {dialog_id} is not this consumer's"));
         }
@@ -242,17 +199,15 @@ impl HubState {
         let consumer = self
             .consumers
             .get_mut(&conn)
-            .ok_or((401, "not connected".to_string()))?;
+            .ok_or_else(|| Refusal::new(401, "not connected"))?;
         consumer.dialog_subscriptions.insert(dialog_id.to_owned());
         if let Some(outbox) = &consumer.outbox {
             for changes in changes.chunks(limits::HISTORY_PAGE) {
-                Self::send(
-                    outbox,
-                    wire::notification(
-                        "ms.MessagingEventNotification",
-                        json!({"changes": changes}),
-                    ),
-                );
+                let note = MessagingEventNotification {
+                    dialog_id: None,
+                    changes: changes.to_vec(),
+                };
+                Self::send(outbox, lp::Consumer::notification(&note));
             }
         }
         Ok(())
@@ -261,7 +216,7 @@ impl HubState {
 
 /// The conversation's events from sequence `from_seq` on, as the changes
 /// of an `ms.MessagingEventNotification`.
-fn changes_from(conv: &Conversation, from_seq: u64) -> Vec<Value> {
+fn changes_from(conv: &Conversation, from_seq: u64) -> Vec<EventRecord> {
     let start = conv.events.partition_point(|e| e.sequence < from_seq);
     conv.events
         .range(start..)
@@ -269,17 +224,34 @@ fn changes_from(conv: &Conversation, from_seq: u64) -> Vec<Value> {
         .collect()
 }
 
-fn consumer_change(conv: &Conversation, e: &StoredEvent, transient: bool) -> Value {
-    let mut change = json!({
-        "originatorId": e.originator_pid,
-        "originatorMetadata": {"id": e.originator_pid, "role": e.role.as_str()},
-        "serverTimestamp": e.server_ts, "event": e.event,
-        "conversationId": conv.id, "dialogId": conv.id,
-    });
-    if !transient {
-        change["sequence"] = json!(e.sequence);
+/// An event as agents see it (`OnlineEventDistribution`, `QueryMessages`):
+/// the sender account-qualified, and its pid. Chat states have no sequence.
+fn agent_event(conv: &Conversation, e: &StoredEvent, transient: bool) -> EventRecord {
+    EventRecord {
+        originator_id: e.originator_id.as_str().into(),
+        originator_pid: Some(e.originator_pid.as_str().into()),
+        ..consumer_change(conv, e, transient)
     }
-    change
+}
+
+/// An event as consumers see it (`ms.MessagingEventNotification`): the
+/// sender by pid.
+fn consumer_change(conv: &Conversation, e: &StoredEvent, transient: bool) -> EventRecord {
+    EventRecord {
+        sequence: (!transient).then_some(e.sequence),
+        dialog_id: conv.id.as_str().into(),
+        conversation_id: Some(conv.id.as_str().into()),
+        originator_id: e.originator_pid.as_str().into(),
+        originator_pid: None,
+        originator_metadata: Some(Originator {
+            id: e.originator_pid.as_str().into(),
+            role: e.role.clone(),
+        }),
+        server_timestamp: e.server_ts,
+        event: e.event.clone(),
+        message_audience: None,
+        metadata: Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -297,8 +269,8 @@ mod tests {
         let kept = &state.conversations[&id].events;
         assert_eq!(kept.len(), limits::KEPT_EVENTS);
         let page = state.history(&id, None, 2).unwrap();
-        assert_eq!(page[0]["sequence"], 6, "the five oldest left: {page}");
+        assert_eq!(page[0].sequence, Some(6), "the five oldest left: {page:?}");
         let page = state.history(&id, Some(1003), 100).unwrap();
-        assert_eq!(page.as_array().unwrap().len(), 2);
+        assert_eq!(page.len(), 2);
     }
 }

@@ -23,15 +23,17 @@ pub mod routing;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use lp::common::{Change, ChannelType, Role};
+use lp::conversations::{CloseReason, ConversationState};
+use lp::fields::{ConversationField, FieldChangeType};
+use lp::routing::{AgentState, AgentStateNotification};
 use tokio::time::Instant;
 
 use super::clients::{ClientKey, Clients};
 use super::consumer_tokens::ConsumerTokens;
 use super::limits;
 use crate::config::HubConfig;
-use crate::wire::{self, now_ms};
+use crate::wire::now_ms;
 
 pub use events::StoredEvent;
 pub use outbox::{Outbox, Outgoing, outbox, write_frames};
@@ -48,7 +50,7 @@ pub struct Conversation {
     pub consumer_id: String,
     pub skill_id: String,
     pub open: bool,
-    pub close_reason: Option<&'static str>,
+    pub close_reason: Option<CloseReason>,
     pub start_ts: u64,
     /// The agent user (`123.login`) it is assigned to.
     pub assigned: Option<String>,
@@ -63,16 +65,21 @@ pub struct Conversation {
     pub client: Option<ClientKey>,
 }
 
-/// An agent's availability (`.ams.routing.SetAgentState`): only ONLINE
-/// agents are offered new conversations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Availability {
-    Online,
-    Occupied,
-    Away,
-    Offline,
+impl Conversation {
+    /// OPEN or CLOSE, as both sides are told.
+    pub fn state(&self) -> ConversationState {
+        if self.open {
+            ConversationState::Open
+        } else {
+            ConversationState::Close
+        }
+    }
 }
+
+/// An agent's availability (`.ams.routing.SetAgentState`): only ONLINE
+/// agents are offered new conversations. The agent socket refuses values
+/// the hub does not know, so `Other` never gets here.
+pub use lp::routing::Availability;
 
 /// An agent's `.ams.aam.SubscribeExConversations`.
 #[derive(Debug)]
@@ -80,9 +87,9 @@ pub struct ConversationSubscription {
     pub id: String,
     /// The assigned agents whose conversations it sees; `None`: every
     /// conversation of the account (the manager view).
-    pub agent_ids: Option<Vec<String>>,
-    /// The states it sees (`OPEN`, `CLOSE`); empty: all.
-    pub states: Vec<String>,
+    pub agent_ids: Option<Vec<lp::common::AgentId>>,
+    /// The states it sees; empty: all.
+    pub states: Vec<ConversationState>,
 }
 
 impl ConversationSubscription {
@@ -93,9 +100,8 @@ impl ConversationSubscription {
         }
     }
 
-    fn wants(&self, open: bool) -> bool {
-        let state = if open { "OPEN" } else { "CLOSE" };
-        self.states.is_empty() || self.states.iter().any(|s| s == state)
+    fn wants(&self, conv: &Conversation) -> bool {
+        self.states.is_empty() || self.states.contains(&conv.state())
     }
 }
 
@@ -143,10 +149,15 @@ pub struct Session {
 }
 
 /// Why a request was refused: the response code and message.
-pub type Refusal = (u16, String);
+pub type Refusal = lp::ErrorResponse;
 
 fn refuse<T>(code: u16, message: impl Into<String>) -> Result<T, Refusal> {
-    Err((code, message.into()))
+    Err(Refusal::new(code, message))
+}
+
+/// The refusal of a request on a connection that is not (or no longer) logged in.
+fn not_logged_in() -> Refusal {
+    Refusal::new(401, "not logged in")
 }
 
 pub struct HubState {
@@ -198,10 +209,7 @@ impl HubState {
     /// Ends an agent connection's conversation subscription: no more
     /// `ExConversationChangeNotification` for it.
     pub fn unsubscribe_conversations(&mut self, conn: u64, id: &str) -> Result<(), Refusal> {
-        let agent = self
-            .agents
-            .get_mut(&conn)
-            .ok_or((401, "not logged in".to_string()))?;
+        let agent = self.agents.get_mut(&conn).ok_or_else(not_logged_in)?;
         match agent.conversation_subscription.take_if(|s| s.id == id) {
             Some(_) => Ok(()),
             None => refuse(
@@ -213,11 +221,16 @@ impl HubState {
 
     /// An agent connection sets its availability; every subscription to
     /// that agent user's state hears of it (`.ams.routing.AgentStateNotification`).
-    pub fn set_availability(&mut self, conn: u64, availability: Availability, channels: &[String]) {
+    pub fn set_availability(
+        &mut self,
+        conn: u64,
+        availability: Availability,
+        channels: &[ChannelType],
+    ) {
         let Some(agent) = self.agents.get_mut(&conn) else {
             return;
         };
-        agent.availability = availability;
+        agent.availability = availability.clone();
         let user_id = agent.user_id.clone();
         for watcher in self.agents.values() {
             let Some(subscription) = watcher
@@ -227,15 +240,16 @@ impl HubState {
             else {
                 continue;
             };
-            Self::send(
-                &watcher.outbox,
-                wire::notification(
-                    ".ams.routing.AgentStateNotification",
-                    json!({"subscriptionId": subscription.id, "changes": [{"type": "UPSERT", "result": {
-                        "agentUserId": user_id, "channels": channels,
-                        "availability": availability, "description": ""}}]}),
-                ),
-            );
+            let note = AgentStateNotification {
+                subscription_id: Some(subscription.id.as_str().into()),
+                changes: vec![Change::upsert(AgentState {
+                    agent_user_id: Some(user_id.as_str().into()),
+                    channels: channels.to_vec(),
+                    availability: availability.clone(),
+                    description: Some(String::new()),
+                })],
+            };
+            Self::send(&watcher.outbox, lp::Agent::notification(&note));
         }
     }
 
@@ -245,40 +259,36 @@ impl HubState {
         &mut self,
         conn: u64,
         conv_id: &str,
-        fields: &[Value],
+        fields: &[ConversationField],
     ) -> Result<(), Refusal> {
         let user_id = self
             .agents
             .get(&conn)
             .map(|a| a.user_id.clone())
-            .ok_or((401, "not logged in".into()))?;
+            .ok_or_else(not_logged_in)?;
         let conv = self
             .conversations
             .get(conv_id)
-            .ok_or((404, format!("no conversation {conv_id}")))?;
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|f| f.get("field").and_then(Value::as_str) == Some(name))
-        };
-        if let Some(close) = field("ConversationStateField") {
-            if close.get("conversationState").and_then(Value::as_str) != Some("CLOSE") {
+            .ok_or_else(|| Refusal::new(404, format!("no conversation {conv_id}")))?;
+        let close = fields.iter().find_map(|f| match f {
+            ConversationField::State(close) => Some(close),
+            _ => None,
+        });
+        if let Some(close) = close {
+            if close.conversation_state != ConversationState::Close {
                 return refuse(400, "conversationState must be CLOSE");
             }
-            self.close(conv_id, "AGENT");
+            self.close(conv_id, CloseReason::Agent);
             return Ok(());
         }
-        let removes_agent = field("ParticipantsChange").is_some_and(|f| {
-            f.get("type").and_then(Value::as_str) == Some("REMOVE")
-                && f.get("role").and_then(Value::as_str) == Some("ASSIGNED_AGENT")
+        let removes_agent = fields.iter().any(|f| {
+            matches!(f, ConversationField::ParticipantsChange(change)
+                if change.change == FieldChangeType::Remove && change.role == Role::AssignedAgent)
         });
-        let new_skill = field("Skill")
-            .and_then(|f| f.get("skill"))
-            .and_then(|s| match s {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            });
+        let new_skill = fields.iter().find_map(|f| match f {
+            ConversationField::Skill(change) => Some(change.skill.to_string()),
+            _ => None,
+        });
         if !removes_agent && new_skill.is_none() {
             return refuse(
                 400,
@@ -319,7 +329,7 @@ impl HubState {
     }
 
     /// Closes a conversation.
-    pub fn close(&mut self, conv_id: &str, by: &'static str) {
+    pub fn close(&mut self, conv_id: &str, by: CloseReason) {
         let Some(conv) = self.conversations.get_mut(conv_id) else {
             return;
         };
@@ -394,7 +404,7 @@ impl HubState {
         if let Some(client) = client {
             self.clients
                 .open_conversation(client)
-                .map_err(|over| (429, over.message))?;
+                .map_err(|over| Refusal::new(429, over.message))?;
         }
         let id = self.open_conversation(consumer_id, skill_id, None, client);
         self.notify_consumer(&id);
@@ -410,10 +420,7 @@ impl HubState {
         consumer_id: &str,
         skill: Option<String>,
     ) -> Result<String, Refusal> {
-        let agent = self
-            .agents
-            .get(&conn)
-            .ok_or((401, "not logged in".to_string()))?;
+        let agent = self.agents.get(&conn).ok_or_else(not_logged_in)?;
         let assigned = (agent.user_id.clone(), agent.pid.clone());
         let known = self.consumer_tokens.knows(consumer_id, Instant::now())
             || self
@@ -513,8 +520,8 @@ mod tests {
         })
     }
 
-    pub(super) fn text(n: usize) -> Value {
-        json!({"type": "ContentEvent", "contentType": "text/plain", "message": format!("m{n}")})
+    pub(super) fn text(n: usize) -> lp::messaging::Event {
+        lp::messaging::ContentEvent::text(format!("m{n}")).into()
     }
 
     #[test]
@@ -525,7 +532,7 @@ mod tests {
             let id = state
                 .request_conversation(&format!("c{n}"), None, None)
                 .unwrap();
-            state.close(&id, "CONSUMER");
+            state.close(&id, CloseReason::Consumer);
             ids.push(id);
         }
         let open = state
@@ -551,13 +558,17 @@ mod tests {
             ids.push(id.unwrap());
         }
         let refused = state.request_conversation("one-more", Some(client), None);
-        assert_eq!(refused.unwrap_err().0, 429);
-        state.close(&ids[0], "CONSUMER");
-        state.close(&ids[0], "CONSUMER");
+        assert_eq!(refused.unwrap_err().code, 429);
+        state.close(&ids[0], CloseReason::Consumer);
+        state.close(&ids[0], CloseReason::Consumer);
         state
             .request_conversation("one-more", Some(client), None)
             .unwrap();
         let refused = state.request_conversation("two-more", Some(client), None);
-        assert_eq!(refused.unwrap_err().0, 429, "closing twice gave back one");
+        assert_eq!(
+            refused.unwrap_err().code,
+            429,
+            "closing twice gave back one"
+        );
     }
 }

@@ -2,35 +2,68 @@
 //! (`ExConversationChangeNotification` on both sides, ring notifications),
 //! and the snapshot a new conversation subscription gets at once.
 
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+use lp::common::{Change, ChannelType, ParticipantId, Role};
+use lp::conversations::{
+    ConversationChange, ConversationDetails, Dialog, DialogType, ExConversationChangeNotification,
+    Participant, ParticipantDetail, ParticipantState, Participants,
+};
+use lp::routing::{Ring, RingState, RoutingTask, RoutingTaskNotification};
 
 use super::{Conversation, HubState};
-use crate::wire::{self, now_ms};
+use crate::wire::now_ms;
+
+/// The agent side says a conversation has no time to response set.
+const NO_TTR: i64 = -1;
 
 impl HubState {
     /// The agent-side view of a conversation (`ExConversationChangeNotification`).
-    pub(super) fn agent_details(&self, conv: &Conversation) -> Value {
-        let account = &self.config.account;
-        let mut participants = json!({"CONSUMER": [conv.consumer_id]});
-        let mut pids = json!({"CONSUMER": [conv.consumer_id]});
-        let mut details =
-            vec![json!({"id": conv.consumer_id, "role": "CONSUMER", "state": "ACTIVE"})];
+    pub(super) fn agent_details(&self, conv: &Conversation) -> ConversationDetails {
+        let consumer = ParticipantId::from(conv.consumer_id.as_str());
+        let mut participants = BTreeMap::from([(Role::Consumer, vec![consumer.clone()])]);
+        let mut pids = participants.clone();
+        let mut details = vec![ParticipantDetail {
+            id: consumer,
+            role: Role::Consumer,
+            state: Some(ParticipantState::Active),
+        }];
         if let (Some(agent), Some(pid)) = (&conv.assigned, &conv.assigned_pid) {
-            participants["ASSIGNED_AGENT"] = json!([agent]);
-            pids["ASSIGNED_AGENT"] = json!([pid]);
-            details.push(json!({"id": agent, "role": "ASSIGNED_AGENT", "state": "ACTIVE"}));
+            let agent = ParticipantId::from(agent.as_str());
+            participants.insert(Role::AssignedAgent, vec![agent.clone()]);
+            pids.insert(Role::AssignedAgent, vec![pid.as_str().into()]);
+            details.push(ParticipantDetail {
+                id: agent,
+                role: Role::AssignedAgent,
+                state: Some(ParticipantState::Active),
+            });
         }
-        let state = if conv.open { "OPEN" } else { "CLOSE" };
-        let mut result = json!({
-            "skillId": conv.skill_id, "brandId": account, "state": state, "stage": state,
-            "startTs": conv.start_ts, "participants": participants, "participantsPId": pids,
-            "dialogs": [{"dialogId": conv.id, "dialogType": "MAIN", "channelType": "MESSAGING",
-                         "state": state, "participantsDetails": details}],
-        });
-        if let Some(reason) = conv.close_reason {
-            result["closeReason"] = json!(reason);
+        ConversationDetails {
+            participants: Participants::ByRole(participants),
+            participants_pid: Some(pids),
+            dialogs: vec![Dialog {
+                participants_details: details,
+                ..main_dialog(conv)
+            }],
+            ..self.details(conv)
         }
-        result
+    }
+
+    /// What both sides' views of a conversation share.
+    fn details(&self, conv: &Conversation) -> ConversationDetails {
+        ConversationDetails {
+            skill_id: Some(conv.skill_id.as_str().into()),
+            brand_id: Some(self.config.account.as_str().into()),
+            state: conv.state(),
+            stage: Some(conv.state()),
+            start_ts: Some(conv.start_ts),
+            participants: Participants::default(),
+            participants_pid: None,
+            dialogs: vec![main_dialog(conv)],
+            close_reason: conv.close_reason.clone(),
+            closed_by: None,
+            ttr: None,
+        }
     }
 
     /// Tells every subscribed agent that should see `conv` about it; an agent
@@ -45,21 +78,21 @@ impl HubState {
                 continue;
             };
             let sees_now = subscription.sees(conv.assigned.as_deref());
-            let wants_state = subscription.wants(conv.open);
-            let change = if sees_now && wants_state {
-                json!({"type": "UPSERT", "result": {"convId": conv.id, "effectiveTTR": -1, "conversationDetails": details}})
+            let change = if sees_now && subscription.wants(conv) {
+                Change::upsert(agent_change(conv, details.clone()))
             } else if subscription.sees(previous_user) || sees_now {
-                json!({"type": "DELETE", "result": {"convId": conv.id, "conversationDetails": details}})
+                Change::delete(ConversationChange {
+                    effective_ttr: None,
+                    ..agent_change(conv, details.clone())
+                })
             } else {
                 continue;
             };
-            Self::send(
-                &agent.outbox,
-                wire::notification(
-                    ".ams.aam.ExConversationChangeNotification",
-                    json!({"subscriptionId": subscription.id, "changes": [change]}),
-                ),
-            );
+            let note = ExConversationChangeNotification {
+                subscription_id: Some(subscription.id.as_str().into()),
+                changes: vec![change],
+            };
+            Self::send(&agent.outbox, lp::Agent::notification(&note));
         }
     }
 
@@ -71,24 +104,22 @@ impl HubState {
         let Some(subscription) = &agent.conversation_subscription else {
             return;
         };
-        let changes: Vec<Value> = self
+        let changes: Vec<_> = self
             .conversations
             .values()
-            .filter(|c| subscription.sees(c.assigned.as_deref()) && subscription.wants(c.open))
-            .map(|c| json!({"type": "UPSERT", "result": {"convId": c.id, "effectiveTTR": -1, "conversationDetails": self.agent_details(c)}}))
+            .filter(|c| subscription.sees(c.assigned.as_deref()) && subscription.wants(c))
+            .map(|c| Change::upsert(agent_change(c, self.agent_details(c))))
             .collect();
         if !changes.is_empty() {
-            Self::send(
-                &agent.outbox,
-                wire::notification(
-                    ".ams.aam.ExConversationChangeNotification",
-                    json!({"subscriptionId": subscription.id, "changes": changes}),
-                ),
-            );
+            let note = ExConversationChangeNotification {
+                subscription_id: Some(subscription.id.as_str().into()),
+                changes,
+            };
+            Self::send(&agent.outbox, lp::Agent::notification(&note));
         }
     }
 
-    pub(super) fn send_ring(&self, conn: u64, conv_id: &str, ring_id: &str, state: &str) {
+    pub(super) fn send_ring(&self, conn: u64, conv_id: &str, ring_id: &str, state: RingState) {
         let (Some(agent), Some(conv)) = (self.agents.get(&conn), self.conversations.get(conv_id))
         else {
             return;
@@ -97,34 +128,43 @@ impl HubState {
             return;
         };
         let expiration = self.config.ring_expiration.as_millis() as u64;
-        let body = json!({"subscriptionId": subscription, "changes": [{"type": "UPSERT", "result": {
-            "routingTaskId": format!("rt-{conv_id}"), "conversationId": conv_id,
-            "consumerId": conv.consumer_id, "skillId": conv.skill_id,
-            "ringsDetails": [{"ringId": ring_id, "ringExpiration": expiration,
-                "ringExpirationTs": now_ms() + expiration, "ringState": state, "weight": 1}]}}]});
-        Self::send(
-            &agent.outbox,
-            wire::notification(".ams.routing.RoutingTaskNotification", body),
-        );
+        let task = RoutingTask {
+            routing_task_id: Some(format!("rt-{conv_id}")),
+            conversation_id: Some(conv_id.into()),
+            consumer_id: Some(conv.consumer_id.as_str().into()),
+            skill_id: Some(conv.skill_id.as_str().into()),
+            rings_details: vec![Ring {
+                ring_id: ring_id.into(),
+                ring_expiration: Some(expiration),
+                ring_expiration_ts: Some(now_ms() + expiration),
+                ring_state: state,
+                weight: Some(1),
+            }],
+        };
+        let note = RoutingTaskNotification {
+            subscription_id: Some(subscription.as_str().into()),
+            changes: vec![Change::upsert(task)],
+        };
+        Self::send(&agent.outbox, lp::Agent::notification(&note));
     }
 
     /// The consumer-side view of a conversation (`cqm.ExConversationChangeNotification`).
-    pub(super) fn consumer_details(&self, conv: &Conversation) -> Value {
-        let mut participants = vec![json!({"id": conv.consumer_id, "role": "CONSUMER"})];
+    pub(super) fn consumer_details(&self, conv: &Conversation) -> ConversationDetails {
+        let mut participants = vec![Participant {
+            id: conv.consumer_id.as_str().into(),
+            role: Role::Consumer,
+        }];
         if let Some(pid) = &conv.assigned_pid {
-            participants.push(json!({"id": pid, "role": "ASSIGNED_AGENT"}));
+            participants.push(Participant {
+                id: pid.as_str().into(),
+                role: Role::AssignedAgent,
+            });
         }
-        let state = if conv.open { "OPEN" } else { "CLOSE" };
-        let mut details = json!({
-            "skillId": conv.skill_id, "participants": participants, "brandId": self.config.account,
-            "state": state, "stage": state, "startTs": conv.start_ts,
-            "dialogs": [{"dialogId": conv.id, "dialogType": "MAIN", "channelType": "MESSAGING", "state": state}],
-        });
-        if let Some(reason) = conv.close_reason {
-            details["closeReason"] = json!(reason);
-            details["closedBy"] = json!(reason);
+        ConversationDetails {
+            participants: Participants::List(participants),
+            closed_by: conv.close_reason.clone(),
+            ..self.details(conv)
         }
-        details
     }
 
     /// Sends the conversation's state to its consumer's subscriptions.
@@ -132,7 +172,7 @@ impl HubState {
         let Some(conv) = self.conversations.get(conv_id) else {
             return;
         };
-        let details = self.consumer_details(conv);
+        let change = Change::upsert(consumer_change(conv, self.consumer_details(conv)));
         for consumer in self.consumers.values() {
             if consumer.consumer_id.as_deref() != Some(conv.consumer_id.as_str()) {
                 continue;
@@ -140,14 +180,11 @@ impl HubState {
             if let (Some(subscription), Some(outbox)) =
                 (&consumer.conversation_subscription, &consumer.outbox)
             {
-                Self::send(
-                    outbox,
-                    wire::notification(
-                        "cqm.ExConversationChangeNotification",
-                        json!({"subscriptionId": subscription, "changes": [
-                            {"type": "UPSERT", "result": {"convId": conv.id, "conversationDetails": details}}]}),
-                    ),
-                );
+                let note = ExConversationChangeNotification {
+                    subscription_id: Some(subscription.as_str().into()),
+                    changes: vec![change.clone()],
+                };
+                Self::send(outbox, lp::Consumer::notification(&note));
             }
         }
     }
@@ -164,24 +201,51 @@ impl HubState {
         ) else {
             return;
         };
-        let changes: Vec<Value> = self
+        let changes = self
             .conversations
             .values()
             .filter(|c| &c.consumer_id == consumer_id)
-            .map(|c| json!({"type": "UPSERT", "result": {"convId": c.id, "conversationDetails": self.consumer_details(c)}}))
+            .map(|c| Change::upsert(consumer_change(c, self.consumer_details(c))))
             .collect();
-        Self::send(
-            outbox,
-            wire::notification(
-                "cqm.ExConversationChangeNotification",
-                json!({"subscriptionId": subscription, "changes": changes}),
-            ),
-        );
+        let note = ExConversationChangeNotification {
+            subscription_id: Some(subscription.as_str().into()),
+            changes,
+        };
+        Self::send(outbox, lp::Consumer::notification(&note));
     }
 
     /// Tells both sides about a conversation just opened.
     pub fn announce(&self, conv_id: &str) {
         self.notify_agents(conv_id, None);
         self.notify_consumer(conv_id);
+    }
+}
+
+/// A conversation's MAIN dialog (its id is the conversation's).
+fn main_dialog(conv: &Conversation) -> Dialog {
+    Dialog {
+        dialog_id: conv.id.as_str().into(),
+        dialog_type: Some(DialogType::Main),
+        channel_type: Some(ChannelType::Messaging),
+        state: Some(conv.state()),
+        participants_details: Vec::new(),
+    }
+}
+
+/// An agent-side change: the conversation and its details.
+fn agent_change(conv: &Conversation, details: ConversationDetails) -> ConversationChange {
+    ConversationChange {
+        conv_id: conv.id.as_str().into(),
+        effective_ttr: Some(NO_TTR),
+        conversation_details: Some(details),
+    }
+}
+
+/// A consumer-side change: the consumer side is told no time to response.
+fn consumer_change(conv: &Conversation, details: ConversationDetails) -> ConversationChange {
+    ConversationChange {
+        conv_id: conv.id.as_str().into(),
+        effective_ttr: None,
+        conversation_details: Some(details),
     }
 }

@@ -5,6 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use lp::routing::RingState;
+
 use super::{Availability, HubState, Refusal, Ring, refuse};
 
 impl HubState {
@@ -90,12 +92,17 @@ impl HubState {
             id: ring_id.clone(),
             agent_conn: conn,
         });
-        self.send_ring(conn, conv_id, &ring_id, "WAITING");
+        self.send_ring(conn, conv_id, &ring_id, RingState::Waiting);
         Some((conv_id.to_owned(), ring_id))
     }
 
     /// An agent answered a ring.
-    pub fn update_ring(&mut self, conn: u64, ring_id: &str, state: &str) -> Result<(), Refusal> {
+    pub fn update_ring(
+        &mut self,
+        conn: u64,
+        ring_id: &str,
+        state: &RingState,
+    ) -> Result<(), Refusal> {
         let Some(conv_id) = self
             .conversations
             .values()
@@ -109,20 +116,20 @@ impl HubState {
             return refuse(403, format!("ring {ring_id} belongs to another agent"));
         }
         match state {
-            "ACCEPTED" => {
+            RingState::Accepted => {
                 conv.ring = None;
                 let agent = &self.agents[&conn];
                 conv.assigned = Some(agent.user_id.clone());
                 conv.assigned_pid = Some(agent.pid.clone());
-                self.send_ring(conn, &conv_id, ring_id, "ACCEPTED");
+                self.send_ring(conn, &conv_id, ring_id, RingState::Accepted);
                 self.notify_agents(&conv_id, None);
                 self.notify_consumer(&conv_id);
                 Ok(())
             }
-            "REJECTED" => {
+            RingState::Rejected => {
                 conv.ring = None;
                 conv.rejected_by.insert(conn);
-                self.send_ring(conn, &conv_id, ring_id, "REJECTED");
+                self.send_ring(conn, &conv_id, ring_id, RingState::Rejected);
                 Ok(())
             }
             other => refuse(
@@ -140,7 +147,7 @@ impl HubState {
         let Some(ring) = conv.ring.take_if(|r| r.id == ring_id) else {
             return;
         };
-        self.send_ring(ring.agent_conn, conv_id, ring_id, "EXPIRED");
+        self.send_ring(ring.agent_conn, conv_id, ring_id, RingState::Expired);
     }
 
     /// An agent connection went away: its rings are withdrawn. An agent

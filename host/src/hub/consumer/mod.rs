@@ -1,0 +1,132 @@
+//! The consumer WebSocket (LivePerson's Messaging Window API): one
+//! consumer's socket. Each frame is read once into an
+//! `lp::ConsumerRequest` and answered by that kind's handler in
+//! [`requests`].
+//!
+//! Besides the Messaging Window API's requests it serves `cqm.UnsubscribeExConversations`
+//! `{"subscriptionId"}` (no more conversation notifications for that
+//! subscription), and answers any frame that is not a request with a 400.
+
+mod requests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lp::error::GENERIC_RESPONSE;
+use lp::{ConsumerServerFrame, ErrorResponse, Frame};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::Hub;
+use super::clients::ClientKey;
+use super::state::{self, Consumer, Outbox, Outgoing};
+use crate::http::ServerSocket;
+
+/// How long a socket opened without a JWT may wait for `InitConnection`.
+const INIT_WINDOW: Duration = Duration::from_secs(5);
+/// Close code for "no valid JWT".
+const UNAUTHORIZED: u16 = 4401;
+
+/// Serves one consumer socket from `client` (counted among its open
+/// sockets by the caller; given back here when the socket ends).
+pub(super) async fn serve(
+    hub: Arc<Hub>,
+    header_token: Option<String>,
+    client: ClientKey,
+    socket: ServerSocket,
+) {
+    let (sink, mut stream) = socket.split();
+    let (outbox, outgoing) = state::outbox();
+    let conn = {
+        let mut state = hub.state();
+        let conn = state.next_id();
+        let consumer_id = header_token.and_then(|t| {
+            let consumer = state.consumer_tokens.consumer(&t, Instant::now());
+            consumer.map(str::to_owned)
+        });
+        state.consumers.insert(
+            conn,
+            Consumer {
+                outbox: Some(outbox.clone()),
+                client: Some(client),
+                consumer_id,
+                ..Consumer::default()
+            },
+        );
+        conn
+    };
+
+    let mut writer = tokio::spawn(state::write_frames(sink, outgoing));
+    let mut too_big = false;
+
+    // A socket that never authenticates is closed with 4401.
+    let guard_hub = hub.clone();
+    let guard_outbox = outbox.clone();
+    let init_guard = tokio::spawn(async move {
+        tokio::time::sleep(INIT_WINDOW).await;
+        let authenticated = guard_hub
+            .state()
+            .consumers
+            .get(&conn)
+            .is_some_and(|c| c.consumer_id.is_some());
+        if !authenticated {
+            let _ = guard_outbox.send(Outgoing::Close(UNAUTHORIZED, "no valid JWT".into()));
+        }
+    });
+
+    while let Some(message) = stream.next().await {
+        let text = match message {
+            Ok(Message::Text(text)) => text,
+            // tungstenite has queued the answering close frame (same code);
+            // the next read sends it and ends the stream, closing the TCP
+            // connection: the close handshake is complete.
+            Ok(Message::Close(_)) => continue,
+            Err(error) => {
+                too_big = super::limits::is_too_big(&error);
+                break;
+            }
+            Ok(_) => continue,
+        };
+        process(&hub, conn, &outbox, &text);
+    }
+
+    init_guard.abort();
+    if too_big {
+        super::limits::close_too_big(&outbox, &mut writer).await;
+    }
+    {
+        let mut state = hub.state();
+        state.consumers.remove(&conn);
+        state.clients.socket_closed(client);
+    }
+    writer.abort();
+}
+
+/// Reads one frame from the consumer on `conn` and answers it: every
+/// request gets exactly one response, anything else a 400.
+pub(super) fn process(hub: &Arc<Hub>, conn: u64, outbox: &Outbox, text: &str) {
+    let frame = match ConsumerServerFrame::parse(text) {
+        Ok(Frame::Request(incoming)) => {
+            let ctx = requests::Ctx { hub, conn, outbox };
+            return requests::answer(&ctx, incoming);
+        }
+        // The hub sends consumers no requests, so nothing a consumer
+        // sends is a response or a notification to it.
+        Ok(Frame::Response(_)) => ErrorResponse::new(
+            400,
+            "a consumer sends requests (kind \"req\"), not responses",
+        )
+        .to_frame(lp::envelope::salvage_id(text).as_deref(), GENERIC_RESPONSE),
+        Ok(Frame::Notification(notification)) => ErrorResponse::new(
+            400,
+            format!(
+                "a consumer sends requests (kind \"req\"), not notifications ({})",
+                notification.kind
+            ),
+        )
+        .to_frame(lp::envelope::salvage_id(text).as_deref(), GENERIC_RESPONSE),
+        Err(error) => super::unreadable(text, &error),
+    };
+    let _ = outbox.send(Outgoing::Text(frame));
+}
