@@ -63,7 +63,7 @@ fn check_plugins(config: &Config) -> Vec<String> {
         };
         let mut errors = Vec::new();
         for connector in &config.connectors {
-            for plugin in &connector.plugins {
+            for plugin in &connector.behaviour.plugins {
                 let checked = async {
                     let (path, bytes) = app::read_plugin(config, connector, plugin)?;
                     let at = |message: String| app::plugin_error(connector, plugin, message);

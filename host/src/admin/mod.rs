@@ -452,7 +452,7 @@ async fn check_owner(
             "not_owner",
             format!(
                 "bot user `{}` was created by another owner: only they can add or edit its connectors",
-                config.agent_user_id
+                config.identity.agent_user_id
             ),
         )),
         _ => Ok(()),
@@ -656,20 +656,20 @@ impl ServerPaths {
 }
 
 fn is_production(gateway: &Gateway, id: &str) -> Result<bool, ApiError> {
-    Ok(gateway.connector_config(id)?.deploy_to == DeployTo::Production)
+    Ok(*gateway.connector_config(id)?.identity.deploy_to == DeployTo::Production)
 }
 
 /// One row of the connector table.
 fn summary(gateway: &Gateway, id: &str) -> Result<Value, ApiError> {
-    let config = gateway.connector_config(id)?;
+    let identity = &gateway.connector_config(id)?.identity;
     let report = gateway.report(id)?;
     Ok(json!({
         "id": id,
-        "bot": config.bot,
-        "account": config.account,
-        "agent_user_id": config.agent_user_id,
-        "conversation_type": config.conversation_type,
-        "deploy_to": config.deploy_to,
+        "bot": identity.bot,
+        "account": identity.account,
+        "agent_user_id": identity.agent_user_id,
+        "conversation_type": identity.conversation_type,
+        "deploy_to": identity.deploy_to,
         "status": report.status,
         "running": gateway.is_running(id),
         "conversations": report.conversations,

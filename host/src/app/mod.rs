@@ -234,7 +234,7 @@ impl Gateway {
             );
             gateway
                 .connectors
-                .insert(connector_config.id.clone(), connector);
+                .insert(connector_config.id.get().clone(), connector);
         }
         for connector_config in &config.connectors {
             let desired = gateway.store.desired_running(&connector_config.id);
@@ -344,11 +344,15 @@ impl Gateway {
             return self.config.gateway.hub.as_ref().and_then(|hub| {
                 hub.users
                     .iter()
-                    .find(|u| u.login == config.agent_user_id)
+                    .find(|u| u.login == *config.identity.agent_user_id)
                     .and_then(|u| u.created_by.clone())
             });
         }
-        let key = (config.account.clone(), config.agent_user_id.clone());
+        let identity = &config.identity;
+        let key = (
+            identity.account.get().clone(),
+            identity.agent_user_id.get().clone(),
+        );
         if let Some(owner) = self.owners.get(&key) {
             return owner.clone();
         }
@@ -373,7 +377,7 @@ impl Gateway {
         self.config
             .connectors
             .iter()
-            .find(|c| c.id == id)
+            .find(|c| c.id.as_str() == id)
             .ok_or_else(|| LifecycleError::Unknown(id.to_owned()))
     }
 
@@ -388,10 +392,10 @@ impl Gateway {
             .config
             .bots
             .iter()
-            .find(|b| b.id == config.bot)
+            .find(|b| b.id == config.identity.bot)
             .ok_or_else(|| LifecycleError::NoBot {
                 id: id.to_owned(),
-                bot: config.bot.clone(),
+                bot: config.identity.bot.get().clone(),
             })?;
         let bot = bot::from_config(bot_config).map_err(|e| LifecycleError::Platform {
             id: id.to_owned(),
@@ -432,18 +436,22 @@ impl Gateway {
     /// be a bot and have a routed skill. The connector's file is written
     /// and the configuration reloaded, as for an edit by hand.
     pub async fn add_connector(&mut self, config: ConnectorConfig) -> Result<(), LifecycleError> {
-        if self.connectors.contains_key(&config.id) {
-            return Err(LifecycleError::Exists(config.id));
+        if self.connectors.contains_key(config.id.as_str()) {
+            return Err(LifecycleError::Exists(config.id.into_inner()));
         }
         self.check_user_free(&config)?;
         let owner = AgentConnection::verify(&self.credentials(&config))
             .await
             .map_err(|e| LifecycleError::Platform {
-                id: config.id.clone(),
+                id: config.id.get().clone(),
                 reason: e.to_string(),
             })?;
+        let identity = &config.identity;
         self.owners.insert(
-            (config.account.clone(), config.agent_user_id.clone()),
+            (
+                identity.account.get().clone(),
+                identity.agent_user_id.get().clone(),
+            ),
             owner,
         );
         self.write_connector(&config.id, Some(&config.source)).await
@@ -513,32 +521,34 @@ impl Gateway {
     }
 
     fn check_user_free(&self, config: &ConnectorConfig) -> Result<(), LifecycleError> {
+        let identity = &config.identity;
         match self.config.connectors.iter().find(|c| {
             c.id != config.id
-                && c.agent_user_id == config.agent_user_id
-                && c.account == config.account
+                && c.identity.agent_user_id == identity.agent_user_id
+                && c.identity.account == identity.account
         }) {
             Some(other) => Err(LifecycleError::UserTaken {
-                user: config.agent_user_id.clone(),
-                other: other.id.clone(),
+                user: identity.agent_user_id.get().clone(),
+                other: other.id.get().clone(),
             }),
             None => Ok(()),
         }
     }
 
     fn credentials(&self, config: &ConnectorConfig) -> Credentials {
+        let identity = &config.identity;
         let bot_users = self
             .config
             .connectors
             .iter()
-            .filter(|c| c.bot == config.bot && c.account == config.account)
-            .map(|c| c.agent_user_id.clone());
+            .filter(|c| c.identity.bot == identity.bot && c.identity.account == identity.account)
+            .map(|c| c.identity.agent_user_id.get().clone());
         Credentials::new(
             &self.csds,
-            &config.account,
-            &config.agent_user_id,
-            config.credentials.clone(),
-            config.external_webhook_url.clone(),
+            &identity.account,
+            &identity.agent_user_id,
+            identity.credentials.get().clone(),
+            identity.external_webhook_url.get().clone(),
             self.client_tls.clone(),
         )
         .with_bot_users(bot_users)
@@ -588,8 +598,8 @@ pub(crate) fn wants_fuel(config: &Config) -> bool {
         || config
             .connectors
             .iter()
-            .flat_map(|c| &c.plugins)
-            .any(|p| p.limits.fuel.is_some())
+            .flat_map(|c| &c.behaviour.plugins)
+            .any(|p| p.limits.sets_fuel())
 }
 
 /// How long the connectors of a gateway that winds down may take to stop

@@ -2,19 +2,18 @@
 //! again and applied to the running gateway as a difference.
 //!
 //! The new state is checked as a whole first: the directory must load, no
-//! running connector may change its identity (account, agent user, its
-//! login, role, conversation type, deploy target, bot, transport) or lose
-//! its file, and every new or changed plugin file must compile and
-//! instantiate. On any error nothing is applied. Otherwise behaviour
-//! (custom fields, plugins and their settings, fallback skill,
-//! accessibility, max_conversations) is swapped into the connectors
-//! whether they run or not, new connectors appear, deleted ones go.
+//! running connector may change its identity
+//! ([`ConnectorIdentity`](crate::config::ConnectorIdentity)) or lose its
+//! file, and every new or changed plugin file must compile and instantiate.
+//! On any error nothing is applied. Otherwise behaviour
+//! ([`ConnectorBehaviour`](crate::config::ConnectorBehaviour)) is swapped
+//! into the connectors whether they run or not, new connectors appear,
+//! deleted ones go.
 //!
 //! A plugin file whose bytes did not change is neither compiled nor
 //! re-instantiated: its instances, with their counters, carry over.
 
 use std::collections::BTreeSet;
-use std::ops::Range;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -144,7 +143,7 @@ impl Gateway {
         for old in &self.config.connectors {
             let running = self
                 .connectors
-                .get(&old.id)
+                .get(old.id.as_str())
                 .is_some_and(Connector::is_running);
             if running && !new.connectors.iter().any(|c| c.id == old.id) {
                 errors.push(Diagnostic::file_error(
@@ -162,7 +161,7 @@ impl Gateway {
                 let users: Vec<&str> = self
                     .connectors
                     .values()
-                    .filter(|c| c.is_running() && c.settings().bot_id == bot.id)
+                    .filter(|c| c.is_running() && c.settings().bot_id == *bot.id)
                     .map(Connector::id)
                     .collect();
                 if !users.is_empty() {
@@ -180,10 +179,11 @@ impl Gateway {
             let before = self.connector_config(&connector.id).ok().cloned();
             let running = self
                 .connectors
-                .get(&connector.id)
+                .get(connector.id.as_str())
                 .is_some_and(Connector::is_running);
             if let (true, Some(before)) = (running, &before)
-                && let Some((field, span)) = identity_change(before, connector)
+                && before.identity != connector.identity
+                && let Some((field, span)) = before.identity.first_change(&connector.identity)
             {
                 errors.push(Diagnostic::error(
                     &connector.file,
@@ -196,16 +196,21 @@ impl Gateway {
                 ));
                 continue;
             }
-            let old_chain = self.connectors.get(&connector.id).map(|c| c.settings());
+            let old_chain = self
+                .connectors
+                .get(connector.id.as_str())
+                .map(|c| c.settings());
             match self
                 .plan_chain(&new, connector, old_chain.as_ref().map(|s| &s.plugins))
                 .await
             {
                 Ok((chain, fresh)) => planned.push(Planned {
                     changed: fresh
-                        || before
-                            .as_ref()
-                            .is_none_or(|b| fingerprint(b) != fingerprint(connector))
+                        || before.as_ref().is_none_or(|b| {
+                            b.identity != connector.identity
+                                || b.behaviour != connector.behaviour
+                                || b.autostart != connector.autostart
+                        })
                         || old_chain
                             .as_ref()
                             .is_some_and(|s| s.plugins.plugins().len() != chain.plugins().len()),
@@ -232,7 +237,7 @@ impl Gateway {
     ) -> Result<(PluginChain, bool), Diagnostic> {
         let mut instances = Vec::new();
         let mut fresh = Vec::new();
-        for plugin in &connector.plugins {
+        for plugin in &connector.behaviour.plugins {
             let at = |message: String| plugin_error(connector, plugin, message);
             let (path, bytes) = read_plugin(config, connector, plugin)?;
             let digest = PluginEngine::digest(&bytes);
@@ -265,7 +270,7 @@ impl Gateway {
                         limits,
                         plugin.grants.clone(),
                     ));
-                    fresh.push((instance.clone(), plugin.span.clone()));
+                    fresh.push((instance.clone(), plugin.file.span()));
                     instance
                 }
             };
@@ -308,7 +313,7 @@ impl Gateway {
         } in planned
         {
             let settings = settings_of(&config, chain);
-            match self.connectors.get(&config.id) {
+            match self.connectors.get(config.id.as_str()) {
                 Some(connector) => {
                     connector.apply(settings);
                     if changed {
@@ -317,10 +322,10 @@ impl Gateway {
                 }
                 None => {
                     let connector = Connector::new(settings, Some(&self.store), false);
-                    self.connectors.insert(config.id.clone(), connector);
+                    self.connectors.insert(config.id.get().clone(), connector);
                     changes.push(format!("connector {}: added", config.id));
                     if config.autostart {
-                        autostart.push(config.id.clone());
+                        autostart.push(config.id.get().clone());
                     }
                 }
             }
@@ -337,83 +342,17 @@ impl Gateway {
 
 /// A connector's running settings from its configuration and chain.
 pub(super) fn settings_of(config: &ConnectorConfig, plugins: PluginChain) -> ConnectorSettings {
+    let behaviour = &config.behaviour;
     ConnectorSettings {
-        id: config.id.clone(),
-        bot_id: config.bot.clone(),
-        conversation_type: config.conversation_type,
-        accessibility: config.accessibility,
-        custom: config.custom.clone(),
-        fallback_skill_id: config.fallback_skill_id.clone(),
-        max_conversations: config.max_conversations,
+        id: config.id.get().clone(),
+        bot_id: config.identity.bot.get().clone(),
+        conversation_type: *config.identity.conversation_type,
+        accessibility: behaviour.accessibility,
+        custom: behaviour.custom.fields.clone(),
+        fallback_skill_id: behaviour.fallback_skill_id.clone(),
+        max_conversations: *behaviour.max_conversations,
         plugins,
     }
-}
-
-/// The first identity field that differs, with where it is in the new file.
-fn identity_change(
-    old: &ConnectorConfig,
-    new: &ConnectorConfig,
-) -> Option<(&'static str, Range<usize>)> {
-    let spans = &new.spans;
-    [
-        ("bot", old.bot != new.bot, &spans.bot),
-        ("account", old.account != new.account, &spans.account),
-        (
-            "agent_user_id",
-            old.agent_user_id != new.agent_user_id,
-            &spans.agent_user_id,
-        ),
-        (
-            "credentials",
-            old.credentials != new.credentials,
-            &spans.credentials,
-        ),
-        ("role", old.role != new.role, &spans.role),
-        (
-            "conversation_type",
-            old.conversation_type != new.conversation_type,
-            &spans.conversation_type,
-        ),
-        (
-            "deploy_to",
-            old.deploy_to != new.deploy_to,
-            &spans.deploy_to,
-        ),
-        (
-            "external_webhook_url",
-            old.external_webhook_url != new.external_webhook_url,
-            &spans.external_webhook_url,
-        ),
-    ]
-    .into_iter()
-    .find(|(_, differs, _)| *differs)
-    .map(|(field, _, span)| (field, span.clone()))
-}
-
-/// Everything of a connector's configuration but where it was written.
-fn fingerprint(c: &ConnectorConfig) -> String {
-    let plugins: Vec<_> = c
-        .plugins
-        .iter()
-        .map(|p| (&p.file, &p.settings, &p.limits, &p.grants))
-        .collect();
-    format!(
-        "{:?}",
-        (
-            &c.bot,
-            &c.account,
-            &c.agent_user_id,
-            c.role,
-            c.conversation_type,
-            c.deploy_to,
-            (&c.fallback_skill_id, &c.external_webhook_url),
-            c.accessibility,
-            c.autostart,
-            c.max_conversations,
-            &c.custom,
-            plugins,
-        )
-    )
 }
 
 /// The parts of switchboard.toml a reload cannot change.
@@ -435,7 +374,7 @@ pub fn plugin_error(
     Diagnostic::error(
         &connector.file,
         &connector.source,
-        plugin.span.clone(),
+        plugin.file.span(),
         message,
     )
 }

@@ -9,23 +9,38 @@
 //! Paths in `switchboard.toml` are relative to the configuration directory.
 //! Secrets (`password`) may instead be named by `password_env`, read from
 //! the environment at load.
+//!
+//! # Layout
+//!
+//! - `schema/`: each file's tables, one module per table, each with the
+//!   shape serde reads and the typed values it becomes.
+//! - [`custom`]: the ten custom fields, declared in one table.
+//! - `located`: [`Located`], a value with its place in its file.
+//! - `together`: the rules that span files.
+//! - `diagnostic`: [`Diagnostic`], `file:line:col: severity: message`.
+//! - `connector_id`: the rule for connector ids.
+//!
+//! Every finding the loader can make has a case in `tests/ui/config/`.
 
 mod connector_id;
-mod custom;
+pub mod custom;
 mod diagnostic;
+mod located;
 mod schema;
+mod together;
 
 pub use connector_id::{BadConnectorId, ConnectorId};
-pub use custom::{CustomFields, TileDisplay, field_names};
+pub use custom::{CustomFields, CustomTable, TileDisplay};
 pub use diagnostic::{Diagnostic, Severity, line_col};
+pub use located::Located;
 pub use schema::{
     AdminConfig, AdminRole, AdminToken, BotConfig, BotKind, CardButton, CardConfig, ClientLimits,
-    ConnectorConfig, ConsumerAuth, ConversationType, DeployTo, GatewayConfig, HubConfig,
-    HubEngagement, HubSkill, HubTls, HubUser, LimitOverrides, LoginCredentials,
-    MAX_CONVERSATIONS_PER_AGENT, PluginConfig, Role, ScriptedAnswer, ScriptedRule, UserKind,
+    ConnectorBehaviour, ConnectorConfig, ConnectorIdentity, ConsumerAuth, ConversationType,
+    DeployTo, GatewayConfig, HubConfig, HubEngagement, HubSkill, HubTls, HubUser, LimitOverrides,
+    LoginCredentials, MAX_CONVERSATIONS_PER_AGENT, PluginConfig, Role, ScriptedAnswer,
+    ScriptedRule, UserKind,
 };
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// A whole configuration directory, parsed and validated.
@@ -136,7 +151,7 @@ pub fn load(dir: &Path) -> Result<Loaded, ConfigErrors> {
     }
 
     if let Some(gateway) = &gateway {
-        check_together(gateway, &connectors, &bots, &mut diagnostics);
+        together::check(gateway, &connectors, &bots, &mut diagnostics);
     }
 
     diagnostics.sort_by_key(|d| !d.is_error());
@@ -178,114 +193,4 @@ fn toml_files(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<(PathBuf, St
             }
         })
         .collect()
-}
-
-/// Rules that span files: unique ids, bots that exist, plugin files that
-/// exist, and the same custom fields on every connector of one bot.
-fn check_together(
-    gateway: &GatewayConfig,
-    connectors: &[(ConnectorConfig, String)],
-    bots: &[(BotConfig, String)],
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    let mut bot_ids: HashMap<&str, &Path> = HashMap::new();
-    for (bot, source) in bots {
-        if let Some(first) = bot_ids.insert(&bot.id, &bot.file) {
-            diagnostics.push(Diagnostic::error(
-                &bot.file,
-                source,
-                bot.spans.id.clone(),
-                format!("bot id `{}` is already used by {}", bot.id, first.display()),
-            ));
-        }
-    }
-    let mut connector_ids: HashMap<&str, &Path> = HashMap::new();
-    let mut agent_users: HashMap<(&str, &str), &str> = HashMap::new();
-    let mut first_of_bot: BTreeMap<&str, &ConnectorConfig> = BTreeMap::new();
-    for (connector, source) in connectors {
-        let at = |span: &std::ops::Range<usize>, message: String| {
-            Diagnostic::error(&connector.file, source, span.clone(), message)
-        };
-        if let Some(first) = connector_ids.insert(&connector.id, &connector.file) {
-            diagnostics.push(at(
-                &connector.spans.id,
-                format!(
-                    "connector id `{}` is already used by {}",
-                    connector.id,
-                    first.display()
-                ),
-            ));
-        }
-        if let Some(other) = agent_users.insert(
-            (&connector.account, &connector.agent_user_id),
-            &connector.id,
-        ) {
-            diagnostics.push(at(
-                &connector.spans.id,
-                format!(
-                    "agent user `{}` is already used by connector `{other}`; a second login would log the first out, \
-                     so each connector needs its own bot user",
-                    connector.agent_user_id
-                ),
-            ));
-        }
-        if !bot_ids.contains_key(connector.bot.as_str()) {
-            let known: Vec<&str> = bot_ids.keys().copied().collect();
-            diagnostics.push(at(
-                &connector.spans.bot,
-                format!(
-                    "no bot `{}` in bots/ (known: {})",
-                    connector.bot,
-                    if known.is_empty() {
-                        "none".into()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-            ));
-        }
-        for plugin in &connector.plugins {
-            if gateway.find_plugin(&plugin.file).is_none() {
-                let searched: Vec<String> = gateway
-                    .plugin_dirs
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect();
-                diagnostics.push(at(
-                    &plugin.span,
-                    format!(
-                        "unknown plugin file `{}` (searched {})",
-                        plugin.file,
-                        searched.join(", ")
-                    ),
-                ));
-            }
-        }
-        match first_of_bot.get(connector.bot.as_str()) {
-            None => {
-                first_of_bot.insert(&connector.bot, connector);
-            }
-            Some(first) => {
-                if let Some((field, mine, theirs)) =
-                    custom::first_difference(&connector.custom, &first.custom)
-                {
-                    let span = connector
-                        .custom_spans
-                        .get(field.as_str())
-                        .cloned()
-                        .unwrap_or_else(|| connector.spans.bot.clone());
-                    diagnostics.push(at(
-                        &span,
-                        format!(
-                            "`{field}` is {mine} here but {theirs} on connector `{}` ({}) of the same bot `{}`; \
-                             connectors of one bot must share their custom fields",
-                            first.id,
-                            first.file.display(),
-                            connector.bot
-                        ),
-                    ));
-                }
-            }
-        }
-    }
 }

@@ -1,0 +1,148 @@
+//! How an agent user logs in: a connector's and a hub user's `password`,
+//! `password_env` or `[api_key]`, secrets read from the environment at load.
+
+use std::ops::Range;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::config::diagnostic::Diagnostic;
+use crate::config::located::Located;
+
+/// How an agent user logs in (LivePerson's login API).
+#[derive(Clone, PartialEq, Eq)]
+pub enum LoginCredentials {
+    /// Username and password. Works; API keys are the documented recommendation.
+    Password(String),
+    /// API key (OAuth1): the documented recommendation for bots.
+    ApiKey {
+        /// `appKey`.
+        app_key: String,
+        /// `secret`.
+        secret: String,
+        /// `accessToken`.
+        access_token: String,
+        /// `accessTokenSecret`.
+        access_token_secret: String,
+    },
+}
+
+impl std::fmt::Debug for LoginCredentials {
+    /// Never prints a secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoginCredentials::Password(_) => f.write_str("Password(<hidden>)"),
+            LoginCredentials::ApiKey { .. } => f.write_str("ApiKey(<hidden>)"),
+        }
+    }
+}
+
+/// The login keys of a connector file or a `[[hub.users]]` entry, as written.
+pub(super) struct RawSecret {
+    pub(super) password: Option<Located<String>>,
+    pub(super) password_env: Option<Located<String>>,
+    pub(super) api_key: Option<Located<RawApiKey>>,
+}
+
+/// An API key; each part is a literal or `{ env = "NAME" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApiKey {
+    app_key: Located<RawSecretValue>,
+    secret: Located<RawSecretValue>,
+    access_token: Located<RawSecretValue>,
+    access_token_secret: Located<RawSecretValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSecretValue {
+    Literal(String),
+    Env { env: String },
+}
+
+/// A secret given as it is, or read from the environment; an unset
+/// variable is reported at the value that names it.
+fn secret_value(
+    value: Located<RawSecretValue>,
+    file: &Path,
+    source: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> String {
+    let span = value.span();
+    match value.into_inner() {
+        RawSecretValue::Literal(text) => text,
+        RawSecretValue::Env { env } => std::env::var(&env).unwrap_or_else(|_| {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                span,
+                format!("environment variable `{env}` is not set"),
+            ));
+            String::new()
+        }),
+    }
+}
+
+impl RawSecret {
+    /// Where the login is written: the key given, or `otherwise`.
+    pub(super) fn span_or(&self, otherwise: Range<usize>) -> Range<usize> {
+        self.password
+            .as_ref()
+            .map(Located::span)
+            .or(self.password_env.as_ref().map(Located::span))
+            .or(self.api_key.as_ref().map(Located::span))
+            .unwrap_or(otherwise)
+    }
+
+    /// The credentials of `what` (`agent user`, `hub user`); exactly one
+    /// way to log in must be given, else the finding is at `span`.
+    pub(super) fn credentials(
+        self,
+        what: &str,
+        file: &Path,
+        source: &str,
+        span: Range<usize>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> LoginCredentials {
+        let given = usize::from(self.password.is_some())
+            + usize::from(self.password_env.is_some())
+            + usize::from(self.api_key.is_some());
+        if given != 1 {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                span,
+                format!(
+                    "the {what} needs exactly one of `password`, `password_env` or `[api_key]`"
+                ),
+            ));
+            return LoginCredentials::Password(String::new());
+        }
+        if let Some(password) = self.password {
+            return LoginCredentials::Password(password.into_inner());
+        }
+        if let Some(var) = self.password_env {
+            return LoginCredentials::Password(std::env::var(var.as_str()).unwrap_or_else(|_| {
+                diagnostics.push(Diagnostic::error(
+                    file,
+                    source,
+                    var.span(),
+                    format!(
+                        "environment variable `{}` (the {what}'s password) is not set",
+                        var.as_str()
+                    ),
+                ));
+                String::new()
+            }));
+        }
+        let key = self.api_key.expect("counted above").into_inner();
+        let mut part = |value| secret_value(value, file, source, diagnostics);
+        LoginCredentials::ApiKey {
+            app_key: part(key.app_key),
+            secret: part(key.secret),
+            access_token: part(key.access_token),
+            access_token_secret: part(key.access_token_secret),
+        }
+    }
+}
