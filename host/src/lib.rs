@@ -10,12 +10,17 @@
 //! # Layout
 //!
 //! Data flows one way: messaging → connector → plugins → bot → plugins →
-//! messaging.
+//! messaging. LivePerson's protocol itself (every frame of both sockets as
+//! a type, and the one WebSocket client) is the workspace's `lp` crate:
+//! the hub, the connector's client, the load generator and the tests all
+//! speak through it. No module imports another that imports it back
+//! (`tests/all/layout.rs` holds that, and the 600-line bound on files).
 //!
 //! - [`config`]: the typed schema of the configuration directory, loading
 //!   and located diagnostics.
-//! - [`plugin`]: the wasmtime runtime: engine, limits, host imports, the
-//!   per-connector plugin chain and its fallbacks.
+//! - [`plugin`]: the wasmtime runtime: engine, the limits and grants the
+//!   configuration states, host imports, the per-connector plugin chain
+//!   and its fallbacks.
 //! - [`ports`]: the traits a connector reaches the outside through
 //!   (`Dialer`, `Session`, `Platform`, `Bot`), the values crossing them and
 //!   a connector's `Status`: where `connector`, `messaging`, `bot` and
@@ -24,13 +29,14 @@
 //!   custom fields' behaviour, status and its Details.
 //! - [`messaging`]: the LivePerson Messaging Agent API client (implements
 //!   `Platform`).
-//! - [`bot`]: bot brains (implement `Bot`); today the scripted bot.
+//! - [`bot`]: bot brains (implement `Bot`): scripted, webhook, Rasa, Bot
+//!   Framework.
 //! - [`hub`]: the embedded messaging platform (agent and consumer sides,
 //!   routing, web chat page).
 //! - [`store`]: durable state in sled.
 //! - [`content`]: outgoing messages and LivePerson's structured-content
 //!   schemas that judge them.
-//! - [`wire`]: the JSON envelopes both WebSocket sides share.
+//! - [`clock`]: milliseconds since the epoch, as LivePerson's timestamps count.
 //! - [`admin`]: the admin API, `/metrics` and the Agent Connectors page.
 //! - [`metrics`]: counters and histograms behind `/metrics`.
 //! - [`consumer`]: a consumer of the hub, typed: what the load generator
@@ -48,6 +54,7 @@
 pub mod admin;
 pub mod app;
 pub mod bot;
+pub mod clock;
 pub mod config;
 pub mod connector;
 pub mod consumer;
@@ -62,4 +69,3 @@ pub mod server;
 pub mod store;
 pub mod tls;
 pub mod validate;
-pub mod wire;

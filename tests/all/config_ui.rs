@@ -52,7 +52,7 @@ fn check_dir(dir: &Path) -> String {
         Err(errors) => errors.0,
     };
     let mut text = lines(&diagnostics).replace(&format!("{}/", dir.display()), "");
-    if let Some(shipped) = switchboard::plugin::shipped_plugin_dir() {
+    if let Some(shipped) = switchboard::config::shipped_plugin_dir() {
         text = text.replace(&shipped.display().to_string(), "$SHIPPED_PLUGINS");
     }
     text

@@ -66,7 +66,7 @@ impl Gateway {
                 ..ReloadReport::default()
             },
         };
-        report.at_ms = crate::wire::now_ms();
+        report.at_ms = crate::clock::now_ms();
         for error in &report.errors {
             tracing::error!("reload refused, nothing applied: {error}");
         }

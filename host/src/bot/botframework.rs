@@ -273,7 +273,7 @@ fn percent_decode(text: &str) -> String {
 
 /// The current time as RFC 3339 UTC, as Activities carry it.
 fn now_rfc3339() -> String {
-    let ms = crate::wire::now_ms();
+    let ms = crate::clock::now_ms();
     let (secs, millis) = (ms / 1000, ms % 1000);
     let (days, rest) = (secs / 86_400, secs % 86_400);
     let (hour, minute, second) = (rest / 3600, rest % 3600 / 60, rest % 60);

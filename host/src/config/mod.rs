@@ -26,6 +26,7 @@ mod connector_id;
 pub mod custom;
 mod diagnostic;
 mod located;
+mod sandbox;
 mod schema;
 mod together;
 
@@ -33,12 +34,13 @@ pub use connector_id::{BadConnectorId, ConnectorId};
 pub use custom::{CustomFields, CustomTable, TileDisplay};
 pub use diagnostic::{Diagnostic, Severity, line_col};
 pub use located::Located;
+pub use sandbox::{Grants, Limits, MAX_PLUGIN_MEMORY_BYTES};
 pub use schema::{
     AdminConfig, AdminRole, AdminToken, BotConfig, BotKind, CardButton, CardConfig, ClientLimits,
     ConnectorBehaviour, ConnectorConfig, ConnectorIdentity, ConsumerAuth, ConversationType,
     DeployTo, GatewayConfig, HubConfig, HubEngagement, HubSkill, HubTls, HubUser, LimitOverrides,
     LoginCredentials, MAX_CONVERSATIONS_PER_AGENT, PluginConfig, Role, ScriptedAnswer,
-    ScriptedRule, UserKind,
+    ScriptedRule, UserKind, shipped_plugin_dir,
 };
 
 use std::path::{Path, PathBuf};

@@ -61,7 +61,7 @@ pub mod wall_clock {
     ) -> Result<S::Ok, S::Error> {
         at.map(|at| {
             let now = Instant::now();
-            let wall = crate::wire::now_ms();
+            let wall = crate::clock::now_ms();
             if at >= now {
                 wall.saturating_add(millis(at - now))
             } else {
@@ -77,7 +77,7 @@ pub mod wall_clock {
     ) -> Result<Option<Instant>, D::Error> {
         let wall: Option<u64> = Option::deserialize(deserializer)?;
         Ok(wall.map(|wall| {
-            let ahead = wall.saturating_sub(crate::wire::now_ms());
+            let ahead = wall.saturating_sub(crate::clock::now_ms());
             Instant::now() + Duration::from_millis(ahead)
         }))
     }

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::clients::ClientKey;
 use super::{BODY_LIMIT, Hub, answer_json, brand_jwt, random_token, too_many};
 use crate::http::{self, Body};
-use crate::wire::now_ms;
+use crate::clock::now_ms;
 
 /// The answer to a signup or an authentication: the consumer's JWT.
 #[derive(Serialize)]

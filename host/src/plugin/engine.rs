@@ -19,15 +19,13 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::PluginError;
 use super::bindings::{Plugin, PluginPre, PluginState};
+use crate::config::MAX_PLUGIN_MEMORY_BYTES;
 
 /// How often the epoch advances; hook deadlines are counted in these ticks.
 pub(super) const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// The most plugin instances (of all connectors) alive at once.
 const MAX_INSTANCES: u32 = 1_000;
-/// The largest linear memory the pooling allocator reserves a slot for;
-/// per-plugin caps (`Limits::memory_bytes`) are at most this.
-pub const MAX_PLUGIN_MEMORY_BYTES: usize = 256 << 20;
 
 /// Compiles and links plugins. Cheap to clone; clones share one engine.
 #[derive(Clone)]

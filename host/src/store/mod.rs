@@ -343,7 +343,7 @@ impl StatusLog {
     /// Appends a change for `connector`.
     pub fn append(&self, connector: &str, status: Status, reason: &str) -> Result<(), sled::Error> {
         let change = StatusChange {
-            at_ms: crate::wire::now_ms(),
+            at_ms: crate::clock::now_ms(),
             status,
             reason: reason.to_owned(),
         };

@@ -9,8 +9,8 @@ use super::admin::{AdminConfig, RawAdmin};
 use super::hub::{HubConfig, RawHub};
 use super::limits::RawLimits;
 use super::parse;
+use crate::config::Limits;
 use crate::config::diagnostic::Diagnostic;
-use crate::plugin::Limits;
 
 /// `switchboard.toml`.
 #[derive(Clone, Debug)]
@@ -113,7 +113,7 @@ pub(in crate::config) fn parse_gateway(
         .filter(|a| a.enabled)
         .and_then(|admin| admin.check(file, source, diagnostics));
     let mut plugin_dirs: Vec<PathBuf> = raw.plugins.dirs.iter().map(|d| dir.join(d)).collect();
-    plugin_dirs.extend(crate::plugin::shipped_plugin_dir());
+    plugin_dirs.extend(shipped_plugin_dir());
     let plugin_limits = raw
         .plugins
         .limits
@@ -128,4 +128,17 @@ pub(in crate::config) fn parse_gateway(
         plugin_limits,
         admin,
     })
+}
+
+/// The shipped plugins' directory, found from the running executable: the
+/// nearest `plugins/` beside it or up to two levels above it
+/// (`target/debug/switchboard` → `target/plugins/`; an installed
+/// `bin/switchboard` → `plugins/` beside `bin/`).
+pub fn shipped_plugin_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .take(3)
+        .map(|dir| dir.join("plugins"))
+        .find(|dir| dir.is_dir())
 }

@@ -13,7 +13,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use super::number_in;
 use crate::config::diagnostic::Diagnostic;
 use crate::config::located::Located;
-use crate::plugin::{Limits, MAX_PLUGIN_MEMORY_BYTES};
+use crate::config::{Limits, MAX_PLUGIN_MEMORY_BYTES};
 
 /// One limit: its key, the numbers it takes, and what a number sets.
 struct LimitKey {

@@ -7,9 +7,9 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::limits::{LimitOverrides, RawLimits};
+use crate::config::Grants;
 use crate::config::diagnostic::Diagnostic;
 use crate::config::located::Located;
-use crate::plugin::Grants;
 
 /// One `[[plugins]]` entry of a connector.
 #[derive(Clone, Debug, PartialEq, Eq)]

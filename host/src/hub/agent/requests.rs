@@ -27,7 +27,7 @@ use crate::hub::state::{
     AgentStateSubscription, Availability, ConversationSubscription, Refusal, Session,
 };
 use crate::hub::{Hub, new_subscription};
-use crate::wire::now_ms;
+use crate::clock::now_ms;
 
 /// What a handler works on: the hub, and the agent connection the request came on.
 pub(super) struct Ctx<'a> {

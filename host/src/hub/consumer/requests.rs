@@ -25,7 +25,7 @@ use super::UNAUTHORIZED;
 use crate::hub::limits;
 use crate::hub::state::{HubState, Outbox, Outgoing, Refusal};
 use crate::hub::{Hub, new_subscription};
-use crate::wire::now_ms;
+use crate::clock::now_ms;
 
 /// What a handler works on: the hub, and the consumer socket the request came on.
 pub(super) struct Ctx<'a> {

@@ -7,7 +7,7 @@ use lp::messaging::{Event, EventRecord, MessagingEventNotification, Originator};
 
 use super::{Conversation, HubState, Refusal, not_logged_in, refuse};
 use crate::hub::limits;
-use crate::wire::now_ms;
+use crate::clock::now_ms;
 
 /// One event of a conversation's history.
 #[derive(Clone, Debug)]

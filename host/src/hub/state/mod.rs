@@ -33,7 +33,7 @@ use super::clients::{ClientKey, Clients};
 use super::consumer_tokens::ConsumerTokens;
 use super::limits;
 use crate::config::HubConfig;
-use crate::wire::now_ms;
+use crate::clock::now_ms;
 
 pub use events::StoredEvent;
 pub use outbox::{Outbox, Outgoing, outbox, write_frames};

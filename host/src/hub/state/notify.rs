@@ -12,7 +12,7 @@ use lp::conversations::{
 use lp::routing::{Ring, RingState, RoutingTask, RoutingTaskNotification};
 
 use super::{Conversation, HubState};
-use crate::wire::now_ms;
+use crate::clock::now_ms;
 
 /// The agent side says a conversation has no time to response set.
 const NO_TTR: i64 = -1;
