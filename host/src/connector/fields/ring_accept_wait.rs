@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::connector::Platform;
+use crate::ports::Platform;
 
 /// Waits `wait`, then accepts `ring_id`.
 pub async fn accept_after_wait(platform: Arc<dyn Platform>, ring_id: String, wait: Duration) {
