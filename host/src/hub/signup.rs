@@ -14,8 +14,8 @@ use tokio::time::Instant;
 
 use super::clients::ClientKey;
 use super::{BODY_LIMIT, Hub, answer_json, brand_jwt, random_token, too_many};
-use crate::http::{self, Body};
 use crate::clock::now_ms;
+use crate::http::{self, Body};
 
 /// The answer to a signup or an authentication: the consumer's JWT.
 #[derive(Serialize)]

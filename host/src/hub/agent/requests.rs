@@ -22,12 +22,12 @@ use lp::{AgentRequest, Incoming, Request};
 use serde_json::Value;
 
 use super::Then;
+use crate::clock::now_ms;
 use crate::hub::limits::{self, HISTORY_PAGE};
 use crate::hub::state::{
     AgentStateSubscription, Availability, ConversationSubscription, Refusal, Session,
 };
 use crate::hub::{Hub, new_subscription};
-use crate::clock::now_ms;
 
 /// What a handler works on: the hub, and the agent connection the request came on.
 pub(super) struct Ctx<'a> {

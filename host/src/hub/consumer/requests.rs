@@ -22,10 +22,10 @@ use lp::{Incoming, Request};
 use tokio::time::Instant;
 
 use super::UNAUTHORIZED;
+use crate::clock::now_ms;
 use crate::hub::limits;
 use crate::hub::state::{HubState, Outbox, Outgoing, Refusal};
 use crate::hub::{Hub, new_subscription};
-use crate::clock::now_ms;
 
 /// What a handler works on: the hub, and the consumer socket the request came on.
 pub(super) struct Ctx<'a> {

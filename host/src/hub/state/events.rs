@@ -6,8 +6,8 @@ use lp::common::Role;
 use lp::messaging::{Event, EventRecord, MessagingEventNotification, Originator};
 
 use super::{Conversation, HubState, Refusal, not_logged_in, refuse};
-use crate::hub::limits;
 use crate::clock::now_ms;
+use crate::hub::limits;
 
 /// One event of a conversation's history.
 #[derive(Clone, Debug)]

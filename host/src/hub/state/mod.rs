@@ -32,8 +32,8 @@ use tokio::time::Instant;
 use super::clients::{ClientKey, Clients};
 use super::consumer_tokens::ConsumerTokens;
 use super::limits;
-use crate::config::HubConfig;
 use crate::clock::now_ms;
+use crate::config::HubConfig;
 
 pub use events::StoredEvent;
 pub use outbox::{Outbox, Outgoing, outbox, write_frames};
