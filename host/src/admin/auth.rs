@@ -5,9 +5,10 @@
 //! stopping at the first difference or the first match, so timing tells
 //! nothing about how much of a guess was right. Secrets are never logged.
 
-use hyper::Request;
+use hyper::{Request, StatusCode};
 use sha2::{Digest, Sha256};
 
+use super::error::ApiError;
 use crate::config::{AdminRole, AdminToken};
 
 /// What a request wants to do, for the role check.
@@ -100,6 +101,40 @@ impl Tokens {
             }
         }
         found
+    }
+}
+
+impl Caller {
+    /// Nothing if the caller's role may do `action`; otherwise the 403
+    /// that names the role it needs.
+    pub(super) fn require(&self, action: Action, production: bool) -> Result<(), ApiError> {
+        if allows(self.role, action, production) {
+            return Ok(());
+        }
+        let needs = match (action, production) {
+            (Action::Read, _) => "viewer",
+            (Action::Change, false) => "bot_developer",
+            (Action::Change, true) => "administrator or bot_status_access (production)",
+            (Action::Operate, _) => "bot_status_access or administrator",
+            (Action::Reload, _) => "administrator",
+        };
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "role {} may not do this; it needs {needs}",
+                role_name(self.role)
+            ),
+        ))
+    }
+}
+
+fn role_name(role: AdminRole) -> &'static str {
+    match role {
+        AdminRole::Viewer => "viewer",
+        AdminRole::BotDeveloper => "bot_developer",
+        AdminRole::BotStatusAccess => "bot_status_access",
+        AdminRole::Administrator => "administrator",
     }
 }
 

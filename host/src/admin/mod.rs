@@ -8,56 +8,53 @@
 //!
 //! Errors have one stable shape:
 //! `{"error": {"status": 404, "code": "unknown_connector", "message": "...", "details": [...]}}`.
+//!
+//! # Layout
+//! - this file: the listener, and each request answered in a fixed order
+//!   (route, token, role, then the route's work);
+//! - `routes`: [`ROUTES`], and a request's method and path resolved to
+//!   the route it asks for and the least role that route needs;
+//! - [`auth`]: bearer tokens, roles and the 403 a missing role answers;
+//! - `connectors`: adding and editing connectors (their JSON bodies,
+//!   checked like connector files) and the connector table's rows;
+//! - `error`: the stable error shape and what each lifecycle error answers;
+//! - `paths`: the server's own folders, kept out of what the API says;
+//! - `metrics`: `/metrics`; [`client`]: the API's client for the CLI;
+//! - `fuzzing`: the fuzz target's entry point.
 
 pub mod auth;
 pub mod client;
+mod connectors;
+mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metrics;
+mod paths;
+mod routes;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
-use crate::app::{Gateway, LifecycleError};
-use crate::config::{AdminConfig, AdminRole, ConnectorId, DeployTo};
+use crate::app::Gateway;
+use crate::config::AdminConfig;
 use crate::http::{self, Body};
-use auth::{Action, Caller, Tokens};
+use auth::{Action, Tokens};
+use connectors::{is_production, summary};
+use error::{ApiError, Handled};
+use paths::ServerPaths;
+pub use routes::ROUTES;
+use routes::Route;
 
 /// The page at `/`.
 const PAGE: &str = include_str!("page.html");
 /// The API's OpenAPI document, served at `/api/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
-
-/// Every route: method and path pattern (`{id}`, `{name}` are segments).
-/// The OpenAPI document lists exactly these (a test checks it).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/api/connectors"),
-    ("POST", "/api/connectors"),
-    ("GET", "/api/connectors/{id}"),
-    ("PUT", "/api/connectors/{id}"),
-    ("DELETE", "/api/connectors/{id}"),
-    ("POST", "/api/connectors/{id}/start"),
-    ("POST", "/api/connectors/{id}/stop"),
-    ("GET", "/api/connectors/{id}/history"),
-    ("GET", "/api/connectors/{id}/plugins"),
-    ("POST", "/api/connectors/{id}/plugins/{name}/reset"),
-    ("GET", "/api/reload"),
-    ("POST", "/api/reload"),
-    ("GET", "/api/openapi.json"),
-    ("GET", "/metrics"),
-    ("GET", "/"),
-];
-
-/// The largest request body the API reads.
-const MAX_BODY: usize = 256 << 10;
 
 /// The admin server's shared state.
 struct Admin {
@@ -76,178 +73,6 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Mutex<Gateway>>, config: 
         async move { admin.handle(request, peer).await }
     })
     .await;
-}
-
-/// An API error in the stable shape.
-struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    details: Vec<String>,
-    /// The methods a 405's path takes, for its `Allow` header.
-    allow: Option<String>,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            details: Vec::new(),
-            allow: None,
-        }
-    }
-
-    fn response(self) -> Response<Body> {
-        let mut error = json!({
-            "status": self.status.as_u16(),
-            "code": self.code,
-            "message": self.message,
-        });
-        if !self.details.is_empty() {
-            error["details"] = json!(self.details);
-        }
-        let mut response = http::json(self.status, &json!({ "error": error }));
-        if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
-            response.headers_mut().insert(hyper::header::ALLOW, allow);
-        }
-        response
-    }
-}
-
-impl From<LifecycleError> for ApiError {
-    fn from(error: LifecycleError) -> Self {
-        let message = error.to_string();
-        let (status, code) = match &error {
-            LifecycleError::Unknown(_) => (StatusCode::NOT_FOUND, "unknown_connector"),
-            LifecycleError::UnknownPlugin { .. } => (StatusCode::NOT_FOUND, "unknown_plugin"),
-            LifecycleError::Exists(_) => (StatusCode::CONFLICT, "connector_exists"),
-            LifecycleError::Running { .. } => (StatusCode::CONFLICT, "connector_running"),
-            LifecycleError::UserTaken { .. } => (StatusCode::CONFLICT, "agent_user_taken"),
-            LifecycleError::NoBot { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_bot"),
-            LifecycleError::Platform { .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "platform_refused")
-            }
-            LifecycleError::BadId(_) => (StatusCode::BAD_REQUEST, "bad_id"),
-            LifecycleError::Closing => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
-            LifecycleError::Write { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "write_failed"),
-            LifecycleError::Refused(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_configuration")
-            }
-        };
-        let details = match error {
-            LifecycleError::Refused(report) => report.errors,
-            _ => Vec::new(),
-        };
-        ApiError {
-            status,
-            code,
-            message,
-            details,
-            allow: None,
-        }
-    }
-}
-
-type Handled = Result<Response<Body>, ApiError>;
-
-/// What a request asks for, once its path, its method and its ids are
-/// known to be right.
-enum Route<'a> {
-    Page,
-    OpenApi,
-    Metrics,
-    List,
-    Add,
-    Show(ConnectorId),
-    Edit(ConnectorId),
-    Delete(ConnectorId),
-    Start(ConnectorId),
-    Stop(ConnectorId),
-    History(ConnectorId),
-    Plugins(ConnectorId),
-    ResetPlugin(ConnectorId, &'a str),
-    ReloadStatus,
-    Reload,
-}
-
-impl<'a> Route<'a> {
-    /// The route of `method` on `segments`. The connector id comes first:
-    /// a path whose id breaks the rule answers 400 `bad_id` whatever else
-    /// is wrong with the request; then an unknown path 404, an unknown
-    /// method 405 with `Allow`.
-    fn resolve(method: &Method, segments: &[&'a str]) -> Result<Route<'a>, ApiError> {
-        let Some(&(_, pattern)) = ROUTES.iter().find(|(_, p)| matches(p, segments)) else {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such route; /api/openapi.json lists them",
-            ));
-        };
-        let id = match pattern.contains("{id}") {
-            true => Some(ConnectorId::parse(segments[2]).map_err(bad_id)?),
-            false => None,
-        };
-        Ok(match (method.as_str(), pattern, id) {
-            ("GET", "/", None) => Route::Page,
-            ("GET", "/api/openapi.json", None) => Route::OpenApi,
-            ("GET", "/metrics", None) => Route::Metrics,
-            ("GET", "/api/connectors", None) => Route::List,
-            ("POST", "/api/connectors", None) => Route::Add,
-            ("GET", "/api/connectors/{id}", Some(id)) => Route::Show(id),
-            ("PUT", "/api/connectors/{id}", Some(id)) => Route::Edit(id),
-            ("DELETE", "/api/connectors/{id}", Some(id)) => Route::Delete(id),
-            ("POST", "/api/connectors/{id}/start", Some(id)) => Route::Start(id),
-            ("POST", "/api/connectors/{id}/stop", Some(id)) => Route::Stop(id),
-            ("GET", "/api/connectors/{id}/history", Some(id)) => Route::History(id),
-            ("GET", "/api/connectors/{id}/plugins", Some(id)) => Route::Plugins(id),
-            ("POST", "/api/connectors/{id}/plugins/{name}/reset", Some(id)) => {
-                Route::ResetPlugin(id, segments[4])
-            }
-            ("GET", "/api/reload", None) => Route::ReloadStatus,
-            ("POST", "/api/reload", None) => Route::Reload,
-            _ => {
-                let allowed: Vec<&str> = ROUTES
-                    .iter()
-                    .filter(|(_, p)| *p == pattern)
-                    .map(|(m, _)| *m)
-                    .collect();
-                let mut error = ApiError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    format!("{method} is not allowed here; {} is", allowed.join(", ")),
-                );
-                error.allow = Some(allowed.join(", "));
-                return Err(error);
-            }
-        })
-    }
-
-    /// The least a caller must be allowed to do for this route: checked
-    /// before anything is looked up or any body read. Changes to
-    /// production connectors need more, checked once that is known.
-    fn least(&self) -> Action {
-        match self {
-            Route::Page
-            | Route::OpenApi
-            | Route::Metrics
-            | Route::List
-            | Route::Show(_)
-            | Route::History(_)
-            | Route::Plugins(_)
-            | Route::ReloadStatus => Action::Read,
-            Route::Add | Route::Edit(_) | Route::Delete(_) | Route::Start(_) | Route::Stop(_) => {
-                Action::Change
-            }
-            Route::ResetPlugin(..) => Action::Operate,
-            Route::Reload => Action::Reload,
-        }
-    }
-}
-
-fn bad_id(error: crate::config::BadConnectorId) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_id", error.to_string())
 }
 
 impl Admin {
@@ -384,296 +209,6 @@ impl Admin {
             }
         }
     }
-
-    /// `POST /api/connectors`: the caller may change demo connectors (checked
-    /// before this); a production one needs more, known once the body is.
-    async fn add(&self, caller: &Caller, request: Request<Incoming>) -> Handled {
-        let body = read_json(request).await?;
-        let id = match body.get("id") {
-            None => return Err(bad_connector("`id` is missing".into())),
-            Some(Value::String(id)) => ConnectorId::parse(id).map_err(bad_id)?,
-            Some(_) => return Err(bad_connector("`id` must be a string".into())),
-        };
-        caller.require(Action::Change, deploys_to_production(&body))?;
-        let config = connector_from_json(&body, &id)?;
-        let mut gateway = self.gateway.lock().await;
-        check_owner(&gateway, caller, &config).await?;
-        gateway.add_connector(config).await?;
-        tracing::info!(connector = %id, owner = %caller.owner, "connector added through the admin API");
-        Ok(http::json(
-            StatusCode::CREATED,
-            &summary(&gateway, id.as_str())?,
-        ))
-    }
-
-    /// `PUT /api/connectors/{id}`: a production connector, or a body that
-    /// makes one, needs more than a demo one. The connector's own side is
-    /// checked before the body is read, the body's after.
-    async fn edit(&self, caller: &Caller, id: &ConnectorId, request: Request<Incoming>) -> Handled {
-        let is_production_now = |gateway: &Gateway| is_production(gateway, id.as_str());
-        caller.require(
-            Action::Change,
-            is_production_now(&*self.gateway.lock().await)?,
-        )?;
-        let body = read_json(request).await?;
-        match body.get("id") {
-            None => {}
-            Some(Value::String(given)) if given == id.as_str() => {}
-            Some(Value::String(given)) => {
-                ConnectorId::parse(given).map_err(bad_id)?;
-                return Err(bad_connector(format!(
-                    "the body's id `{given}` is not the path's `{id}`"
-                )));
-            }
-            Some(_) => return Err(bad_connector("`id` must be a string".into())),
-        }
-        caller.require(Action::Change, deploys_to_production(&body))?;
-        let config = connector_from_json(&body, id)?;
-        let mut gateway = self.gateway.lock().await;
-        // Checked again: it may have changed while the body was read.
-        caller.require(Action::Change, is_production_now(&gateway)?)?;
-        check_owner(&gateway, caller, &config).await?;
-        gateway.edit_connector(config).await?;
-        tracing::info!(connector = %id, owner = %caller.owner, "connector edited through the admin API");
-        Ok(http::json(StatusCode::OK, &summary(&gateway, id.as_str())?))
-    }
-}
-
-/// Adding or editing a connector for a bot user created by another owner
-/// answers 401, as the product documents.
-async fn check_owner(
-    gateway: &Gateway,
-    caller: &Caller,
-    config: &crate::config::ConnectorConfig,
-) -> Result<(), ApiError> {
-    match gateway.bot_user_owner(config).await {
-        Some(owner) if owner != caller.owner => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "not_owner",
-            format!(
-                "bot user `{}` was created by another owner: only they can add or edit its connectors",
-                config.identity.agent_user_id
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-impl Caller {
-    fn require(&self, action: Action, production: bool) -> Result<(), ApiError> {
-        if auth::allows(self.role, action, production) {
-            return Ok(());
-        }
-        let needs = match (action, production) {
-            (Action::Read, _) => "viewer",
-            (Action::Change, false) => "bot_developer",
-            (Action::Change, true) => "administrator or bot_status_access (production)",
-            (Action::Operate, _) => "bot_status_access or administrator",
-            (Action::Reload, _) => "administrator",
-        };
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "role {} may not do this; it needs {needs}",
-                role_name(self.role)
-            ),
-        ))
-    }
-}
-
-fn role_name(role: AdminRole) -> &'static str {
-    match role {
-        AdminRole::Viewer => "viewer",
-        AdminRole::BotDeveloper => "bot_developer",
-        AdminRole::BotStatusAccess => "bot_status_access",
-        AdminRole::Administrator => "administrator",
-    }
-}
-
-fn matches(pattern: &str, segments: &[&str]) -> bool {
-    let parts: Vec<&str> = pattern.trim_matches('/').split('/').collect();
-    parts.len() == segments.len()
-        && parts
-            .iter()
-            .zip(segments)
-            .all(|(p, s)| p.starts_with('{') || p == s)
-}
-
-/// The request's body as JSON: 413 over [`MAX_BODY`] (by its
-/// `Content-Length` before reading, or while reading), 400 if not JSON.
-async fn read_json(request: Request<Incoming>) -> Result<Value, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the body is larger than {} KiB", MAX_BODY >> 10),
-        )
-    };
-    let declared = request
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY as u64) {
-        return Err(too_large());
-    }
-    let bytes = Limited::new(request.into_body(), MAX_BODY)
-        .collect()
-        .await
-        .map_err(|error| {
-            if error.is::<LengthLimitError>() {
-                too_large()
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_body",
-                    "the body could not be read",
-                )
-            }
-        })?
-        .to_bytes();
-    serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_json",
-            format!("the body is not JSON: {e}"),
-        )
-    })
-}
-
-fn bad_connector(message: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_connector", message)
-}
-
-/// Whether a connector document asks for production, read with the same
-/// [`DeployTo`] the file's parser uses (anything else is refused by it
-/// later).
-fn deploys_to_production(body: &Value) -> bool {
-    body.get("deploy_to")
-        .and_then(|value| DeployTo::deserialize(value).ok())
-        == Some(DeployTo::Production)
-}
-
-/// A connector document (the keys of a connector file, as JSON) turned
-/// into the file it will be, checked like one; `id` is already checked
-/// and the body's `id`, if any, is the same.
-fn connector_from_json(
-    body: &Value,
-    id: &ConnectorId,
-) -> Result<crate::config::ConnectorConfig, ApiError> {
-    let mut body = body.clone();
-    let Some(object) = body.as_object_mut() else {
-        return Err(bad_connector(
-            "the body must be a JSON object with the keys of a connector file".into(),
-        ));
-    };
-    object.insert("id".into(), json!(id.as_str()));
-    let text = toml::to_string(&body)
-        .map_err(|e| bad_connector(format!("the connector cannot be written as TOML: {e}")))?;
-    let file = std::path::PathBuf::from(format!("connectors/{id}.toml"));
-    crate::config::connector_from_text(&file, &text).map_err(|errors| {
-        let mut error = ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_configuration",
-            format!("connector `{id}` has errors"),
-        );
-        error.details = errors.0.iter().map(ToString::to_string).collect();
-        error
-    })
-}
-
-/// The server's own folders (the configuration directory, the plugin
-/// folders, the data directory), kept out of what the API says: paths
-/// inside the configuration directory are told relative to it, the others
-/// by their last component (`…/plugins`). The whole paths are in the log.
-struct ServerPaths {
-    /// (folder as text, what it reads as before a `/`, what it reads as alone),
-    /// longest first.
-    hidden: Vec<(String, String, String)>,
-}
-
-impl ServerPaths {
-    fn of(gateway: &Gateway) -> Self {
-        let mut dirs = gateway.watched_dirs().into_iter();
-        let config = dirs.next().unwrap_or_default();
-        let mut hidden = Vec::new();
-        // Relative folders say nothing about the server; their absolute
-        // forms do.
-        let mut hide = |dir: &Path, inside: String, alone: String| {
-            let canonical = dir.canonicalize().ok();
-            for form in std::iter::once(dir).chain(canonical.as_deref()) {
-                let text = form.display().to_string();
-                if form.is_absolute() && text.len() > 1 {
-                    hidden.push((text, inside.clone(), alone.clone()));
-                }
-            }
-        };
-        hide(&config, String::new(), ".".into());
-        for dir in dirs.chain([gateway.data_dir().to_owned()]) {
-            if dir.starts_with(&config) {
-                continue;
-            }
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            hide(&dir, format!("…/{name}/"), format!("…/{name}"));
-        }
-        hidden.sort_by_key(|(text, ..)| std::cmp::Reverse(text.len()));
-        ServerPaths { hidden }
-    }
-
-    /// `text` with every hidden folder replaced where it stands as a whole
-    /// path component.
-    fn hide(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for (dir, inside, alone) in &self.hidden {
-            let mut out = String::with_capacity(text.len());
-            let mut rest = text.as_str();
-            while let Some(at) = rest.find(dir.as_str()) {
-                out.push_str(&rest[..at]);
-                let after = &rest[at + dir.len()..];
-                match after.chars().next() {
-                    Some('/') => {
-                        out.push_str(inside);
-                        rest = &after[1..];
-                    }
-                    Some(c) if c.is_alphanumeric() || "-_.".contains(c) => {
-                        out.push_str(dir);
-                        rest = after;
-                    }
-                    _ => {
-                        out.push_str(alone);
-                        rest = after;
-                    }
-                }
-            }
-            out.push_str(rest);
-            text = out;
-        }
-        text
-    }
-}
-
-fn is_production(gateway: &Gateway, id: &str) -> Result<bool, ApiError> {
-    Ok(*gateway.connector_config(id)?.identity.deploy_to == DeployTo::Production)
-}
-
-/// One row of the connector table.
-fn summary(gateway: &Gateway, id: &str) -> Result<Value, ApiError> {
-    let identity = &gateway.connector_config(id)?.identity;
-    let report = gateway.report(id)?;
-    Ok(json!({
-        "id": id,
-        "bot": identity.bot,
-        "account": identity.account,
-        "agent_user_id": identity.agent_user_id,
-        "conversation_type": identity.conversation_type,
-        "deploy_to": identity.deploy_to,
-        "status": report.status,
-        "running": gateway.is_running(id),
-        "conversations": report.conversations,
-    }))
 }
 
 /// The last reload's outcome; its findings name files relative to the
@@ -696,54 +231,4 @@ fn reload_status(gateway: &Gateway) -> Value {
         "refused": gateway.reloads_refused(),
         "compiles": gateway.compile_stats(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_paths_are_told_relative_to_the_configuration_or_by_their_last_name() {
-        let paths = ServerPaths {
-            hidden: vec![
-                ("/srv/gw/config".into(), String::new(), ".".into()),
-                (
-                    "/opt/plugins".into(),
-                    "…/plugins/".into(),
-                    "…/plugins".into(),
-                ),
-            ],
-        };
-        assert_eq!(
-            paths.hide("/srv/gw/config/connectors/a.toml:1:6: error: unknown plugin file `x.wasm` (searched /opt/plugins, /srv/gw/config/plugins)"),
-            "connectors/a.toml:1:6: error: unknown plugin file `x.wasm` (searched …/plugins, plugins)"
-        );
-        assert_eq!(paths.hide("/srv/gw/config: fuel"), ".: fuel");
-        assert_eq!(
-            paths.hide("/srv/gw/configs/a and /opt/plugins-old"),
-            "/srv/gw/configs/a and /opt/plugins-old",
-            "only whole path components"
-        );
-    }
-}
-
-/// Entry points for `cargo fuzz` (`fuzz/fuzz_targets/admin_bodies.rs`) and
-/// the seed test: the admin API's connector documents, taken the way the
-/// API takes them once the caller may send one. None may panic.
-#[doc(hidden)]
-pub mod fuzzing {
-    /// A body of `POST /api/connectors` or `PUT /api/connectors/{id}`.
-    pub fn connector_body(data: &[u8]) {
-        let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else {
-            return;
-        };
-        let _ = super::deploys_to_production(&body);
-        let id = body
-            .get("id")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("fuzz");
-        if let Ok(id) = crate::config::ConnectorId::parse(id) {
-            let _ = super::connector_from_json(&body, &id);
-        }
-    }
 }
