@@ -15,6 +15,7 @@ mod hostile;
 mod hostile_consumers;
 mod hub;
 mod interop;
+mod layout;
 mod lifecycle;
 mod plugins;
 mod readme;
