@@ -152,7 +152,7 @@ fn capacity_above_999_and_a_shared_agent_user_are_refused_and_password_login_is_
         "{output}"
     );
     assert!(
-        output.contains("c.toml:5:12: warning: password login works, but API-key login"),
+        output.contains("c.toml:5:12: warning: password login works, but LivePerson asks bot users to log in with OAuth2"),
         "{output}"
     );
 }

@@ -120,6 +120,7 @@ fn users(config: &HubConfig) -> Vec<User<'_>> {
             max_async_chats: u.max_conversations,
             created_by: u.created_by.as_deref(),
             login_method: match u.credentials {
+                LoginCredentials::OAuth2 { .. } => "oauth2",
                 LoginCredentials::Password(_) => "password",
                 LoginCredentials::ApiKey { .. } => "apiKey",
             },

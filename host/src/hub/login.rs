@@ -51,6 +51,18 @@ struct Refreshed {}
 impl Login {
     fn matches(&self, credentials: &LoginCredentials) -> bool {
         match credentials {
+            // Bots send their OAuth2 client credentials in the API-key
+            // fields, with "dummy" for the OAuth1 tokens, as LivePerson
+            // documents the body.
+            LoginCredentials::OAuth2 {
+                client_id,
+                client_secret,
+            } => {
+                self.app_key == *client_id
+                    && self.secret == *client_secret
+                    && self.access_token == "dummy"
+                    && self.access_token_secret == "dummy"
+            }
             LoginCredentials::Password(password) => self.password == *password,
             LoginCredentials::ApiKey {
                 app_key,

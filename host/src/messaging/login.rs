@@ -41,6 +41,13 @@ pub(super) async fn login(
         credentials.http()
     );
     let body = match &credentials.login {
+        LoginCredentials::OAuth2 {
+            client_id,
+            client_secret,
+        } => json!({
+            "username": credentials.username, "appKey": client_id, "secret": client_secret,
+            "accessToken": "dummy", "accessTokenSecret": "dummy",
+        }),
         LoginCredentials::Password(password) => {
             json!({"username": credentials.username, "password": password})
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::credentials::{LoginCredentials, RawApiKey, RawSecret};
+use super::credentials::{LoginCredentials, RawApiKey, RawOAuth2, RawSecret};
 use super::parse;
 use super::plugin::{PluginConfig, RawPluginEntry};
 use crate::config::connector_id::ConnectorId;
@@ -109,7 +109,7 @@ identity! {
     account: String,
     /// Login name of the bot agent user.
     agent_user_id: String,
-    /// How the agent user logs in (`password`, `password_env` or `[api_key]`).
+    /// How the agent user logs in (`[oauth2]`, `[api_key]`, `password` or `password_env`).
     credentials: LoginCredentials,
     /// Agent or manager.
     role: Role,
@@ -150,6 +150,8 @@ struct RawConnector {
     password_env: Option<Located<String>>,
     #[serde(default)]
     api_key: Option<Located<RawApiKey>>,
+    #[serde(default)]
+    oauth2: Option<Located<RawOAuth2>>,
     #[serde(default)]
     max_conversations: Option<Located<u32>>,
     #[serde(default)]
@@ -220,7 +222,15 @@ pub(in crate::config) fn parse_connector(
             file,
             source,
             password.span(),
-            "password login works, but API-key login (`[api_key]`) is the documented recommendation for bot users",
+            "password login works, but LivePerson asks bot users to log in with OAuth2 client credentials (`[oauth2]`)",
+        ));
+    }
+    if let Some(key) = &raw.api_key {
+        diagnostics.push(Diagnostic::warning(
+            file,
+            source,
+            key.span(),
+            "OAuth1 API-key login for bots reached its end of life at LivePerson on 30 April 2026: log in with OAuth2 client credentials (`[oauth2] client_id, client_secret`)",
         ));
     }
     let max_conversations = max_conversations(
@@ -234,6 +244,7 @@ pub(in crate::config) fn parse_connector(
         password: raw.password,
         password_env: raw.password_env,
         api_key: raw.api_key,
+        oauth2: raw.oauth2,
     };
     let credentials_at = secret.span_or(id_span.clone());
     let credentials = secret.credentials(

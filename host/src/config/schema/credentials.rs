@@ -1,5 +1,7 @@
-//! How an agent user logs in: a connector's and a hub user's `password`,
-//! `password_env` or `[api_key]`, secrets read from the environment at load.
+//! How an agent user logs in: a connector's and a hub user's `[oauth2]`
+//! client credentials (what LivePerson asks of bots since OAuth1 login
+//! ended on 30 April 2026), `[api_key]` (OAuth1), `password` or
+//! `password_env`; secrets read from the environment at load.
 
 use std::ops::Range;
 use std::path::Path;
@@ -12,9 +14,18 @@ use crate::config::located::Located;
 /// How an agent user logs in (LivePerson's login API).
 #[derive(Clone, PartialEq, Eq)]
 pub enum LoginCredentials {
-    /// Username and password. Works; API keys are the documented recommendation.
+    /// OAuth2 client credentials: how LivePerson's bots log in. They travel
+    /// in the login API's API-key fields (`appKey`, `secret`, with
+    /// `accessToken` and `accessTokenSecret` set to "dummy").
+    OAuth2 {
+        /// The client id.
+        client_id: String,
+        /// The client secret.
+        client_secret: String,
+    },
+    /// Username and password. Works; LivePerson asks bots for OAuth2.
     Password(String),
-    /// API key (OAuth1): the documented recommendation for bots.
+    /// API key (OAuth1): ended at LivePerson for bots on 30 April 2026.
     ApiKey {
         /// `appKey`.
         app_key: String,
@@ -31,6 +42,7 @@ impl std::fmt::Debug for LoginCredentials {
     /// Never prints a secret.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            LoginCredentials::OAuth2 { .. } => f.write_str("OAuth2(<hidden>)"),
             LoginCredentials::Password(_) => f.write_str("Password(<hidden>)"),
             LoginCredentials::ApiKey { .. } => f.write_str("ApiKey(<hidden>)"),
         }
@@ -42,6 +54,15 @@ pub(super) struct RawSecret {
     pub(super) password: Option<Located<String>>,
     pub(super) password_env: Option<Located<String>>,
     pub(super) api_key: Option<Located<RawApiKey>>,
+    pub(super) oauth2: Option<Located<RawOAuth2>>,
+}
+
+/// OAuth2 client credentials; each part is a literal or `{ env = "NAME" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOAuth2 {
+    client_id: Located<RawSecretValue>,
+    client_secret: Located<RawSecretValue>,
 }
 
 /// An API key; each part is a literal or `{ env = "NAME" }`.
@@ -92,6 +113,7 @@ impl RawSecret {
             .map(Located::span)
             .or(self.password_env.as_ref().map(Located::span))
             .or(self.api_key.as_ref().map(Located::span))
+            .or(self.oauth2.as_ref().map(Located::span))
             .unwrap_or(otherwise)
     }
 
@@ -107,14 +129,15 @@ impl RawSecret {
     ) -> LoginCredentials {
         let given = usize::from(self.password.is_some())
             + usize::from(self.password_env.is_some())
-            + usize::from(self.api_key.is_some());
+            + usize::from(self.api_key.is_some())
+            + usize::from(self.oauth2.is_some());
         if given != 1 {
             diagnostics.push(Diagnostic::error(
                 file,
                 source,
                 span,
                 format!(
-                    "the {what} needs exactly one of `password`, `password_env` or `[api_key]`"
+                    "the {what} needs exactly one of `[oauth2]`, `[api_key]`, `password` or `password_env`"
                 ),
             ));
             return LoginCredentials::Password(String::new());
@@ -136,8 +159,15 @@ impl RawSecret {
                 String::new()
             }));
         }
-        let key = self.api_key.expect("counted above").into_inner();
         let mut part = |value| secret_value(value, file, source, diagnostics);
+        if let Some(oauth2) = self.oauth2 {
+            let oauth2 = oauth2.into_inner();
+            return LoginCredentials::OAuth2 {
+                client_id: part(oauth2.client_id),
+                client_secret: part(oauth2.client_secret),
+            };
+        }
+        let key = self.api_key.expect("counted above").into_inner();
         LoginCredentials::ApiKey {
             app_key: part(key.app_key),
             secret: part(key.secret),

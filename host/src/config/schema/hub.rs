@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::connector::{DEFAULT_MAX_CONVERSATIONS, max_conversations};
-use super::credentials::{RawApiKey, RawSecret};
+use super::credentials::{RawApiKey, RawOAuth2, RawSecret};
 use super::hub_access::{ClientLimits, ConsumerAuth, RawClients, RawConsumerAuth};
 use super::{LoginCredentials, parse_listen, yes};
 use crate::config::diagnostic::Diagnostic;
@@ -170,6 +170,8 @@ struct RawUser {
     #[serde(default)]
     api_key: Option<Located<RawApiKey>>,
     #[serde(default)]
+    oauth2: Option<Located<RawOAuth2>>,
+    #[serde(default)]
     skills: Vec<Located<String>>,
     #[serde(default)]
     max_conversations: Option<Located<u32>>,
@@ -314,6 +316,7 @@ impl RawUser {
             password: self.password,
             password_env: self.password_env,
             api_key: self.api_key,
+            oauth2: self.oauth2,
         };
         let credentials =
             secret.credentials("hub user", file, source, self.login.span(), diagnostics);
