@@ -13,7 +13,6 @@ use lp::client::{Arrived, ClientError, Connection, Inbox, Options, Received};
 use lp::common::{ChannelType, Role};
 use lp::connection::{ClientProperties, ConsumerAuthentication, Feature, Header, InitConnection};
 use lp::conversations::{ConsumerRequestConversation, ConversationState, SubscribeExConversations};
-use lp::fields::{ConversationField, ConversationStateField, UpdateConversationField};
 use lp::kind::Consumer;
 use lp::messaging::{ContentEvent, Event, EventRecord, PublishEvent, SubscribeMessagingEvents};
 
@@ -95,16 +94,9 @@ impl ConsumerClient {
             }),
             Header::ConsumerAuthentication(ConsumerAuthentication { jwt: jwt.clone() }),
         ];
-        let init = connection
-            .exchange(&InitConnection {}, &headers, &[])
+        connection
+            .request_with(&InitConnection {}, &headers, &[])
             .await?;
-        if let Some(refusal) = init.error() {
-            return Err(ClientError::Refused {
-                kind: "InitConnection".into(),
-                refusal,
-            }
-            .into());
-        }
         connection
             .request(&SubscribeExConversations {
                 conv_state: vec![ConversationState::Open, ConversationState::Close],
@@ -178,23 +170,6 @@ pub async fn say(
     let mut publish = PublishEvent::new(conversation, Event::Content(ContentEvent::text(text)));
     publish.conversation_id = Some(conversation.into());
     Ok(connection.request(&publish).await?.sequence)
-}
-
-/// Closes `conversation`.
-pub async fn close_conversation(
-    connection: &Connection<Consumer>,
-    conversation: &str,
-) -> Result<(), ConsumerError> {
-    let close = ConversationField::State(ConversationStateField {
-        conversation_state: ConversationState::Close,
-    });
-    connection
-        .request(&UpdateConversationField {
-            conversation_id: conversation.into(),
-            conversation_field: vec![close],
-        })
-        .await?;
-    Ok(())
 }
 
 /// The events an agent published, among what arrived.

@@ -137,7 +137,16 @@ impl<S: ClientSide> Inbox<S> {
 
 /// The requests waiting for their responses, by id; `None` once the
 /// socket has ended (so a request sent after cannot wait for ever).
-type Waiters = Arc<Mutex<Option<HashMap<String, oneshot::Sender<ResponseFrame>>>>>;
+type Waiters = Arc<Mutex<Option<HashMap<String, oneshot::Sender<Answered>>>>>;
+
+/// A response as it came on the wire, and read.
+#[derive(Clone, Debug)]
+pub struct Answered {
+    /// The frame's text.
+    pub text: String,
+    /// The frame, read.
+    pub response: ResponseFrame,
+}
 
 /// One socket of side `S`. Dropping it ends both of its tasks.
 pub struct Connection<S: ClientSide> {
@@ -163,8 +172,9 @@ pub struct Options {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// The largest frame and message read; a larger one ends the socket.
     pub max_frame_bytes: Option<usize>,
-    /// Offer permessage-deflate (as LivePerson's SDK does).
-    pub compress: bool,
+    /// Send each frame at once (TCP_NODELAY): without it, Nagle's
+    /// algorithm and delayed ACKs can hold a small frame back for 40 ms.
+    pub nodelay: bool,
 }
 
 impl<S: ClientSide> Connection<S> {
@@ -182,7 +192,7 @@ impl<S: ClientSide> Connection<S> {
         let opened = tokio_tungstenite::connect_async_tls_with_config(
             url,
             config,
-            options.compress,
+            options.nodelay,
             connector,
         )
         .await;
@@ -254,7 +264,7 @@ impl<S: ClientSide> Connection<S> {
                         });
                         match waiter {
                             Some(waiter) => {
-                                let _ = waiter.send(response);
+                                let _ = waiter.send(Answered { text, response });
                                 continue;
                             }
                             None => Ok(Received::Response(response)),
@@ -292,7 +302,17 @@ impl<S: ClientSide> Connection<S> {
 
     /// Sends `body` and waits for its success response, typed.
     pub async fn request<R: Request<S>>(&self, body: &R) -> Result<R::Response, ClientError> {
-        let response = self.exchange(body, &[], &[]).await?;
+        self.request_with(body, &[], &[]).await
+    }
+
+    /// [`Connection::request`] with `headers` and `metadata`.
+    pub async fn request_with<R: Request<S>>(
+        &self,
+        body: &R,
+        headers: &[Header],
+        metadata: &[Metadata],
+    ) -> Result<R::Response, ClientError> {
+        let response = self.exchange(body, headers, metadata).await?;
         match response.error() {
             Some(refusal) => Err(ClientError::Refused {
                 kind: R::KIND.to_owned(),
@@ -323,6 +343,11 @@ impl<S: ClientSide> Connection<S> {
         id: &str,
         text: String,
     ) -> Result<ResponseFrame, ClientError> {
+        Ok(self.exchange_raw(id, text).await?.response)
+    }
+
+    /// [`Connection::exchange_text`], with the response's text as it came.
+    pub async fn exchange_raw(&self, id: &str, text: String) -> Result<Answered, ClientError> {
         let (done, answer) = oneshot::channel();
         match self.waiters.lock().expect("not poisoned").as_mut() {
             Some(waiters) => waiters.insert(id.to_owned(), done),
@@ -361,11 +386,6 @@ impl<S: ClientSide> Connection<S> {
     /// A request id no other request of this connection has.
     pub fn next_id(&self) -> String {
         self.next_id.fetch_add(1, Ordering::Relaxed).to_string()
-    }
-
-    /// True once the socket has ended.
-    pub fn is_closed(&self) -> bool {
-        self.tasks[1].is_finished()
     }
 }
 

@@ -202,10 +202,56 @@ where
     }
 }
 
+/// Reads a list a client receives, keeping the items that read and
+/// dropping those that do not: one odd item from a peer (a ring, a change,
+/// a history event) must not cost the others. Absent or `null` is empty.
+pub(crate) fn lenient_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(
+        match Option::<serde_json::Value>::deserialize(deserializer)? {
+            Some(serde_json::Value::Array(items)) => items
+                .into_iter()
+                .filter_map(|item| serde_json::from_value(item).ok())
+                .collect(),
+            _ => Vec::new(),
+        },
+    )
+}
+
+/// Reads an optional value nobody relies on: one that does not read is
+/// `None`, not an error that loses the frame around it.
+pub(crate) fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(Option::<serde_json::Value>::deserialize(deserializer)?
+        .and_then(|value| serde_json::from_value(value).ok()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn lenient_lists_keep_the_items_that_read() {
+        #[derive(serde::Deserialize)]
+        struct Holder {
+            #[serde(default, deserialize_with = "lenient_list")]
+            items: Vec<u32>,
+            #[serde(default, deserialize_with = "lenient")]
+            weight: Option<u32>,
+        }
+        let held: Holder =
+            serde_json::from_value(json!({"items": [1, "two", 3], "weight": 0.5})).unwrap();
+        assert_eq!((held.items, held.weight), (vec![1, 3], None));
+        let held: Holder = serde_json::from_value(json!({"items": null})).unwrap();
+        assert!(held.items.is_empty());
+    }
 
     #[test]
     fn ids_sent_as_numbers_read_as_text_and_write_as_text() {

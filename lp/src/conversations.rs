@@ -62,6 +62,7 @@ pub struct ExConversationChangeNotification {
     pub subscription_id: Option<SubscriptionId>,
     /// The changes; a DELETE means the conversation left the
     /// subscription's view (closed, transferred away, agent removed).
+    #[serde(default, deserialize_with = "crate::common::lenient_list")]
     pub changes: Vec<Change<ConversationChange>>,
 }
 
@@ -75,6 +76,7 @@ pub struct ConversationChange {
     #[serde(
         rename = "effectiveTTR",
         default,
+        deserialize_with = "crate::common::lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub effective_ttr: Option<i64>,
@@ -96,10 +98,18 @@ pub struct ConversationDetails {
     /// OPEN or CLOSE.
     pub state: ConversationState,
     /// Its stage (as `state` on the hub).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub stage: Option<ConversationState>,
     /// When it started, in milliseconds since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_ts: Option<u64>,
     /// Who takes part.
     #[serde(default)]
@@ -108,20 +118,37 @@ pub struct ConversationDetails {
     #[serde(
         rename = "participantsPId",
         default,
+        deserialize_with = "crate::common::lenient",
         skip_serializing_if = "Option::is_none"
     )]
     pub participants_pid: Option<BTreeMap<Role, Vec<ParticipantId>>>,
     /// Its dialogs; the MAIN one has the conversation's id.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::lenient_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub dialogs: Vec<Dialog>,
     /// Who closed it, once closed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub close_reason: Option<CloseReason>,
     /// Who closed it, as the consumer side also says.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub closed_by: Option<CloseReason>,
     /// Its time to response setting.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ttr: Option<Ttr>,
 }
 

@@ -163,8 +163,20 @@ struct RawFrame {
     code: Option<u16>,
     #[serde(default)]
     body: Value,
-    headers: Option<Vec<Header>>,
-    metadata: Option<Vec<Metadata>>,
+    /// Read only on requests: a response or notification is not lost
+    /// over a header it never needed.
+    #[serde(default)]
+    headers: Value,
+    #[serde(default)]
+    metadata: Value,
+}
+
+/// A request's `headers` or `metadata`: absent is none.
+fn listed<T: serde::de::DeserializeOwned>(value: Value) -> Result<Vec<T>, serde_json::Error> {
+    match value {
+        Value::Null => Ok(Vec::new()),
+        listed => serde_json::from_value(listed),
+    }
 }
 
 fn id_text(id: &Value) -> Option<String> {
@@ -212,12 +224,19 @@ impl<Q: RequestSet, N: NotificationSet> Frame<Q, N> {
                         });
                     }
                 };
+                let bad = |what: &str, e: serde_json::Error| FrameError::BadBody {
+                    kind: kind.clone(),
+                    reason: format!("{what}: {e}"),
+                    id: Some(id.clone()),
+                };
+                let headers = listed::<Header>(raw.headers).map_err(|e| bad("headers", e))?;
+                let metadata = listed::<Metadata>(raw.metadata).map_err(|e| bad("metadata", e))?;
                 Ok(Frame::Request(Incoming {
                     id,
                     kind,
                     request,
-                    headers: raw.headers.unwrap_or_default(),
-                    metadata: raw.metadata.unwrap_or_default(),
+                    headers,
+                    metadata,
                 }))
             }
             Some("resp") => Ok(Frame::Response(ResponseFrame {

@@ -76,11 +76,25 @@ impl PublishEvent {
 
 /// The answer to [`PublishEvent`]: the event's sequence in its dialog
 /// (0 for chat states, which are not kept).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Published {
     /// Its sequence.
-    #[serde(default)]
     pub sequence: u64,
+}
+
+impl<'de> Deserialize<'de> for Published {
+    /// Any answer reads: one without a readable `sequence` (no body, `null`,
+    /// a platform's own shape) is sequence 0, as for a chat state. A
+    /// publish that was accepted is not failed over its answer's shape.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let body = Option::<Value>::deserialize(deserializer)?;
+        let sequence = body
+            .as_ref()
+            .and_then(|body| body.get("sequence"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        Ok(Published { sequence })
+    }
 }
 
 string_enum!(
@@ -285,11 +299,13 @@ pub struct EventRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence: Option<u64>,
     /// Its dialog.
+    #[serde(default)]
     pub dialog_id: DialogId,
     /// Its conversation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<ConversationId>,
     /// Who sent it: account-qualified on the agent side, a pid on the consumer side.
+    #[serde(default)]
     pub originator_id: ParticipantId,
     /// The sender's pid (agent side; the official agent SDK needs it).
     #[serde(
@@ -302,6 +318,7 @@ pub struct EventRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub originator_metadata: Option<Originator>,
     /// When the platform received it, in milliseconds since the Unix epoch.
+    #[serde(default)]
     pub server_timestamp: u64,
     /// The event.
     pub event: Event,
@@ -309,7 +326,11 @@ pub struct EventRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_audience: Option<MessageAudience>,
     /// Its metadata.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::lenient_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub metadata: Vec<Metadata>,
 }
 
@@ -337,6 +358,7 @@ pub struct MessagingEventNotification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dialog_id: Option<DialogId>,
     /// The events.
+    #[serde(default, deserialize_with = "crate::common::lenient_list")]
     pub changes: Vec<EventRecord>,
 }
 
@@ -355,6 +377,19 @@ mod tests {
 
     fn json_of(text: &str) -> Value {
         serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn any_answer_to_a_publish_reads_with_sequence_zero_when_it_has_none() {
+        for (body, sequence) in [
+            (json!({"sequence": 4}), 4),
+            (json!(null), 0),
+            (json!("OK"), 0),
+            (json!({}), 0),
+        ] {
+            let published: Published = serde_json::from_value(body).unwrap();
+            assert_eq!(published.sequence, sequence);
+        }
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub struct RoutingTaskNotification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_id: Option<SubscriptionId>,
     /// The tasks that changed.
+    #[serde(default, deserialize_with = "crate::common::lenient_list")]
     pub changes: Vec<Change<RoutingTask>>,
 }
 
@@ -83,7 +84,11 @@ pub struct RoutingTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skill_id: Option<SkillId>,
     /// Its rings to this agent.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::lenient_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub rings_details: Vec<Ring>,
 }
 
@@ -94,15 +99,27 @@ pub struct Ring {
     /// The ring, to answer with [`UpdateRingState`].
     pub ring_id: RingId,
     /// How long it rings, in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ring_expiration: Option<u64>,
     /// When it stops ringing, in milliseconds since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ring_expiration_ts: Option<u64>,
     /// Its state; only WAITING rings can be answered.
     pub ring_state: RingState,
     /// Its weight among the agent's rings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub weight: Option<u32>,
 }
 

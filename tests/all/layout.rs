@@ -55,21 +55,53 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
                 .iter()
                 .map(|f| std::fs::read_to_string(f).unwrap())
                 .collect();
+            let named = named_modules(&text);
             let uses = names
                 .iter()
-                .filter(|other| *other != module)
-                .filter(|other| {
-                    text.match_indices(&format!("crate::{other}"))
-                        .any(|(at, found)| {
-                            let next = text[at + found.len()..].chars().next();
-                            !next.is_some_and(|c| c.is_alphanumeric() || c == '_')
-                        })
-                })
+                .filter(|other| *other != module && named.contains(*other))
                 .cloned()
                 .collect();
             (module.clone(), uses)
         })
         .collect()
+}
+
+/// The top-level modules `text` names through `crate::`: `crate::name`
+/// and every first segment inside a `crate::{..}` group.
+fn named_modules(text: &str) -> BTreeSet<String> {
+    let ident = |rest: &str| -> String {
+        rest.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut named = BTreeSet::new();
+    for (at, found) in text.match_indices("crate::") {
+        let rest = &text[at + found.len()..];
+        match rest.strip_prefix('{') {
+            Some(group) => {
+                // Top-level items of the group: split at commas outside braces.
+                let mut depth = 0;
+                let mut start = true;
+                for (i, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => start = true,
+                        c if start && !c.is_whitespace() => {
+                            named.insert(ident(&group[i..]));
+                            start = false;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            None => {
+                named.insert(ident(rest));
+            }
+        }
+    }
+    named
 }
 
 /// A cycle through `start`, if there is one: the modules along it.
@@ -99,6 +131,14 @@ fn cycle_from(graph: &BTreeMap<String, BTreeSet<String>>, start: &str) -> Option
         false
     }
     walk(graph, start, &mut path, &mut seen).then_some(path)
+}
+
+#[test]
+fn imports_in_groups_are_seen_too() {
+    let named =
+        named_modules("use crate::{app::Gateway, config::{self, Config}};\nuse crate::ports::Bot;");
+    let expected: BTreeSet<String> = ["app", "config", "ports"].map(String::from).into();
+    assert_eq!(named, expected);
 }
 
 #[test]

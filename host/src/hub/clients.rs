@@ -117,13 +117,15 @@ impl Clients {
             bucket.tokens -= 1.0;
             return Ok(());
         }
+        // Whole seconds, rounded up: what `Retry-After` says, and the message.
         let wait = Duration::from_secs_f64((1.0 - bucket.tokens) / per_second);
+        let wait = Duration::from_secs(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
         Err(OverLimit {
             message: format!(
                 "client {client} signed up {} times in the last minute, the most a client may; \
                  try again in {} s",
                 self.limits.signups_per_minute,
-                wait.as_secs() + 1
+                wait.as_secs()
             ),
             retry_after: Some(wait),
         })
@@ -161,6 +163,7 @@ impl Clients {
 
     /// How many clients the tables remember (signup buckets, sockets and
     /// conversations together), for tests of the bound.
+    #[cfg(test)]
     pub fn remembered(&self) -> usize {
         self.signups.len() + self.sockets.len() + self.conversations.len()
     }

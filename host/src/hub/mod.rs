@@ -361,10 +361,9 @@ impl Hub {
 fn too_many(over: OverLimit) -> Response<Body> {
     let mut response = http::error(StatusCode::TOO_MANY_REQUESTS, over.message);
     if let Some(wait) = over.retry_after {
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         response
             .headers_mut()
-            .insert(hyper::header::RETRY_AFTER, seconds.into());
+            .insert(hyper::header::RETRY_AFTER, wait.as_secs().into());
     }
     response
 }

@@ -314,15 +314,24 @@ impl Platform for AgentConnection {
             let mut past = Vec::new();
             let mut newer_than = 0;
             loop {
-                let records = self
-                    .request(QueryMessages {
-                        dialog_id: conversation_id.into(),
-                        newer_than_sequence: Some(newer_than),
-                        max_quantity: Some(HISTORY_PAGE),
-                    })
-                    .await?;
-                let full = records.len() >= HISTORY_PAGE as usize;
-                let page = self.past_events(records);
+                let query = QueryMessages {
+                    dialog_id: conversation_id.into(),
+                    newer_than_sequence: Some(newer_than),
+                    max_quantity: Some(HISTORY_PAGE),
+                };
+                // Each event is read on its own: one the connector cannot
+                // read is skipped, not the whole history.
+                let items: Vec<serde_json::Value> =
+                    self.exchange(&query).await?.decode().unwrap_or_default();
+                let full = items.len() >= HISTORY_PAGE as usize;
+                let records = items.into_iter().filter_map(|item| {
+                    serde_json::from_value::<EventRecord>(item)
+                        .inspect_err(|error| {
+                            tracing::warn!(conversation = conversation_id, %error, "a history event that does not read is skipped");
+                        })
+                        .ok()
+                });
+                let page = self.past_events(records.collect());
                 // A full page may have a next one; progress guards the loop.
                 let next = page
                     .last()

@@ -58,9 +58,19 @@ fn rings(task: RoutingTask) -> Vec<PlatformEvent> {
 
 fn conversation(change: ChangeType, result: ConversationChange, agent_id: &str) -> PlatformEvent {
     let conversation_id: String = result.conv_id.into();
-    let details = match (change, result.conversation_details) {
-        (ChangeType::Upsert, Some(details)) => details,
-        _ => return PlatformEvent::ConversationGone { conversation_id },
+    if change != ChangeType::Upsert {
+        return PlatformEvent::ConversationGone { conversation_id };
+    }
+    // An UPSERT without details says nothing of the conversation but that
+    // it changed: it is taken as not open and not this agent's.
+    let Some(details) = result.conversation_details else {
+        return PlatformEvent::ConversationUpsert {
+            conversation_id,
+            skill_id: None,
+            consumer_id: String::new(),
+            open: false,
+            assigned_to_me: false,
+        };
     };
     let consumer_id = details
         .participants
@@ -78,8 +88,13 @@ fn conversation(change: ChangeType, result: ConversationChange, agent_id: &str) 
 
 fn live_event(record: EventRecord) -> PlatformEvent {
     let from_consumer = record.role() == Some(&Role::Consumer);
+    // The MAIN dialog's id is the conversation's; a peer may name only the latter.
+    let conversation_id = match (record.dialog_id.as_str(), record.conversation_id) {
+        ("", Some(conversation)) => conversation.into(),
+        _ => record.dialog_id.into(),
+    };
     PlatformEvent::ConversationEvent {
-        conversation_id: record.dialog_id.into(),
+        conversation_id,
         sequence: record.sequence,
         from_consumer,
         event: record.event,
@@ -137,6 +152,55 @@ mod tests {
             PlatformEvent::ConversationGone {
                 conversation_id: "c2".into()
             }
+        );
+    }
+
+    #[test]
+    fn one_change_that_does_not_read_costs_only_itself() {
+        // A ring whose weight is a fraction and one without a state, beside
+        // a good ring; a change without a state beside a good change.
+        let rings = events_of(
+            ".ams.routing.RoutingTaskNotification",
+            r#"{"changes": [{"type": "UPSERT", "result": {"conversationId": "c1", "ringsDetails": [
+                {"ringId": "r1", "ringState": "WAITING", "weight": 0.5},
+                {"ringId": "r2"},
+                {"ringId": "r3", "ringState": "WAITING"}]}}]}"#,
+        );
+        let ids: Vec<&str> = rings
+            .iter()
+            .map(|e| match e {
+                PlatformEvent::Ring { ring_id, .. } => ring_id.as_str(),
+                other => panic!("a ring: {other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, ["r1", "r3"]);
+        let changes = events_of(
+            ".ams.aam.ExConversationChangeNotification",
+            r#"{"changes": [
+            {"type": "UPSERT", "result": {"convId": "c1", "conversationDetails": {"participants": {}}}},
+            {"type": "UPSERT", "result": {"convId": "c2", "conversationDetails": {"state": "OPEN",
+                "participantsPId": "not a map", "participants": {"CONSUMER": ["x"]}}}},
+            {"type": "UPSERT", "result": {"convId": "c3"}}]}"#,
+        );
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(
+            matches!(&changes[0], PlatformEvent::ConversationUpsert { conversation_id, open: true, .. } if conversation_id == "c2")
+        );
+        assert!(
+            matches!(&changes[1], PlatformEvent::ConversationUpsert { conversation_id, open: false, .. } if conversation_id == "c3")
+        );
+    }
+
+    #[test]
+    fn a_live_event_naming_only_its_conversation_is_read() {
+        let events = events_of(
+            ".ams.ms.OnlineEventDistribution",
+            r#"{"conversationId": "c9", "sequence": 2,
+            "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}}"#,
+        );
+        assert!(
+            matches!(&events[..], [PlatformEvent::ConversationEvent { conversation_id, .. }] if conversation_id == "c9"),
+            "{events:?}"
         );
     }
 

@@ -56,7 +56,7 @@ pub(super) async fn open_socket(
     let options = Options {
         tls: Some(credentials.tls.clone()),
         max_frame_bytes: Some(MAX_FRAME_BYTES),
-        compress: true,
+        nodelay: true,
     };
     let (connection, mut inbox) = Connection::<Agent>::open(&ws_url, &options)
         .await

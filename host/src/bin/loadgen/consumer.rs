@@ -20,7 +20,7 @@ impl Consumer {
     pub(super) async fn open(hub: &str, name: usize) -> Consumer {
         let http = switchboard::http::default_client();
         let options = Options {
-            compress: true,
+            nodelay: true,
             ..Options::default()
         };
         let mut client = ConsumerClient::connect(http, hub, "123", &options)
