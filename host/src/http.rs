@@ -414,6 +414,43 @@ fn with_sources(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// An answer of [`HttpClient::request`], whatever its status.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: u16,
+    /// The headers.
+    pub headers: hyper::HeaderMap,
+    /// The body (at most [`RESPONSE_LIMIT`] bytes).
+    pub body: Bytes,
+}
+
+impl HttpClient {
+    /// Sends `request` and answers whatever came back: the caller reads
+    /// the status, headers (cookies, `Retry-After`) and body itself.
+    pub async fn request(&self, request: Request<Body>) -> Result<Answer, ClientError> {
+        let url = request.uri().to_string();
+        let transport = |reason: String| ClientError::Transport {
+            url: url.clone(),
+            reason,
+        };
+        let response = self
+            .inner
+            .request(request)
+            .await
+            .map_err(|e| transport(with_sources(&e)))?;
+        let (parts, body) = response.into_parts();
+        let body = read_limited(body, RESPONSE_LIMIT)
+            .await
+            .map_err(transport)?;
+        Ok(Answer {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
 /// The client of the free functions below: HTTPS trusts the public web PKI.
 pub fn default_client() -> &'static HttpClient {
     static CLIENT: std::sync::OnceLock<HttpClient> = std::sync::OnceLock::new();

@@ -207,6 +207,9 @@ pub trait Session: Platform {
     fn agent_id(&self) -> &str;
     /// Goes OFFLINE and ends the session, within a bounded time.
     fn log_out(&self) -> BoxFuture<'_, ()>;
+    /// What the session could not check and the operator should know (a
+    /// prerequisite that could not be read), for Details.
+    fn warnings(&self) -> Vec<String>;
 }
 
 /// Why a session could not be opened.

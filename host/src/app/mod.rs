@@ -439,6 +439,7 @@ impl Gateway {
             self.client_tls.clone(),
         )
         .with_bot_users(bot_users)
+        .with_session_refresh(self.config.gateway.session_refresh)
     }
 
     /// Winds the gateway down where it stands: every connector stops at

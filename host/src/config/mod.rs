@@ -38,9 +38,9 @@ pub use sandbox::{Grants, Limits, MAX_PLUGIN_MEMORY_BYTES};
 pub use schema::{
     AdminConfig, AdminRole, AdminToken, BotConfig, BotKind, CardButton, CardConfig, ClientLimits,
     ConnectorBehaviour, ConnectorConfig, ConnectorIdentity, ConsumerAuth, ConversationType,
-    DeployTo, GatewayConfig, HubConfig, HubEngagement, HubSkill, HubTls, HubUser, LimitOverrides,
-    LoginCredentials, MAX_CONVERSATIONS_PER_AGENT, PluginConfig, Role, ScriptedAnswer,
-    ScriptedRule, UserKind, shipped_plugin_dir,
+    DEFAULT_SESSION_REFRESH, DeployTo, GatewayConfig, HubConfig, HubEngagement, HubSkill, HubTls,
+    HubUser, LimitOverrides, LoginCredentials, MAX_CONVERSATIONS_PER_AGENT, PluginConfig, Role,
+    ScriptedAnswer, ScriptedRule, UserKind, shipped_plugin_dir,
 };
 
 use std::path::{Path, PathBuf};

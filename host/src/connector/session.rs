@@ -46,12 +46,21 @@ pub(super) async fn supervise(
             Ok((connection, events)) => {
                 tracing::info!(connector = %shared.settings().id, agent = connection.agent_id(), "online");
                 *slot.lock().expect("not poisoned") = Some(connection.clone());
+                // What the platform could not check stays in view beside "connected".
+                let warnings = connection.warnings();
+                for warning in &warnings {
+                    tracing::warn!(connector = %shared.settings().id, %warning, "connected with a warning");
+                }
+                let detail = std::iter::once("connected".to_owned())
+                    .chain(warnings.into_iter().map(|w| format!("warning: {w}")))
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 shared.update(|h| {
                     h.lifecycle = Lifecycle::Running;
                     h.progress = None;
                     h.messaging = Component {
                         up: Some(true),
-                        detail: "connected".into(),
+                        detail,
                     };
                 });
                 backoff = BACKOFF_START;

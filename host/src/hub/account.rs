@@ -11,7 +11,14 @@ use crate::config::{HubConfig, LoginCredentials, UserKind};
 use crate::http::{self, Body};
 
 /// The services a connector looks up; the hub serves them all.
-const SERVICES: [&str; 4] = ["agentVep", "asyncMessagingEnt", "facadeMsg", "idp"];
+const SERVICES: [&str; 6] = [
+    "agentVep",
+    "asyncMessagingEnt",
+    "facadeMsg",
+    "accountConfigReadOnly",
+    "accountConfigReadWrite",
+    "idp",
+];
 
 /// The domain lookup's answer.
 #[derive(Serialize)]

@@ -23,7 +23,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Credentials;
-use super::login::{check_prerequisites, login};
+use super::login::{self, LoginSession};
+use super::prerequisites;
 use super::transport::{self, Transport};
 use crate::ports::{DialError, PastEvent, Platform, PlatformError, PlatformEvent};
 
@@ -41,6 +42,14 @@ const KEEP_ALIVE: Duration = Duration::from_secs(30);
 
 /// A live agent connection. Dropping it closes the socket.
 pub struct AgentConnection {
+    /// Where and as whom it logged in, for refresh and logout.
+    credentials: Credentials,
+    /// The agentVep domain: login, refresh, logout.
+    vep: String,
+    /// The login session.
+    session: LoginSession,
+    /// What could not be checked (see [`prerequisites`]).
+    warnings: Vec<String>,
     transport: Transport,
     next_id: AtomicU64,
     agent_id: String,
@@ -67,10 +76,22 @@ impl AgentConnection {
         progress: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<(Arc<AgentConnection>, mpsc::UnboundedReceiver<PlatformEvent>), DialError> {
         let account = &credentials.account;
-        let (vep, messaging, bearer, agent_id) = login(credentials, progress).await?;
+        progress("looking up the account's domains");
+        let domains = login::domains(credentials).await?;
+        let session = login::login(credentials, &domains.vep, progress).await?;
+        let (bearer, agent_id) = (session.bearer.clone(), session.agent_id.clone());
         progress("checking the bot user's prerequisites");
-        let mut prerequisites = check_prerequisites(credentials, &vep, &bearer).await?;
+        let checked = prerequisites::check(credentials, domains.config.as_deref(), &bearer).await;
+        let mut prerequisites = match checked {
+            Ok(prerequisites) => prerequisites,
+            Err(error) => {
+                // A session that goes no further is not left behind.
+                let _ = login::logout(credentials, &domains.vep, &session).await;
+                return Err(error);
+            }
+        };
         prerequisites.bot_agents.insert(agent_id.clone());
+        let messaging = domains.messaging;
 
         let (events, receiver) = mpsc::unbounded_channel();
         let lost = events.clone();
@@ -100,6 +121,10 @@ impl AgentConnection {
             }
         };
         let connection = Arc::new(AgentConnection {
+            credentials: credentials.clone(),
+            vep: domains.vep,
+            session,
+            warnings: prerequisites.warnings,
             transport,
             next_id: AtomicU64::new(1),
             agent_id: agent_id.clone(),
@@ -128,6 +153,31 @@ impl AgentConnection {
             })
             .await?;
 
+        // The login session is refreshed before it expires; one the
+        // platform says is over ends this session (the connector logs in again).
+        let refreshing = Arc::downgrade(&connection);
+        let expired = lost.clone();
+        let every = credentials.session_refresh;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(connection) = refreshing.upgrade() else {
+                    break;
+                };
+                match connection.refresh().await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let reason = "the login session expired: logging in again".to_owned();
+                        let _ = expired.send(PlatformEvent::Disconnected { reason });
+                        break;
+                    }
+                    Err(error) => {
+                        tracing::warn!(agent = %connection.agent_id, %error, "the login session could not be refreshed");
+                    }
+                }
+            }
+        });
+
         // The keep-alive is also how an HTTP session notices the platform is gone.
         let keep_alive = Arc::downgrade(&connection);
         tokio::spawn(async move {
@@ -148,9 +198,10 @@ impl AgentConnection {
     }
 
     /// Goes OFFLINE (so the platform routes this agent's conversations to
-    /// others at once) and closes the socket. A platform that does not
-    /// answer within [`LOGOUT_PATIENCE`] is left as is: it treats the
-    /// closed socket as a dropped agent.
+    /// others at once), closes the socket and logs the session out (its
+    /// bearer is no good after). A platform that does not answer within
+    /// [`LOGOUT_PATIENCE`] is left as is: it treats the closed socket as a
+    /// dropped agent, and the session expires.
     pub async fn log_out(&self) {
         let offline = self.call(SetAgentState {
             availability: Availability::Offline,
@@ -171,16 +222,41 @@ impl AgentConnection {
                 let _ = client.delete(session).await;
             }
         }
+        let logout = login::logout(&self.credentials, &self.vep, &self.session);
+        match tokio::time::timeout(LOGOUT_PATIENCE, logout).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(agent = %self.agent_id, %error, "the login session could not be logged out");
+            }
+            Err(_) => {
+                tracing::warn!(agent = %self.agent_id, "the platform did not answer the session's logout in time");
+            }
+        }
+    }
+
+    /// Refreshes the login session: `Ok(false)` when it is over.
+    async fn refresh(&self) -> Result<bool, String> {
+        login::refresh(&self.credentials, &self.vep, &self.session).await
+    }
+
+    /// What could not be checked at connect, for Details.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Looks the account up, logs in and checks the user's prerequisites,
     /// without opening the messaging WebSocket. Answers who created the
     /// user, where the platform says (`createdBy`).
     pub async fn verify(credentials: &Credentials) -> Result<Option<String>, DialError> {
-        let (vep, _, bearer, _) = login(credentials, &|_| {}).await?;
-        Ok(check_prerequisites(credentials, &vep, &bearer)
-            .await?
-            .created_by)
+        let domains = login::domains(credentials).await?;
+        let session = login::login(credentials, &domains.vep, &|_| {}).await?;
+        let checked =
+            prerequisites::check(credentials, domains.config.as_deref(), &session.bearer).await;
+        // The session was only for the check.
+        if let Err(error) = login::logout(credentials, &domains.vep, &session).await {
+            tracing::debug!(%error, "the check's session could not be logged out");
+        }
+        Ok(checked?.created_by)
     }
 
     /// This agent's account-qualified id.

@@ -1,199 +1,391 @@
-//! Reaching the account: the domain lookup (CSDS), login, and the checks
-//! of the bot user's prerequisites in the account's configuration.
+//! Reaching the account as LivePerson's Login Service describes it: the
+//! domain lookup (CSDS) names each service's domain; login
+//! (`login?v=1.3`, JSON with `Accept` and `Content-Type`) answers a bearer,
+//! a `csrf` and a `Session_id` cookie; the session is refreshed with both
+//! before it expires and logged out when the connector stops.
+//!
+//! Retries follow LivePerson's retry policy: a login answered 429 is tried
+//! again after 5 s, one answered 5xx after 5, 10 and 15 s; any other
+//! refusal is the credentials' fault and is not retried here (the
+//! connector's own backoff takes over).
 
-use serde_json::{Value, json};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::Request;
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use serde::{Deserialize, Serialize};
 
 use super::Credentials;
 use crate::config::LoginCredentials;
-use crate::http;
+use crate::http::{Answer, Body};
 use crate::ports::DialError;
 
-/// Domain lookup and login: the agentVep and messaging domains, the
-/// bearer token and the agent's account-qualified id.
-pub(super) async fn login(
-    credentials: &Credentials,
-    progress: &(dyn Fn(&str) + Send + Sync),
-) -> Result<(String, String, String, String), DialError> {
+/// The domains of the services a connector uses.
+pub(super) struct Domains {
+    /// `agentVep`: login, refresh, logout.
+    pub(super) vep: String,
+    /// `asyncMessagingEnt`: the agent WebSocket.
+    pub(super) messaging: String,
+    /// `accountConfigReadOnly`: users, skills, campaigns; `None` when the
+    /// platform names none (its prerequisites cannot be read then).
+    pub(super) config: Option<String>,
+}
+
+/// A login session: what refresh and logout need.
+#[derive(Clone, Debug)]
+pub(super) struct LoginSession {
+    /// The bearer token.
+    pub(super) bearer: String,
+    /// The CSRF token refresh sends back.
+    pub(super) csrf: Option<String>,
+    /// The `Session_id` cookie, as `Session_id=...`.
+    pub(super) cookie: Option<String>,
+    /// The agent's account-qualified id.
+    pub(super) agent_id: String,
+}
+
+/// How long LivePerson asks a client to wait after a 429 to a login.
+const LOGIN_THROTTLED: Duration = Duration::from_secs(5);
+/// How long to wait after a 5xx, before each of the three retries.
+const SERVER_ERROR_PAUSES: [Duration; 3] = [
+    Duration::from_secs(5),
+    Duration::from_secs(10),
+    Duration::from_secs(15),
+];
+/// How many 429s in a row a login waits out before it gives up.
+const THROTTLED_TRIES: usize = 3;
+
+#[derive(Deserialize)]
+struct Lookup {
+    #[serde(rename = "baseURIs", default)]
+    base_uris: Vec<BaseUri>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BaseUri {
+    service: String,
+    #[serde(rename = "baseURI")]
+    base_uri: String,
+}
+
+/// The login body: the username and one form of credentials. OAuth2
+/// client credentials travel in the API-key fields with "dummy" tokens.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginBody<'a> {
+    username: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token_secret: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct LoginAnswer {
+    bearer: String,
+    #[serde(default)]
+    csrf: Option<String>,
+    config: LoginConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginConfig {
+    user_id: Id,
+}
+
+/// An id LivePerson sends as a number and others as text.
+#[derive(Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(untagged)]
+pub(super) enum Id {
+    Number(u64),
+    Text(String),
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Id::Number(n) => write!(f, "{n}"),
+            Id::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Csrf<'a> {
+    csrf: &'a str,
+}
+
+/// Looks up the domains of the services a connector uses.
+pub(super) async fn domains(credentials: &Credentials) -> Result<Domains, DialError> {
     let account = &credentials.account;
-    progress("looking up the account's domains");
-    let lookup_url = format!(
+    let url = format!(
         "{}/api/account/{account}/service/baseURI.json?version=1.0",
         credentials.csds
     );
-    let domains = credentials
-        .client
-        .get_json(&lookup_url)
+    let answer = send(credentials, Request::get(&url), None)
         .await
-        .map_err(|e| DialError::Lookup(e.to_string()))?;
+        .map_err(DialError::Lookup)?;
+    if answer.status != 200 {
+        return Err(DialError::Lookup(format!("{url}: HTTP {}", answer.status)));
+    }
+    let lookup: Lookup = serde_json::from_slice(&answer.body)
+        .map_err(|e| DialError::Lookup(format!("{url}: {e}")))?;
     let domain = |service: &str| {
-        domains["baseURIs"]
-            .as_array()
-            .and_then(|list| list.iter().find(|d| d["service"] == service))
-            .and_then(|d| d["baseURI"].as_str())
-            .map(str::to_owned)
+        lookup
+            .base_uris
+            .iter()
+            .find(|uri| uri.service == service)
+            .map(|uri| uri.base_uri.clone())
+    };
+    let required = |service: &str| {
+        domain(service)
             .ok_or_else(|| DialError::Lookup(format!("no {service} domain for account {account}")))
     };
-    let (vep, messaging) = (domain("agentVep")?, domain("asyncMessagingEnt")?);
+    Ok(Domains {
+        vep: required("agentVep")?,
+        messaging: required("asyncMessagingEnt")?,
+        config: domain("accountConfigReadOnly"),
+    })
+}
 
-    progress("logging in");
-    let login_url = format!(
+/// Logs in on `vep`, waiting out 429s and 5xx answers as LivePerson's
+/// retry policy asks.
+pub(super) async fn login(
+    credentials: &Credentials,
+    vep: &str,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<LoginSession, DialError> {
+    let account = &credentials.account;
+    let url = format!(
         "{}://{vep}/api/account/{account}/login?v=1.3",
         credentials.http()
     );
-    let body = match &credentials.login {
+    let body = serde_json::to_vec(&login_body(credentials)).expect("a login body serializes");
+    let refused = |reason: String| DialError::Login {
+        user: credentials.username.clone(),
+        reason,
+    };
+    let (mut throttled, mut server_errors) = (0, 0);
+    let answer = loop {
+        progress("logging in");
+        let answer = send(credentials, Request::post(&url), Some(body.clone()))
+            .await
+            .map_err(refused)?;
+        let pause = match answer.status {
+            429 if throttled < THROTTLED_TRIES => {
+                throttled += 1;
+                LOGIN_THROTTLED
+            }
+            500..=599 if server_errors < SERVER_ERROR_PAUSES.len() => {
+                server_errors += 1;
+                SERVER_ERROR_PAUSES[server_errors - 1]
+            }
+            _ => break answer,
+        };
+        progress(&format!(
+            "login answered {}: trying again in {} s",
+            answer.status,
+            pause.as_secs()
+        ));
+        tokio::time::sleep(pause).await;
+    };
+    if answer.status != 200 {
+        return Err(refused(format!(
+            "HTTP {}: {}",
+            answer.status,
+            excerpt(&answer.body)
+        )));
+    }
+    let logged_in: LoginAnswer = serde_json::from_slice(&answer.body)
+        .map_err(|e| refused(format!("the answer lacks bearer or config.userId: {e}")))?;
+    Ok(LoginSession {
+        cookie: session_cookie(&answer),
+        bearer: logged_in.bearer,
+        csrf: logged_in.csrf,
+        agent_id: format!("{account}.{}", logged_in.config.user_id),
+    })
+}
+
+/// Refreshes the session: `Ok(false)` when the platform says it is over
+/// (401: log in again), `Err` when the refresh could not be made.
+pub(super) async fn refresh(
+    credentials: &Credentials,
+    vep: &str,
+    session: &LoginSession,
+) -> Result<bool, String> {
+    let account = &credentials.account;
+    let url = format!(
+        "{}://{vep}/api/account/{account}/refresh?v=1.3",
+        credentials.http()
+    );
+    let mut request = Request::post(&url);
+    if let Some(cookie) = &session.cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    let body = Csrf {
+        csrf: session.csrf.as_deref().unwrap_or_default(),
+    };
+    let body = serde_json::to_vec(&body).expect("a csrf body serializes");
+    let answer = send(credentials, request, Some(body)).await?;
+    match answer.status {
+        200..=299 => Ok(true),
+        401 => Ok(false),
+        status => Err(format!(
+            "refresh answered HTTP {status}: {}",
+            excerpt(&answer.body)
+        )),
+    }
+}
+
+/// Logs the session out (its bearer is no good after).
+pub(super) async fn logout(
+    credentials: &Credentials,
+    vep: &str,
+    session: &LoginSession,
+) -> Result<(), String> {
+    let account = &credentials.account;
+    let url = format!(
+        "{}://{vep}/api/account/{account}/logout?v=1.3",
+        credentials.http()
+    );
+    let mut request =
+        Request::post(&url).header(AUTHORIZATION, format!("Bearer {}", session.bearer));
+    if let Some(cookie) = &session.cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    let answer = send(credentials, request, Some(b"{}".to_vec())).await?;
+    match answer.status {
+        200..=299 => Ok(()),
+        status => Err(format!(
+            "logout answered HTTP {status}: {}",
+            excerpt(&answer.body)
+        )),
+    }
+}
+
+/// GETs `url` on the account configuration with the session's bearer.
+pub(super) async fn get_config(
+    credentials: &Credentials,
+    url: &str,
+    bearer: &str,
+) -> Result<Answer, String> {
+    let request = Request::get(url).header(AUTHORIZATION, format!("Bearer {bearer}"));
+    send(credentials, request, None).await
+}
+
+fn login_body(credentials: &Credentials) -> LoginBody<'_> {
+    let mut body = LoginBody {
+        username: &credentials.username,
+        password: None,
+        app_key: None,
+        secret: None,
+        access_token: None,
+        access_token_secret: None,
+    };
+    match &credentials.login {
         LoginCredentials::OAuth2 {
             client_id,
             client_secret,
-        } => json!({
-            "username": credentials.username, "appKey": client_id, "secret": client_secret,
-            "accessToken": "dummy", "accessTokenSecret": "dummy",
-        }),
-        LoginCredentials::Password(password) => {
-            json!({"username": credentials.username, "password": password})
+        } => {
+            body.app_key = Some(client_id);
+            body.secret = Some(client_secret);
+            body.access_token = Some("dummy");
+            body.access_token_secret = Some("dummy");
         }
+        LoginCredentials::Password(password) => body.password = Some(password),
         LoginCredentials::ApiKey {
             app_key,
             secret,
             access_token,
             access_token_secret,
-        } => json!({
-            "username": credentials.username, "appKey": app_key, "secret": secret,
-            "accessToken": access_token, "accessTokenSecret": access_token_secret,
-        }),
-    };
-    let login = credentials
-        .client
-        .post_json(&login_url, &body)
-        .await
-        .map_err(|e| DialError::Login {
-            user: credentials.username.clone(),
-            reason: e.to_string(),
-        })?;
-    let (Some(bearer), Some(user_id)) =
-        (login["bearer"].as_str(), login["config"]["userId"].as_str())
-    else {
-        return Err(DialError::Login {
-            user: credentials.username.clone(),
-            reason: "the answer lacks bearer or config.userId".into(),
-        });
-    };
-    let agent_id = format!("{account}.{user_id}");
-
-    Ok((vep, messaging, bearer.to_owned(), agent_id))
+        } => {
+            body.app_key = Some(app_key);
+            body.secret = Some(secret);
+            body.access_token = Some(access_token);
+            body.access_token_secret = Some(access_token_secret);
+        }
+    }
+    body
 }
 
-/// What the account's configuration says about the bot user.
-pub(super) struct Prerequisites {
-    /// Who created the user, where the platform says.
-    pub(super) created_by: Option<String>,
-    /// Account-qualified ids of the bot's agent users.
-    pub(super) bot_agents: std::collections::HashSet<String>,
-}
-
-/// Checks, where the platform publishes its account configuration (the
-/// hub does), that the user exists, is enabled, is a bot and has a skill,
-/// and learns the ids of the bot's agent users. A platform without that
-/// API is trusted, and its ids are taken to be the login names.
-pub(super) async fn check_prerequisites(
+/// Sends a request with LivePerson's JSON headers; a transport failure is
+/// its text.
+async fn send(
     credentials: &Credentials,
-    vep: &str,
-    bearer: &str,
-) -> Result<Prerequisites, DialError> {
-    let (account, username) = (credentials.account.as_str(), credentials.username.as_str());
-    let get = |path: &str| {
-        let url = format!(
-            "{}://{vep}/api/account/{account}/configuration/{path}",
-            credentials.http()
+    request: hyper::http::request::Builder,
+    body: Option<Vec<u8>>,
+) -> Result<Answer, String> {
+    let mut request = request.header(ACCEPT, "application/json");
+    if body.is_some() {
+        request = request.header(CONTENT_TYPE, "application/json");
+    }
+    let request = request
+        .body(body.map(|b| Body::new(Bytes::from(b))).unwrap_or_default())
+        .map_err(|e| e.to_string())?;
+    credentials
+        .client
+        .request(request)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The `Session_id` cookie of a login answer, ready to send back.
+fn session_cookie(answer: &Answer) -> Option<String> {
+    answer
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .find(|pair| pair.trim_start().starts_with("Session_id="))
+        .map(|pair| pair.trim().to_owned())
+}
+
+/// The start of a body, for a message.
+pub(super) fn excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oauth2_credentials_travel_as_the_documented_login_body() {
+        let tls = crate::tls::client_config(None).unwrap();
+        let credentials = Credentials::new(
+            "http://127.0.0.1:1",
+            "123",
+            "bot",
+            LoginCredentials::OAuth2 {
+                client_id: "id".into(),
+                client_secret: "secret".into(),
+            },
+            None,
+            tls,
         );
-        let bearer = bearer.to_owned();
-        async move { credentials.client.get_json_with_bearer(&url, &bearer).await }
-    };
-    let users = match get("le-users/users").await {
-        Ok(users) => users,
-        // Without the users' ids only this agent's own words are known
-        // (the caller adds its id).
-        Err(http::ClientError::Status { status: 404, .. }) => {
-            return Ok(Prerequisites {
-                created_by: None,
-                bot_agents: Default::default(),
-            });
-        }
-        Err(error) => {
-            return Err(DialError::Prerequisite(format!(
-                "cannot read the account's users: {error}"
-            )));
-        }
-    };
-    let missing = |what: String| Err(DialError::Prerequisite(what));
-    let Some(user) = users
-        .as_array()
-        .and_then(|u| u.iter().find(|u| u["loginName"] == username))
-    else {
-        return missing(format!(
-            "user {username} does not exist in account {account}"
-        ));
-    };
-    if user["isEnabled"] != true {
-        return missing(format!("user {username} is disabled"));
+        let body = serde_json::to_value(login_body(&credentials)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"username": "bot", "appKey": "id", "secret": "secret",
+                "accessToken": "dummy", "accessTokenSecret": "dummy"})
+        );
     }
-    if user["userTypeId"] != 2 {
-        return missing(format!(
-            "user {username} is not a bot user (connectors log in as bot users)"
-        ));
+
+    #[test]
+    fn ids_are_read_as_numbers_or_text() {
+        let config: LoginConfig = serde_json::from_str(r#"{"userId": 456}"#).unwrap();
+        assert_eq!(config.user_id.to_string(), "456");
+        let config: LoginConfig = serde_json::from_str(r#"{"userId": "bot"}"#).unwrap();
+        assert_eq!(config.user_id.to_string(), "bot");
     }
-    let skill_ids: Vec<&Value> = user["skillIds"].as_array().into_iter().flatten().collect();
-    let skills: Vec<&str> = skill_ids.iter().filter_map(|s| s.as_str()).collect();
-    if skills.is_empty() {
-        return missing(format!(
-            "user {username} has no skill, so no conversation can be routed to it"
-        ));
-    }
-    // A skill no engagement routes to is reached by transfers only: allowed, but worth a word.
-    if let Ok(engagements) = get("le-campaigns/engagements").await {
-        let routed: Vec<&str> = engagements
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e["skillId"].as_str())
-            .collect();
-        if !skills.iter().any(|s| routed.contains(s)) {
-            tracing::warn!(
-                user = username,
-                skills = skills.join(", "),
-                "no engagement routes to this bot user's skills: it will get transferred conversations only"
-            );
-        }
-    }
-    // The bot's users that serve one of this user's skills: a conversation
-    // one of them leaves comes here without changing skill (a failover).
-    // One that serves other skills only hands over by a transfer.
-    let shares_a_skill = |user: &Value| {
-        user["skillIds"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|skill| skill_ids.contains(&skill))
-    };
-    // Ids are strings on the hub and numbers on LivePerson.
-    let bot_agents = users
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|u| {
-            u["loginName"]
-                .as_str()
-                .is_some_and(|login| credentials.bot_users.iter().any(|b| b == login))
-                && shares_a_skill(u)
-        })
-        .filter_map(|u| match &u["id"] {
-            Value::String(id) => Some(id.clone()),
-            Value::Number(id) => Some(id.to_string()),
-            _ => None,
-        })
-        .map(|id| format!("{account}.{id}"))
-        .collect();
-    Ok(Prerequisites {
-        created_by: user["createdBy"].as_str().map(str::to_owned),
-        bot_agents,
-    })
 }

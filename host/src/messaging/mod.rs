@@ -14,11 +14,15 @@
 //!   `Platform` requests, logout;
 //! - `transport`: the WebSocket and the webhook transports, and matching
 //!   responses to the requests waiting for them;
-//! - `login`: domain lookup, login and the bot user's prerequisites;
+//! - `login`: domain lookup, login, the session's refresh and logout, as
+//!   LivePerson's Login Service describes them;
+//! - `prerequisites`: the bot user's prerequisites in the account's
+//!   configuration;
 //! - `translate`: notifications into the events a connector acts on.
 
 mod connection;
 mod login;
+mod prerequisites;
 mod translate;
 mod transport;
 
@@ -56,6 +60,8 @@ pub struct Credentials {
     /// account (this one among them): what they said in a conversation is
     /// the bot's own words (a failover, not a transfer).
     pub bot_users: Vec<String>,
+    /// How often the login session is refreshed.
+    pub session_refresh: std::time::Duration,
 }
 
 impl Credentials {
@@ -77,6 +83,7 @@ impl Credentials {
             client: HttpClient::new(tls.clone()),
             tls,
             bot_users: vec![username.to_owned()],
+            session_refresh: crate::config::DEFAULT_SESSION_REFRESH,
         }
     }
 
@@ -88,6 +95,12 @@ impl Credentials {
             all.push(self.username.clone());
         }
         self.bot_users = all;
+        self
+    }
+
+    /// Refreshes the login session every `every` instead of the default.
+    pub fn with_session_refresh(mut self, every: std::time::Duration) -> Self {
+        self.session_refresh = every;
         self
     }
 
@@ -134,5 +147,9 @@ impl Session for AgentConnection {
 
     fn log_out(&self) -> BoxFuture<'_, ()> {
         Box::pin(AgentConnection::log_out(self))
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        AgentConnection::warnings(self).to_vec()
     }
 }

@@ -11,6 +11,7 @@ use super::limits::RawLimits;
 use super::parse;
 use crate::config::Limits;
 use crate::config::diagnostic::Diagnostic;
+use crate::config::located::Located;
 
 /// `switchboard.toml`.
 #[derive(Clone, Debug)]
@@ -21,6 +22,10 @@ pub struct GatewayConfig {
     pub csds: Option<String>,
     /// A CA certificate (PEM) to trust for an `https://` platform instead of the public roots.
     pub ca_file: Option<PathBuf>,
+    /// How often a connector refreshes its login session
+    /// (`[messaging] session_refresh_ms`; LivePerson asks for every three to
+    /// five minutes).
+    pub session_refresh: std::time::Duration,
     /// Where the state store lives.
     pub data_dir: PathBuf,
     /// Where plugin files are looked up, in order; the build's output comes last.
@@ -64,6 +69,8 @@ struct RawMessaging {
     csds: Option<String>,
     #[serde(default)]
     ca_file: Option<String>,
+    #[serde(default)]
+    session_refresh_ms: Option<Located<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -119,16 +126,39 @@ pub(in crate::config) fn parse_gateway(
         .limits
         .check(file, source, diagnostics)
         .apply(Limits::default());
+    let session_refresh = match raw.messaging.session_refresh_ms {
+        Some(ms) if !(1_000..=MAX_SESSION_REFRESH_MS).contains(ms.get()) => {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                ms.span(),
+                format!(
+                    "[messaging] `session_refresh_ms` must be 1000 to {MAX_SESSION_REFRESH_MS}"
+                ),
+            ));
+            DEFAULT_SESSION_REFRESH
+        }
+        Some(ms) => std::time::Duration::from_millis(*ms.get()),
+        None => DEFAULT_SESSION_REFRESH,
+    };
     Some(GatewayConfig {
         hub,
         csds: raw.messaging.csds,
         ca_file: raw.messaging.ca_file.map(|f| dir.join(f)),
+        session_refresh,
         data_dir: dir.join(raw.store.data_dir),
         plugin_dirs,
         plugin_limits,
         admin,
     })
 }
+
+/// The default `[messaging] session_refresh_ms`: four minutes, within the
+/// three to five LivePerson asks for.
+pub const DEFAULT_SESSION_REFRESH: std::time::Duration = std::time::Duration::from_secs(4 * 60);
+
+/// The longest `[messaging] session_refresh_ms`: half an hour.
+const MAX_SESSION_REFRESH_MS: u64 = 30 * 60 * 1000;
 
 /// The shipped plugins' directory, found from the running executable: the
 /// nearest `plugins/` beside it or up to two levels above it

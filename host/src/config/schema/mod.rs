@@ -34,7 +34,7 @@ pub use connector::{
     MAX_CONVERSATIONS_PER_AGENT, Role,
 };
 pub use credentials::LoginCredentials;
-pub use gateway::{GatewayConfig, shipped_plugin_dir};
+pub use gateway::{DEFAULT_SESSION_REFRESH, GatewayConfig, shipped_plugin_dir};
 pub use hub::{HubConfig, HubEngagement, HubSkill, HubTls, HubUser, UserKind};
 pub use hub_access::{ClientLimits, ConsumerAuth};
 pub use limits::LimitOverrides;
