@@ -222,13 +222,13 @@ impl Hub {
         let hub = self.clone();
         tokio::spawn(async move {
             loop {
-                let expires = {
+                let (expires, outbox) = {
                     let state = hub.state();
                     let Some(agent) = state.agents.get(&conn) else {
                         return;
                     };
                     match state.sessions.expiry(&bearer, Instant::now()) {
-                        Some(expires) => expires,
+                        Some(expires) => (expires, agent.outbox.clone()),
                         None => {
                             let _ = agent.outbox.send(state::Outgoing::Close(
                                 SESSION_ENDED,
@@ -238,7 +238,10 @@ impl Hub {
                         }
                     }
                 };
-                tokio::time::sleep_until(expires).await;
+                tokio::select! {
+                    _ = tokio::time::sleep_until(expires) => {}
+                    _ = outbox.closed() => return,
+                }
             }
         });
     }
