@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard::config::{
-    ClientLimits, ConsumerAuth, HubConfig, HubSkill, HubUser, LoginCredentials, UserKind,
+    AgentSessions, ClientLimits, ConsumerAuth, HubConfig, HubSkill, HubUser, LoginCredentials,
+    UserKind,
 };
 use switchboard::hub::{Hub, HubHandle};
 
 use crate::support::{AgentWire, Consumer, PATIENCE, conversation_change, jwt_subject};
 
-fn hub_config() -> HubConfig {
+pub(crate) fn hub_config() -> HubConfig {
     HubConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         account: "123".into(),
@@ -35,19 +36,21 @@ fn hub_config() -> HubConfig {
             skills: vec!["1".into()],
             max_conversations: 50,
             created_by: None,
+            can_read_account_config: true,
         }],
         ring_expiration: Duration::from_secs(30),
         engagements: Vec::new(),
         consumer_auth: ConsumerAuth::default(),
         clients: ClientLimits::default(),
         agent_grace: Duration::from_secs(10),
+        sessions: AgentSessions::default(),
         tls: None,
     }
 }
 
 /// A test agent: logs in over HTTP and opens the agent WebSocket.
 /// Waits for the agent's next waiting ring and accepts it.
-async fn accept_the_ring(agent: &mut AgentWire) {
+pub(crate) async fn accept_the_ring(agent: &mut AgentWire) {
     let ring_id = agent
         .wait_for(|f| {
             let ring = &f["body"]["changes"][0]["result"]["ringsDetails"][0];
@@ -380,7 +383,7 @@ async fn the_consumer_socket_answers_a_close_frame_with_the_same_code_and_closes
 
 /// Sets the test agent ONLINE and subscribes it to its conversations and
 /// rings; returns the conversation subscription's id.
-async fn online_agent(agent: &mut AgentWire, agent_id: &str) -> String {
+pub(crate) async fn online_agent(agent: &mut AgentWire, agent_id: &str) -> String {
     let online = agent
         .request(
             ".ams.routing.SetAgentState",

@@ -14,6 +14,7 @@ mod fuzz_seeds;
 mod hostile;
 mod hostile_consumers;
 mod hub;
+mod hub_sessions;
 mod interop;
 mod layout;
 mod lifecycle;

@@ -25,6 +25,7 @@ fn hub() -> Arc<Hub> {
         consumer_auth: ConsumerAuth::default(),
         clients: ClientLimits::default(),
         agent_grace: std::time::Duration::from_secs(1),
+        sessions: Default::default(),
         tls: None,
     };
     Arc::new(Hub {
@@ -37,6 +38,7 @@ fn hub() -> Arc<Hub> {
 pub fn agent_frame(text: &str) {
     let hub = hub();
     let session = Session {
+        bearer: "bearer".into(),
         login: "bot".into(),
         user_id: "123.bot".into(),
         pid: "pid".into(),

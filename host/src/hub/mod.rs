@@ -1,8 +1,8 @@
 //! The embedded hub: a stand-in for LivePerson's messaging service so that
 //! switchboard runs whole on one machine and every test has a real peer.
 //!
-//! It serves, on one address: the domain lookup (CSDS), agent login and
-//! refresh, the agent WebSocket (LivePerson's Messaging Agent API), consumer signup and the
+//! It serves, on one address: the domain lookup (CSDS), agent login,
+//! refresh and logout, the agent WebSocket (LivePerson's Messaging Agent API), consumer signup and the
 //! consumer WebSocket (LivePerson's Messaging Window API), and a small web chat page at `/`.
 //! Brand JWTs for step-up are checked in `brand_jwt`; the consumer JWTs it
 //! issues expire and are kept in a bounded store, `consumer_tokens`. What
@@ -27,11 +27,14 @@
 //!   consumer request kind;
 //! - `state`: the account model (conversations, agents, consumers), routing,
 //!   event logs and the notifications both sides get;
-//! - `login`: agent login and refresh; `signup`: consumer signup and
+//! - `login`: agent login, refresh and logout, and the end of a session's
+//!   sockets; `sessions`: the session store (expiry, the login rate);
+//!   `signup`: consumer signup and
 //!   authentication (the consumer JWTs), with `brand_jwt` and
 //!   `consumer_tokens`;
 //! - `webhook`: agent sessions over HTTP;
-//! - `account`: the domain lookup and the account configuration lists;
+//! - `account`: the domain lookup and the account configuration (users,
+//!   skills, campaigns and engagements);
 //! - `clients` and `limits`: the bounds on what peers may take;
 //! - `fuzzing`: the fuzz targets' entry points.
 //!
@@ -49,6 +52,7 @@ mod consumer_tokens;
 pub mod fuzzing;
 pub mod limits;
 mod login;
+mod sessions;
 mod signup;
 mod state;
 mod webhook;
@@ -211,6 +215,15 @@ impl Hub {
         self.state().config.account.clone()
     }
 
+    /// Who a bearer token runs as, while its session lives.
+    fn live_session(&self, bearer: &str) -> Option<state::Session> {
+        let state = self.state();
+        let live = state
+            .sessions
+            .by_bearer(bearer, tokio::time::Instant::now());
+        live.map(|live| live.session.clone())
+    }
+
     /// Starts the expiry timers of rings just made.
     fn arm_rings(self: &Arc<Self>, rings: Vec<(String, String)>) {
         if rings.is_empty() {
@@ -256,11 +269,20 @@ impl Hub {
                 }
                 self.base_uris(acc)
             }
+            (&Method::GET, ["api", "account", acc, "service", service, "baseURI.json"]) => {
+                if *acc != account {
+                    return http::error(StatusCode::NOT_FOUND, format!("no account {acc}"));
+                }
+                self.base_uri(acc, service)
+            }
             (&Method::POST, ["api", "account", acc, "login"]) if *acc == account => {
                 self.login(request).await
             }
             (&Method::POST, ["api", "account", acc, "refresh"]) if *acc == account => {
                 self.refresh(request).await
+            }
+            (&Method::POST, ["api", "account", acc, "logout"]) if *acc == account => {
+                self.logout(&request)
             }
             (&Method::POST, ["api", "account", acc, "signup"]) if *acc == account => {
                 self.signup(client)
@@ -268,31 +290,18 @@ impl Hub {
             (&Method::POST, ["api", "account", acc, "authenticate"]) if *acc == account => {
                 self.authenticate(request).await
             }
-            (&Method::GET, ["api", "account", acc, "configuration", "le-users", "users"])
+            (&Method::GET, ["api", "account", acc, "configuration", api, rest @ ..])
                 if *acc == account =>
             {
-                self.account_configuration(&request, Listing::Users)
+                match Listing::of(api, rest) {
+                    Some(listing) => self.account_configuration(&request, listing),
+                    None => http::error(StatusCode::NOT_FOUND, format!("no route for GET {path}")),
+                }
             }
-            (&Method::GET, ["api", "account", acc, "configuration", "le-users", "skills"])
-                if *acc == account =>
-            {
-                self.account_configuration(&request, Listing::Skills)
-            }
-            (
-                &Method::GET,
-                [
-                    "api",
-                    "account",
-                    acc,
-                    "configuration",
-                    "le-campaigns",
-                    "engagements",
-                ],
-            ) if *acc == account => self.account_configuration(&request, Listing::Engagements),
             (&Method::GET, ["ws_api", "account", acc, "messaging", "brand", bearer])
                 if *acc == account =>
             {
-                let session = self.state().sessions.get(*bearer).cloned();
+                let session = self.live_session(bearer);
                 let Some(session) = session else {
                     return http::error(
                         StatusCode::UNAUTHORIZED,
@@ -366,6 +375,31 @@ fn too_many(over: OverLimit) -> Response<Body> {
             .insert(hyper::header::RETRY_AFTER, wait.as_secs().into());
     }
     response
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer_of(request: &Request<Incoming>) -> Option<&str> {
+    request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// LivePerson's APIs name their version in the query (`?v=1.3`): the 400
+/// naming `v` for a request without it.
+fn version_missing(request: &Request<Incoming>) -> Option<Response<Body>> {
+    let query = request.uri().query().unwrap_or_default();
+    let has_version = query.split('&').any(|pair| {
+        pair.split_once('=')
+            .is_some_and(|(k, v)| k == "v" && !v.is_empty())
+    });
+    (!has_version).then(|| {
+        http::error(
+            StatusCode::BAD_REQUEST,
+            "query parameter `v` (the API version) is required",
+        )
+    })
 }
 
 fn random_token() -> String {

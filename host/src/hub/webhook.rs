@@ -69,7 +69,7 @@ impl Hub {
         request: Request<Incoming>,
         bearer: String,
     ) -> Response<Body> {
-        let Some(session) = self.state().sessions.get(&bearer).cloned() else {
+        let Some(session) = self.live_session(&bearer) else {
             return http::error(
                 StatusCode::UNAUTHORIZED,
                 "unknown or expired bearer token: log in again",
@@ -107,12 +107,9 @@ impl Hub {
         bearer: String,
     ) -> Response<Body> {
         let (session, conn) = {
-            let state = self.state();
-            match (
-                state.sessions.get(&bearer),
-                state.webhook_sessions.get(&bearer),
-            ) {
-                (Some(session), Some(conn)) => (session.clone(), *conn),
+            let session = self.live_session(&bearer);
+            match (session, self.state().webhook_sessions.get(&bearer)) {
+                (Some(session), Some(conn)) => (session, *conn),
                 _ => {
                     return http::error(
                         StatusCode::UNAUTHORIZED,

@@ -1,6 +1,7 @@
 //! `[hub]`: the embedded hub's address and its account model (skills,
 //! users, engagements), and `[hub.tls]`. What consumers may do is in
-//! [`super::hub_access`].
+//! [`super::hub_access`]; how agent login sessions live, in
+//! [`super::hub_sessions`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use super::connector::{DEFAULT_MAX_CONVERSATIONS, max_conversations};
 use super::credentials::{RawApiKey, RawOAuth2, RawSecret};
 use super::hub_access::{ClientLimits, ConsumerAuth, RawClients, RawConsumerAuth};
+use super::hub_sessions::{AgentSessions, RawAgentSessions};
 use super::{LoginCredentials, parse_listen, yes};
 use crate::config::diagnostic::Diagnostic;
 use crate::config::located::Located;
@@ -39,6 +41,8 @@ pub struct HubConfig {
     /// How long an agent that dropped without logging out keeps its
     /// conversations before they are routed to others.
     pub agent_grace: Duration,
+    /// How agent login sessions live, and how many logins a user may make.
+    pub sessions: AgentSessions,
     /// Serve HTTPS and WSS instead of HTTP and WS.
     pub tls: Option<HubTls>,
 }
@@ -60,7 +64,8 @@ pub enum HubTls {
 /// A skill of the hub's account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HubSkill {
-    /// Its id.
+    /// Its id: digits, as LivePerson's skill ids are numbers (the
+    /// configuration refuses others).
     pub id: String,
     /// Its name.
     pub name: String,
@@ -84,6 +89,9 @@ pub struct HubUser {
     /// Who created the user (an admin token's owner); connectors for it
     /// may be added or edited only by that owner.
     pub created_by: Option<String>,
+    /// Whether the user's bearer may read the account configuration
+    /// (users, skills, campaigns); without it those answer 403.
+    pub can_read_account_config: bool,
 }
 
 /// A platform user's type.
@@ -133,6 +141,12 @@ pub(super) struct RawHub {
     #[serde(default = "default_agent_grace")]
     agent_grace_ms: u64,
     #[serde(default)]
+    session_lifetime_ms: Option<Located<u64>>,
+    #[serde(default)]
+    login_limit: Option<Located<u64>>,
+    #[serde(default)]
+    login_window_ms: Option<Located<u64>>,
+    #[serde(default)]
     tls: Option<RawHubTls>,
 }
 
@@ -177,6 +191,8 @@ struct RawUser {
     max_conversations: Option<Located<u32>>,
     #[serde(default)]
     created_by: Option<String>,
+    #[serde(default = "yes")]
+    can_read_account_config: bool,
 }
 
 #[derive(Deserialize)]
@@ -218,6 +234,22 @@ impl RawHub {
             .as_ref()
             .map_or(DEFAULT_SKILL, |s| s.as_str())
             .to_owned();
+        // LivePerson's skill ids are numbers (the account configuration
+        // serves them as such); a hub listing none has its default skill.
+        let declared = match (self.skills.is_empty(), &default_skill) {
+            (true, Some(default)) => vec![default],
+            _ => self.skills.iter().map(|s| &s.id).collect(),
+        };
+        for id in declared {
+            if id.parse::<u64>().is_err() {
+                diagnostics.push(Diagnostic::error(
+                    file,
+                    source,
+                    id.span(),
+                    format!("skill id `{id}` must be a number, as LivePerson's skill ids are"),
+                ));
+            }
+        }
         // Every skill named anywhere must be one of `[[hub.skills]]`;
         // a hub that lists none has one: its default skill.
         let mut known: Vec<&str> = self.skills.iter().map(|s| s.id.as_str()).collect();
@@ -280,6 +312,12 @@ impl RawHub {
             _ => None,
         };
         let clients = self.clients.check(file, source, diagnostics);
+        let sessions = RawAgentSessions {
+            session_lifetime_ms: self.session_lifetime_ms,
+            login_limit: self.login_limit,
+            login_window_ms: self.login_window_ms,
+        }
+        .check(file, source, diagnostics);
         Some(HubConfig {
             listen,
             account: self.account,
@@ -298,6 +336,7 @@ impl RawHub {
             consumer_auth,
             clients,
             agent_grace: Duration::from_millis(self.agent_grace_ms),
+            sessions,
             tls,
         })
     }
@@ -328,6 +367,7 @@ impl RawUser {
             skills: self.skills.into_iter().map(Located::into_inner).collect(),
             max_conversations: max.into_inner(),
             created_by: self.created_by,
+            can_read_account_config: self.can_read_account_config,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! - [`gateway`]: `switchboard.toml` as a whole, `[messaging]`, `[store]`
 //!   and `[plugins]`.
 //! - [`hub`]: `[hub]`, its skills, users, engagements and `[hub.tls]`;
-//!   [`hub_access`]: `[hub.consumer_auth]` and `[hub.clients]`.
+//!   [`hub_access`]: `[hub.consumer_auth]` and `[hub.clients]`;
+//!   [`hub_sessions`]: `[hub]`'s agent login session keys.
 //! - [`admin`]: `[admin]` and its tokens.
 //! - [`connector`]: one `connectors/*.toml`, split into what the connector
 //!   *is* (its identity) and how it *behaves*.
@@ -24,6 +25,7 @@ mod credentials;
 mod gateway;
 mod hub;
 mod hub_access;
+mod hub_sessions;
 mod limits;
 mod plugin;
 
@@ -37,6 +39,7 @@ pub use credentials::LoginCredentials;
 pub use gateway::{DEFAULT_SESSION_REFRESH, GatewayConfig, shipped_plugin_dir};
 pub use hub::{HubConfig, HubEngagement, HubSkill, HubTls, HubUser, UserKind};
 pub use hub_access::{ClientLimits, ConsumerAuth};
+pub use hub_sessions::AgentSessions;
 pub use limits::LimitOverrides;
 pub use plugin::PluginConfig;
 

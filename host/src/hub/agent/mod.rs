@@ -53,6 +53,7 @@ pub(super) fn register(hub: &Arc<Hub>, session: &Session, outbox: Outbox) -> u64
         conn,
         Agent {
             outbox,
+            bearer: session.bearer.clone(),
             login: session.login.clone(),
             user_id: session.user_id.clone(),
             pid: session.pid.clone(),
@@ -140,6 +141,7 @@ pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket)
     let (sink, mut stream) = socket.split();
     let (outbox, outgoing) = state::outbox();
     let conn = register(&hub, &session, outbox.clone());
+    hub.watch_session(conn, session.bearer.clone());
 
     let mut writer = tokio::spawn(state::write_frames(sink, outgoing));
     let mut too_big = false;
@@ -181,6 +183,7 @@ const WEBHOOK_FAILURES: u32 = 3;
 pub(super) fn serve_webhook(hub: &Arc<Hub>, session: &Session, url: String) -> u64 {
     let (outbox, mut outgoing) = state::outbox();
     let conn = register(hub, session, outbox);
+    hub.watch_session(conn, session.bearer.clone());
     let hub = hub.clone();
     tokio::spawn(async move {
         let mut failures = 0;

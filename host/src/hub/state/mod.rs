@@ -32,6 +32,7 @@ use tokio::time::Instant;
 use super::clients::{ClientKey, Clients};
 use super::consumer_tokens::ConsumerTokens;
 use super::limits;
+use super::sessions::Sessions;
 use crate::clock::now_ms;
 use crate::config::HubConfig;
 
@@ -117,6 +118,8 @@ pub struct AgentStateSubscription {
 #[derive(Debug)]
 pub struct Agent {
     pub outbox: Outbox,
+    /// The bearer of the session it runs in.
+    pub bearer: String,
     pub login: String,
     /// `account.login`.
     pub user_id: String,
@@ -140,9 +143,12 @@ pub struct Consumer {
     pub dialog_subscriptions: HashSet<String>,
 }
 
-/// A logged-in agent session (from `login`, used by the WebSocket).
+/// Who a logged-in agent session runs as (from `login`, used by the
+/// agent socket); the session store is `hub::sessions`.
 #[derive(Clone, Debug)]
 pub struct Session {
+    /// Its bearer token.
+    pub bearer: String,
     pub login: String,
     pub user_id: String,
     pub pid: String,
@@ -167,7 +173,8 @@ pub struct HubState {
     closed: VecDeque<String>,
     pub agents: HashMap<u64, Agent>,
     pub consumers: HashMap<u64, Consumer>,
-    pub sessions: HashMap<String, Session>,
+    /// The agents' login sessions.
+    pub sessions: Sessions,
     /// The consumer JWTs it issued, with their step-up links.
     pub consumer_tokens: ConsumerTokens,
     /// What each consumer client has taken (`[hub.clients]`).
@@ -184,12 +191,12 @@ impl HubState {
         HubState {
             consumer_tokens: ConsumerTokens::new(auth.token_lifetime, auth.max_tokens),
             clients: Clients::new(config.clients),
+            sessions: Sessions::new(config.sessions),
             config,
             conversations: HashMap::new(),
             closed: VecDeque::new(),
             agents: HashMap::new(),
             consumers: HashMap::new(),
-            sessions: HashMap::new(),
             webhook_sessions: HashMap::new(),
             next_id: 1,
             assignment_clock: 0,
@@ -516,6 +523,7 @@ mod tests {
             consumer_auth: ConsumerAuth::default(),
             clients: ClientLimits::default(),
             agent_grace: std::time::Duration::from_secs(1),
+            sessions: Default::default(),
             tls: None,
         })
     }

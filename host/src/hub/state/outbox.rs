@@ -88,6 +88,13 @@ impl Outbox {
     }
 }
 
+impl Outbox {
+    /// Resolves once the connection's writer is gone: the connection ended.
+    pub async fn closed(&self) {
+        self.frames.closed().await
+    }
+}
+
 impl Outgoing {
     /// The bytes it holds while it waits.
     fn size(&self) -> usize {
