@@ -18,6 +18,7 @@ mod hub_sessions;
 mod interop;
 mod layout;
 mod lifecycle;
+mod login_sessions;
 mod plugins;
 mod readme;
 mod reload;

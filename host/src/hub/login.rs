@@ -99,6 +99,12 @@ impl Login {
 }
 
 impl Hub {
+    /// How many live login sessions the agent user `login` holds (one at
+    /// most: a new login ends the old one).
+    pub fn live_sessions(&self, login: &str) -> usize {
+        self.state().sessions.live(login, Instant::now())
+    }
+
     /// `POST .../login?v=1.3`: a session for a user whose credentials match.
     pub(super) async fn login(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
         if let Some(refused) = version_missing(&request) {

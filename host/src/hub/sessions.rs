@@ -115,6 +115,14 @@ impl Sessions {
         Ok((live, ended))
     }
 
+    /// How many live sessions `login` holds.
+    pub fn live(&self, login: &str, now: Instant) -> usize {
+        self.by_bearer
+            .values()
+            .filter(|live| live.session.login == login && live.expires > now)
+            .count()
+    }
+
     /// The live session of `bearer`.
     pub fn by_bearer(&self, bearer: &str, now: Instant) -> Option<&Live> {
         self.by_bearer.get(bearer).filter(|live| live.expires > now)
