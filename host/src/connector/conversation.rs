@@ -60,8 +60,9 @@ pub enum Input {
     },
     /// The conversation closed: the bot hears `LP_CLOSECONVERSATION`, then the task ends.
     Closed,
-    /// The conversation left this connector (transferred away): the task
-    /// ends and its saved state is forgotten.
+    /// The conversation left this connector's open conversations: closed,
+    /// or transferred away. The bot hears it closed unless this connector
+    /// transferred it; the task ends and its saved state is forgotten.
     Gone,
     /// The platform session ended: the task ends, its saved state is kept
     /// for when the conversation comes back.
@@ -98,6 +99,9 @@ pub struct Conversation {
     /// The bot call in flight (it reports through the inbox); it ends with
     /// the task, so nothing of a stopped conversation outlives it.
     bot_calls: tokio::task::JoinSet<()>,
+    /// This connector transferred the conversation away: its leaving is
+    /// no close.
+    transferred: bool,
 }
 
 impl Conversation {
@@ -145,6 +149,7 @@ impl Conversation {
             seen: None,
             stopping: false,
             bot_calls: tokio::task::JoinSet::new(),
+            transferred: false,
         }
     }
 
@@ -251,6 +256,12 @@ impl Conversation {
                         break;
                     }
                     Some(Input::Gone) => {
+                        // The platform says only that it left this agent's
+                        // open conversations: unless this connector moved it,
+                        // it is over for the bot.
+                        if !self.transferred {
+                            self.tell_bot_closed();
+                        }
                         self.forget();
                         break;
                     }
@@ -553,6 +564,7 @@ impl Conversation {
     /// conversation; after that the consumer is told.
     async fn transfer(&mut self, skill: &str) {
         let Err(error) = self.platform.transfer(&self.view.id, skill).await else {
+            self.transferred = true;
             self.st.escalation.stop();
             self.st.resends.clear();
             return;

@@ -141,7 +141,10 @@ impl AgentConnection {
             .await?;
         connection
             .call(SubscribeExConversations {
-                conv_state: vec![ConversationState::Open, ConversationState::Close],
+                // What it uses: its open conversations. A conversation that
+                // closes or is transferred away leaves them (a DELETE change),
+                // so the closed ones (up to 1,001 at LivePerson) never come.
+                conv_state: vec![ConversationState::Open],
                 agent_ids: Some(vec![agent_id.as_str().into()]),
             })
             .await?;
