@@ -192,3 +192,116 @@ async fn prerequisites_that_cannot_be_read_are_a_warning_in_details_not_a_refusa
     );
     answered(&hub, "trusted").await;
 }
+
+/// An agentVep that answers the first `failures` logins 503 and passes
+/// everything else to the hub (each request on a connection of its own);
+/// its domain lookup names it for agentVep and the hub for the rest. It
+/// stands in for a LivePerson login service having a bad moment, which the
+/// hub has no reason to play. Answers the address and the logins seen.
+async fn flaky_login_service(
+    hub: std::net::SocketAddr,
+    failures: usize,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let me = listener.local_addr().unwrap();
+    let logins = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = logins.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                // One request: its head, then as many body bytes as it says.
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                let head_end = loop {
+                    let n = client.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break at + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&request[..head_end]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                while request.len() < head_end + length {
+                    let n = client.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                if path.contains("/service/baseURI.json") {
+                    let body = format!(
+                        r#"{{"baseURIs":[{{"service":"agentVep","account":"123","baseURI":"{me}"}},{{"service":"asyncMessagingEnt","account":"123","baseURI":"{hub}"}},{{"service":"accountConfigReadOnly","account":"123","baseURI":"{hub}"}}]}}"#
+                    );
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = client.write_all(answer.as_bytes()).await;
+                    return;
+                }
+                if path.contains("/login") && seen.fetch_add(1, Ordering::SeqCst) < failures {
+                    let _ = client
+                        .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    return;
+                }
+                // Anything else goes to the hub, which closes after answering.
+                let head = head.replacen("\r\n", "\r\nConnection: close\r\n", 1);
+                let mut upstream = tokio::net::TcpStream::connect(hub).await.unwrap();
+                upstream.write_all(head.as_bytes()).await.unwrap();
+                upstream.write_all(&request[head_end..]).await.unwrap();
+                let mut answer = Vec::new();
+                let _ = upstream.read_to_end(&mut answer).await;
+                let _ = client.write_all(&answer).await;
+            });
+        }
+    });
+    (me, logins)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_answered_5xx_is_tried_again_after_five_seconds() {
+    let hub = session_hub(AgentSessions::default(), true).await;
+    let (vep, logins) = flaky_login_service(hub.addr(), 1).await;
+    let bot = RecordingBot::echo().await;
+    let config = gateway_config(&hub, &bot, Duration::from_secs(240));
+    config.write(
+        "switchboard.toml",
+        &format!("[messaging]\ncsds = \"http://{vep}\"\n[store]\ndata_dir = \"data\"\n"),
+    );
+    let started = Instant::now();
+    let gateway = gateway(&config).await;
+    let mut retried = false;
+    let deadline = started + Duration::from_secs(30);
+    while gateway.report("c").unwrap().status != Status::Online {
+        let progress = gateway.report("c").unwrap().progress.unwrap_or_default();
+        retried |= progress.contains("login answered 503: trying again in 5 s");
+        assert!(Instant::now() < deadline, "never came online: {progress}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(retried, "the 503 was shown while starting");
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "LivePerson asks for 5 s after the first 5xx; online after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(logins.load(std::sync::atomic::Ordering::SeqCst), 2);
+    answered(&hub, "through").await;
+}
