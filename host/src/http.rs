@@ -330,7 +330,7 @@ impl HttpClient {
             .header(CONTENT_TYPE, "application/json")
             .body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
             .map_err(|_| ClientError::Url(url.to_owned()))?;
-        let (status, bytes) = self.exchange(url, request).await?;
+        let (status, bytes) = self.exchange(request).await?;
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Ok((status.as_u16(), value))
     }
@@ -348,37 +348,22 @@ impl HttpClient {
             .header(hyper::header::AUTHORIZATION, format!("Bearer {bearer}"))
             .body(Body::default())
             .map_err(|_| ClientError::Url(url.to_owned()))?;
-        let (status, bytes) = self.exchange(url, request).await?;
+        let (status, bytes) = self.exchange(request).await?;
         Ok((
             status.as_u16(),
             String::from_utf8_lossy(&bytes).into_owned(),
         ))
     }
 
-    async fn exchange(
-        &self,
-        url: &str,
-        request: Request<Body>,
-    ) -> Result<(StatusCode, Bytes), ClientError> {
-        let transport = |reason: String| ClientError::Transport {
-            url: url.to_owned(),
-            reason,
-        };
-        let response = self
-            .inner
-            .request(request)
-            .await
-            .map_err(|e| transport(with_sources(&e)))?;
-        let status = response.status();
-        let bytes = read_limited(response.into_body(), RESPONSE_LIMIT)
-            .await
-            .map_err(transport)?;
-        Ok((status, bytes))
+    async fn exchange(&self, request: Request<Body>) -> Result<(StatusCode, Bytes), ClientError> {
+        let answer = self.request(request).await?;
+        let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        Ok((status, answer.body))
     }
 
     /// Sends `request`; an error status is an error.
     async fn checked(&self, url: &str, request: Request<Body>) -> Result<Bytes, ClientError> {
-        let (status, bytes) = self.exchange(url, request).await?;
+        let (status, bytes) = self.exchange(request).await?;
         if !status.is_success() {
             return Err(ClientError::Status {
                 url: url.to_owned(),

@@ -10,8 +10,10 @@ use super::state::{Consumer, HubState, Session};
 use super::{Hub, agent, consumer};
 use crate::config::{ClientLimits, ConsumerAuth, HubConfig, HubSkill};
 
-fn hub() -> Arc<Hub> {
-    let config = HubConfig {
+/// The smallest hub configuration: account 123 with skill 1, no users.
+/// (The hub's unit tests build on it too.)
+pub(crate) fn minimal_config() -> HubConfig {
+    HubConfig {
         listen: "127.0.0.1:0".parse().expect("literal address"),
         account: "123".into(),
         default_skill: "1".into(),
@@ -27,7 +29,11 @@ fn hub() -> Arc<Hub> {
         agent_grace: std::time::Duration::from_secs(1),
         sessions: Default::default(),
         tls: None,
-    };
+    }
+}
+
+fn hub() -> Arc<Hub> {
+    let config = minimal_config();
     Arc::new(Hub {
         state: Mutex::new(HubState::new(config)),
         addr: "127.0.0.1:0".parse().expect("literal address"),

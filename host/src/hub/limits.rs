@@ -69,6 +69,27 @@ pub async fn close_too_big(
     let _ = tokio::time::timeout(PATIENCE, writer).await;
 }
 
+/// The next text frame a peer sent on its socket; once the socket has
+/// ended, `Err(too_big)`: true when it ended on a frame over
+/// [`MAX_FRAME_BYTES`] (the caller then closes it with 1009).
+pub async fn next_text(
+    stream: &mut futures_util::stream::SplitStream<crate::http::ServerSocket>,
+) -> Result<tokio_tungstenite::tungstenite::Utf8Bytes, bool> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    while let Some(message) = stream.next().await {
+        match message {
+            Ok(Message::Text(text)) => return Ok(text),
+            // On a close frame tungstenite has queued the answering one
+            // (same code); the next read sends it and ends the stream,
+            // closing the TCP connection: the close handshake is complete.
+            Ok(_) => continue,
+            Err(error) => return Err(is_too_big(&error)),
+        }
+    }
+    Err(false)
+}
+
 /// True for the read error of a frame over [`MAX_FRAME_BYTES`].
 pub fn is_too_big(error: &tokio_tungstenite::tungstenite::Error) -> bool {
     matches!(error, tokio_tungstenite::tungstenite::Error::Capacity(_))

@@ -29,7 +29,6 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use lp::{AgentServerFrame, Frame};
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::Hub;
 use super::state::{self, Agent, Availability, Outbox, Outgoing, Session};
@@ -144,27 +143,18 @@ pub(super) async fn serve(hub: Arc<Hub>, session: Session, socket: ServerSocket)
     hub.watch_session(conn, session.bearer.clone());
 
     let mut writer = tokio::spawn(state::write_frames(sink, outgoing));
-    let mut too_big = false;
 
-    while let Some(message) = stream.next().await {
-        let text = match message {
-            Ok(Message::Text(text)) => text,
-            // tungstenite has queued the answering close frame (same code);
-            // the next read sends it and ends the stream, closing the TCP
-            // connection: the close handshake is complete.
-            Ok(Message::Close(_)) => continue,
-            Err(error) => {
-                too_big = super::limits::is_too_big(&error);
-                break;
-            }
-            Ok(_) => continue,
+    let too_big = loop {
+        let text = match super::limits::next_text(&mut stream).await {
+            Ok(text) => text,
+            Err(too_big) => break too_big,
         };
         let (reply, then) = process(&hub, conn, &session, &text);
         if let Some(reply) = reply {
             let _ = outbox.send(Outgoing::Text(reply));
         }
         after(&hub, conn, then);
-    }
+    };
 
     if too_big {
         super::limits::close_too_big(&outbox, &mut writer).await;

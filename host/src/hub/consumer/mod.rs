@@ -16,7 +16,6 @@ use futures_util::StreamExt;
 use lp::error::GENERIC_RESPONSE;
 use lp::{ConsumerServerFrame, ErrorResponse, Frame};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::Hub;
 use super::clients::ClientKey;
@@ -58,7 +57,6 @@ pub(super) async fn serve(
     };
 
     let mut writer = tokio::spawn(state::write_frames(sink, outgoing));
-    let mut too_big = false;
 
     // A socket that never authenticates is closed with 4401.
     let guard_hub = hub.clone();
@@ -75,21 +73,12 @@ pub(super) async fn serve(
         }
     });
 
-    while let Some(message) = stream.next().await {
-        let text = match message {
-            Ok(Message::Text(text)) => text,
-            // tungstenite has queued the answering close frame (same code);
-            // the next read sends it and ends the stream, closing the TCP
-            // connection: the close handshake is complete.
-            Ok(Message::Close(_)) => continue,
-            Err(error) => {
-                too_big = super::limits::is_too_big(&error);
-                break;
-            }
-            Ok(_) => continue,
-        };
-        process(&hub, conn, &outbox, &text);
-    }
+    let too_big = loop {
+        match super::limits::next_text(&mut stream).await {
+            Ok(text) => process(&hub, conn, &outbox, &text),
+            Err(too_big) => break too_big,
+        }
+    };
 
     init_guard.abort();
     if too_big {

@@ -506,26 +506,10 @@ impl HubState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ClientLimits, ConsumerAuth, HubSkill};
+    use crate::config::ClientLimits;
 
     pub(super) fn hub_state() -> HubState {
-        HubState::new(HubConfig {
-            listen: "127.0.0.1:0".parse().expect("literal address"),
-            account: "123".into(),
-            default_skill: "1".into(),
-            skills: vec![HubSkill {
-                id: "1".into(),
-                name: "one".into(),
-            }],
-            users: Vec::new(),
-            ring_expiration: std::time::Duration::from_secs(30),
-            engagements: Vec::new(),
-            consumer_auth: ConsumerAuth::default(),
-            clients: ClientLimits::default(),
-            agent_grace: std::time::Duration::from_secs(1),
-            sessions: Default::default(),
-            tls: None,
-        })
+        HubState::new(crate::hub::fuzzing::minimal_config())
     }
 
     pub(super) fn text(n: usize) -> lp::messaging::Event {
