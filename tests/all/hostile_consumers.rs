@@ -1,6 +1,7 @@
 //! Hostile consumers hurt no one else: oversized messages and frames, long
-//! histories, floods of signups, sockets and conversations from one client. Each test keeps a well-behaved consumer on the same connector
-//! and asserts it is still answered and the connector stays Online.
+//! histories, floods of signups, sockets and conversations from one client.
+//! Each test keeps a well-behaved consumer on the same connector and
+//! asserts it is still answered and the connector stays Online.
 
 use serde_json::json;
 use switchboard::connector::Status;
@@ -14,7 +15,16 @@ const HOSTILE_CLIENT: std::net::IpAddr =
     std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
 
 fn one_connector(bot: &RecordingBot) -> ConfigDir {
-    let config = ConfigDir::new(&["bot-user"]);
+    one_connector_with(bot, "", "")
+}
+
+/// One connector `c` of `bot` for the hub user `bot-user`, with `hub_tables`
+/// (`[hub.*]` tables) before the user and `user_keys` in its entry.
+fn one_connector_with(bot: &RecordingBot, hub_tables: &str, user_keys: &str) -> ConfigDir {
+    let config = ConfigDir::with_hub(&format!(
+        "{hub_tables}[[hub.users]]\nlogin = \"bot-user\"\npassword = \"pw-bot-user\"\n\
+         skills = [\"1\"]\n{user_keys}\n"
+    ));
     config.write("bots/b.toml", &bot.config("b"));
     config.write(
         "connectors/c.toml",
@@ -166,14 +176,10 @@ async fn frames_for_other_consumers_conversations_and_conversation_floods_are_re
 async fn signup_floods_and_expired_tokens_leave_the_connector_serving_others() {
     const FLOOD: usize = 300;
     let bot = RecordingBot::echo().await;
-    let config = ConfigDir::with_hub(
-        "[hub.consumer_auth]\nhs256_secret = \"brand-secret\"\nmax_tokens = 100\n\n\
-         [[hub.users]]\nlogin = \"bot-user\"\npassword = \"pw-bot-user\"\nskills = [\"1\"]\n\n",
-    );
-    config.write("bots/b.toml", &bot.config("b"));
-    config.write(
-        "connectors/c.toml",
-        &connector_file("c", "b", "bot-user", "", "messageDelay = 100"),
+    let config = one_connector_with(
+        &bot,
+        "[hub.consumer_auth]\nhs256_secret = \"brand-secret\"\nmax_tokens = 100\n\n",
+        "",
     );
     let gateway = gateway(&config).await;
     let hub = gateway.hub_url().unwrap();
@@ -237,15 +243,10 @@ async fn signup_floods_and_expired_tokens_leave_the_connector_serving_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_client_cannot_take_every_slot_of_a_connector() {
     let bot = RecordingBot::echo().await;
-    let config = ConfigDir::with_hub(
-        "[hub.clients]\nopen_conversations = 2\nopen_sockets = 3\n\n\
-         [[hub.users]]\nlogin = \"bot-user\"\npassword = \"pw-bot-user\"\nskills = [\"1\"]\n\
-         max_conversations = 3\n\n",
-    );
-    config.write("bots/b.toml", &bot.config("b"));
-    config.write(
-        "connectors/c.toml",
-        &connector_file("c", "b", "bot-user", "", "messageDelay = 100"),
+    let config = one_connector_with(
+        &bot,
+        "[hub.clients]\nopen_conversations = 2\nopen_sockets = 3\n\n",
+        "max_conversations = 3\n",
     );
     let gateway = gateway(&config).await;
     let hub = gateway.hub_url().unwrap();
