@@ -252,6 +252,8 @@ pub struct BotError {
     pub bot: String,
     /// What happened.
     pub reason: String,
+    /// True when the bot did not answer within its timeout.
+    pub timed_out: bool,
 }
 
 /// A bot brain.

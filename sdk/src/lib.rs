@@ -41,7 +41,8 @@ pub mod bindings {
 }
 
 pub use bindings::switchboard::connector::types::{
-    ConsumerAction, Content, Conversation, ConversationType, Hook, Message,
+    BotFailure, ConsumerAction, Content, Conversation, ConversationType, EndReason, FailureAction,
+    Hook, Message,
 };
 
 /// The gateway's imports: logging, settings, key-value store, clock.
@@ -57,6 +58,8 @@ pub const ALL_HOOKS: &[Hook] = &[
     Hook::StepUp,
     Hook::ConsumerMessage,
     Hook::BotMessage,
+    Hook::BotError,
+    Hook::ConversationEnd,
 ];
 
 /// A connector plugin. Every hook defaults to passing its input through
@@ -85,6 +88,14 @@ pub trait Plugin {
     fn on_bot_message(_conv: &Conversation, messages: Vec<Message>) -> Vec<Message> {
         messages
     }
+
+    /// Decides what happens when the bot failed a consumer message (`text`).
+    fn on_bot_error(_conv: &Conversation, _text: String, _failure: BotFailure) -> FailureAction {
+        FailureAction::DefaultBehaviour
+    }
+
+    /// Hears that the conversation is over for the connector.
+    fn on_conversation_end(_conv: &Conversation, _reason: EndReason) {}
 }
 
 impl Conversation {
@@ -163,6 +174,16 @@ macro_rules! export_plugin {
                     messages: ::std::vec::Vec<$crate::Message>,
                 ) -> ::std::vec::Vec<$crate::Message> {
                     <$plugin as $crate::Plugin>::on_bot_message(&conv, messages)
+                }
+                fn on_bot_error(
+                    conv: $crate::Conversation,
+                    text: ::std::string::String,
+                    failure: $crate::BotFailure,
+                ) -> $crate::FailureAction {
+                    <$plugin as $crate::Plugin>::on_bot_error(&conv, text, failure)
+                }
+                fn on_conversation_end(conv: $crate::Conversation, reason: $crate::EndReason) {
+                    <$plugin as $crate::Plugin>::on_conversation_end(&conv, reason)
                 }
             }
 

@@ -8,6 +8,7 @@ mod blame;
 mod bots;
 mod config;
 mod config_ui;
+mod contract;
 mod e2e;
 mod fields;
 mod fuzz_seeds;

@@ -80,6 +80,14 @@ impl BotFrameworkBot {
         BotError {
             bot: self.id.clone(),
             reason: reason.into(),
+            timed_out: false,
+        }
+    }
+
+    fn timed_out(&self) -> BotError {
+        BotError {
+            timed_out: true,
+            ..self.error(format!("no answer within {} ms", self.timeout.as_millis()))
         }
     }
 
@@ -156,9 +164,7 @@ impl Bot for BotFrameworkBot {
                 .remove(&turn.conversation_id)
                 .unwrap_or_default();
             match posted {
-                Err(_) => {
-                    Err(self.error(format!("no answer within {} ms", self.timeout.as_millis())))
-                }
+                Err(_) => Err(self.timed_out()),
                 Ok(Err(error)) => Err(self.error(error.to_string())),
                 Ok(Ok(_)) => Ok(actions(&taken)),
             }

@@ -53,6 +53,14 @@ impl WebhookBot {
         BotError {
             bot: self.id.clone(),
             reason: reason.into(),
+            timed_out: false,
+        }
+    }
+
+    fn timed_out(&self) -> BotError {
+        BotError {
+            timed_out: true,
+            ..self.error(format!("no answer within {} ms", self.timeout.as_millis()))
         }
     }
 }
@@ -73,9 +81,7 @@ impl Bot for WebhookBot {
             let answer =
                 tokio::time::timeout(self.timeout, http::post_json(&self.endpoint, &request))
                     .await
-                    .map_err(|_| {
-                        self.error(format!("no answer within {} ms", self.timeout.as_millis()))
-                    })?
+                    .map_err(|_| self.timed_out())?
                     .map_err(|e| self.error(e.to_string()))?;
             match answer {
                 Value::Array(items) => Ok(actions(&items)),

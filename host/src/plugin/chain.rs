@@ -1,61 +1,21 @@
 //! A connector's plugins in their configured order, and the fallback rules.
 //!
 //! Each plugin sees the previous one's output. A plugin that does not
-//! implement a hook is skipped. A hook that traps, runs past its deadline,
-//! exceeds its memory cap or returns output LivePerson would refuse counts
-//! as a fault: its built-in default applies (the input passes through
-//! unchanged) and the chain goes on.
+//! implement a hook is skipped. A hook that faults (see [`PluginInstance`])
+//! or returns output LivePerson would refuse gets its built-in default (the
+//! input passes through unchanged) and the chain goes on.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use tokio::sync::Mutex as AsyncMutex;
-use wasmtime::Store;
-
+use super::ConversationView;
 use super::bindings::{
-    ConsumerAction, Content, Conversation, ConversationType as WitConversationType, Hook, Message,
-    Plugin, PluginState,
+    BotFailure as WitBotFailure, ConsumerAction, Content, Conversation,
+    ConversationType as WitConversationType, EndReason, FailureAction, Message,
 };
-use super::engine::EPOCH_TICK;
-use super::{ConversationView, Grants, Limits, LoadedPlugin};
+use super::call::{Call, HookName, Outcome};
+use super::instance::{PluginInstance, PluginStatus};
 use crate::config::ConversationType;
 use crate::content::{Body, OutMessage};
-use crate::store::KvScope;
-
-/// The hooks, as the host names them in logs and status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum HookName {
-    /// `on-conversation-start`.
-    ConversationStart,
-    /// `on-step-up`.
-    StepUp,
-    /// `on-consumer-message`.
-    ConsumerMessage,
-    /// `on-bot-message`.
-    BotMessage,
-}
-
-impl HookName {
-    fn of(hook: Hook) -> HookName {
-        match hook {
-            Hook::ConversationStart => HookName::ConversationStart,
-            Hook::StepUp => HookName::StepUp,
-            Hook::ConsumerMessage => HookName::ConsumerMessage,
-            Hook::BotMessage => HookName::BotMessage,
-        }
-    }
-
-    /// The hook's name in the WIT contract.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookName::ConversationStart => "on-conversation-start",
-            HookName::StepUp => "on-step-up",
-            HookName::ConsumerMessage => "on-consumer-message",
-            HookName::BotMessage => "on-bot-message",
-        }
-    }
-}
 
 /// What the chain decided about a consumer message.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,361 +30,35 @@ pub enum ConsumerDecision {
     Escalate(String),
 }
 
-/// A snapshot of one plugin's health, for Details and the admin API.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct PluginStatus {
-    /// The plugin's name.
-    pub name: String,
-    /// Its file.
-    pub path: String,
-    /// The first 12 hex digits of the SHA-256 of the file serving now.
-    pub version: String,
-    /// Hook calls made.
-    pub calls: u64,
-    /// Hook calls that fell back to the default.
-    pub faults: u64,
-    /// Faults since the last call that worked; above zero, Details show the plugin down.
-    pub consecutive_faults: u64,
-    /// True while quarantined: its hooks use their defaults.
-    pub quarantined: bool,
-    /// The last fault, if any.
-    pub last_fault: Option<String>,
+/// How the bot failed a consumer message, for `on-bot-error`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BotFailure {
+    /// The bot could not be asked, or answered with an error.
+    Failed(String),
+    /// The bot did not answer in time.
+    TimedOut(String),
+    /// The bot answered with nothing to publish.
+    Empty,
 }
 
-/// One plugin serving one connector: a single instance shared by all of
-/// the connector's conversations, created on first use and after a trap.
-pub struct PluginInstance {
-    loaded: Arc<LoadedPlugin>,
-    connector: Arc<str>,
-    settings: Arc<BTreeMap<String, String>>,
-    kv: KvScope,
-    limits: Limits,
-    grants: Grants,
-    quarantined: std::sync::atomic::AtomicBool,
-    live: AsyncMutex<Option<Live>>,
-    calls: AtomicU64,
-    faults: AtomicU64,
-    consecutive_faults: AtomicU64,
-    last_fault: Mutex<Option<String>>,
-    hook_latency: crate::metrics::Histogram,
+/// What the chain decided about a bot's failure.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FailureDecision {
+    /// What the connector does without plugins: resend, then escalate.
+    Default,
+    /// Tell the consumer this; no resend, no fallback escalation.
+    Reply(Vec<OutMessage>),
+    /// Transfer the conversation to this skill now.
+    Escalate(String),
 }
 
-struct Live {
-    store: Store<PluginState>,
-    plugin: Plugin,
-    implemented: Vec<HookName>,
-}
-
-/// One hook call's input.
-enum Call<'a> {
-    Start(&'a str),
-    StepUp(&'a str),
-    Consumer(&'a str),
-    Bot(&'a [Message]),
-}
-
-impl Call<'_> {
-    fn hook(&self) -> HookName {
-        match self {
-            Call::Start(_) => HookName::ConversationStart,
-            Call::StepUp(_) => HookName::StepUp,
-            Call::Consumer(_) => HookName::ConsumerMessage,
-            Call::Bot(_) => HookName::BotMessage,
-        }
-    }
-
-    /// Bytes of text the plugin is given.
-    fn size(&self) -> usize {
-        match self {
-            Call::Start(text) | Call::StepUp(text) | Call::Consumer(text) => text.len(),
-            Call::Bot(messages) => messages.iter().map(message_size).sum(),
-        }
-    }
-}
-
-/// Bytes of text in one message: its body and its quick replies.
-fn message_size(message: &Message) -> usize {
-    let body = match &message.body {
-        Content::Text(t) | Content::Structured(t) => t.len(),
-    };
-    body + message.quick_replies.as_ref().map_or(0, String::len)
-}
-
-/// One hook call's result.
-#[derive(Debug)]
-enum Outcome {
-    /// The plugin does not implement the hook.
-    Skipped,
-    Text(Option<String>),
-    Action(ConsumerAction),
-    Messages(Vec<Message>),
-}
-
-impl Outcome {
-    /// Bytes of text the plugin returned.
-    fn size(&self) -> usize {
-        let message = message_size;
-        match self {
-            Outcome::Skipped | Outcome::Text(None) => 0,
-            Outcome::Text(Some(text)) => text.len(),
-            Outcome::Action(ConsumerAction::Rewrite(t) | ConsumerAction::Escalate(t)) => t.len(),
-            Outcome::Action(ConsumerAction::Reply(messages)) | Outcome::Messages(messages) => {
-                messages.iter().map(message).sum()
-            }
-            Outcome::Action(_) => 0,
-        }
-    }
-}
-
-impl PluginInstance {
-    /// Lifts the quarantine and forgets the faults in a row (an operator's
-    /// reset, or a new version of the file).
-    pub fn reset(&self) {
-        self.quarantined.store(false, Ordering::Relaxed);
-        self.consecutive_faults.store(0, Ordering::Relaxed);
-    }
-
-    /// Prepares `loaded` to serve `connector` with these settings and limits.
-    pub fn new(
-        loaded: Arc<LoadedPlugin>,
-        connector: &str,
-        settings: BTreeMap<String, String>,
-        kv: KvScope,
-        limits: Limits,
-        grants: Grants,
-    ) -> Self {
-        PluginInstance {
-            loaded,
-            connector: connector.into(),
-            settings: Arc::new(settings),
-            kv,
-            limits,
-            grants,
-            quarantined: std::sync::atomic::AtomicBool::new(false),
-            live: AsyncMutex::new(None),
-            calls: AtomicU64::new(0),
-            faults: AtomicU64::new(0),
-            consecutive_faults: AtomicU64::new(0),
-            last_fault: Mutex::new(None),
-            hook_latency: crate::metrics::Histogram::default(),
-        }
-    }
-
-    /// The plugin's name.
-    pub fn name(&self) -> &str {
-        &self.loaded.name
-    }
-
-    /// The compiled file it runs.
-    pub fn loaded(&self) -> &Arc<LoadedPlugin> {
-        &self.loaded
-    }
-
-    /// True if this instance runs `loaded` with the same settings, limits
-    /// and grants, so a reload can keep it (with its counters and memory).
-    pub fn serves_as(
-        &self,
-        loaded: &LoadedPlugin,
-        settings: &BTreeMap<String, String>,
-        limits: &Limits,
-        grants: &Grants,
-    ) -> bool {
-        self.loaded.digest == loaded.digest
-            && self.loaded.path == loaded.path
-            && *self.settings == *settings
-            && self.limits == *limits
-            && self.grants == *grants
-    }
-
-    /// Instantiates now rather than on the first hook call, so a reload
-    /// can refuse a component that traps while starting before it serves.
-    pub async fn prepare(&self) -> Result<(), String> {
-        let mut guard = self.live.lock().await;
-        if guard.is_none() {
-            let live = self.instantiate().await.map_err(|error| {
-                format!(
-                    "plugin {}: instantiation failed: {}",
-                    self.loaded.path.display(),
-                    describe(&error)
-                )
-            })?;
-            *guard = Some(live);
-        }
-        Ok(())
-    }
-
-    /// How long its hook calls took (those it implements).
-    pub fn hook_latency(&self) -> crate::metrics::HistogramSnapshot {
-        self.hook_latency.snapshot()
-    }
-
-    /// Calls, faults and the last fault.
-    pub fn status(&self) -> PluginStatus {
-        PluginStatus {
-            name: self.loaded.name.to_string(),
-            path: self.loaded.path.display().to_string(),
-            version: self.loaded.version.to_string(),
-            calls: self.calls.load(Ordering::Relaxed),
-            faults: self.faults.load(Ordering::Relaxed),
-            consecutive_faults: self.consecutive_faults.load(Ordering::Relaxed),
-            quarantined: self.quarantined.load(Ordering::Relaxed),
-            last_fault: self.last_fault.lock().expect("not poisoned").clone(),
-        }
-    }
-
-    fn deadline_ticks(&self) -> u64 {
-        let ticks = self.limits.deadline.as_micros() / EPOCH_TICK.as_micros();
-        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
-    }
-
-    async fn instantiate(&self) -> wasmtime::Result<Live> {
-        let state = PluginState::new(
-            self.loaded.name.clone(),
-            self.connector.clone(),
-            self.settings.clone(),
-            self.kv.clone(),
-            &self.limits,
-            &self.grants,
-        )?;
-        let mut store = Store::new(&self.loaded.engine, state);
-        store.limiter(|state| &mut state.limiter);
-        if self.loaded.fuel {
-            store.set_fuel(self.limits.fuel.unwrap_or(u64::MAX))?;
-        }
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.deadline_ticks());
-        let plugin = self.loaded.pre.instantiate_async(&mut store).await?;
-        store.set_epoch_deadline(self.deadline_ticks());
-        let implemented = plugin
-            .switchboard_connector_hooks()
-            .call_implemented(&mut store)
-            .await?
-            .into_iter()
-            .map(HookName::of)
-            .collect();
-        Ok(Live {
-            store,
-            plugin,
-            implemented,
-        })
-    }
-
-    fn fault(&self, conv: &Conversation, hook: HookName, reason: String) {
-        self.faults.fetch_add(1, Ordering::Relaxed);
-        let consecutive = self.consecutive_faults.fetch_add(1, Ordering::Relaxed) + 1;
-        if consecutive >= u64::from(self.limits.quarantine_after)
-            && !self.quarantined.swap(true, Ordering::Relaxed)
-        {
-            tracing::error!(
-                plugin = &*self.loaded.name,
-                connector = &*self.connector,
-                faults = consecutive,
-                "plugin quarantined after consecutive faults: its hooks use their defaults until its file changes or it is reset"
-            );
-        }
-        tracing::warn!(
-            plugin = &*self.loaded.name,
-            connector = &*self.connector,
-            conversation = %conv.id,
-            hook = hook.as_str(),
-            "plugin fault, using the hook's default: {reason}"
-        );
-        *self.last_fault.lock().expect("not poisoned") =
-            Some(format!("{}: {reason}", hook.as_str()));
-    }
-
-    /// Runs one hook; `None` means "use the default" (skipped or faulted).
-    async fn call(&self, conv: &Conversation, call: Call<'_>) -> Option<Outcome> {
-        let hook = call.hook();
-        // A plugin may return what it was given plus `max_output_bytes`: a
-        // large input (a consumer's long message, a bot's long answer) is
-        // not the plugin's fault, and passing it on is not either.
-        let output_bound = call.size().saturating_add(self.limits.max_output_bytes);
-        if self.quarantined.load(Ordering::Relaxed) {
-            return None;
-        }
-        let mut guard = self.live.lock().await;
-        if guard.is_none() {
-            match self.instantiate().await {
-                Ok(live) => *guard = Some(live),
-                Err(error) => {
-                    self.calls.fetch_add(1, Ordering::Relaxed);
-                    self.fault(
-                        conv,
-                        hook,
-                        format!("instantiation failed: {}", describe(&error)),
-                    );
-                    return None;
-                }
-            }
-        }
-        let live = guard.as_mut().expect("instantiated above");
-        if !live.implemented.contains(&hook) {
-            return Some(Outcome::Skipped);
-        }
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        live.store.set_epoch_deadline(self.deadline_ticks());
-        if self.loaded.fuel
-            && let Err(error) = live.store.set_fuel(self.limits.fuel.unwrap_or(u64::MAX))
-        {
-            self.fault(conv, hook, format!("fuel: {error}"));
-            return None;
-        }
-        let hooks = live.plugin.switchboard_connector_hooks();
-        let store = &mut live.store;
-        let started = std::time::Instant::now();
-        let result = match call {
-            Call::Start(greeting) => hooks
-                .call_on_conversation_start(store, conv, greeting)
-                .await
-                .map(Outcome::Text),
-            Call::StepUp(text) => hooks
-                .call_on_step_up(store, conv, text)
-                .await
-                .map(Outcome::Text),
-            Call::Consumer(text) => hooks
-                .call_on_consumer_message(store, conv, text)
-                .await
-                .map(Outcome::Action),
-            Call::Bot(messages) => hooks
-                .call_on_bot_message(store, conv, messages)
-                .await
-                .map(Outcome::Messages),
-        };
-        self.hook_latency.observe(started.elapsed());
-        match result {
-            Ok(outcome) if outcome.size() > output_bound => {
-                let size = outcome.size();
-                self.fault(
-                    conv,
-                    hook,
-                    format!(
-                        "output too large: {size} bytes, more than its input plus the limit ({output_bound} bytes)",
-                    ),
-                );
-                None
-            }
-            Ok(outcome) => {
-                self.consecutive_faults.store(0, Ordering::Relaxed);
-                Some(outcome)
-            }
-            Err(error) => {
-                // A trapped instance may not be entered again: start afresh next time.
-                *guard = None;
-                self.fault(conv, hook, describe(&error));
-                None
-            }
-        }
-    }
-}
-
-fn describe(error: &wasmtime::Error) -> String {
-    match error.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => "deadline exceeded (interrupted)".into(),
-        Some(wasmtime::Trap::OutOfFuel) => "fuel exhausted".into(),
-        Some(trap) => format!("trap: {trap}"),
-        None => format!("{error:#}"),
-    }
+/// Why a conversation is over for the connector, for `on-conversation-end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConversationEnd {
+    /// Somebody closed it.
+    Closed,
+    /// This connector transferred it away.
+    Transferred,
 }
 
 /// A connector's plugins in their configured order.
@@ -532,13 +166,63 @@ impl PluginChain {
         checked
     }
 
+    /// What to do about a consumer message (`text`) the bot failed. The
+    /// first plugin that chooses something other than the default decides.
+    pub async fn bot_error(
+        &self,
+        conv: &ConversationView,
+        text: &str,
+        failure: &BotFailure,
+    ) -> FailureDecision {
+        if self.plugins.is_empty() {
+            return FailureDecision::Default;
+        }
+        let wit = to_wit(conv);
+        let failure = match failure {
+            BotFailure::Failed(why) => WitBotFailure::Failed(why.clone()),
+            BotFailure::TimedOut(why) => WitBotFailure::TimedOut(why.clone()),
+            BotFailure::Empty => WitBotFailure::Empty,
+        };
+        for plugin in &self.plugins {
+            let Some(Outcome::Failure(action)) =
+                plugin.call(&wit, Call::BotError(text, &failure)).await
+            else {
+                continue;
+            };
+            match action {
+                FailureAction::DefaultBehaviour => {}
+                FailureAction::Escalate(skill) => return FailureDecision::Escalate(skill),
+                FailureAction::Reply(messages) => match from_wit_all(messages) {
+                    Ok(messages) => return FailureDecision::Reply(messages),
+                    Err(reason) => plugin.fault(&wit, HookName::BotError, reason),
+                },
+            }
+        }
+        FailureDecision::Default
+    }
+
+    /// Tells every plugin the conversation is over for the connector.
+    pub async fn conversation_end(&self, conv: &ConversationView, reason: ConversationEnd) {
+        if self.plugins.is_empty() {
+            return;
+        }
+        let wit = to_wit(conv);
+        let reason = match reason {
+            ConversationEnd::Closed => EndReason::Closed,
+            ConversationEnd::Transferred => EndReason::Transferred,
+        };
+        for plugin in &self.plugins {
+            plugin.call(&wit, Call::End(reason)).await;
+        }
+    }
+
     /// The health of every plugin.
     pub fn status(&self) -> Vec<PluginStatus> {
         self.plugins.iter().map(|p| p.status()).collect()
     }
 }
 
-fn to_wit(conv: &ConversationView) -> Conversation {
+pub(super) fn to_wit(conv: &ConversationView) -> Conversation {
     Conversation {
         id: conv.id.clone(),
         connector_id: conv.connector_id.clone(),

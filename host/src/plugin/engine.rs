@@ -18,7 +18,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::PluginError;
-use super::bindings::{Plugin, PluginPre, PluginState};
+use super::bindings::{Plugin, PluginState, Pre, v0_1};
 use crate::config::MAX_PLUGIN_MEMORY_BYTES;
 
 /// How often the epoch advances; hook deadlines are counted in these ticks.
@@ -86,7 +86,9 @@ pub struct LoadedPlugin {
     pub digest: Digest256,
     /// The first 12 hex digits of the digest: the version shown in status.
     pub version: Arc<str>,
-    pub(super) pre: PluginPre<PluginState>,
+    /// The contract version it was built against (`0.1.0`, `0.2.0`).
+    pub contract: &'static str,
+    pub(super) pre: Pre,
     pub(super) engine: Engine,
     /// The engine meters fuel.
     pub(super) fuel: bool,
@@ -147,8 +149,14 @@ impl PluginEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| PluginError::Engine(e.to_string()))?;
+        // Every contract version side by side: each imports its own
+        // versioned `host` interface.
         Plugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)
             .map_err(|e| PluginError::Engine(e.to_string()))?;
+        v0_1::Plugin::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| {
+            state
+        })
+        .map_err(|e| PluginError::Engine(e.to_string()))?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let (ticking, stop) = (engine.clone(), stop_ticker.clone());
@@ -262,7 +270,7 @@ impl PluginEngine {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| invalid(format!("{e:#}")))?;
-        let pre = PluginPre::new(instance_pre).map_err(|e| invalid(format!("{e:#}")))?;
+        let pre = Pre::new(instance_pre).map_err(|e| invalid(format!("{e:#}")))?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -272,6 +280,7 @@ impl PluginEngine {
             name: name.into(),
             digest,
             version: hex(&digest[..6]).into(),
+            contract: pre.contract(),
             pre,
             engine: self.inner.engine.clone(),
             fuel: self.inner.fuel,

@@ -5,6 +5,11 @@
 //! [`LoadedPlugin`]s; a connector builds a [`PluginChain`] from them in its
 //! configured order and calls the chain's hook methods.
 //!
+//! Files: `engine` (the engine, linker, compile cache), `bindings` (the
+//! contracts: 0.2.0 and, beside it, 0.1.0), `call` (one hook call's input
+//! and result), `instance` (one plugin serving one connector: limits,
+//! faults, quarantine), `chain` (the plugins in order, fallback rules).
+//!
 //! Owns: the wasmtime `Engine`, the linker (WASI with nothing granted plus
 //! the `host` interface), per-call deadlines (epoch interruption), memory
 //! caps, and fallback to each hook's built-in default when a plugin traps,
@@ -19,11 +24,15 @@
 //! from the pre-linked `InstancePre`.
 
 mod bindings;
+mod call;
 mod chain;
 mod engine;
+mod instance;
 
-pub use chain::{ConsumerDecision, HookName, PluginChain, PluginInstance, PluginStatus};
+pub use call::HookName;
+pub use chain::{BotFailure, ConsumerDecision, ConversationEnd, FailureDecision, PluginChain};
 pub use engine::{CompileStats, Digest256, LoadedPlugin, PluginEngine};
+pub use instance::{PluginInstance, PluginStatus};
 
 use std::path::PathBuf;
 

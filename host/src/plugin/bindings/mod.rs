@@ -1,5 +1,12 @@
-//! Host-side bindings of `wit/` and the host's implementation of the
+//! Host-side bindings of the contract and the host's implementation of the
 //! `host` interface a plugin imports.
+//!
+//! The runtime works in the types of the newest contract (`wit/`, 0.2.0).
+//! Components built against an older one are linked too ([`v0_1`]): their
+//! imports are served by the same host state, and their hooks are called
+//! through [`Exports`], which converts at the component's edge.
+
+pub mod v0_1;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +27,13 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::switchboard::connector::types::{Content, ConversationType};
-pub use exports::switchboard::connector::hooks::{ConsumerAction, Conversation, Hook, Message};
+pub use exports::switchboard::connector::hooks::{
+    BotFailure, ConsumerAction, Conversation, EndReason, FailureAction, Hook, Message,
+};
+
+use super::call::{Call, HookName, Outcome};
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
 
 use self::switchboard::connector::host::Level;
 
@@ -262,5 +275,105 @@ impl self::switchboard::connector::host::Host for PluginState {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         Ok(now.as_millis() as u64)
+    }
+}
+
+/// A component linked against one of the contracts the host speaks.
+pub enum Pre {
+    /// Built against `switchboard:connector@0.1.0`.
+    V0_1(v0_1::PluginPre<PluginState>),
+    /// Built against `switchboard:connector@0.2.0`.
+    V0_2(PluginPre<PluginState>),
+}
+
+impl Pre {
+    /// Recognises the contract the component exports, newest first.
+    pub fn new(pre: InstancePre<PluginState>) -> wasmtime::Result<Pre> {
+        match PluginPre::new(pre.clone()) {
+            Ok(pre) => Ok(Pre::V0_2(pre)),
+            Err(newest) => match v0_1::PluginPre::new(pre) {
+                Ok(pre) => Ok(Pre::V0_1(pre)),
+                Err(_) => Err(newest
+                    .context("it exports neither switchboard:connector/hooks@0.2.0 nor @0.1.0")),
+            },
+        }
+    }
+
+    /// The contract version the component was built against.
+    pub fn contract(&self) -> &'static str {
+        match self {
+            Pre::V0_1(_) => "0.1.0",
+            Pre::V0_2(_) => "0.2.0",
+        }
+    }
+
+    /// A new instance in `store`.
+    pub async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Exports> {
+        Ok(match self {
+            Pre::V0_1(pre) => Exports::V0_1(pre.instantiate_async(store).await?),
+            Pre::V0_2(pre) => Exports::V0_2(pre.instantiate_async(store).await?),
+        })
+    }
+}
+
+/// An instance's hooks, whichever contract it was built against.
+pub enum Exports {
+    /// Contract 0.1.0: no `on-bot-error`, no `on-conversation-end`.
+    V0_1(v0_1::Plugin),
+    /// Contract 0.2.0.
+    V0_2(Plugin),
+}
+
+impl Exports {
+    /// The hooks the instance says it implements.
+    pub async fn implemented(
+        &self,
+        store: &mut Store<PluginState>,
+    ) -> wasmtime::Result<Vec<HookName>> {
+        match self {
+            Exports::V0_1(plugin) => v0_1::implemented(plugin, store).await,
+            Exports::V0_2(plugin) => Ok(plugin
+                .switchboard_connector_hooks()
+                .call_implemented(store)
+                .await?
+                .into_iter()
+                .map(HookName::of)
+                .collect()),
+        }
+    }
+
+    /// Runs one hook. The caller calls only hooks the instance implements.
+    pub async fn call(
+        &self,
+        store: &mut Store<PluginState>,
+        conv: &Conversation,
+        call: Call<'_>,
+    ) -> wasmtime::Result<Outcome> {
+        let plugin = match self {
+            Exports::V0_1(plugin) => return v0_1::call(plugin, store, conv, call).await,
+            Exports::V0_2(plugin) => plugin,
+        };
+        let hooks = plugin.switchboard_connector_hooks();
+        Ok(match call {
+            Call::Start(greeting) => Outcome::Text(
+                hooks
+                    .call_on_conversation_start(store, conv, greeting)
+                    .await?,
+            ),
+            Call::StepUp(text) => Outcome::Text(hooks.call_on_step_up(store, conv, text).await?),
+            Call::Consumer(text) => {
+                Outcome::Action(hooks.call_on_consumer_message(store, conv, text).await?)
+            }
+            Call::Bot(messages) => {
+                Outcome::Messages(hooks.call_on_bot_message(store, conv, messages).await?)
+            }
+            Call::BotError(text, failure) => {
+                Outcome::Failure(hooks.call_on_bot_error(store, conv, text, failure).await?)
+            }
+            Call::End(reason) => {
+                hooks.call_on_conversation_end(store, conv, reason).await?;
+                Outcome::Ended
+            }
+        })
     }
 }

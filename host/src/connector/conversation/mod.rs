@@ -22,21 +22,19 @@
 
 use std::sync::Arc;
 
-use lp::messaging::{
-    AcceptStatus, AcceptStatusEvent, ChatState, ChatStateEvent, ContentType, Event, Message,
-};
+use lp::messaging::{AcceptStatus, AcceptStatusEvent, ContentType, Event, Message};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use super::fields::default_greeting_message::greeting_due;
 use super::fields::default_stepup_message::is_step_up_echo;
-use super::fields::max_escalation_retries::{ESCALATION_FAILED, TRANSFER_IMPOSSIBLE};
 use super::fields::skip_agent_message::{FirstTurn, first_turn};
 use super::saved::SavedConversation;
 use super::{ConnectorSettings, Shared};
-use crate::content::OutMessage;
-use crate::plugin::{ConsumerDecision, ConversationView};
+use crate::plugin::{ConsumerDecision, ConversationEnd, ConversationView};
 use crate::ports::{Bot, BotAction, BotError, BotTurn, Platform, TurnKind};
+
+mod bot;
 
 /// Sent to the bot when the conversation closes.
 pub const CLOSE_CONVERSATION: &str = "LP_CLOSECONVERSATION";
@@ -181,6 +179,16 @@ impl Conversation {
         }
     }
 
+    /// The conversation is over for the connector: the plugins hear it
+    /// (`on-conversation-end`) and its saved state is forgotten.
+    async fn end(&mut self, reason: ConversationEnd) {
+        self.settings()
+            .plugins
+            .conversation_end(&self.view, reason)
+            .await;
+        self.forget();
+    }
+
     fn forget(&self) {
         if let Some(store) = &self.shared.saved
             && let Err(error) = store.remove(&self.view.id)
@@ -252,17 +260,19 @@ impl Conversation {
                     Some(Input::BotAnswered { turn, result }) => self.answered(turn, result).await,
                     Some(Input::Closed) => {
                         self.tell_bot_closed();
-                        self.forget();
+                        self.end(ConversationEnd::Closed).await;
                         break;
                     }
                     Some(Input::Gone) => {
                         // The platform says only that it left this agent's
                         // open conversations: unless this connector moved it,
                         // it is over for the bot.
-                        if !self.transferred {
+                        if self.transferred {
+                            self.end(ConversationEnd::Transferred).await;
+                        } else {
                             self.tell_bot_closed();
+                            self.end(ConversationEnd::Closed).await;
                         }
-                        self.forget();
                         break;
                     }
                     Some(Input::Detached) | None => {
@@ -427,167 +437,5 @@ impl Conversation {
             text,
             kind,
         }
-    }
-
-    /// Calls the bot beside the task, or queues the turn behind the call in flight.
-    /// The state saying the turn is in flight is durable before the bot
-    /// hears it, so a crash never makes the turn go twice.
-    fn send(&mut self, turn: BotTurn) {
-        if self.st.in_flight.is_some() || self.stopping {
-            self.st.queued.push_back(turn);
-            return;
-        }
-        self.st.in_flight = Some(turn.clone());
-        self.save();
-        let (bot, inbox, shared) = (self.bot.clone(), self.inbox_tx.clone(), self.shared.clone());
-        while self.bot_calls.try_join_next().is_some() {}
-        self.bot_calls.spawn(async move {
-            if let Some(store) = &shared.saved
-                && let Err(error) = store.flush().await
-            {
-                tracing::error!(conversation = %turn.conversation_id, %error, "could not make the conversation durable before asking the bot");
-            }
-            let started = std::time::Instant::now();
-            let result = bot.ask(&turn).await;
-            shared.metrics.bot_latency.observe(started.elapsed());
-            let _ = inbox.send(Input::BotAnswered { turn, result });
-        });
-    }
-
-    async fn answered(&mut self, turn: BotTurn, result: Result<Vec<BotAction>, BotError>) {
-        self.st.in_flight = None;
-        let actions = match result {
-            Ok(actions) => self.publishable(actions),
-            Err(error) => {
-                tracing::warn!(conversation = %self.view.id, %error, "the bot gave no answer");
-                self.shared.bot_result(Err(error.to_string()));
-                Vec::new()
-            }
-        };
-        // A typing indicator alone is no answer.
-        let answered = actions.iter().any(|a| !matches!(a, BotAction::Typing));
-        if !answered {
-            if turn.kind == TurnKind::Message {
-                let interval = self.settings().custom.retry_message_interval;
-                self.st.resends.no_response(&turn, Instant::now(), interval);
-            }
-        } else {
-            self.st.escalation.stop();
-            self.st.resends.clear();
-            self.carry_out(actions).await;
-        }
-        if !self.stopping
-            && let Some(next) = self.st.queued.pop_front()
-        {
-            self.send(next);
-        }
-    }
-
-    /// The bot's actions without the messages LivePerson would refuse
-    /// (structured content or quick replies its schemas reject): those are
-    /// not published, and are logged and counted against the bot before
-    /// any plugin sees the answer, so no plugin is blamed for them.
-    fn publishable(&self, actions: Vec<BotAction>) -> Vec<BotAction> {
-        let publishable: Vec<BotAction> = actions
-            .into_iter()
-            .filter(|action| {
-                let BotAction::Say(message) = action else {
-                    return true;
-                };
-                let Err(error) = message.validate() else {
-                    return true;
-                };
-                tracing::warn!(connector = %self.view.connector_id, conversation = %self.view.id, %error, "the bot sent a message LivePerson would refuse: not published");
-                self.shared.bot_refused(error.to_string());
-                false
-            })
-            .collect();
-        self.shared.bot_result(Ok(()));
-        publishable
-    }
-
-    async fn carry_out(&mut self, actions: Vec<BotAction>) {
-        let mut messages = Vec::new();
-        let mut after = Vec::new();
-        for action in actions {
-            match action {
-                BotAction::Say(message) => messages.push(message),
-                BotAction::Typing => {
-                    let typing = Event::ChatState(ChatStateEvent {
-                        chat_state: ChatState::Composing,
-                    });
-                    if let Err(error) = self.platform.publish(&self.view.id, typing).await {
-                        tracing::debug!(conversation = %self.view.id, %error, "could not show typing");
-                    }
-                }
-                other => after.push(other),
-            }
-        }
-        if !messages.is_empty() {
-            self.publish(messages).await;
-        }
-        for action in after {
-            match action {
-                BotAction::Escalate(skill) => self.transfer(&skill).await,
-                BotAction::Close => {
-                    if let Err(error) = self.platform.close(&self.view.id).await {
-                        tracing::warn!(conversation = %self.view.id, %error, "could not close");
-                    }
-                }
-                BotAction::Say(_) => unreachable!("separated above"),
-                BotAction::Typing => unreachable!("published in order above"),
-            }
-        }
-    }
-
-    /// Runs the bot-message hooks and publishes the result in order.
-    async fn publish(&mut self, messages: Vec<OutMessage>) {
-        let messages = self
-            .settings()
-            .plugins
-            .bot_message(&self.view, messages)
-            .await;
-        for message in messages {
-            if let Err(error) = self
-                .platform
-                .publish(&self.view.id, message.to_event())
-                .await
-                .map(|_| self.shared.metrics.messages_out.inc())
-            {
-                tracing::warn!(conversation = %self.view.id, %error, "could not publish");
-            }
-        }
-    }
-
-    /// Transfers to `skill`. When the platform refuses, the bot hears
-    /// `__agent_escalation_failed__`, at most maxEscalationRetries times per
-    /// conversation; after that the consumer is told.
-    async fn transfer(&mut self, skill: &str) {
-        let Err(error) = self.platform.transfer(&self.view.id, skill).await else {
-            self.transferred = true;
-            self.st.escalation.stop();
-            self.st.resends.clear();
-            return;
-        };
-        tracing::warn!(conversation = %self.view.id, skill, %error, "transfer failed");
-        let max = self.settings().custom.max_escalation_retries;
-        if self.st.escalation_failures.try_count(max) {
-            self.send(self.turn(ESCALATION_FAILED.to_owned(), TurnKind::Event));
-        } else {
-            self.publish(vec![OutMessage::text(TRANSFER_IMPOSSIBLE)])
-                .await;
-        }
-    }
-
-    fn tell_bot_closed(&self) {
-        let (bot, turn) = (
-            self.bot.clone(),
-            self.turn(CLOSE_CONVERSATION.to_owned(), TurnKind::Event),
-        );
-        tokio::spawn(async move {
-            if let Err(error) = bot.ask(&turn).await {
-                tracing::debug!(%error, "the bot did not take LP_CLOSECONVERSATION");
-            }
-        });
     }
 }
