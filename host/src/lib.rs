@@ -48,6 +48,8 @@
 //! - [`server`]: `switchboard run` and `switchboard hub`: the process from
 //!   start to a clean stop on SIGTERM or Ctrl-C.
 //! - [`validate`]: `switchboard validate`, as strict as `run`.
+//! - [`tools`]: `switchboard plugin ...`, a plugin author's tools: run a
+//!   hook outside the gateway, replay recorded conversations.
 
 #![deny(missing_docs)]
 
@@ -68,4 +70,5 @@ pub mod ports;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod tools;
 pub mod validate;

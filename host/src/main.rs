@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use switchboard::admin::client::AdminClient;
 use switchboard::app::{self, Overrides};
-use switchboard::{server, validate};
+use switchboard::{server, tools, validate};
 
 /// A gateway that hosts bot agent connectors, customised by sandboxed WebAssembly plugins.
 #[derive(Parser)]
@@ -64,6 +64,79 @@ enum Command {
         api: Option<String>,
         #[command(subcommand)]
         action: ConnectorsAction,
+    },
+    /// A plugin author's tools.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginAction {
+    /// Runs one hook of a component outside the gateway: the same sandbox
+    /// and limits, a local host (these settings, an in-memory key-value
+    /// store, a fixed clock). Prints the output, the host calls, the fault
+    /// if any, the time and the fuel used, as JSON; exits 1 on a fault.
+    Call {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// The hook: conversation-start, step-up, consumer-message,
+        /// bot-message, bot-error or conversation-end (`on-` may lead).
+        hook: String,
+        /// The input: a JSON object with the hook's fields (e.g. `text`)
+        /// and, optionally, `conversation`.
+        #[arg(long)]
+        input: PathBuf,
+        /// A setting of the plugin, KEY=VALUE (repeatable).
+        #[arg(long = "settings", value_parser = tools::call::key_value)]
+        settings: Vec<(String, String)>,
+        /// A key-value entry present before the call, KEY=VALUE (repeatable).
+        #[arg(long = "kv", value_parser = tools::call::key_value)]
+        kv: Vec<(String, String)>,
+        /// What the `now-ms` import answers (default 2026-01-01T00:00:00Z).
+        #[arg(long, default_value_t = tools::call::DEFAULT_NOW_MS)]
+        now_ms: u64,
+        /// The call's deadline, overriding the gateway's default.
+        #[arg(long)]
+        deadline_ms: Option<u64>,
+        /// The instance's memory cap, overriding the gateway's default.
+        #[arg(long)]
+        memory_mib: Option<usize>,
+        /// A fuel limit (none by default, as in the gateway).
+        #[arg(long)]
+        fuel: Option<u64>,
+        /// Calls to make; the report gives their median time.
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
+    },
+    /// Replays recorded hook calls (a connector's transcripts) through a
+    /// new version and compares each output with the old version's, or
+    /// with the recorded one. Exits 2 when a threshold is crossed.
+    Replay {
+        /// The new version (.wasm).
+        new: PathBuf,
+        /// A transcript file, or a folder searched for `*.jsonl`.
+        #[arg(long)]
+        transcripts: PathBuf,
+        /// The old version; without it, the recorded outputs are the baseline.
+        #[arg(long)]
+        against: Option<PathBuf>,
+        /// Only the transcripts of this plugin (by name).
+        #[arg(long)]
+        plugin: Option<String>,
+        /// Changed outputs to show with a diff.
+        #[arg(long, default_value_t = 3)]
+        show: usize,
+        /// Fail when more than this share (percent) of the outputs changed.
+        #[arg(long)]
+        max_changed_percent: Option<f64>,
+        /// Fail when the new version faults more than this many times.
+        #[arg(long, default_value_t = 0)]
+        max_faults: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -153,6 +226,110 @@ fn main() -> ExitCode {
         Command::Hub { config, listen } => {
             let dir = config.unwrap_or_else(server::default_config_dir);
             serve(server::run_hub(&dir, Overrides { hub_listen: listen }))
+        }
+        Command::Plugin { action } => plugin(action),
+    }
+}
+
+/// `switchboard plugin ...`.
+fn plugin(action: PluginAction) -> ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime starts");
+    match action {
+        PluginAction::Call {
+            file,
+            hook,
+            input,
+            settings,
+            kv,
+            now_ms,
+            deadline_ms,
+            memory_mib,
+            fuel,
+            repeat,
+        } => {
+            let Some(hook) = switchboard::plugin::HookName::parse(&hook) else {
+                eprintln!(
+                    "switchboard: no hook `{hook}`: conversation-start, step-up, consumer-message, bot-message, bot-error or conversation-end"
+                );
+                return ExitCode::FAILURE;
+            };
+            let mut limits = tools::call::default_limits();
+            if let Some(ms) = deadline_ms {
+                limits.deadline = std::time::Duration::from_millis(ms);
+            }
+            if let Some(mib) = memory_mib {
+                limits.memory_bytes = mib << 20;
+            }
+            limits.fuel = fuel;
+            let options = tools::call::CallOptions {
+                file,
+                hook,
+                input,
+                settings: settings.into_iter().collect(),
+                kv: kv.into_iter().collect(),
+                now_ms,
+                limits,
+                repeat,
+            };
+            match runtime.block_on(tools::call::call(&options)) {
+                Ok(report) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).expect("serializes")
+                    );
+                    if report.faulted() {
+                        ExitCode::FAILURE
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(error) => {
+                    eprintln!("switchboard: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        PluginAction::Replay {
+            new,
+            transcripts,
+            against,
+            plugin,
+            show,
+            max_changed_percent,
+            max_faults,
+            json,
+        } => {
+            let options = tools::replay::ReplayOptions {
+                new,
+                transcripts,
+                against,
+                plugin,
+                show,
+                max_changed_percent,
+                max_faults,
+                limits: tools::call::default_limits(),
+            };
+            match runtime.block_on(tools::replay::replay(&options)) {
+                Ok(report) => {
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&report).expect("serializes")
+                        );
+                    } else {
+                        print!("{}", report.render());
+                    }
+                    if report.failures.is_empty() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(2)
+                    }
+                }
+                Err(error) => {
+                    eprintln!("switchboard: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

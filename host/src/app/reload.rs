@@ -21,7 +21,7 @@ use serde::Serialize;
 use super::Gateway;
 use crate::config::{self, Config, ConnectorConfig, Diagnostic};
 use crate::connector::{Connector, ConnectorSettings};
-use crate::plugin::{PluginChain, PluginEngine, PluginInstance};
+use crate::plugin::{PluginChain, PluginEngine, PluginInstance, Recorder};
 
 /// The outcome of the last reload, for status and the admin API.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -286,7 +286,15 @@ impl Gateway {
                 )
             })?;
         }
-        Ok((PluginChain::new(instances), !fresh.is_empty()))
+        let mut chain = PluginChain::new(instances);
+        if let Some(settings) = &connector.behaviour.transcripts {
+            chain = chain.recording(Recorder::start(
+                &config.gateway.data_dir,
+                &connector.id,
+                settings,
+            ));
+        }
+        Ok((chain, !fresh.is_empty()))
     }
 
     fn apply(&mut self, new: Config, planned: Vec<Planned>) -> Vec<String> {

@@ -40,7 +40,8 @@ pub use schema::{
     ClientLimits, ConnectorBehaviour, ConnectorConfig, ConnectorIdentity, ConsumerAuth,
     ConversationType, DEFAULT_SESSION_REFRESH, DeployTo, GatewayConfig, HubConfig, HubEngagement,
     HubSkill, HubTls, HubUser, LimitOverrides, LoginCredentials, MAX_CONVERSATIONS_PER_AGENT,
-    PluginConfig, Role, ScriptedAnswer, ScriptedRule, UserKind, shipped_plugin_dir,
+    PluginConfig, Role, ScriptedAnswer, ScriptedRule, TranscriptSettings, UserKind,
+    shipped_plugin_dir,
 };
 
 use std::path::{Path, PathBuf};

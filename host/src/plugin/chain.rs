@@ -14,6 +14,7 @@ use super::bindings::{
 };
 use super::call::{Call, HookName, Outcome};
 use super::instance::{PluginInstance, PluginStatus};
+use super::recorder::Recorder;
 use crate::config::ConversationType;
 use crate::content::{Body, OutMessage};
 
@@ -65,12 +66,22 @@ pub enum ConversationEnd {
 #[derive(Default)]
 pub struct PluginChain {
     plugins: Vec<Arc<PluginInstance>>,
+    recorder: Option<Recorder>,
 }
 
 impl PluginChain {
     /// A chain of these instances, called in this order.
     pub fn new(plugins: Vec<Arc<PluginInstance>>) -> Self {
-        PluginChain { plugins }
+        PluginChain {
+            plugins,
+            recorder: None,
+        }
+    }
+
+    /// The same chain, recording every hook call that runs.
+    pub fn recording(mut self, recorder: Recorder) -> Self {
+        self.recorder = Some(recorder);
+        self
     }
 
     /// The instances, in order.
@@ -88,7 +99,10 @@ impl PluginChain {
         let wit = to_wit(conv);
         let mut current = greeting;
         for plugin in &self.plugins {
-            match plugin.call(&wit, Call::Start(&current)).await {
+            match plugin
+                .call(&wit, self.recorder.as_ref(), Call::Start(&current))
+                .await
+            {
                 Some(Outcome::Text(Some(text))) => current = text,
                 Some(Outcome::Text(None)) => return None,
                 _ => {}
@@ -102,7 +116,10 @@ impl PluginChain {
         let wit = to_wit(conv);
         let mut current = text;
         for plugin in &self.plugins {
-            match plugin.call(&wit, Call::StepUp(&current)).await {
+            match plugin
+                .call(&wit, self.recorder.as_ref(), Call::StepUp(&current))
+                .await
+            {
                 Some(Outcome::Text(Some(text))) => current = text,
                 Some(Outcome::Text(None)) => return None,
                 _ => {}
@@ -120,7 +137,9 @@ impl PluginChain {
         let wit = to_wit(conv);
         let mut current = text;
         for plugin in &self.plugins {
-            let Some(Outcome::Action(action)) = plugin.call(&wit, Call::Consumer(&current)).await
+            let Some(Outcome::Action(action)) = plugin
+                .call(&wit, self.recorder.as_ref(), Call::Consumer(&current))
+                .await
             else {
                 continue;
             };
@@ -151,7 +170,9 @@ impl PluginChain {
         let mut current: Vec<Message> = messages.iter().map(to_wit_message).collect();
         let mut checked = messages;
         for plugin in &self.plugins {
-            let Some(Outcome::Messages(output)) = plugin.call(&wit, Call::Bot(&current)).await
+            let Some(Outcome::Messages(output)) = plugin
+                .call(&wit, self.recorder.as_ref(), Call::Bot(&current))
+                .await
             else {
                 continue;
             };
@@ -184,8 +205,9 @@ impl PluginChain {
             BotFailure::Empty => WitBotFailure::Empty,
         };
         for plugin in &self.plugins {
-            let Some(Outcome::Failure(action)) =
-                plugin.call(&wit, Call::BotError(text, &failure)).await
+            let Some(Outcome::Failure(action)) = plugin
+                .call(&wit, self.recorder.as_ref(), Call::BotError(text, &failure))
+                .await
             else {
                 continue;
             };
@@ -212,7 +234,9 @@ impl PluginChain {
             ConversationEnd::Transferred => EndReason::Transferred,
         };
         for plugin in &self.plugins {
-            plugin.call(&wit, Call::End(reason)).await;
+            plugin
+                .call(&wit, self.recorder.as_ref(), Call::End(reason))
+                .await;
         }
     }
 
@@ -250,7 +274,7 @@ fn to_wit_message(message: &OutMessage) -> Message {
 }
 
 /// Turns plugin output into host messages, refusing what LivePerson would refuse.
-fn from_wit_all(messages: Vec<Message>) -> Result<Vec<OutMessage>, String> {
+pub(super) fn from_wit_all(messages: Vec<Message>) -> Result<Vec<OutMessage>, String> {
     messages
         .into_iter()
         .enumerate()

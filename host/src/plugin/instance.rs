@@ -13,9 +13,13 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Mutex as AsyncMutex;
 use wasmtime::Store;
 
-use super::bindings::{Conversation, Exports, PluginState};
+use super::bindings::{
+    ConsumerAction, Conversation, Exports, FailureAction, HostCall, PluginState,
+};
 use super::call::{Call, HookName, Outcome};
 use super::engine::EPOCH_TICK;
+use super::recorder::Recorder;
+use super::transcript::{ConversationJson, InputJson, OutputJson};
 use super::{Grants, Limits, LoadedPlugin};
 use crate::store::KvScope;
 
@@ -52,6 +56,9 @@ pub struct PluginInstance {
     limits: Limits,
     grants: Grants,
     quarantined: std::sync::atomic::AtomicBool,
+    /// A local run's clock (`switchboard plugin call`, replay): set, the
+    /// instance answers `now-ms` with it and keeps its host calls.
+    local_now_ms: Option<u64>,
     live: AsyncMutex<Option<Live>>,
     calls: AtomicU64,
     faults: AtomicU64,
@@ -91,6 +98,7 @@ impl PluginInstance {
             limits,
             grants,
             quarantined: std::sync::atomic::AtomicBool::new(false),
+            local_now_ms: None,
             live: AsyncMutex::new(None),
             calls: AtomicU64::new(0),
             faults: AtomicU64::new(0),
@@ -169,7 +177,7 @@ impl PluginInstance {
     }
 
     async fn instantiate(&self) -> wasmtime::Result<Live> {
-        let state = PluginState::new(
+        let mut state = PluginState::new(
             self.loaded.name.clone(),
             self.connector.clone(),
             self.settings.clone(),
@@ -177,6 +185,9 @@ impl PluginInstance {
             &self.limits,
             &self.grants,
         )?;
+        if let Some(now_ms) = self.local_now_ms {
+            state = state.local(now_ms);
+        }
         let mut store = Store::new(&self.loaded.engine, state);
         store.limiter(|state| &mut state.limiter);
         if self.loaded.fuel {
@@ -218,8 +229,14 @@ impl PluginInstance {
             Some(format!("{}: {reason}", hook.as_str()));
     }
 
-    /// Runs one hook; `None` means "use the default" (skipped or faulted).
-    pub(super) async fn call(&self, conv: &Conversation, call: Call<'_>) -> Option<Outcome> {
+    /// Runs one hook; `None` means "use the default" (skipped or
+    /// faulted). A call that ran is recorded when `record` is given.
+    pub(super) async fn call(
+        &self,
+        conv: &Conversation,
+        record: Option<&Recorder>,
+        call: Call<'_>,
+    ) -> Option<Outcome> {
         let hook = call.hook();
         // A plugin may return what it was given plus `max_output_bytes`: a
         // large input (a consumer's long message, a bot's long answer) is
@@ -257,27 +274,30 @@ impl PluginInstance {
         }
         let started = std::time::Instant::now();
         let result = live.exports.call(&mut live.store, conv, call).await;
-        self.hook_latency.observe(started.elapsed());
-        match result {
-            Ok(outcome) if outcome.size() > output_bound => {
-                let size = outcome.size();
-                self.fault(
-                    conv,
-                    hook,
-                    format!(
-                        "output too large: {size} bytes, more than its input plus the limit ({output_bound} bytes)",
-                    ),
-                );
-                None
+        let elapsed = started.elapsed();
+        self.hook_latency.observe(elapsed);
+        let checked = match result {
+            Ok(outcome) if outcome.size() > output_bound => Err(format!(
+                "output too large: {} bytes, more than its input plus the limit ({output_bound} bytes)",
+                outcome.size()
+            )),
+            Ok(outcome) => Ok(outcome),
+            Err(error) => {
+                // A trapped instance may not be entered again: start afresh next time.
+                *guard = None;
+                Err(describe(&error))
             }
+        };
+        if let Some(recorder) = record {
+            recorder.record(&self.loaded, &self.settings, conv, call, &checked, elapsed);
+        }
+        match checked {
             Ok(outcome) => {
                 self.consecutive_faults.store(0, Ordering::Relaxed);
                 Some(outcome)
             }
-            Err(error) => {
-                // A trapped instance may not be entered again: start afresh next time.
-                *guard = None;
-                self.fault(conv, hook, describe(&error));
+            Err(reason) => {
+                self.fault(conv, hook, reason);
                 None
             }
         }
@@ -290,5 +310,112 @@ fn describe(error: &wasmtime::Error) -> String {
         Some(wasmtime::Trap::OutOfFuel) => "fuel exhausted".into(),
         Some(trap) => format!("trap: {trap}"),
         None => format!("{error:#}"),
+    }
+}
+
+/// What one hook call of a local run did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LocalCall {
+    /// The hook.
+    pub hook: HookName,
+    /// Its result (a fault when the hook's default applied).
+    pub output: OutputJson,
+    /// The host calls it made.
+    pub host_calls: Vec<HostCall>,
+    /// Wall time of the call, in microseconds.
+    pub micros: u64,
+    /// Fuel it used (instructions, roughly), when the engine meters fuel.
+    pub fuel: Option<u64>,
+    /// Bytes of linear memory the instance holds after it.
+    pub memory_bytes: usize,
+}
+
+impl PluginInstance {
+    /// An instance for a local run: the same sandbox and limits as in the
+    /// gateway, a fixed clock (`now-ms` answers `now_ms`), its host calls
+    /// kept, and the key-value store `kv` (an in-memory one, usually).
+    pub fn local(
+        loaded: Arc<LoadedPlugin>,
+        settings: BTreeMap<String, String>,
+        kv: KvScope,
+        limits: Limits,
+        grants: Grants,
+        now_ms: u64,
+    ) -> Self {
+        PluginInstance {
+            local_now_ms: Some(now_ms),
+            ..PluginInstance::new(loaded, "local", settings, kv, limits, grants)
+        }
+    }
+
+    /// Runs one hook of a local run, at `now_ms` on its clock, as the
+    /// gateway would: the same deadline, memory, fuel and output limits,
+    /// and the LivePerson checks of the messages it returns.
+    pub async fn call_local(
+        &self,
+        conv: &ConversationJson,
+        input: &InputJson,
+        now_ms: u64,
+    ) -> Result<LocalCall, String> {
+        let owned = input.to_call()?;
+        let call = owned.as_call();
+        let hook = call.hook();
+        let conv = conv.to_wit();
+        // Instantiated first, so the clock is set for this call; a failure
+        // to instantiate shows as the call's fault.
+        let _ = self.prepare().await;
+        if let Some(live) = self.live.lock().await.as_mut() {
+            live.store.data_mut().set_now_ms(now_ms);
+        }
+        let faults = self.faults.load(Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let outcome = self.call(&conv, None, call).await;
+        let micros = started.elapsed().as_micros() as u64;
+        let mut output = match &outcome {
+            Some(outcome) => OutputJson::of(outcome),
+            None => OutputJson::Fault {
+                reason: String::new(),
+            },
+        };
+        // The chain refuses what LivePerson would refuse: so does a local run.
+        if let Some(Outcome::Messages(messages) | Outcome::Action(ConsumerAction::Reply(messages)))
+        | Some(Outcome::Failure(FailureAction::Reply(messages))) = outcome
+            && let Err(reason) = super::chain::from_wit_all(messages)
+        {
+            self.fault(&conv, hook, reason);
+            output = OutputJson::Fault {
+                reason: String::new(),
+            };
+        }
+        if let OutputJson::Fault { reason } = &mut output {
+            *reason = self
+                .last_fault
+                .lock()
+                .expect("not poisoned")
+                .clone()
+                .filter(|_| self.faults.load(Ordering::Relaxed) > faults)
+                .unwrap_or_else(|| "quarantined: the hook's default applies".into());
+        }
+        let mut guard = self.live.lock().await;
+        let (host_calls, fuel, memory_bytes) = match guard.as_mut() {
+            Some(live) => {
+                let fuel = self.loaded.fuel.then(|| {
+                    let start = self.limits.fuel.unwrap_or(u64::MAX);
+                    start - live.store.get_fuel().unwrap_or(start)
+                });
+                let memory = live.store.data().memory_bytes();
+                (live.store.data_mut().take_host_calls(), fuel, memory)
+            }
+            // A trapped instance is gone with its host calls.
+            None => (Vec::new(), None, 0),
+        };
+        Ok(LocalCall {
+            hook,
+            output,
+            host_calls,
+            micros,
+            fuel,
+            memory_bytes,
+        })
     }
 }

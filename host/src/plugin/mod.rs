@@ -8,7 +8,9 @@
 //! Files: `engine` (the engine, linker, compile cache), `bindings` (the
 //! contracts: 0.2.0 and, beside it, 0.1.0), `call` (one hook call's input
 //! and result), `instance` (one plugin serving one connector: limits,
-//! faults, quarantine), `chain` (the plugins in order, fallback rules).
+//! faults, quarantine), `chain` (the plugins in order, fallback rules),
+//! `transcript` (hook calls as JSON) and `recorder` (a connector's
+//! transcripts on disk).
 //!
 //! Owns: the wasmtime `Engine`, the linker (WASI with nothing granted plus
 //! the `host` interface), per-call deadlines (epoch interruption), memory
@@ -28,11 +30,15 @@ mod call;
 mod chain;
 mod engine;
 mod instance;
+mod recorder;
+pub mod transcript;
 
+pub use bindings::HostCall;
 pub use call::HookName;
 pub use chain::{BotFailure, ConsumerDecision, ConversationEnd, FailureDecision, PluginChain};
 pub use engine::{CompileStats, Digest256, LoadedPlugin, PluginEngine};
-pub use instance::{PluginInstance, PluginStatus};
+pub use instance::{LocalCall, PluginInstance, PluginStatus};
+pub use recorder::Recorder;
 
 use std::path::PathBuf;
 

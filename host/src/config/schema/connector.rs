@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::credentials::{LoginCredentials, RawApiKey, RawOAuth2, RawSecret};
 use super::parse;
 use super::plugin::{PluginConfig, RawPluginEntry};
+use super::transcripts::{RawTranscripts, TranscriptSettings};
 use crate::config::connector_id::ConnectorId;
 use crate::config::custom::{CustomFields, CustomTable};
 use crate::config::diagnostic::Diagnostic;
@@ -134,6 +135,8 @@ pub struct ConnectorBehaviour {
     pub plugins: Vec<PluginConfig>,
     /// The custom fields.
     pub custom: CustomTable,
+    /// Hook calls are recorded (`[transcripts] record = true`).
+    pub transcripts: Option<TranscriptSettings>,
 }
 
 /// The file as written.
@@ -172,6 +175,8 @@ struct RawConnector {
     plugins: Vec<RawPluginEntry>,
     #[serde(default)]
     custom: BTreeMap<Located<String>, Located<toml::Value>>,
+    #[serde(default)]
+    transcripts: Option<RawTranscripts>,
 }
 
 /// A `max_conversations` (a connector's or a hub user's) between 1 and
@@ -289,6 +294,9 @@ pub(in crate::config) fn parse_connector(
             accessibility: raw.accessibility,
             plugins,
             custom,
+            transcripts: raw
+                .transcripts
+                .and_then(|t| t.check(file, source, diagnostics)),
         },
         id: raw.id,
     })

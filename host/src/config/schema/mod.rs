@@ -11,6 +11,7 @@
 //!   *is* (its identity) and how it *behaves*.
 //! - [`plugin`]: a connector's `[[plugins]]` entries and their grants;
 //!   [`limits`]: plugin limits, shared by `[plugins.limits]` and entries.
+//! - [`transcripts`]: a connector's `[transcripts]` (recording hook calls).
 //! - [`credentials`]: how an agent user logs in (connectors and hub users).
 //! - [`bot`]: one `bots/*.toml`.
 //!
@@ -28,6 +29,7 @@ mod hub_access;
 mod hub_sessions;
 mod limits;
 mod plugin;
+mod transcripts;
 
 pub use admin::{AdminConfig, AdminRole, AdminToken};
 pub use bot::{BotConfig, BotKind, CardButton, CardConfig, ScriptedAnswer, ScriptedRule};
@@ -42,6 +44,7 @@ pub use hub_access::{ClientLimits, ConsumerAuth};
 pub use hub_sessions::AgentSessions;
 pub use limits::LimitOverrides;
 pub use plugin::PluginConfig;
+pub use transcripts::TranscriptSettings;
 
 pub(super) use bot::parse_bot;
 pub(super) use connector::parse_connector;

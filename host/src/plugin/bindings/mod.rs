@@ -52,6 +52,58 @@ pub struct PluginState {
     kv: KvScope,
     kv_used: usize,
     kv_quota: usize,
+    /// `now-ms` answers this instead of the wall clock (a local run).
+    fixed_now_ms: Option<u64>,
+    /// Every host call, kept when a local run asks for them.
+    host_calls: Option<Vec<HostCall>>,
+}
+
+/// One call a plugin made to the host, as `switchboard plugin call` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "call", rename_all = "kebab-case")]
+pub enum HostCall {
+    /// `log`.
+    Log {
+        /// The level.
+        level: &'static str,
+        /// The message.
+        message: String,
+    },
+    /// `setting`.
+    Setting {
+        /// The key asked for.
+        key: String,
+        /// The answer.
+        value: Option<String>,
+    },
+    /// `kv-get` (values shown as text, lossily).
+    KvGet {
+        /// The key.
+        key: String,
+        /// The answer.
+        value: Option<String>,
+    },
+    /// `kv-set`.
+    KvSet {
+        /// The key.
+        key: String,
+        /// The value, as text.
+        value: String,
+        /// The error returned, if any.
+        error: Option<String>,
+    },
+    /// `kv-delete`.
+    KvDelete {
+        /// The key.
+        key: String,
+        /// The error returned, if any.
+        error: Option<String>,
+    },
+    /// `now-ms`.
+    NowMs {
+        /// The answer.
+        value: u64,
+    },
 }
 
 impl PluginState {
@@ -86,7 +138,40 @@ impl PluginState {
             kv,
             kv_used,
             kv_quota: limits.kv_quota_bytes,
+            fixed_now_ms: None,
+            host_calls: None,
         })
+    }
+
+    /// A state for a local run: `now-ms` answers `now_ms`, and host calls are kept.
+    pub fn local(mut self, now_ms: u64) -> Self {
+        self.fixed_now_ms = Some(now_ms);
+        self.host_calls = Some(Vec::new());
+        self
+    }
+
+    /// Sets the clock of a local run.
+    pub fn set_now_ms(&mut self, now_ms: u64) {
+        self.fixed_now_ms = Some(now_ms);
+    }
+
+    /// The host calls kept since the last time they were taken.
+    pub fn take_host_calls(&mut self) -> Vec<HostCall> {
+        self.host_calls
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Bytes of linear memory the instance holds.
+    pub fn memory_bytes(&self) -> usize {
+        self.limiter.memory_used
+    }
+
+    fn keep(&mut self, call: impl FnOnce() -> HostCall) {
+        if let Some(calls) = &mut self.host_calls {
+            calls.push(call());
+        }
     }
 }
 
@@ -219,6 +304,16 @@ impl self::switchboard::connector::types::Host for PluginState {}
 
 impl self::switchboard::connector::host::Host for PluginState {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        self.keep(|| HostCall::Log {
+            level: match level {
+                Level::Trace => "trace",
+                Level::Debug => "debug",
+                Level::Info => "info",
+                Level::Warn => "warn",
+                Level::Error => "error",
+            },
+            message: message.clone(),
+        });
         let (plugin, connector) = (&*self.plugin, &*self.connector);
         match level {
             Level::Trace => tracing::trace!(plugin, connector, "{message}"),
@@ -231,33 +326,36 @@ impl self::switchboard::connector::host::Host for PluginState {
     }
 
     fn setting(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.settings.get(&key).cloned())
+        let value = self.settings.get(&key).cloned();
+        self.keep(|| HostCall::Setting {
+            key,
+            value: value.clone(),
+        });
+        Ok(value)
     }
 
     fn kv_get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
         // A failing disk is the host's problem, not the plugin's: report it as absent.
-        Ok(self.kv.get(&key).unwrap_or_else(|error| {
+        let value = self.kv.get(&key).unwrap_or_else(|error| {
             tracing::error!(plugin = &*self.plugin, connector = &*self.connector, %error, "kv-get failed");
             None
-        }))
+        });
+        self.keep(|| HostCall::KvGet {
+            key,
+            value: value
+                .as_deref()
+                .map(|v| String::from_utf8_lossy(v).into_owned()),
+        });
+        Ok(value)
     }
 
     fn kv_set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
-        if key.len() + value.len() > KV_ENTRY_MAX {
-            return Ok(Err(format!("entry exceeds {KV_ENTRY_MAX} bytes")));
-        }
-        let old = self.entry_size(&key);
-        let next = self.kv_used.saturating_sub(old) + key.len() + value.len();
-        if next > self.kv_quota {
-            return Ok(Err(format!(
-                "key-value quota exceeded: {next} bytes, the quota is {} bytes",
-                self.kv_quota
-            )));
-        }
-        let result = self.kv.set(&key, &value).map_err(|e| e.to_string());
-        if result.is_ok() {
-            self.kv_used = next;
-        }
+        let result = self.kv_set_checked(&key, &value);
+        self.keep(|| HostCall::KvSet {
+            key,
+            value: String::from_utf8_lossy(&value).into_owned(),
+            error: result.clone().err(),
+        });
         Ok(result)
     }
 
@@ -267,14 +365,44 @@ impl self::switchboard::connector::host::Host for PluginState {
         if result.is_ok() {
             self.kv_used = self.kv_used.saturating_sub(old);
         }
+        self.keep(|| HostCall::KvDelete {
+            key,
+            error: result.clone().err(),
+        });
         Ok(result)
     }
 
     fn now_ms(&mut self) -> wasmtime::Result<u64> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Ok(now.as_millis() as u64)
+        let value = self.fixed_now_ms.unwrap_or_else(|| {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            now.as_millis() as u64
+        });
+        self.keep(|| HostCall::NowMs { value });
+        Ok(value)
+    }
+}
+
+impl PluginState {
+    /// `kv-set` within the entry size and the quota.
+    fn kv_set_checked(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
+        if key.len() + value.len() > KV_ENTRY_MAX {
+            return Err(format!("entry exceeds {KV_ENTRY_MAX} bytes"));
+        }
+        let old = self.entry_size(key);
+        let next = self.kv_used.saturating_sub(old) + key.len() + value.len();
+        if next > self.kv_quota {
+            return Err(format!(
+                "key-value quota exceeded: {next} bytes, the quota is {} bytes",
+                self.kv_quota
+            ));
+        }
+        let result = self.kv.set(key, value).map_err(|e| e.to_string());
+        if result.is_ok() {
+            self.kv_used = next;
+        }
+        result
     }
 }
 
