@@ -27,13 +27,15 @@
 
 pub mod content;
 
-/// Bindings generated from `wit/` by wit-bindgen. Plugin code rarely needs
+/// Bindings generated from the crate's `wit/` by wit-bindgen. Plugin code rarely needs
 /// them directly; the crate root re-exports the useful types.
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../wit",
+        // The crate's own copy of the contract, so the package builds on its
+        // own; tests/wit_copy.rs keeps it equal to the workspace's wit/.
+        path: "wit",
         pub_export_macro: true,
         export_macro_name: "export_bindings",
         default_bindings_module: "switchboard_sdk::bindings",
@@ -41,7 +43,8 @@ pub mod bindings {
 }
 
 pub use bindings::switchboard::connector::types::{
-    ConsumerAction, Content, Conversation, ConversationType, Hook, Message,
+    BotFailure, ConsumerAction, Content, Conversation, ConversationType, EndReason, FailureAction,
+    Hook, Message,
 };
 
 /// The gateway's imports: logging, settings, key-value store, clock.
@@ -57,10 +60,14 @@ pub const ALL_HOOKS: &[Hook] = &[
     Hook::StepUp,
     Hook::ConsumerMessage,
     Hook::BotMessage,
+    Hook::BotError,
+    Hook::ConversationEnd,
 ];
 
-/// A connector plugin. Every hook defaults to passing its input through
-/// unchanged, which is also what the host does when a hook fails.
+/// A connector plugin. Every hook has a default, which is also what the host
+/// does when the hook fails: the input passes through unchanged, a bot's
+/// failure gets the connector's default behaviour (resend, then fallback
+/// escalation), and the end of a conversation is ignored.
 pub trait Plugin {
     /// The hooks this plugin implements; the host never calls the others.
     const HOOKS: &'static [Hook];
@@ -85,6 +92,17 @@ pub trait Plugin {
     fn on_bot_message(_conv: &Conversation, messages: Vec<Message>) -> Vec<Message> {
         messages
     }
+
+    /// Chooses what happens when the bot failed `text` (an error, a timeout
+    /// or an empty answer). The first plugin in the chain that does not
+    /// answer [`FailureAction::DefaultBehaviour`] decides.
+    fn on_bot_error(_conv: &Conversation, _text: String, _failure: BotFailure) -> FailureAction {
+        FailureAction::DefaultBehaviour
+    }
+
+    /// Hears that the conversation is over for the connector (closed or
+    /// transferred away), to forget what the plugin kept for it.
+    fn on_conversation_end(_conv: &Conversation, _reason: EndReason) {}
 }
 
 impl Conversation {
@@ -163,6 +181,16 @@ macro_rules! export_plugin {
                     messages: ::std::vec::Vec<$crate::Message>,
                 ) -> ::std::vec::Vec<$crate::Message> {
                     <$plugin as $crate::Plugin>::on_bot_message(&conv, messages)
+                }
+                fn on_bot_error(
+                    conv: $crate::Conversation,
+                    text: ::std::string::String,
+                    failure: $crate::BotFailure,
+                ) -> $crate::FailureAction {
+                    <$plugin as $crate::Plugin>::on_bot_error(&conv, text, failure)
+                }
+                fn on_conversation_end(conv: $crate::Conversation, reason: $crate::EndReason) {
+                    <$plugin as $crate::Plugin>::on_conversation_end(&conv, reason)
                 }
             }
 
