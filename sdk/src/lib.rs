@@ -77,6 +77,12 @@
 
 pub mod content;
 
+// The README's Rust example is compiled as a doctest, so it cannot drift
+// from the SDK it documents.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
+
 /// Bindings generated from the crate's `wit/` by wit-bindgen. Plugin code rarely needs
 /// them directly; the crate root re-exports the useful types.
 #[allow(missing_docs, clippy::all)]
