@@ -23,6 +23,7 @@ const COMPONENTS: &[&str] = &[
     "fixture-shout",
     "fixture-stamp",
     "fixture-no-hooks",
+    "fixture-contract-0-1",
 ];
 
 /// The features of `fixture-hostile`, each built as `hostile_<feature>.wasm`.
