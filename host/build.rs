@@ -24,6 +24,7 @@ const COMPONENTS: &[&str] = &[
     "fixture-stamp",
     "fixture-no-hooks",
     "fixture-failover",
+    "fixture-contract-0-1",
 ];
 
 /// The features of `fixture-hostile`, each built as `hostile_<feature>.wasm`.

@@ -12,14 +12,13 @@
 //! Setting `always = "true"` applies the plugin even when the option is off.
 
 use switchboard_sdk::content::{Element, QuickReplies, TOOLTIP_MAX_CHARS, truncate_chars};
-use switchboard_sdk::{Content, Conversation, Hook, Message, Plugin, export_plugin, host};
+use switchboard_sdk::{Content, Conversation, Message, Plugin, host};
 
 /// The plugin type.
 pub struct Accessibility;
 
+#[switchboard_sdk::plugin]
 impl Plugin for Accessibility {
-    const HOOKS: &'static [Hook] = &[Hook::BotMessage];
-
     fn on_bot_message(conv: &Conversation, messages: Vec<Message>) -> Vec<Message> {
         if conv.accessibility || host::setting("always").as_deref() == Some("true") {
             messages.into_iter().map(add_tooltips).collect()
@@ -72,8 +71,6 @@ fn derive(element: &Element) -> Option<String> {
         Element::Map(m) => Some(format!("Map at {}, {}", m.la, m.lo)),
     }
 }
-
-export_plugin!(Accessibility);
 
 #[cfg(test)]
 mod tests {

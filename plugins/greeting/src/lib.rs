@@ -11,14 +11,13 @@
 //! The most specific applies: authenticated, then skill, then text, then the
 //! greeting the host passed in (defaultGreetingMessage).
 
-use switchboard_sdk::{Conversation, Hook, Plugin, export_plugin, host};
+use switchboard_sdk::{Conversation, Plugin, host};
 
 /// The plugin type.
 pub struct Greeting;
 
+#[switchboard_sdk::plugin]
 impl Plugin for Greeting {
-    const HOOKS: &'static [Hook] = &[Hook::ConversationStart];
-
     fn on_conversation_start(conv: &Conversation, greeting: String) -> Option<String> {
         choose(
             conv.authenticated,
@@ -47,8 +46,6 @@ pub fn choose(
     }
     Some(setting("text").unwrap_or(greeting))
 }
-
-export_plugin!(Greeting);
 
 #[cfg(test)]
 mod tests {

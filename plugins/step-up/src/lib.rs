@@ -4,14 +4,13 @@
 //! Settings (optional): `text` replaces `defaultStepupMessage`, and may name
 //! the new consumer id as `{consumer}`; `silent = "true"` sends nothing.
 
-use switchboard_sdk::{Conversation, Hook, Plugin, export_plugin, host};
+use switchboard_sdk::{Conversation, Plugin, host};
 
 /// The plugin type.
 pub struct StepUp;
 
+#[switchboard_sdk::plugin]
 impl Plugin for StepUp {
-    const HOOKS: &'static [Hook] = &[Hook::StepUp];
-
     fn on_step_up(conv: &Conversation, text: String) -> Option<String> {
         choose(&conv.consumer_id, text, host::setting)
     }
@@ -31,8 +30,6 @@ pub fn choose(
         None => Some(text),
     }
 }
-
-export_plugin!(StepUp);
 
 #[cfg(test)]
 mod tests {

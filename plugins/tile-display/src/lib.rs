@@ -12,7 +12,7 @@
 //! The plugin setting `mode` overrides the field for this plugin alone.
 
 use switchboard_sdk::content::{CAROUSEL_CARDS, Element};
-use switchboard_sdk::{Content, Conversation, Hook, Message, Plugin, export_plugin, host};
+use switchboard_sdk::{Content, Conversation, Message, Plugin, host};
 
 /// The plugin type.
 pub struct TileDisplay;
@@ -26,9 +26,8 @@ pub enum Mode {
     Horizontal,
 }
 
+#[switchboard_sdk::plugin]
 impl Plugin for TileDisplay {
-    const HOOKS: &'static [Hook] = &[Hook::BotMessage];
-
     fn on_bot_message(conv: &Conversation, messages: Vec<Message>) -> Vec<Message> {
         let mode =
             host::setting("mode").or_else(|| conv.custom_field("tileDisplay").map(str::to_owned));
@@ -128,8 +127,6 @@ fn split_carousels(messages: Vec<Message>) -> Vec<Message> {
     }
     out
 }
-
-export_plugin!(TileDisplay);
 
 #[cfg(test)]
 mod tests {
