@@ -329,3 +329,37 @@ async fn plugin_replay_compares_a_new_version_with_the_recording_and_gates_on_th
         "{diff}"
     );
 }
+
+#[test]
+fn the_sdk_packages_as_a_crate_of_its_own() {
+    // `cargo package` builds the packaged crates from their tarballs alone:
+    // the SDK's contract and macros must be inside them.
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = Path::new(switchboard::plugin::BUILT_PLUGIN_DIR).join("../sdk-package");
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "package",
+            "--allow-dirty",
+            "-p",
+            "switchboard-sdk-macros",
+            "-p",
+            "switchboard-sdk",
+        ])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(&workspace)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo package failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed = Command::new(env!("CARGO"))
+        .args(["package", "--list", "--allow-dirty", "-p", "switchboard-sdk"])
+        .current_dir(&workspace)
+        .output()
+        .expect("cargo runs");
+    let files = String::from_utf8_lossy(&listed.stdout);
+    assert!(files.lines().any(|f| f == "wit/connector.wit"), "{files}");
+    assert!(files.lines().any(|f| f == "README.md"), "{files}");
+}
