@@ -48,8 +48,10 @@
 //! - [`server`]: `switchboard run` and `switchboard hub`: the process from
 //!   start to a clean stop on SIGTERM or Ctrl-C.
 //! - [`validate`]: `switchboard validate`, as strict as `run`.
-//! - [`tools`]: `switchboard plugin ...`, a plugin author's tools: run a
-//!   hook outside the gateway, replay recorded conversations.
+//! - [`tools`]: `switchboard plugin ...`, a plugin author's tools: write a
+//!   project in Rust, JavaScript or Python and build it into a component
+//!   with one command, run a hook outside the gateway, replay recorded
+//!   conversations.
 
 #![deny(missing_docs)]
 

@@ -74,6 +74,34 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PluginAction {
+    /// Writes a plugin project in PARENT/NAME: a sample hook, its test and
+    /// a README (JavaScript and Python: a copy of the contract, and the
+    /// types or bindings generated from it).
+    New {
+        /// The project's name and folder: lowercase letters, digits and `-`.
+        name: String,
+        /// Its language.
+        #[arg(long, value_enum)]
+        lang: tools::project::Lang,
+        /// The folder to make it in (default: the current one).
+        #[arg(long = "dir", value_name = "PARENT")]
+        parent: Option<PathBuf>,
+        /// The switchboard-sdk a Rust project depends on (default: the sdk/
+        /// of the checkout this switchboard was built from).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
+    /// Builds a plugin project into a component: cargo for Rust,
+    /// componentize-js for JavaScript, componentize-py for Python (their
+    /// tools are installed on first use into $SWITCHBOARD_CACHE, else
+    /// $XDG_CACHE_HOME/switchboard, else ~/.cache/switchboard).
+    Build {
+        /// The project's folder.
+        dir: PathBuf,
+        /// Where to write the component (default: DIR/target/NAME.wasm).
+        #[arg(long, value_name = "FILE.wasm")]
+        out: Option<PathBuf>,
+    },
     /// Runs one hook of a component outside the gateway: the same sandbox
     /// and limits, a local host (these settings, an in-memory key-value
     /// store, a fixed clock). Prints the output, the host calls, the fault
@@ -233,8 +261,36 @@ fn main() -> ExitCode {
 
 /// `switchboard plugin ...`.
 fn plugin(action: PluginAction) -> ExitCode {
+    let progress = |line: &str| eprintln!("switchboard: {line}");
+    let done = |result: Result<String, tools::project::ProjectError>| match result {
+        Ok(summary) => {
+            print!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("switchboard: {error}");
+            ExitCode::FAILURE
+        }
+    };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime starts");
     match action {
+        PluginAction::New {
+            name,
+            lang,
+            parent,
+            sdk,
+        } => {
+            let options = tools::new::NewOptions {
+                name,
+                lang,
+                parent: parent.unwrap_or_else(|| PathBuf::from(".")),
+                sdk,
+            };
+            done(tools::new::new_project(&options, &progress).map(|made| made.summary()))
+        }
+        PluginAction::Build { dir, out } => {
+            done(tools::build::build(&dir, out.as_deref(), &progress).map(|built| built.summary()))
+        }
         PluginAction::Call {
             file,
             hook,
