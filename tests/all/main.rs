@@ -20,6 +20,7 @@ mod interop;
 mod layout;
 mod lifecycle;
 mod login_sessions;
+mod plugin_langs;
 mod plugin_tools;
 mod plugins;
 mod readme;
