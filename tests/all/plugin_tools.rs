@@ -355,11 +355,55 @@ fn the_sdk_packages_as_a_crate_of_its_own() {
         String::from_utf8_lossy(&output.stderr)
     );
     let listed = Command::new(env!("CARGO"))
-        .args(["package", "--list", "--allow-dirty", "-p", "switchboard-sdk"])
+        .args([
+            "package",
+            "--list",
+            "--allow-dirty",
+            "-p",
+            "switchboard-sdk",
+        ])
         .current_dir(&workspace)
         .output()
         .expect("cargo runs");
     let files = String::from_utf8_lossy(&listed.stdout);
     assert!(files.lines().any(|f| f == "wit/connector.wit"), "{files}");
     assert!(files.lines().any(|f| f == "README.md"), "{files}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_liveperson_would_refuse_is_recorded_as_the_fault_it_is_and_replays_alike() {
+    let bot = RecordingBot::echo().await;
+    let config = recording_connector(&bot, "hostile_invalid_content.wasm", "record = true");
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    // The default applies: the bot's own answer is published.
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    let lines = transcript(&config, "hostile_invalid_content", 1).await;
+    let bot_line = lines
+        .iter()
+        .find(|l| l["input"]["hook"] == "bot-message")
+        .expect("the bot-message call is recorded");
+    assert_eq!(bot_line["output"]["result"], "fault");
+    let reason = bot_line["output"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("bad output, message 0:"), "{reason}");
+
+    let transcripts = config
+        .path()
+        .join("data/transcripts/c/hostile_invalid_content");
+    let same = plugin(&[
+        "replay",
+        built_plugin("hostile_invalid_content").to_str().unwrap(),
+        "--transcripts",
+        transcripts.to_str().unwrap(),
+        "--max-faults",
+        "5",
+        "--json",
+    ]);
+    assert!(same.status.success(), "{same:?}");
+    let report = json_of(&same);
+    let bot_message = &report["hooks"]["bot-message"];
+    assert_eq!(bot_message["changed"], 0, "{report}");
+    assert_eq!(bot_message["new_faults"], bot_message["baseline_faults"]);
 }

@@ -148,6 +148,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The messages it would publish, for the outcomes that publish some.
+    pub fn messages(&self) -> Option<&Vec<Message>> {
+        match self {
+            Outcome::Messages(messages)
+            | Outcome::Action(ConsumerAction::Reply(messages))
+            | Outcome::Failure(FailureAction::Reply(messages)) => Some(messages),
+            _ => None,
+        }
+    }
+
     /// Bytes of text the plugin returned.
     pub fn size(&self) -> usize {
         let all = |messages: &[Message]| messages.iter().map(message_size).sum();

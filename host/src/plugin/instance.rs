@@ -13,9 +13,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Mutex as AsyncMutex;
 use wasmtime::Store;
 
-use super::bindings::{
-    ConsumerAction, Conversation, Exports, FailureAction, HostCall, PluginState,
-};
+use super::bindings::{Conversation, Exports, HostCall, PluginState};
 use super::call::{Call, HookName, Outcome};
 use super::engine::EPOCH_TICK;
 use super::recorder::Recorder;
@@ -289,7 +287,17 @@ impl PluginInstance {
             }
         };
         if let Some(recorder) = record {
-            recorder.record(&self.loaded, &self.settings, conv, call, &checked, elapsed);
+            // What the chain will refuse is recorded as the fault it becomes.
+            let recorded = match &checked {
+                Ok(outcome) => match outcome.messages() {
+                    Some(messages) => {
+                        super::chain::from_wit_all(messages.clone()).map(|_| outcome.clone())
+                    }
+                    None => Ok(outcome.clone()),
+                },
+                Err(reason) => Err(reason.clone()),
+            };
+            recorder.record(&self.loaded, &self.settings, conv, call, &recorded, elapsed);
         }
         match checked {
             Ok(outcome) => {
@@ -378,9 +386,8 @@ impl PluginInstance {
             },
         };
         // The chain refuses what LivePerson would refuse: so does a local run.
-        if let Some(Outcome::Messages(messages) | Outcome::Action(ConsumerAction::Reply(messages)))
-        | Some(Outcome::Failure(FailureAction::Reply(messages))) = outcome
-            && let Err(reason) = super::chain::from_wit_all(messages)
+        if let Some(messages) = outcome.as_ref().and_then(Outcome::messages)
+            && let Err(reason) = super::chain::from_wit_all(messages.clone())
         {
             self.fault(&conv, hook, reason);
             output = OutputJson::Fault {
@@ -388,12 +395,20 @@ impl PluginInstance {
             };
         }
         if let OutputJson::Fault { reason } = &mut output {
+            // The fault as a transcript records it: without the hook's name.
+            let prefix = format!("{hook}: ");
             *reason = self
                 .last_fault
                 .lock()
                 .expect("not poisoned")
                 .clone()
                 .filter(|_| self.faults.load(Ordering::Relaxed) > faults)
+                .map(|fault| {
+                    fault
+                        .strip_prefix(&prefix)
+                        .map(str::to_owned)
+                        .unwrap_or(fault)
+                })
                 .unwrap_or_else(|| "quarantined: the hook's default applies".into());
         }
         let mut guard = self.live.lock().await;

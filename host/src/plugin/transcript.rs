@@ -532,7 +532,7 @@ mod tests {
 
     #[test]
     fn an_input_goes_to_json_and_back_unchanged() {
-        let text = r#"{"hook":"bot-message","messages":[{"text":"hi"},{"structured":{"type":"text","text":"x"},"quick_replies":{"type":"quickReplies"}}]}"#;
+        let text = r#"{"hook":"bot-message","messages":[{"text":"hi"},{"structured":{"text":"x","type":"text"},"quick_replies":{"type":"quickReplies"}}]}"#;
         let input: InputJson = serde_json::from_str(text).unwrap();
         let call = input.to_call().unwrap();
         assert_eq!(InputJson::of(&call.as_call()), input);

@@ -203,6 +203,20 @@ pub async fn replay(options: &ReplayOptions) -> Result<ReplayReport, ToolError> 
         None => None,
     };
     let lines = read_transcripts(&options.transcripts)?;
+    if options.plugin.is_none() {
+        let mut names: Vec<&str> = lines.iter().map(|(_, line)| line.plugin.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.len() > 1 {
+            return Err(ToolError::Input {
+                path: options.transcripts.display().to_string(),
+                reason: format!(
+                    "these transcripts are of several plugins ({}): choose one with --plugin",
+                    names.join(", ")
+                ),
+            });
+        }
+    }
     let mut hooks: BTreeMap<&'static str, HookReport> = BTreeMap::new();
     let mut changes = Vec::new();
     for (at, line) in lines
@@ -340,12 +354,13 @@ pub fn diff(old: &str, new: &str) -> String {
         if i < a.len() && j < b.len() && a[i] == b[j] {
             out.push_str(&format!("  {}\n", a[i]));
             (i, j) = (i + 1, j + 1);
-        } else if j < b.len() && (i == a.len() || common[i][j + 1] >= common[i + 1][j]) {
-            out.push_str(&format!("+ {}\n", b[j]));
-            j += 1;
-        } else {
+        } else if i < a.len() && (j == b.len() || common[i + 1][j] >= common[i][j + 1]) {
+            // What goes comes before what replaces it.
             out.push_str(&format!("- {}\n", a[i]));
             i += 1;
+        } else {
+            out.push_str(&format!("+ {}\n", b[j]));
+            j += 1;
         }
     }
     out
