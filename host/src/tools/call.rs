@@ -86,7 +86,7 @@ pub struct CallReport {
     /// Calls made, and their median time in microseconds.
     pub calls: u32,
     /// The median time of the calls, in microseconds.
-    pub median_micros: u64,
+    pub median_micros: f64,
     /// The key-value store after the calls (values as text).
     pub kv: BTreeMap<String, String>,
 }
@@ -197,6 +197,7 @@ pub async fn call(options: &CallOptions) -> Result<CallReport, ToolError> {
     let mut times = Vec::new();
     let mut last = None;
     for _ in 0..options.repeat.max(1) {
+        let started = Instant::now();
         let call = instance
             .call_local(&conversation, &input, options.now_ms)
             .await
@@ -204,10 +205,10 @@ pub async fn call(options: &CallOptions) -> Result<CallReport, ToolError> {
                 path: options.input.display().to_string(),
                 reason,
             })?;
-        times.push(call.micros);
+        times.push(started.elapsed().as_secs_f64() * 1e6);
         last = Some(call);
     }
-    times.sort_unstable();
+    times.sort_unstable_by(f64::total_cmp);
     let kv_after = kv
         .keys()
         .into_iter()
