@@ -13,6 +13,7 @@ use lp::client::{Arrived, ClientError, Connection, Inbox, Options, Received};
 use lp::common::{ChannelType, Role};
 use lp::connection::{ClientProperties, ConsumerAuthentication, Feature, Header, InitConnection};
 use lp::conversations::{ConsumerRequestConversation, ConversationState, SubscribeExConversations};
+use lp::fields::{ConversationField, ConversationStateField, UpdateConversationField};
 use lp::kind::Consumer;
 use lp::messaging::{ContentEvent, Event, EventRecord, PublishEvent, SubscribeMessagingEvents};
 
@@ -127,6 +128,20 @@ impl ConsumerClient {
             text,
         )
         .await
+    }
+
+    /// Closes its conversation (the consumer ends it).
+    pub async fn close(&self) -> Result<(), ConsumerError> {
+        let id = self.conversation_id.as_deref().unwrap_or_default();
+        self.connection
+            .request(&UpdateConversationField {
+                conversation_id: id.into(),
+                conversation_field: vec![ConversationField::State(ConversationStateField {
+                    conversation_state: ConversationState::Close,
+                })],
+            })
+            .await?;
+        Ok(())
     }
 
     /// The next frame that is not a response to a request waiting.

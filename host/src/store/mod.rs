@@ -9,6 +9,11 @@ use std::path::Path;
 
 use crate::ports::Status;
 
+mod turn_log;
+
+/// The tree of conversation states (the turn log's records belong to it).
+const CONVERSATIONS: &str = "conversations";
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -22,80 +27,6 @@ pub enum StoreError {
     },
 }
 
-/// Makes writes durable in groups: every caller waiting at the same time
-/// shares one `fsync` (a conversation must not ask its bot before its
-/// state is on disk, and 1,000 conversations must not pay 1,000 syncs).
-///
-/// There is no background task: the first caller that finds no flush
-/// under way leads one for everybody waiting, so nothing outlives the
-/// store's handles.
-#[derive(Default)]
-struct GroupCommit {
-    state: std::sync::Mutex<CommitState>,
-    /// The highest ticket a finished flush covered.
-    done: tokio::sync::watch::Sender<u64>,
-}
-
-#[derive(Default)]
-struct CommitState {
-    /// Tickets handed out; a ticket is covered by any flush begun after it.
-    requested: u64,
-    /// A caller is flushing for the group.
-    leading: bool,
-}
-
-/// Gives up the lead when the leader finishes or is cancelled, waking the
-/// others (one of them leads the next flush if its ticket is not covered).
-struct Lead<'a>(&'a GroupCommit);
-
-impl Drop for Lead<'_> {
-    fn drop(&mut self) {
-        self.0.state().leading = false;
-        self.0.done.send_modify(|_| {});
-    }
-}
-
-impl GroupCommit {
-    fn state(&self) -> std::sync::MutexGuard<'_, CommitState> {
-        self.state
-            .lock()
-            .expect("commit state lock is never poisoned: no panics under it")
-    }
-
-    async fn flush(&self, db: &sled::Db) -> Result<(), sled::Error> {
-        let mut done = self.done.subscribe();
-        let ticket = {
-            let mut state = self.state();
-            state.requested += 1;
-            state.requested
-        };
-        loop {
-            if *done.borrow_and_update() >= ticket {
-                return Ok(());
-            }
-            let upto = {
-                let mut state = self.state();
-                if state.leading {
-                    None
-                } else {
-                    state.leading = true;
-                    Some(state.requested)
-                }
-            };
-            let Some(upto) = upto else {
-                // `done` is owned by `self`: it cannot close while we wait.
-                let _ = done.changed().await;
-                continue;
-            };
-            let _lead = Lead(self);
-            db.flush_async().await?;
-            self.done
-                .send_modify(|covered| *covered = (*covered).max(upto));
-            return Ok(());
-        }
-    }
-}
-
 /// What every handle of one store shares. Field order matters: the sled
 /// handles drop first, then [`Release`] waits until sled has let go of the
 /// directory.
@@ -107,7 +38,9 @@ struct Inner {
     status_history: sled::Tree,
     desired: sled::Tree,
     conversations: sled::Tree,
-    commit: GroupCommit,
+    /// The turn log's queue (none for a store in memory). Dropped before
+    /// [`Release`], so its writer thread lets go of the database.
+    log: Option<std::sync::mpsc::Sender<turn_log::Record>>,
     _release: Release,
 }
 
@@ -167,14 +100,25 @@ impl StateStore {
             source,
         };
         let db = sled::open(dir).map_err(wrap)?;
+        let conversations = db.open_tree(CONVERSATIONS).map_err(wrap)?;
+        let log = turn_log::recover(dir, &db, &conversations)
+            .and_then(|()| turn_log::start(dir, db.clone()))
+            .map_err(|error| wrap(sled::Error::Io(error)))?;
         // sled locks the file `db` in its directory while it is open.
-        Self::with_trees(db, dir.display().to_string(), Some(dir.join("db"))).map_err(wrap)
+        Self::with_trees(
+            db,
+            dir.display().to_string(),
+            Some(dir.join("db")),
+            Some(log),
+        )
+        .map_err(wrap)
     }
 
     fn with_trees(
         db: sled::Db,
         path: String,
         lock_file: Option<std::path::PathBuf>,
+        log: Option<std::sync::mpsc::Sender<turn_log::Record>>,
     ) -> Result<Self, sled::Error> {
         Ok(StateStore {
             inner: std::sync::Arc::new(Inner {
@@ -182,9 +126,9 @@ impl StateStore {
                 plugin_kv: db.open_tree("plugin-kv")?,
                 status_history: db.open_tree("connector-status-history")?,
                 desired: db.open_tree("connector-desired-state")?,
-                conversations: db.open_tree("conversations")?,
+                conversations: db.open_tree(CONVERSATIONS)?,
                 db,
-                commit: GroupCommit::default(),
+                log,
                 _release: Release { lock_file },
             }),
         })
@@ -224,7 +168,7 @@ impl StateStore {
             source,
         };
         let db = sled::Config::new().temporary(true).open().map_err(wrap)?;
-        Self::with_trees(db, "<temporary>".into(), None).map_err(wrap)
+        Self::with_trees(db, "<temporary>".into(), None, None).map_err(wrap)
     }
 
     /// The key-value space of one plugin on one connector.
@@ -294,26 +238,68 @@ impl ConversationStore {
         self.scope.get(conversation)
     }
 
-    /// Saves the state of `conversation` (durable at the next flush).
+    /// Saves the state of `conversation`; a crash may lose it (sled
+    /// writes it out within half a second).
     pub fn put(&self, conversation: &str, state: &[u8]) -> Result<(), sled::Error> {
         self.scope.set(conversation, state)
     }
 
-    /// Forgets `conversation`.
-    pub fn remove(&self, conversation: &str) -> Result<(), sled::Error> {
-        self.scope.delete(conversation)
+    /// Saves the state of `conversation` now; the returned [`Durable`]
+    /// resolves once it is on disk (writers waiting together share one
+    /// sync of the turn log).
+    pub fn put_durable(&self, conversation: &str, state: &[u8]) -> Result<Durable, sled::Error> {
+        self.scope.set(conversation, state)?;
+        Ok(self.log(conversation, Some(state)))
     }
 
-    /// Waits until everything written so far (to any tree) is on disk;
-    /// callers waiting together share one sync.
-    pub async fn flush(&self) -> Result<(), sled::Error> {
-        let store = &self.scope.store;
-        store.commit.flush(&store.db).await
+    /// Forgets `conversation` (in order with its durable saves, so a crash
+    /// cannot bring it back).
+    pub fn remove(&self, conversation: &str) -> Result<(), sled::Error> {
+        self.scope.delete(conversation)?;
+        drop(self.log(conversation, None));
+        Ok(())
+    }
+
+    fn log(&self, conversation: &str, state: Option<&[u8]>) -> Durable {
+        let Some(queue) = &self.scope.store.log else {
+            return Durable(None);
+        };
+        let (done, on_disk) = tokio::sync::oneshot::channel();
+        let record = turn_log::Record {
+            key: self.scope.key(conversation),
+            value: state.map(<[u8]>::to_vec),
+            done: Some(done),
+        };
+        match queue.send(record) {
+            Ok(()) => Durable(Some(on_disk)),
+            // The writer is gone (it cannot start again): say so to whoever waits.
+            Err(_) => {
+                let (done, on_disk) = tokio::sync::oneshot::channel();
+                let _ = done.send(Err("the turn log's writer has stopped".into()));
+                Durable(Some(on_disk))
+            }
+        }
     }
 
     /// Ids of the saved conversations.
     pub fn ids(&self) -> Vec<String> {
         self.scope.keys()
+    }
+}
+
+/// A durable save under way: await [`Durable::on_disk`] before acting on it.
+#[must_use = "a durable save is on disk only once `on_disk` resolves"]
+pub struct Durable(Option<tokio::sync::oneshot::Receiver<Result<(), String>>>);
+
+impl Durable {
+    /// Resolves once the save is on disk; an error says why it is not.
+    pub async fn on_disk(self) -> Result<(), String> {
+        match self.0 {
+            None => Ok(()),
+            Some(on_disk) => on_disk
+                .await
+                .unwrap_or_else(|_| Err("the turn log's writer has stopped".into())),
+        }
     }
 }
 
@@ -484,7 +470,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_flushes_all_finish_and_persist_what_came_before() {
+    async fn concurrent_durable_saves_all_finish_and_persist() {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = StateStore::open(dir.path()).unwrap();
@@ -493,8 +479,8 @@ mod tests {
             for n in 0..200 {
                 let saved = saved.clone();
                 waiting.spawn(async move {
-                    saved.put(&format!("conv-{n}"), b"x").unwrap();
-                    saved.flush().await.unwrap();
+                    let durable = saved.put_durable(&format!("conv-{n}"), b"x").unwrap();
+                    durable.on_disk().await.unwrap();
                 });
             }
             while let Some(done) = waiting.join_next().await {
@@ -520,8 +506,10 @@ mod tests {
             for n in 0..8 {
                 let saved = saved.clone();
                 waiting.spawn(async move {
-                    saved.put(&format!("conv-{round}-{n}"), b"x").unwrap();
-                    saved.flush().await.unwrap();
+                    let durable = saved
+                        .put_durable(&format!("conv-{round}-{n}"), b"x")
+                        .unwrap();
+                    durable.on_disk().await.unwrap();
                 });
             }
             kv.set("k", b"v").unwrap();

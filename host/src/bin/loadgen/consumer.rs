@@ -13,17 +13,32 @@ pub(super) struct Consumer {
     client: ConsumerClient,
     name: usize,
     next: u64,
+    /// What the bot's echo starts with.
+    echo: &'static str,
     pub(super) lost: u64,
 }
 
 impl Consumer {
+    /// A consumer of the hub at `hub` (plain HTTP) whose bot answers "you said: TEXT".
     pub(super) async fn open(hub: &str, name: usize) -> Consumer {
-        let http = switchboard::http::default_client();
+        Self::open_with(hub, name, None, "you said: ").await
+    }
+
+    /// A consumer trusting `ca` for https and wss, whose bot's echo starts with `echo`.
+    pub(super) async fn open_with(
+        hub: &str,
+        name: usize,
+        ca: Option<&std::path::Path>,
+        echo: &'static str,
+    ) -> Consumer {
+        let tls = switchboard::tls::client_config(ca).expect("the hub's certificate loads");
+        let http = switchboard::http::HttpClient::new(tls.clone());
         let options = Options {
             nodelay: true,
+            tls: Some(tls),
             ..Options::default()
         };
-        let mut client = ConsumerClient::connect(http, hub, "123", &options)
+        let mut client = ConsumerClient::connect(&http, hub, "123", &options)
             .await
             .expect("a consumer connects");
         client
@@ -47,6 +62,7 @@ impl Consumer {
             client,
             name,
             next: 0,
+            echo,
             lost: 0,
         }
     }
@@ -55,7 +71,7 @@ impl Consumer {
     pub(super) async fn round_trip(&mut self) -> Option<u64> {
         self.next += 1;
         let text = format!("m{}-{}", self.name, self.next);
-        let expected = format!("you said: {text}");
+        let expected = format!("{}{text}", self.echo);
         let started = Instant::now();
         if self.client.say(&text).await.is_err() {
             self.lost += 1;
@@ -77,6 +93,11 @@ impl Consumer {
                 None
             }
         }
+    }
+
+    /// Closes the conversation.
+    pub(super) async fn close(&self) {
+        let _ = self.client.close().await;
     }
 
     /// Reads what is still coming for a moment: any answer now is a duplicate.

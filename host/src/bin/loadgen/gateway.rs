@@ -11,7 +11,7 @@ use crate::scenario::{Behind, Scenario};
 use crate::{ADMIN_TOKEN, SET_UP_TIMEOUT};
 
 /// The `switchboard` binary beside this one.
-fn switchboard_binary() -> PathBuf {
+pub(super) fn switchboard_binary() -> PathBuf {
     let me = std::env::current_exe().expect("own path");
     me.with_file_name("switchboard")
 }
@@ -168,7 +168,7 @@ pub(super) fn start_process(dir: &Path) -> Process {
 /// as loadgen. That is the main thread, which runs the scenarios through
 /// `block_on`; the assertion keeps it so.
 #[cfg(target_os = "linux")]
-fn die_with_loadgen(command: &mut Command) {
+pub(super) fn die_with_loadgen(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     assert_eq!(
         std::thread::current().name(),
@@ -194,7 +194,7 @@ fn die_with_loadgen(command: &mut Command) {
 
 /// Elsewhere only the drop of [`Process`] stops the child.
 #[cfg(not(target_os = "linux"))]
-fn die_with_loadgen(_command: &mut Command) {}
+pub(super) fn die_with_loadgen(_command: &mut Command) {}
 
 pub(super) async fn admin_get(process: &Process, path: &str) -> Value {
     let client = switchboard::http::default_client();

@@ -24,13 +24,16 @@
 //! - `gateway`: the `switchboard run` process (its configuration, its
 //!   start, its death with loadgen) and the admin API calls to it;
 //! - `consumer`: one consumer and its conversation, message by message;
-//! - `relay`: the raw relay baseline.
+//! - `relay`: the raw relay baseline;
+//! - `versus`: LivePerson's node-agent-sdk echo bot against one
+//!   switchboard connector, each in its own process behind one hub.
 
 mod consumer;
 mod gateway;
 mod relay;
 mod report;
 mod scenario;
+mod versus;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,6 +45,8 @@ use report::{run_all, smoke};
 const ADMIN_TOKEN: &str = "loadgen-admin-token-0123456789";
 const SET_UP_TIMEOUT: Duration = Duration::from_secs(120);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Consumers of the SDK scenario (as the issue that asked for it measured).
+const VERSUS_CONSUMERS: usize = 20;
 
 /// switchboard's load generator: runs the scenarios of BENCHMARKS.md, each
 /// against a fresh `switchboard run` on loopback beside a raw relay
@@ -61,6 +66,11 @@ struct Args {
     /// 3 s each: a check that everything runs.
     #[arg(long)]
     smoke: bool,
+    /// Only LivePerson's node-agent-sdk echo bot against one switchboard
+    /// connector (runs A B B A of this many seconds each; npm installs the
+    /// SDK on first use).
+    #[arg(long, value_name = "SECONDS", conflicts_with_all = ["quick", "smoke"])]
+    versus: Option<u64>,
     /// Also write the report to FILE.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -115,6 +125,14 @@ fn main() {
         .expect("tokio runtime starts");
     // `block_on` runs the scenarios on this, the main thread, so the
     // `switchboard` processes are spawned from it (see `start_process`).
+    if let Some(seconds) = args.versus {
+        let report = runtime.block_on(versus::versus(seconds, VERSUS_CONSUMERS));
+        print!("{report}");
+        if let Some(out) = args.out {
+            std::fs::write(&out, &report).expect("the report file is writable");
+        }
+        return;
+    }
     let report = match suite {
         Suite::Smoke { rate } => runtime.block_on(smoke(rate)),
         Suite::Full | Suite::Quick => runtime.block_on(run_all(suite)),

@@ -22,12 +22,12 @@ impl Conversation {
             return;
         }
         self.st.in_flight = Some(turn.clone());
-        self.save();
+        let durable = self.save_durably();
         let (bot, inbox, shared) = (self.bot.clone(), self.inbox_tx.clone(), self.shared.clone());
         while self.bot_calls.try_join_next().is_some() {}
         self.bot_calls.spawn(async move {
-            if let Some(store) = &shared.saved
-                && let Err(error) = store.flush().await
+            if let Some(durable) = durable
+                && let Err(error) = durable.on_disk().await
             {
                 tracing::error!(conversation = %turn.conversation_id, %error, "could not make the conversation durable before asking the bot");
             }

@@ -33,6 +33,7 @@ use super::saved::SavedConversation;
 use super::{ConnectorSettings, Shared};
 use crate::plugin::{ConsumerDecision, ConversationEnd, ConversationView};
 use crate::ports::{Bot, BotAction, BotError, BotTurn, Platform, TurnKind};
+use crate::store::Durable;
 
 mod bot;
 
@@ -164,19 +165,41 @@ impl Conversation {
 
     /// Writes the state if it changed since the last save.
     fn save(&mut self) {
-        let Some(store) = &self.shared.saved else {
+        let Some(bytes) = self.state_bytes() else {
             return;
         };
-        self.st.consumer_id.clone_from(&self.view.consumer_id);
-        self.st.authenticated = self.view.authenticated;
-        self.st.skill_id.clone_from(&self.view.skill_id);
-        let bytes = serde_json::to_vec(&self.st).expect("saved state serializes");
         if bytes != self.last_saved {
+            let store = self.shared.saved.as_ref().expect("state_bytes checked");
             if let Err(error) = store.put(&self.view.id, &bytes) {
                 tracing::error!(conversation = %self.view.id, %error, "could not save the conversation");
             }
             self.last_saved = bytes;
         }
+    }
+
+    /// Writes the state now, durably: what the returned handle resolves
+    /// to says when it is on disk (`None` without a store).
+    fn save_durably(&mut self) -> Option<Durable> {
+        let bytes = self.state_bytes()?;
+        let store = self.shared.saved.as_ref()?;
+        let durable = store.put_durable(&self.view.id, &bytes);
+        self.last_saved = bytes;
+        match durable {
+            Ok(durable) => Some(durable),
+            Err(error) => {
+                tracing::error!(conversation = %self.view.id, %error, "could not save the conversation");
+                None
+            }
+        }
+    }
+
+    /// The state as saved, if there is a store to save it in.
+    fn state_bytes(&mut self) -> Option<Vec<u8>> {
+        self.shared.saved.as_ref()?;
+        self.st.consumer_id.clone_from(&self.view.consumer_id);
+        self.st.authenticated = self.view.authenticated;
+        self.st.skill_id.clone_from(&self.view.skill_id);
+        Some(serde_json::to_vec(&self.st).expect("saved state serializes"))
     }
 
     /// The conversation is over for the connector: the plugins hear it
@@ -217,8 +240,12 @@ impl Conversation {
     pub async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Input>) {
         self.catch_up().await;
         loop {
-            self.save();
+            // State is written where it must be: durably before each bot
+            // call (`send`), and when the task ends with the conversation
+            // still open. A crash in between loses only what the platform's
+            // history gives back (messages after the last one handed on).
             if self.stopping && self.st.in_flight.is_none() {
+                self.save();
                 break;
             }
             // A window already over (a zero messageDelay) is flushed before
