@@ -48,6 +48,14 @@ impl HookName {
         }
     }
 
+    /// Its bit in a set of hooks (in [`HookName::ALL`]'s order).
+    pub(super) fn bit(self) -> u8 {
+        1 << HookName::ALL
+            .iter()
+            .position(|h| *h == self)
+            .expect("every hook is in ALL")
+    }
+
     /// The hook's name in the WIT contract.
     pub fn as_str(self) -> &'static str {
         match self {

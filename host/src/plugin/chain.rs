@@ -96,6 +96,9 @@ impl PluginChain {
         conv: &ConversationView,
         greeting: String,
     ) -> Option<String> {
+        if !self.runs(HookName::ConversationStart) {
+            return Some(greeting);
+        }
         let wit = to_wit(conv);
         let mut current = greeting;
         for plugin in &self.plugins {
@@ -113,6 +116,9 @@ impl PluginChain {
 
     /// The text to send to the bot after step-up, starting from defaultStepupMessage.
     pub async fn step_up(&self, conv: &ConversationView, text: String) -> Option<String> {
+        if !self.runs(HookName::StepUp) {
+            return Some(text);
+        }
         let wit = to_wit(conv);
         let mut current = text;
         for plugin in &self.plugins {
@@ -134,6 +140,9 @@ impl PluginChain {
         conv: &ConversationView,
         text: String,
     ) -> ConsumerDecision {
+        if !self.runs(HookName::ConsumerMessage) {
+            return ConsumerDecision::Forward(text);
+        }
         let wit = to_wit(conv);
         let mut current = text;
         for plugin in &self.plugins {
@@ -163,7 +172,7 @@ impl PluginChain {
         conv: &ConversationView,
         messages: Vec<OutMessage>,
     ) -> Vec<OutMessage> {
-        if self.plugins.is_empty() {
+        if !self.runs(HookName::BotMessage) {
             return messages;
         }
         let wit = to_wit(conv);
@@ -195,7 +204,7 @@ impl PluginChain {
         text: &str,
         failure: &BotFailure,
     ) -> FailureDecision {
-        if self.plugins.is_empty() {
+        if !self.runs(HookName::BotError) {
             return FailureDecision::Default;
         }
         let wit = to_wit(conv);
@@ -225,7 +234,7 @@ impl PluginChain {
 
     /// Tells every plugin the conversation is over for the connector.
     pub async fn conversation_end(&self, conv: &ConversationView, reason: ConversationEnd) {
-        if self.plugins.is_empty() {
+        if !self.runs(HookName::ConversationEnd) {
             return;
         }
         let wit = to_wit(conv);
@@ -238,6 +247,12 @@ impl PluginChain {
                 .call(&wit, self.recorder.as_ref(), Call::End(reason))
                 .await;
         }
+    }
+
+    /// True if some plugin may implement `hook`: when none does, a hook
+    /// costs nothing (no conversation record built, no instance locked).
+    fn runs(&self, hook: HookName) -> bool {
+        self.plugins.iter().any(|plugin| plugin.may_implement(hook))
     }
 
     /// The health of every plugin.

@@ -54,6 +54,9 @@ pub struct PluginInstance {
     limits: Limits,
     grants: Grants,
     quarantined: std::sync::atomic::AtomicBool,
+    /// The hooks it implements, one bit each in [`HookName::ALL`]'s order;
+    /// all set until the first instance says.
+    implements: std::sync::atomic::AtomicU8,
     /// A local run's clock (`switchboard plugin call`, replay): set, the
     /// instance answers `now-ms` with it and keeps its host calls.
     local_now_ms: Option<u64>,
@@ -96,6 +99,7 @@ impl PluginInstance {
             limits,
             grants,
             quarantined: std::sync::atomic::AtomicBool::new(false),
+            implements: std::sync::atomic::AtomicU8::new(u8::MAX),
             local_now_ms: None,
             live: AsyncMutex::new(None),
             calls: AtomicU64::new(0),
@@ -104,6 +108,11 @@ impl PluginInstance {
             last_fault: Mutex::new(None),
             hook_latency: crate::metrics::Histogram::default(),
         }
+    }
+
+    /// False once an instance said it does not implement `hook`.
+    pub(super) fn may_implement(&self, hook: HookName) -> bool {
+        self.implements.load(Ordering::Relaxed) & hook.bit() != 0
     }
 
     /// The plugin's name.
@@ -196,6 +205,8 @@ impl PluginInstance {
         let exports = self.loaded.pre.instantiate(&mut store).await?;
         store.set_epoch_deadline(self.deadline_ticks());
         let implemented = exports.implemented(&mut store).await?;
+        let bits = implemented.iter().fold(0, |bits, hook| bits | hook.bit());
+        self.implements.store(bits, Ordering::Relaxed);
         Ok(Live {
             store,
             exports,
