@@ -238,10 +238,14 @@ impl ConversationStore {
         self.scope.get(conversation)
     }
 
-    /// Saves the state of `conversation`; a crash may lose it (sled
-    /// writes it out within half a second).
+    /// Saves the state of `conversation` without waiting for the disk: a
+    /// crash may lose it, but never leaves an older save in its place
+    /// (it is logged in order with the durable ones, which a restart
+    /// replays).
     pub fn put(&self, conversation: &str, state: &[u8]) -> Result<(), sled::Error> {
-        self.scope.set(conversation, state)
+        self.scope.set(conversation, state)?;
+        drop(self.log(conversation, Some(state)));
+        Ok(())
     }
 
     /// Saves the state of `conversation` now; the returned [`Durable`]
@@ -522,6 +526,28 @@ mod tests {
         }
         let store = StateStore::open(dir.path()).unwrap();
         assert_eq!(store.conversations("c").ids().len(), 50 * 8);
+    }
+
+    /// A save that does not wait for the disk comes after the durable
+    /// ones before it, also when the store reopens (which replays the turn log).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_later_save_wins_over_an_earlier_durable_one_after_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = StateStore::open(dir.path()).unwrap();
+            let saved = store.conversations("c");
+            let durable = saved.put_durable("conv", b"in flight").unwrap();
+            durable.on_disk().await.unwrap();
+            saved.put("conv", b"answered").unwrap();
+            drop(saved);
+            store.close().unwrap();
+        }
+        let store = StateStore::open(dir.path()).unwrap();
+        let saved = store.conversations("c");
+        assert_eq!(
+            saved.get("conv").unwrap().as_deref(),
+            Some(&b"answered"[..])
+        );
     }
 
     #[test]
