@@ -71,6 +71,9 @@ struct Args {
     /// SDK on first use).
     #[arg(long, value_name = "SECONDS", conflicts_with_all = ["quick", "smoke"])]
     versus: Option<u64>,
+    /// Only the idle memory scenario, with this many conversations.
+    #[arg(long, value_name = "CONVERSATIONS", conflicts_with_all = ["quick", "smoke", "versus"])]
+    rss: Option<usize>,
     /// Also write the report to FILE.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -125,8 +128,12 @@ fn main() {
         .expect("tokio runtime starts");
     // `block_on` runs the scenarios on this, the main thread, so the
     // `switchboard` processes are spawned from it (see `start_process`).
-    if let Some(seconds) = args.versus {
-        let report = runtime.block_on(versus::versus(seconds, VERSUS_CONSUMERS));
+    if args.versus.is_some() || args.rss.is_some() {
+        let report = match (args.versus, args.rss) {
+            (Some(seconds), _) => runtime.block_on(versus::versus(seconds, VERSUS_CONSUMERS)),
+            (None, Some(conversations)) => runtime.block_on(report::rss(conversations)),
+            (None, None) => unreachable!("one of them is set"),
+        };
         print!("{report}");
         if let Some(out) = args.out {
             std::fs::write(&out, &report).expect("the report file is writable");

@@ -86,27 +86,7 @@ pub(super) async fn run_all(suite: Suite) -> String {
     ));
 
     // Idle memory per open conversation.
-    report.push_str(&format!(
-        "\nRSS per open, idle conversation ({big} conversations, one message each):\n\n| process | RSS idle before, MiB | RSS with the conversations, MiB | KiB per conversation |\n|---|---|---|---|\n"
-    ));
-    let mut per = Vec::new();
-    for (label, behind) in [
-        ("hub only (relay baseline)", Behind::Relay),
-        ("hub + gateway, 4 plugins", Behind::Gateway(4)),
-    ] {
-        let outcome = run(&scenario("rss", behind, big, 0)).await;
-        let kib = outcome.rss_per_conversation_kib(big);
-        per.push(kib);
-        report.push_str(&format!(
-            "| {label} | {:.1} | {:.1} | {kib:.2} |\n",
-            outcome.rss_idle_before_kib as f64 / 1024.0,
-            outcome.rss_idle_after_kib as f64 / 1024.0,
-        ));
-    }
-    report.push_str(&format!(
-        "| the gateway's own share | | | {:.2} |\n",
-        per[1] - per[0]
-    ));
+    report.push_str(&rss(big).await);
 
     // A plugin replaced every second under load.
     let mut s = scenario(
@@ -154,4 +134,33 @@ fn cpu_model() -> String {
                 .map(|m| m.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// RSS per open, idle conversation: the hub alone (the relay baseline)
+/// and the hub with the gateway, `big` conversations each.
+pub(super) async fn rss(big: usize) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\nRSS per open, idle conversation ({big} conversations, one message each):\n\n| process | RSS idle before, MiB | RSS with the conversations, MiB | KiB per conversation |\n|---|---|---|---|\n"
+    ));
+    let mut per = Vec::new();
+    for (label, behind) in [
+        ("hub only (relay baseline)", Behind::Relay),
+        ("hub + gateway, 4 plugins", Behind::Gateway(4)),
+    ] {
+        let outcome = run(&scenario("rss", behind, big, 0)).await;
+        let kib = outcome.rss_per_conversation_kib(big);
+        per.push(kib);
+        out.push_str(&format!(
+            "| {label} | {:.1} | {:.1} | {kib:.2} |\n",
+            outcome.rss_idle_before_kib as f64 / 1024.0,
+            outcome.rss_idle_after_kib as f64 / 1024.0,
+        ));
+    }
+    out.push_str(&format!(
+        "| the gateway's own share | | | {:.2} |\n",
+        per[1] - per[0]
+    ));
+
+    out
 }
