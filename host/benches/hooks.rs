@@ -48,7 +48,7 @@ fn view() -> ConversationView {
         authenticated: false,
         conversation_type: ConversationType::Messaging,
         accessibility: true,
-        custom_fields: vec![("tileDisplay".into(), "horizontal".into())],
+        custom_fields: vec![("tileDisplay".into(), "horizontal".into())].into(),
     }
 }
 
@@ -147,7 +147,7 @@ fn bare_conversation() -> Conversation {
         authenticated: v.authenticated,
         conversation_type: BareType::Messaging,
         accessibility: v.accessibility,
-        custom_fields: v.custom_fields,
+        custom_fields: v.custom_fields.to_vec(),
     }
 }
 

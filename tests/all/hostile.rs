@@ -28,7 +28,7 @@ fn conversation() -> ConversationView {
         authenticated: false,
         conversation_type: ConversationType::Messaging,
         accessibility: false,
-        custom_fields: Vec::new(),
+        custom_fields: Vec::new().into(),
     }
 }
 

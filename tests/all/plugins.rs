@@ -76,7 +76,7 @@ fn conversation() -> ConversationView {
         authenticated: false,
         conversation_type: ConversationType::Messaging,
         accessibility: true,
-        custom_fields: vec![("tileDisplay".into(), "horizontal".into())],
+        custom_fields: vec![("tileDisplay".into(), "horizontal".into())].into(),
     }
 }
 
@@ -180,7 +180,7 @@ async fn tile_display_plugin_joins_cards_into_one_carousel_when_horizontal() {
     switchboard::content::validate_structured(carousel).unwrap();
 
     let mut vertical = conversation();
-    vertical.custom_fields = vec![("tileDisplay".into(), "vertical".into())];
+    vertical.custom_fields = vec![("tileDisplay".into(), "vertical".into())].into();
     let out = plugins.bot_message(&vertical, messages).await;
     assert_eq!(out.len(), 4, "vertical keeps the cards stacked");
 }

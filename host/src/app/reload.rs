@@ -357,6 +357,7 @@ pub(super) fn settings_of(config: &ConnectorConfig, plugins: PluginChain) -> Con
         conversation_type: *config.identity.conversation_type,
         accessibility: behaviour.accessibility,
         custom: behaviour.custom.fields.clone(),
+        custom_pairs: behaviour.custom.fields.as_pairs().into(),
         fallback_skill_id: behaviour.fallback_skill_id.clone(),
         max_conversations: *behaviour.max_conversations,
         plugins,

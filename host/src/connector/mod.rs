@@ -48,6 +48,9 @@ pub struct ConnectorSettings {
     pub accessibility: bool,
     /// The custom fields.
     pub custom: CustomFields,
+    /// The custom fields by name, as plugins see them; shared by every
+    /// conversation's view.
+    pub custom_pairs: Arc<[(String, String)]>,
     /// Skill to escalate to when the bot fails.
     pub fallback_skill_id: Option<String>,
     /// The most conversations taken at once; further rings are declined.

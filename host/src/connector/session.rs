@@ -217,12 +217,15 @@ async fn session(
                     authenticated: false,
                     conversation_type: settings.conversation_type,
                     accessibility: settings.accessibility,
-                    custom_fields: settings.custom.as_pairs(),
+                    custom_fields: settings.custom_pairs.clone(),
                 };
                 let is_new = rung.remove(&conversation_id);
                 let (inbox, receiver) = mpsc::unbounded_channel();
                 for (sequence, event) in early.remove(&conversation_id).unwrap_or_default() {
-                    let _ = inbox.send(Input::Consumer { sequence, event });
+                    let _ = inbox.send(Input::Consumer {
+                        sequence,
+                        event: Box::new(event),
+                    });
                 }
                 let task = Conversation::new(
                     view,
@@ -249,7 +252,10 @@ async fn session(
             } => {
                 match conversations.get(&conversation_id) {
                     Some(tracked) => {
-                        let _ = tracked.inbox.send(Input::Consumer { sequence, event });
+                        let _ = tracked.inbox.send(Input::Consumer {
+                            sequence,
+                            event: Box::new(event),
+                        });
                     }
                     // Notification order is not guaranteed: keep it for the UPSERT.
                     None => early

@@ -274,7 +274,7 @@ pub(super) fn to_wit(conv: &ConversationView) -> Conversation {
             ConversationType::Chat => WitConversationType::Chat,
         },
         accessibility: conv.accessibility,
-        custom_fields: conv.custom_fields.clone(),
+        custom_fields: conv.custom_fields.to_vec(),
     }
 }
 

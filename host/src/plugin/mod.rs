@@ -41,6 +41,7 @@ pub use instance::{LocalCall, PluginInstance, PluginStatus};
 pub use recorder::Recorder;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use crate::config::{Grants, Limits};
 
@@ -72,7 +73,7 @@ pub struct ConversationView {
     /// The connector's accessibility option.
     pub accessibility: bool,
     /// Effective custom fields, by their documented names.
-    pub custom_fields: Vec<(String, String)>,
+    pub custom_fields: Arc<[(String, String)]>,
 }
 
 /// Why a plugin could not be loaded or a hook failed.

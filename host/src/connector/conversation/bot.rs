@@ -7,7 +7,7 @@ use lp::messaging::{ChatState, ChatStateEvent, Event};
 use tokio::time::Instant;
 
 use super::super::fields::max_escalation_retries::{ESCALATION_FAILED, TRANSFER_IMPOSSIBLE};
-use super::{CLOSE_CONVERSATION, Conversation, Input};
+use super::{BotAnswer, CLOSE_CONVERSATION, Conversation, Input};
 use crate::content::OutMessage;
 use crate::plugin::{BotFailure, FailureDecision};
 use crate::ports::{BotAction, BotError, BotTurn, TurnKind};
@@ -34,7 +34,7 @@ impl Conversation {
             let started = std::time::Instant::now();
             let result = bot.ask(&turn).await;
             shared.metrics.bot_latency.observe(started.elapsed());
-            let _ = inbox.send(Input::BotAnswered { turn, result });
+            let _ = inbox.send(Input::BotAnswered(Box::new(BotAnswer { turn, result })));
         });
     }
 

@@ -37,6 +37,37 @@ use crate::store::Durable;
 
 mod bot;
 
+/// When each of a conversation's timers is due, if it runs.
+#[derive(Clone, Copy)]
+struct Timers {
+    flush_at: Option<Instant>,
+    greet_at: Option<Instant>,
+    resend_at: Option<Instant>,
+    escalate_at: Option<Instant>,
+}
+
+impl Timers {
+    fn next(&self) -> Option<Instant> {
+        [
+            self.flush_at,
+            self.greet_at,
+            self.resend_at,
+            self.escalate_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}
+
+/// A hash of saved state, to tell a change.
+fn hash_of(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// Sent to the bot when the conversation closes.
 pub const CLOSE_CONVERSATION: &str = "LP_CLOSECONVERSATION";
 
@@ -47,8 +78,9 @@ pub enum Input {
     Consumer {
         /// Sequence in the dialog.
         sequence: u64,
-        /// The event.
-        event: Event,
+        /// The event (boxed: every conversation's inbox holds a block of
+        /// inputs, so an input stays small).
+        event: Box<Event>,
     },
     /// The conversation's skill changed.
     Skill(Option<String>),
@@ -70,13 +102,17 @@ pub enum Input {
     /// answer published, nothing new is started, then the task ends with
     /// its state saved.
     Stop,
-    /// A bot call finished.
-    BotAnswered {
-        /// The turn it answered.
-        turn: BotTurn,
-        /// The answer.
-        result: Result<Vec<BotAction>, BotError>,
-    },
+    /// A bot call finished (boxed, as `Consumer`'s event is).
+    BotAnswered(Box<BotAnswer>),
+}
+
+/// A finished bot call.
+#[derive(Debug)]
+pub struct BotAnswer {
+    /// The turn it answered.
+    pub turn: BotTurn,
+    /// The answer.
+    pub result: Result<Vec<BotAction>, BotError>,
 }
 
 /// The task's state.
@@ -90,7 +126,9 @@ pub struct Conversation {
     /// Resumed from saved state: history after `last_sequence` is unhandled.
     restored: bool,
     st: SavedConversation,
-    last_saved: Vec<u8>,
+    /// A hash of the state last written, to skip writing it unchanged
+    /// (kept instead of the bytes: idle conversations are many).
+    last_saved: u64,
     /// The settings the view was last brought up to date with.
     seen: Option<Arc<ConnectorSettings>>,
     /// The connector is stopping: no new bot call, no timers.
@@ -144,7 +182,7 @@ impl Conversation {
             is_new: rung,
             restored,
             st,
-            last_saved: Vec::new(),
+            last_saved: 0,
             seen: None,
             stopping: false,
             bot_calls: tokio::task::JoinSet::new(),
@@ -168,12 +206,13 @@ impl Conversation {
         let Some(bytes) = self.state_bytes() else {
             return;
         };
-        if bytes != self.last_saved {
+        let hash = hash_of(&bytes);
+        if hash != self.last_saved {
             let store = self.shared.saved.as_ref().expect("state_bytes checked");
             if let Err(error) = store.put(&self.view.id, &bytes) {
                 tracing::error!(conversation = %self.view.id, %error, "could not save the conversation");
             }
-            self.last_saved = bytes;
+            self.last_saved = hash;
         }
     }
 
@@ -183,7 +222,7 @@ impl Conversation {
         let bytes = self.state_bytes()?;
         let store = self.shared.saved.as_ref()?;
         let durable = store.put_durable(&self.view.id, &bytes);
-        self.last_saved = bytes;
+        self.last_saved = hash_of(&bytes);
         match durable {
             Ok(durable) => Some(durable),
             Err(error) => {
@@ -230,15 +269,18 @@ impl Conversation {
             .is_some_and(|seen| Arc::ptr_eq(seen, &settings))
         {
             self.view.accessibility = settings.accessibility;
-            self.view.custom_fields = settings.custom.as_pairs();
+            self.view.custom_fields = settings.custom_pairs.clone();
             self.seen = Some(settings.clone());
         }
         settings
     }
 
-    /// Runs until the conversation leaves or its inbox closes.
+    /// Runs until the conversation leaves or its inbox closes. Every step
+    /// that awaits plugins, the bot or the platform is boxed: an idle
+    /// conversation's task then holds only this loop's state, not the
+    /// largest step's (4 KiB of wasmtime and socket futures otherwise).
     pub async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Input>) {
-        self.catch_up().await;
+        Box::pin(self.catch_up()).await;
         loop {
             // State is written where it must be: durably before each bot
             // call (`send`), and when the task ends with the conversation
@@ -251,43 +293,42 @@ impl Conversation {
             // A window already over (a zero messageDelay) is flushed before
             // anything else is read, so nothing joins it.
             if !self.stopping && self.st.delay.due().is_some_and(|due| due <= Instant::now()) {
-                self.flush().await;
+                Box::pin(self.flush()).await;
                 continue;
             }
             // A stopping conversation only waits for its bot's answer.
-            let timers = !self.stopping;
-            let flush_at = self.st.delay.due().filter(|_| timers);
-            let greet_at = self.st.greet_at.filter(|_| timers);
-            let resend_at = self.st.resends.due().filter(|_| timers);
-            let escalate_at = self.st.escalation.due().filter(|_| timers);
-            // Timers first: a due window or deadline is handled before more
-            // input, so a zero messageDelay (chat) never joins messages.
+            let running = !self.stopping;
+            let flush_at = self.st.delay.due().filter(|_| running);
+            let greet_at = self.st.greet_at.filter(|_| running);
+            let resend_at = self.st.resends.due().filter(|_| running);
+            let escalate_at = self.st.escalation.due().filter(|_| running);
+            // One timer for the earliest of them (an idle conversation's
+            // task holds one sleep, not four). Timers first: a due window
+            // or deadline is handled before more input, so a zero
+            // messageDelay (chat) never joins messages.
+            let timers = Timers {
+                flush_at,
+                greet_at,
+                resend_at,
+                escalate_at,
+            };
+            let next = timers.next();
             tokio::select! {
                 biased;
-                _ = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => self.flush().await,
-                _ = sleep_until(greet_at.unwrap_or_else(Instant::now)), if greet_at.is_some() => self.greet().await,
-                _ = sleep_until(resend_at.unwrap_or_else(Instant::now)), if resend_at.is_some() => {
-                    if let Some(turn) = self.st.resends.take_due() {
-                        tracing::info!(conversation = %self.view.id, "the bot gave no response: resending");
-                        self.send(turn);
-                    }
-                }
-                _ = sleep_until(escalate_at.unwrap_or_else(Instant::now)), if escalate_at.is_some() => {
-                    self.st.escalation.stop();
-                    self.st.resends.clear();
-                    if let Some(skill) = self.settings().fallback_skill_id.clone() {
-                        tracing::info!(conversation = %self.view.id, skill, "the bot stayed silent: escalating to the fallback skill");
-                        self.transfer(&skill).await;
-                    }
+                _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
+                    Box::pin(self.timer_due(timers)).await;
                 }
                 input = inbox.recv() => match input {
-                    Some(Input::Consumer { sequence, event }) => self.consumer_event(sequence, event),
+                    Some(Input::Consumer { sequence, event }) => self.consumer_event(sequence, *event),
                     Some(Input::Skill(skill)) => self.view.skill_id = skill,
-                    Some(Input::StepUp { consumer_id }) => self.step_up(consumer_id).await,
-                    Some(Input::BotAnswered { turn, result }) => self.answered(turn, result).await,
+                    Some(Input::StepUp { consumer_id }) => Box::pin(self.step_up(consumer_id)).await,
+                    Some(Input::BotAnswered(answer)) => {
+                        let BotAnswer { turn, result } = *answer;
+                        Box::pin(self.answered(turn, result)).await
+                    }
                     Some(Input::Closed) => {
                         self.tell_bot_closed();
-                        self.end(ConversationEnd::Closed).await;
+                        Box::pin(self.end(ConversationEnd::Closed)).await;
                         break;
                     }
                     Some(Input::Gone) => {
@@ -295,10 +336,10 @@ impl Conversation {
                         // open conversations: unless this connector moved it,
                         // it is over for the bot.
                         if self.transferred {
-                            self.end(ConversationEnd::Transferred).await;
+                            Box::pin(self.end(ConversationEnd::Transferred)).await;
                         } else {
                             self.tell_bot_closed();
-                            self.end(ConversationEnd::Closed).await;
+                            Box::pin(self.end(ConversationEnd::Closed)).await;
                         }
                         break;
                     }
@@ -311,6 +352,30 @@ impl Conversation {
             }
         }
         tracing::debug!(conversation = %self.view.id, "conversation left the connector");
+    }
+
+    /// Handles the first timer that is due, in this order: the messageDelay
+    /// window, the greeting, a resend, the fallback escalation.
+    async fn timer_due(&mut self, timers: Timers) {
+        let now = Instant::now();
+        let due = |at: Option<Instant>| at.is_some_and(|at| at <= now);
+        if due(timers.flush_at) {
+            self.flush().await;
+        } else if due(timers.greet_at) {
+            self.greet().await;
+        } else if due(timers.resend_at) {
+            if let Some(turn) = self.st.resends.take_due() {
+                tracing::info!(conversation = %self.view.id, "the bot gave no response: resending");
+                self.send(turn);
+            }
+        } else if due(timers.escalate_at) {
+            self.st.escalation.stop();
+            self.st.resends.clear();
+            if let Some(skill) = self.settings().fallback_skill_id.clone() {
+                tracing::info!(conversation = %self.view.id, skill, "the bot stayed silent: escalating to the fallback skill");
+                self.transfer(&skill).await;
+            }
+        }
     }
 
     /// Reads the conversation's history. A conversation that is new to the
