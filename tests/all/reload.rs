@@ -467,6 +467,37 @@ async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice
     assert_eq!(texts, ["one", "two three"], "{:?}", bot.turns());
 }
 
+/// A conversation killed before it ever asked the bot: the message in its
+/// messageDelay window reaches the bot after the restart, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_killed_before_a_conversations_first_bot_call_loses_no_message() {
+    let platform = ConfigDir::new(&["crash-bot"]);
+    let text = std::fs::read_to_string(platform.path().join("switchboard.toml")).unwrap();
+    platform.write(
+        "switchboard.toml",
+        &text.replace("agent_grace_ms = 1000", "agent_grace_ms = 60000"),
+    );
+    let hub = GatewayProcess::hub(platform.path());
+    let bot = RecordingBot::echo().await;
+    let file = connector_file("c", "b", "crash-bot", "", "messageDelay = 3000");
+    let config = connectors_for(&hub.hub_url, &bot, &[("c", file)]);
+    let gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+
+    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    consumer.start_conversation().await;
+    // Accepted, caught up and saved once: then a message waits in its window.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    consumer.say("early").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    gateway.kill();
+    assert!(bot.texts().is_empty(), "{:?}", bot.turns());
+
+    let _gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    assert_eq!(consumer.next_agent_text().await, "bot heard: early");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(bot.texts(), ["early"], "{:?}", bot.turns());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_version_of_a_quarantined_plugins_file_lifts_the_quarantine() {
     let bot = RecordingBot::echo().await;

@@ -244,11 +244,14 @@ impl Conversation {
     /// The conversation is over for the connector: the plugins hear it
     /// (`on-conversation-end`) and its saved state is forgotten.
     async fn end(&mut self, reason: ConversationEnd) {
+        // Forgotten first: the hooks may take their deadline, and a new
+        // task for the same conversation (it came back) must not find this
+        // state, nor lose its own to this removal.
+        self.forget();
         self.settings()
             .plugins
             .conversation_end(&self.view, reason)
             .await;
-        self.forget();
     }
 
     fn forget(&self) {
@@ -281,11 +284,17 @@ impl Conversation {
     /// largest step's (4 KiB of wasmtime and socket futures otherwise).
     pub async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Input>) {
         Box::pin(self.catch_up()).await;
+        // The first snapshot: from here a crash or a lost session resumes
+        // from it, and the messages after its last sequence come back from
+        // the platform's history (without it, a conversation never saved
+        // would come back as if its history had been handled).
+        self.save();
         loop {
-            // State is written where it must be: durably before each bot
-            // call (`send`), and when the task ends with the conversation
-            // still open. A crash in between loses only what the platform's
-            // history gives back (messages after the last one handed on).
+            // State is written where it must be: once caught up (above),
+            // durably before each bot call (`send`), and when the task ends
+            // with the conversation still open. Each write is the whole
+            // state, so a crash in between resumes from the last one, and
+            // the platform's history gives back the messages after it.
             if self.stopping && self.st.in_flight.is_none() {
                 self.save();
                 break;
