@@ -133,10 +133,18 @@ fn write(mut file: std::fs::File, mut size: u64, db: sled::Db, records: Receiver
             .write_all(&buffer)
             .and_then(|()| file.sync_data())
             .map_err(|error| error.to_string());
-        if let Err(error) = &written {
-            tracing::error!(%error, "state store: could not append to the turn log");
+        match &written {
+            Ok(()) => size += buffer.len() as u64,
+            Err(error) => {
+                tracing::error!(%error, "state store: could not append to the turn log");
+                // A torn group must not stay in the middle of the log:
+                // replay stops at the first bad record, and would drop the
+                // groups written after it.
+                if let Err(error) = file.set_len(size) {
+                    tracing::error!(%error, "state store: could not cut a torn group off the turn log");
+                }
+            }
         }
-        size += buffer.len() as u64;
         for record in group.drain(..) {
             if let Some(done) = record.done {
                 let _ = done.send(written.clone());
