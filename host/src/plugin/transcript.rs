@@ -406,55 +406,55 @@ pub struct TranscriptLine {
     pub micros: u64,
 }
 
-/// Hides what a consumer may have typed about themselves: every digit
-/// becomes `#`, every email address `[email]`.
+/// Hides what a consumer may have typed about themselves: every digit (of
+/// any script) becomes `#`, every email address `[email]`.
 pub fn mask(text: &str) -> String {
+    let emails = email_spans(text);
     let mut out = String::with_capacity(text.len());
-    for (i, word) in text.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        match email_span(word) {
-            Some((start, end)) => {
-                mask_digits(&word[..start], &mut out);
-                out.push_str("[email]");
-                mask_digits(&word[end..], &mut out);
-            }
-            None => mask_digits(word, &mut out),
-        }
+    let mut at = 0;
+    for (start, end) in emails {
+        mask_digits(&text[at..start], &mut out);
+        out.push_str("[email]");
+        at = end;
     }
+    mask_digits(&text[at..], &mut out);
     out
 }
 
 fn mask_digits(text: &str, out: &mut String) {
-    out.extend(
-        text.chars()
-            .map(|c| if c.is_ascii_digit() { '#' } else { c }),
-    );
+    out.extend(text.chars().map(|c| if c.is_numeric() { '#' } else { c }));
 }
 
-/// Where an email address sits in `word`: a local part, `@`, and a domain
-/// with a dot, made of the characters addresses use.
-fn email_span(word: &str) -> Option<(usize, usize)> {
-    let at = word.find('@')?;
+/// Where the email addresses in `text` are: around each `@`, a local part
+/// and a domain with a dot, made of the characters addresses use; in order,
+/// not overlapping.
+fn email_spans(text: &str) -> Vec<(usize, usize)> {
     let local = |c: char| c.is_alphanumeric() || "._%+-".contains(c);
     let domain = |c: char| c.is_alphanumeric() || ".-".contains(c);
-    let start = word[..at]
-        .char_indices()
-        .rev()
-        .take_while(|&(_, c)| local(c))
-        .last()
-        .map(|(i, _)| i)?;
-    let end = at
-        + 1
-        + word[at + 1..]
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for (at, _) in text.match_indices('@') {
+        let start = text[..at]
             .char_indices()
-            .take_while(|&(_, c)| domain(c))
+            .rev()
+            .take_while(|&(_, c)| local(c))
             .last()
-            .map(|(i, c)| i + c.len_utf8())?;
-    let host = word[at + 1..end].trim_end_matches('.');
-    let end = at + 1 + host.len();
-    host.contains('.').then_some((start, end))
+            .map(|(i, _)| i);
+        let host_end = at
+            + 1
+            + text[at + 1..]
+                .char_indices()
+                .find(|&(_, c)| !domain(c))
+                .map_or(text.len() - at - 1, |(i, _)| i);
+        let host = text[at + 1..host_end].trim_end_matches(['.', '-']);
+        let (Some(start), true) = (start, host.contains('.') && !host.starts_with('.')) else {
+            continue;
+        };
+        let end = at + 1 + host.len();
+        if spans.last().is_none_or(|&(_, last_end)| start >= last_end) {
+            spans.push((start, end));
+        }
+    }
+    spans
 }
 
 impl InputJson {
@@ -528,6 +528,11 @@ mod tests {
         );
         assert_eq!(mask("no@domain is kept"), "no@domain is kept");
         assert_eq!(mask("(a@b.co)"), "([email])");
+        // Every address, whatever is between them; digits of any script.
+        assert_eq!(mask("@support\njane@corp.com"), "@support\n[email]");
+        assert_eq!(mask("a@b,jo@x.com"), "a@b,[email]");
+        assert_eq!(mask("x@y.com;jo@z.com"), "[email];[email]");
+        assert_eq!(mask("tel ٠١٢٣ and ４５"), "tel #### and ##");
     }
 
     #[test]
