@@ -39,6 +39,15 @@ pub struct Gateway {
     engine: PluginEngine,
     store: StateStore,
     loaded: HashMap<PathBuf, Arc<LoadedPlugin>>,
+    /// Each recording connector's transcript recorder, kept across
+    /// reloads while its settings stay (one writer per folder).
+    recorders: HashMap<
+        String,
+        (
+            crate::config::TranscriptSettings,
+            Arc<crate::plugin::Recorder>,
+        ),
+    >,
     connectors: BTreeMap<String, Connector>,
     /// switchboard.toml's parts a reload cannot change, as started.
     restart_only: String,
@@ -99,6 +108,7 @@ impl Gateway {
             engine,
             store,
             loaded: HashMap::new(),
+            recorders: HashMap::new(),
             connectors: BTreeMap::new(),
             restart_only,
             reloads_applied: 0,

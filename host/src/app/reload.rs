@@ -287,12 +287,28 @@ impl Gateway {
             })?;
         }
         let mut chain = PluginChain::new(instances);
-        if let Some(settings) = &connector.behaviour.transcripts {
-            chain = chain.recording(Recorder::start(
-                &config.gateway.data_dir,
-                &connector.id,
-                settings,
-            ));
+        match &connector.behaviour.transcripts {
+            Some(settings) => {
+                let recorder = match self.recorders.get(connector.id.as_str()) {
+                    Some((kept, recorder)) if kept == settings => recorder.clone(),
+                    _ => {
+                        let recorder = Arc::new(Recorder::start(
+                            &config.gateway.data_dir,
+                            &connector.id,
+                            settings,
+                        ));
+                        self.recorders.insert(
+                            connector.id.get().clone(),
+                            (settings.clone(), recorder.clone()),
+                        );
+                        recorder
+                    }
+                };
+                chain = chain.recording(recorder);
+            }
+            None => {
+                self.recorders.remove(connector.id.as_str());
+            }
         }
         Ok((chain, !fresh.is_empty()))
     }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, SystemTime};
 
 use super::LoadedPlugin;
@@ -27,6 +27,9 @@ use crate::config::TranscriptSettings;
 
 /// Lines waiting for the writer at most.
 const QUEUE: usize = 4_096;
+
+/// How often a quiet writer deletes files past their age.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// The smallest a file grows before the next one starts.
 const MIN_FILE_BYTES: u64 = 64 << 10;
@@ -139,7 +142,15 @@ struct OpenFile {
 impl Writer {
     fn run(mut self, lines: Receiver<(String, String)>) {
         self.prune();
-        while let Ok(first) = lines.recv() {
+        loop {
+            let first = match lines.recv_timeout(PRUNE_EVERY) {
+                Ok(first) => first,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.prune();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
             self.write(first);
             // Write what is queued, then flush once.
             while let Ok(next) = lines.try_recv() {
@@ -184,13 +195,13 @@ impl Writer {
     fn open(&self, plugin: &str) -> std::io::Result<OpenFile> {
         let dir = self.dir.join(plugin);
         std::fs::create_dir_all(&dir)?;
-        // Names sort in time order; a second file in the same millisecond gets a suffix.
+        // Names sort in time order, also files started in the same millisecond.
         let now = crate::clock::now_ms();
-        let mut path = dir.join(format!("{now:013}.jsonl"));
-        let mut n = 1;
+        let mut n = 0;
+        let mut path = dir.join(format!("{now:013}-{n:04}.jsonl"));
         while path.exists() {
-            path = dir.join(format!("{now:013}-{n}.jsonl"));
             n += 1;
+            path = dir.join(format!("{now:013}-{n:04}.jsonl"));
         }
         let file = std::fs::OpenOptions::new()
             .create_new(true)
