@@ -326,6 +326,23 @@ async fn the_key_value_store_has_a_quota() {
 }
 
 #[tokio::test]
+async fn a_plugin_whose_output_is_refused_every_time_is_quarantined_too() {
+    let limits = Limits {
+        quarantine_after: 3,
+        ..Limits::default()
+    };
+    let (plugins, _store) = chain("hostile_invalid_content", &[], limits, Grants::default());
+    let answer = vec![OutMessage::text("the bot's answer")];
+    for _ in 0..5 {
+        let out = plugins.bot_message(&conversation(), answer.clone()).await;
+        assert_eq!(out, answer);
+    }
+    let status = plugins.status()[0].clone();
+    assert!(status.quarantined, "{status:?}");
+    assert_eq!((status.calls, status.faults), (3, 3), "{status:?}");
+}
+
+#[tokio::test]
 async fn a_plugin_that_keeps_failing_is_quarantined_until_reset() {
     let limits = Limits {
         quarantine_after: 3,

@@ -66,7 +66,7 @@ pub enum ConversationEnd {
 #[derive(Default)]
 pub struct PluginChain {
     plugins: Vec<Arc<PluginInstance>>,
-    recorder: Option<Recorder>,
+    recorder: Option<Arc<Recorder>>,
 }
 
 impl PluginChain {
@@ -79,7 +79,7 @@ impl PluginChain {
     }
 
     /// The same chain, recording every hook call that runs.
-    pub fn recording(mut self, recorder: Recorder) -> Self {
+    pub fn recording(mut self, recorder: Arc<Recorder>) -> Self {
         self.recorder = Some(recorder);
         self
     }
@@ -103,7 +103,7 @@ impl PluginChain {
         let mut current = greeting;
         for plugin in &self.plugins {
             match plugin
-                .call(&wit, self.recorder.as_ref(), Call::Start(&current))
+                .call(&wit, self.recorder.as_deref(), Call::Start(&current))
                 .await
             {
                 Some(Outcome::Text(Some(text))) => current = text,
@@ -123,7 +123,7 @@ impl PluginChain {
         let mut current = text;
         for plugin in &self.plugins {
             match plugin
-                .call(&wit, self.recorder.as_ref(), Call::StepUp(&current))
+                .call(&wit, self.recorder.as_deref(), Call::StepUp(&current))
                 .await
             {
                 Some(Outcome::Text(Some(text))) => current = text,
@@ -147,7 +147,7 @@ impl PluginChain {
         let mut current = text;
         for plugin in &self.plugins {
             let Some(Outcome::Action(action)) = plugin
-                .call(&wit, self.recorder.as_ref(), Call::Consumer(&current))
+                .call(&wit, self.recorder.as_deref(), Call::Consumer(&current))
                 .await
             else {
                 continue;
@@ -158,7 +158,10 @@ impl PluginChain {
                 ConsumerAction::Drop => return ConsumerDecision::Drop,
                 ConsumerAction::Escalate(skill) => return ConsumerDecision::Escalate(skill),
                 ConsumerAction::Reply(messages) => match from_wit_all(messages) {
-                    Ok(messages) => return ConsumerDecision::Reply(messages),
+                    Ok(messages) => {
+                        plugin.worked();
+                        return ConsumerDecision::Reply(messages);
+                    }
                     Err(reason) => plugin.fault(&wit, HookName::ConsumerMessage, reason),
                 },
             }
@@ -180,13 +183,14 @@ impl PluginChain {
         let mut checked = messages;
         for plugin in &self.plugins {
             let Some(Outcome::Messages(output)) = plugin
-                .call(&wit, self.recorder.as_ref(), Call::Bot(&current))
+                .call(&wit, self.recorder.as_deref(), Call::Bot(&current))
                 .await
             else {
                 continue;
             };
             match from_wit_all(output.clone()) {
                 Ok(valid) => {
+                    plugin.worked();
                     current = output;
                     checked = valid;
                 }
@@ -215,7 +219,11 @@ impl PluginChain {
         };
         for plugin in &self.plugins {
             let Some(Outcome::Failure(action)) = plugin
-                .call(&wit, self.recorder.as_ref(), Call::BotError(text, &failure))
+                .call(
+                    &wit,
+                    self.recorder.as_deref(),
+                    Call::BotError(text, &failure),
+                )
                 .await
             else {
                 continue;
@@ -224,7 +232,10 @@ impl PluginChain {
                 FailureAction::DefaultBehaviour => {}
                 FailureAction::Escalate(skill) => return FailureDecision::Escalate(skill),
                 FailureAction::Reply(messages) => match from_wit_all(messages) {
-                    Ok(messages) => return FailureDecision::Reply(messages),
+                    Ok(messages) => {
+                        plugin.worked();
+                        return FailureDecision::Reply(messages);
+                    }
                     Err(reason) => plugin.fault(&wit, HookName::BotError, reason),
                 },
             }
@@ -244,7 +255,7 @@ impl PluginChain {
         };
         for plugin in &self.plugins {
             plugin
-                .call(&wit, self.recorder.as_ref(), Call::End(reason))
+                .call(&wit, self.recorder.as_deref(), Call::End(reason))
                 .await;
         }
     }

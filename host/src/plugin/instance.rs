@@ -110,6 +110,11 @@ impl PluginInstance {
         }
     }
 
+    /// A call's output passed every check: the faults in a row end.
+    pub(super) fn worked(&self) {
+        self.consecutive_faults.store(0, Ordering::Relaxed);
+    }
+
     /// False once an instance said it does not implement `hook`.
     pub(super) fn may_implement(&self, hook: HookName) -> bool {
         self.implements.load(Ordering::Relaxed) & hook.bit() != 0
@@ -312,7 +317,12 @@ impl PluginInstance {
         }
         match checked {
             Ok(outcome) => {
-                self.consecutive_faults.store(0, Ordering::Relaxed);
+                // Messages are judged by the chain, which calls `worked`
+                // once LivePerson's checks pass: a plugin whose output is
+                // refused every time keeps counting faults in a row.
+                if outcome.messages().is_none() {
+                    self.worked();
+                }
                 Some(outcome)
             }
             Err(reason) => {
@@ -397,13 +407,16 @@ impl PluginInstance {
             },
         };
         // The chain refuses what LivePerson would refuse: so does a local run.
-        if let Some(messages) = outcome.as_ref().and_then(Outcome::messages)
-            && let Err(reason) = super::chain::from_wit_all(messages.clone())
-        {
-            self.fault(&conv, hook, reason);
-            output = OutputJson::Fault {
-                reason: String::new(),
-            };
+        if let Some(messages) = outcome.as_ref().and_then(Outcome::messages) {
+            match super::chain::from_wit_all(messages.clone()) {
+                Ok(_) => self.worked(),
+                Err(reason) => {
+                    self.fault(&conv, hook, reason);
+                    output = OutputJson::Fault {
+                        reason: String::new(),
+                    };
+                }
+            }
         }
         if let OutputJson::Fault { reason } = &mut output {
             // The fault as a transcript records it: without the hook's name.
