@@ -86,10 +86,15 @@ pub struct ReplayReport {
     pub failures: Vec<String>,
 }
 
-/// One version, one instance per distinct settings (each with its own store).
+/// A connector and a plugin's settings on it.
+type ScopeKey = (String, BTreeMap<String, String>);
+
+/// One version, one instance per connector and settings (each with its own store).
 struct Version {
     loaded: Arc<LoadedPlugin>,
-    instances: Vec<(BTreeMap<String, String>, PluginInstance)>,
+    /// By connector and settings: the gateway keeps a key-value store per
+    /// plugin and connector.
+    instances: Vec<(ScopeKey, PluginInstance)>,
     store: StateStore,
     limits: Limits,
 }
@@ -104,8 +109,17 @@ impl Version {
         })
     }
 
-    fn instance(&mut self, settings: &BTreeMap<String, String>, now_ms: u64) -> &PluginInstance {
-        let at = match self.instances.iter().position(|(s, _)| s == settings) {
+    fn instance(
+        &mut self,
+        connector: &str,
+        settings: &BTreeMap<String, String>,
+        now_ms: u64,
+    ) -> &PluginInstance {
+        let at = match self
+            .instances
+            .iter()
+            .position(|((c, s), _)| c == connector && s == settings)
+        {
             Some(at) => at,
             None => {
                 let scope = format!("replay-{}", self.instances.len());
@@ -118,7 +132,8 @@ impl Version {
                     Grants::default(),
                     now_ms,
                 );
-                self.instances.push((settings.clone(), instance));
+                self.instances
+                    .push(((connector.to_owned(), settings.clone()), instance));
                 self.instances.len() - 1
             }
         };
@@ -130,7 +145,7 @@ impl Version {
         line: &TranscriptLine,
         at: &str,
     ) -> Result<(OutputJson, u64), ToolError> {
-        let instance = self.instance(&line.settings, line.at);
+        let instance = self.instance(&line.connector, &line.settings, line.at);
         let call = instance
             .call_local(&line.conversation, &line.input, line.at)
             .await
