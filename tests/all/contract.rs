@@ -36,17 +36,6 @@ fn connector(bot: &RecordingBot, bot_timeout_ms: u64, plugins: &str, custom: &st
 const FAILOVER: &str =
     "[[plugins]]\nfile = \"fixture_failover.wasm\"\nsettings = { timeout_skill = \"2\" }\n";
 
-async fn close(consumer: &mut Consumer, conversation: &str) {
-    let closed = consumer
-        .wire
-        .request(
-            "cm.UpdateConversationField",
-            json!({"conversationId": conversation, "conversationField": [{"field": "ConversationStateField", "conversationState": "CLOSE"}]}),
-        )
-        .await;
-    assert_eq!(closed["code"], 200, "{closed}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_bot_error_tells_the_consumer_when_the_bot_fails() {
     // An answer that is not a list is the bot's error.
@@ -136,10 +125,10 @@ async fn on_conversation_end_hears_a_close() {
     let config = connector(&bot, 5000, FAILOVER, "messageDelay = 100");
     let gateway = gateway(&config).await;
     let mut first = Consumer::of(&gateway).await;
-    let conversation = first.start_conversation().await;
+    first.start_conversation().await;
     first.say("bye").await;
     assert_eq!(first.next_agent_text().await, "bot heard: bye");
-    close(&mut first, &conversation).await;
+    first.close().await;
     bot.wait_for(2).await;
 
     let mut second = Consumer::of(&gateway).await;

@@ -529,14 +529,7 @@ async fn the_bot_hears_lp_closeconversation_when_the_conversation_closes_over(
     let conversation = consumer.start_conversation().await;
     consumer.say("bye").await;
     assert_eq!(consumer.next_agent_text().await, "bot heard: bye");
-    let closed = consumer
-        .wire
-        .request(
-            "cm.UpdateConversationField",
-            json!({"conversationId": conversation, "conversationField": [{"field": "ConversationStateField", "conversationState": "CLOSE"}]}),
-        )
-        .await;
-    assert_eq!(closed["code"], 200);
+    consumer.close().await;
     let turns = bot.wait_for(2).await;
     assert_eq!(turns[1].text, "LP_CLOSECONVERSATION");
     assert_eq!(turns[1].conversation, conversation);

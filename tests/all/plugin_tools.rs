@@ -231,16 +231,10 @@ async fn a_connector_told_not_to_mask_keeps_the_text_as_it_was() {
     assert_eq!(lines[0]["masked"], false);
 }
 
-/// The stamp fixture with its tag rewritten to `STAMP-{version:06}`.
+/// The stamp fixture tagged `STAMP-{version:06}`, written to a file in `dir`.
 fn stamp_version(dir: &Path, version: usize) -> PathBuf {
-    let mut bytes = std::fs::read(built_plugin("fixture_stamp")).unwrap();
-    let at = bytes
-        .windows(12)
-        .position(|w| w == b"STAMP-000000")
-        .expect("the stamp sits whole in a data segment");
-    bytes[at..at + 12].copy_from_slice(format!("STAMP-{version:06}").as_bytes());
     let path = dir.join(format!("stamp-{version}.wasm"));
-    std::fs::write(&path, bytes).unwrap();
+    std::fs::write(&path, crate::support::stamp_version(version)).unwrap();
     path
 }
 

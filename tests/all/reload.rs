@@ -14,19 +14,8 @@ use tokio::sync::Mutex;
 
 use crate::support::{
     ConfigDir, Consumer, GatewayProcess, PATIENCE, RecordingBot, built_plugin, connector_file,
-    connectors_for, eventually, gateway,
+    connectors_for, eventually, gateway, stamp_version,
 };
-
-/// The stamp fixture with its tag rewritten to `STAMP-{version:06}`.
-fn stamp_version(version: usize) -> Vec<u8> {
-    let mut bytes = std::fs::read(built_plugin("fixture_stamp")).unwrap();
-    let at = bytes
-        .windows(12)
-        .position(|w| w == b"STAMP-000000")
-        .expect("the stamp sits whole in a data segment");
-    bytes[at..at + 12].copy_from_slice(format!("STAMP-{version:06}").as_bytes());
-    bytes
-}
 
 /// The version the gateway shows for these bytes.
 fn version_of(bytes: &[u8]) -> String {
@@ -416,10 +405,11 @@ async fn a_restart_keeps_a_stopped_connector_stopped_and_resumes_a_running_one()
     .await;
 }
 
-/// The crash test runs the hub in a process of its own (`switchboard hub`), as LivePerson's
-/// platform is: killing the gateway must not kill the platform.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice() {
+/// The platform of the crash tests: a hub in a process of its own
+/// (`switchboard hub`), as LivePerson's platform is, with bot user
+/// `crash-bot` and a grace period longer than a test, so a killed
+/// gateway's conversations wait for it.
+fn crash_platform() -> (ConfigDir, GatewayProcess) {
     let platform = ConfigDir::new(&["crash-bot"]);
     let text = std::fs::read_to_string(platform.path().join("switchboard.toml")).unwrap();
     platform.write(
@@ -427,6 +417,14 @@ async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice
         &text.replace("agent_grace_ms = 1000", "agent_grace_ms = 60000"),
     );
     let hub = GatewayProcess::hub(platform.path());
+    (platform, hub)
+}
+
+/// The crash test runs the hub in a process of its own (`switchboard hub`), as LivePerson's
+/// platform is: killing the gateway must not kill the platform.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice() {
+    let (_platform, hub) = crash_platform();
 
     // "one" keeps the bot busy far longer than the test; the rest are quick.
     let bot = RecordingBot::start_pacing(
@@ -471,13 +469,7 @@ async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice
 /// messageDelay window reaches the bot after the restart, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_killed_before_a_conversations_first_bot_call_loses_no_message() {
-    let platform = ConfigDir::new(&["crash-bot"]);
-    let text = std::fs::read_to_string(platform.path().join("switchboard.toml")).unwrap();
-    platform.write(
-        "switchboard.toml",
-        &text.replace("agent_grace_ms = 1000", "agent_grace_ms = 60000"),
-    );
-    let hub = GatewayProcess::hub(platform.path());
+    let (_platform, hub) = crash_platform();
     let bot = RecordingBot::echo().await;
     let file = connector_file("c", "b", "crash-bot", "", "messageDelay = 3000");
     let config = connectors_for(&hub.hub_url, &bot, &[("c", file)]);

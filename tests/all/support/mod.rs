@@ -341,6 +341,18 @@ impl Consumer {
             .await
     }
 
+    /// Closes its conversation, as a consumer does (`cm.UpdateConversationField`, CLOSE).
+    pub async fn close(&mut self) {
+        let closed = self
+            .wire
+            .request(
+                "cm.UpdateConversationField",
+                json!({"conversationId": self.conversation_id, "conversationField": [{"field": "ConversationStateField", "conversationState": "CLOSE"}]}),
+            )
+            .await;
+        assert_eq!(closed["code"], 200, "{closed}");
+    }
+
     /// The next agent text message.
     pub async fn next_agent_text(&mut self) -> String {
         let event = self.next_agent_message().await;
@@ -544,6 +556,17 @@ impl Drop for GatewayProcess {
 }
 
 /// The built plugin (or fixture) file `name` (`greeting`, `fixture_trap`, ...).
+/// The stamp fixture with its tag rewritten to `STAMP-{version:06}`.
+pub fn stamp_version(version: usize) -> Vec<u8> {
+    let mut bytes = std::fs::read(built_plugin("fixture_stamp")).unwrap();
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"STAMP-000000")
+        .expect("the stamp sits whole in a data segment");
+    bytes[at..at + 12].copy_from_slice(format!("STAMP-{version:06}").as_bytes());
+    bytes
+}
+
 pub fn built_plugin(name: &str) -> PathBuf {
     Path::new(switchboard::plugin::BUILT_PLUGIN_DIR).join(format!("{name}.wasm"))
 }
