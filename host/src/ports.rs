@@ -120,6 +120,9 @@ pub enum PlatformError {
     },
 }
 
+/// What [`Platform::publish_then`] does with the platform's answer.
+pub type Published = Box<dyn FnOnce(Result<u64, PlatformError>) + Send>;
+
 /// The requests a connector makes of the messaging platform.
 pub trait Platform: Send + Sync {
     /// Accepts a ring.
@@ -132,6 +135,19 @@ pub trait Platform: Send + Sync {
         conversation_id: &'a str,
         event: Event,
     ) -> BoxFuture<'a, Result<u64, PlatformError>>;
+    /// Publishes an event without waiting for the platform's answer: it
+    /// goes out in order behind the session's earlier requests, and `then`
+    /// runs with the answer (the event's sequence, or why it failed) when it
+    /// comes; keep it short. Over the agent WebSocket there is nothing left
+    /// to await (`None`); over HTTP (`external_webhook_url`) each request is
+    /// a call, which the returned future makes: await it to keep the order
+    /// of what follows, or spawn it.
+    fn publish_then(
+        &self,
+        conversation_id: &str,
+        event: Event,
+        then: Published,
+    ) -> Option<BoxFuture<'static, ()>>;
     /// The conversation's past events.
     fn history<'a>(
         &'a self,
@@ -260,4 +276,11 @@ pub struct BotError {
 pub trait Bot: Send + Sync {
     /// Sends one turn and returns the bot's answer.
     fn ask<'a>(&'a self, turn: &'a BotTurn) -> BoxFuture<'a, Result<Vec<BotAction>, BotError>>;
+    /// True when the answer is computed in this process without waiting on
+    /// anything else (the scripted bot): a conversation then asks the bot in
+    /// its own task rather than beside it, which spares a task and two
+    /// hand-overs per turn and cannot hold its timers up.
+    fn answers_in_process(&self) -> bool {
+        false
+    }
 }

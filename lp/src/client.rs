@@ -8,6 +8,10 @@
 //! once (`&self`); each waits for its own response. Frames the reader
 //! cannot parse are delivered too, with their text, so a test can look at
 //! the wire and a client can log what it could not read.
+//!
+//! A request may also be sent without waiting ([`Connection::send_then`]):
+//! its response is handed to a function on the reader, which spares the
+//! sender a wake-up per request (the connector publishes this way).
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -65,6 +69,10 @@ pub enum ClientError {
     /// The socket closed before the answer came.
     #[error("the connection is closed")]
     Closed,
+    /// No answer came within [`UNANSWERED_AFTER`] (requests sent with
+    /// [`Connection::send_then`]; others time out where they are awaited).
+    #[error("no answer within {} s", UNANSWERED_AFTER.as_secs())]
+    Unanswered,
     /// The server refused the request (code above 399).
     #[error("{kind} refused with {}: {}", .refusal.code, .refusal.message)]
     Refused {
@@ -137,7 +145,42 @@ impl<S: ClientSide> Inbox<S> {
 
 /// The requests waiting for their responses, by id; `None` once the
 /// socket has ended (so a request sent after cannot wait for ever).
-type Waiters = Arc<Mutex<Option<HashMap<String, oneshot::Sender<Answered>>>>>;
+type Waiters = Arc<Mutex<Option<HashMap<String, Waiter>>>>;
+
+/// What a request sent with [`Connection::send_then`] does with its answer.
+pub type Then = Box<dyn FnOnce(Result<Answered, ClientError>) + Send>;
+
+/// A request sent with [`Connection::send_then`] that has no answer after
+/// this long is told [`ClientError::Unanswered`] (LivePerson's clients give
+/// up after 10 s too).
+pub const UNANSWERED_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Once this many requests wait, a new one first clears those waiting for
+/// longer than [`UNANSWERED_AFTER`]: a server that stops answering cannot
+/// make the map grow without end.
+const SWEEP_FROM: usize = 1024;
+
+/// Who waits for a response.
+enum Waiter {
+    /// A task, awaiting it.
+    Task(oneshot::Sender<Answered>),
+    /// A function the reader runs with it, and when the request went out.
+    Then(Then, std::time::Instant),
+}
+
+impl Waiter {
+    /// Hands the answer over, or tells why none comes.
+    fn answer(self, answered: Result<Answered, ClientError>) {
+        match (self, answered) {
+            (Waiter::Task(task), Ok(answered)) => {
+                let _ = task.send(answered);
+            }
+            // The task learns it from its dropped sender.
+            (Waiter::Task(_), Err(_)) => {}
+            (Waiter::Then(then, _), answered) => then(answered),
+        }
+    }
+}
 
 /// A response as it came on the wire, and read.
 #[derive(Clone, Debug)]
@@ -264,7 +307,7 @@ impl<S: ClientSide> Connection<S> {
                         });
                         match waiter {
                             Some(waiter) => {
-                                let _ = waiter.send(Answered { text, response });
+                                waiter.answer(Ok(Answered { text, response }));
                                 continue;
                             }
                             None => Ok(Received::Response(response)),
@@ -280,8 +323,11 @@ impl<S: ClientSide> Connection<S> {
                 // answering the requests still waiting.
                 let _ = frames.send(Arrived { text, frame });
             };
-            // Requests still waiting fail now: their senders drop.
-            reader_waiters.lock().expect("not poisoned").take();
+            // Requests still waiting fail now.
+            let waiting = reader_waiters.lock().expect("not poisoned").take();
+            for (_, waiter) in waiting.into_iter().flatten() {
+                waiter.answer(Err(ClientError::Closed));
+            }
             let _ = ended.send(end);
         });
         let connection = Connection {
@@ -350,7 +396,7 @@ impl<S: ClientSide> Connection<S> {
     pub async fn exchange_raw(&self, id: &str, text: String) -> Result<Answered, ClientError> {
         let (done, answer) = oneshot::channel();
         match self.waiters.lock().expect("not poisoned").as_mut() {
-            Some(waiters) => waiters.insert(id.to_owned(), done),
+            Some(waiters) => waiters.insert(id.to_owned(), Waiter::Task(done)),
             None => return Err(ClientError::Closed),
         };
         // Whoever stops waiting (a timeout around this call) forgets it.
@@ -364,6 +410,56 @@ impl<S: ClientSide> Connection<S> {
         let answered = answer.await.map_err(|_| ClientError::Closed);
         drop(forget);
         answered
+    }
+
+    /// Sends `body` without waiting for its response: `then` gets it (see
+    /// [`Connection::send_then`]).
+    pub fn request_then<R: Request<S>>(&self, body: &R, then: Then) {
+        let id = self.next_id();
+        let frame = crate::envelope::request_frame(&id, R::KIND, body, &[], &[]);
+        self.send_then(id, frame, then);
+    }
+
+    /// Sends a frame whose request id is `id` without waiting: the reader
+    /// runs `then` with its response when it comes (keep `then` short: the
+    /// reader reads nothing else meanwhile), with [`ClientError::Closed`]
+    /// if the socket ends first, or [`ClientError::Unanswered`] once it is
+    /// overdue. Frames go out in the order they are sent, whichever way.
+    pub fn send_then(&self, id: String, text: String, then: Then) {
+        let now = std::time::Instant::now();
+        let mut overdue = Vec::new();
+        {
+            let mut waiters = self.waiters.lock().expect("not poisoned");
+            let Some(waiters) = waiters.as_mut() else {
+                drop(waiters);
+                return then(Err(ClientError::Closed));
+            };
+            if waiters.len() >= SWEEP_FROM {
+                let late: Vec<String> = waiters
+                    .iter()
+                    .filter(|(_, waiter)| {
+                        matches!(waiter, Waiter::Then(_, sent) if now - *sent > UNANSWERED_AFTER)
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                overdue.extend(late.iter().filter_map(|id| waiters.remove(id)));
+            }
+            waiters.insert(id.clone(), Waiter::Then(then, now));
+        }
+        for waiter in overdue {
+            waiter.answer(Err(ClientError::Unanswered));
+        }
+        if self.outbox.send(Message::text(text)).is_err() {
+            let waiter = self
+                .waiters
+                .lock()
+                .expect("not poisoned")
+                .as_mut()
+                .and_then(|waiters| waiters.remove(&id));
+            if let Some(waiter) = waiter {
+                waiter.answer(Err(ClientError::Closed));
+            }
+        }
     }
 
     /// Sends a frame and waits for nothing.
@@ -496,6 +592,40 @@ mod tests {
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_request_sent_without_waiting_hands_its_response_to_its_function() {
+        let url = server(200).await;
+        let (connection, _inbox) = Connection::<Agent>::open(&url, &Options::default())
+            .await
+            .unwrap();
+        let (answered, answer) = oneshot::channel();
+        connection.request_then(
+            &online(),
+            Box::new(move |result| {
+                let _ = answered.send(result.map(|a| a.response.code));
+            }),
+        );
+        assert_eq!(answer.await.unwrap().unwrap(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_request_sent_without_waiting_hears_when_the_socket_ends_first() {
+        let url = server(200).await;
+        let (connection, mut inbox) = Connection::<Agent>::open(&url, &Options::default())
+            .await
+            .unwrap();
+        connection.send_text("bye".into()).unwrap();
+        while inbox.next().await.is_some() {}
+        let (answered, answer) = oneshot::channel();
+        connection.request_then(
+            &online(),
+            Box::new(move |result| {
+                let _ = answered.send(result.map(drop));
+            }),
+        );
+        assert!(matches!(answer.await.unwrap(), Err(ClientError::Closed)));
     }
 
     #[tokio::test]

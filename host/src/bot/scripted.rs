@@ -68,6 +68,10 @@ impl Bot for ScriptedBot {
             Ok(actions)
         })
     }
+
+    fn answers_in_process(&self) -> bool {
+        true
+    }
 }
 
 /// A card as a LivePerson vertical card: title, image, text, buttons.

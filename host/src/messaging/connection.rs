@@ -26,7 +26,7 @@ use super::Credentials;
 use super::login::{self, LoginSession};
 use super::prerequisites;
 use super::transport::{self, Transport};
-use crate::ports::{DialError, PastEvent, Platform, PlatformError, PlatformEvent};
+use crate::ports::{DialError, PastEvent, Platform, PlatformError, PlatformEvent, Published};
 
 /// Every request is answered within this time or counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -307,46 +307,73 @@ impl AgentConnection {
         body: &R,
     ) -> Result<lp::ResponseFrame, PlatformError> {
         let kind = R::KIND;
-        let unavailable = |reason: String| PlatformError::Unavailable {
-            request: kind.to_owned(),
-            reason,
-        };
         let response = match &self.transport {
             Transport::Socket(connection) => {
                 let exchange = connection.exchange(body, &[], &[]);
                 match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
                     Ok(Ok(response)) => response,
-                    Ok(Err(error)) => return Err(unavailable(error.to_string())),
-                    Err(_) => return Err(unavailable("no response within 10 s".into())),
+                    Ok(Err(error)) => return Err(unavailable(kind, error.to_string())),
+                    Err(_) => return Err(unavailable(kind, "no response within 10 s".into())),
                 }
             }
             Transport::Http {
                 client, requests, ..
             } => {
-                // The answer is the response frame.
                 let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
-                let frame = Agent::request(&id, body);
-                let answer =
-                    tokio::time::timeout(REQUEST_TIMEOUT, client.post_text(requests, frame)).await;
-                match answer {
-                    Ok(Ok(text)) => match lp::AgentClientFrame::parse(&text) {
-                        Ok(lp::Frame::Response(response)) => response,
-                        _ => return Err(unavailable("the answer is not a response frame".into())),
-                    },
-                    Ok(Err(error)) => return Err(unavailable(error.to_string())),
-                    Err(_) => return Err(unavailable("no response within 10 s".into())),
-                }
+                post(client, requests, Agent::request(&id, body), kind).await?
             }
         };
-        match response.error() {
-            Some(refusal) => Err(PlatformError::Refused {
-                request: kind.to_owned(),
-                code: refusal.code,
-                message: refusal.message,
-            }),
-            None => Ok(response),
-        }
+        judged(kind, response)
     }
+}
+
+/// A request's failure to get an answer.
+fn unavailable(kind: &str, reason: String) -> PlatformError {
+    PlatformError::Unavailable {
+        request: kind.to_owned(),
+        reason,
+    }
+}
+
+/// A response, or the refusal it says (code above 399).
+fn judged(kind: &str, response: lp::ResponseFrame) -> Result<lp::ResponseFrame, PlatformError> {
+    match response.error() {
+        Some(refusal) => Err(PlatformError::Refused {
+            request: kind.to_owned(),
+            code: refusal.code,
+            message: refusal.message,
+        }),
+        None => Ok(response),
+    }
+}
+
+/// `external_webhook_url` mode: one request POSTed; the answer is its response frame.
+async fn post(
+    client: &crate::http::HttpClient,
+    requests: &str,
+    frame: String,
+    kind: &str,
+) -> Result<lp::ResponseFrame, PlatformError> {
+    match tokio::time::timeout(REQUEST_TIMEOUT, client.post_text(requests, frame)).await {
+        Ok(Ok(text)) => match lp::AgentClientFrame::parse(&text) {
+            Ok(lp::Frame::Response(response)) => Ok(response),
+            _ => Err(unavailable(
+                kind,
+                "the answer is not a response frame".into(),
+            )),
+        },
+        Ok(Err(error)) => Err(unavailable(kind, error.to_string())),
+        Err(_) => Err(unavailable(kind, "no response within 10 s".into())),
+    }
+}
+
+/// A publish's answer: the event's sequence.
+fn sequence_of(answered: Result<lp::ResponseFrame, PlatformError>) -> Result<u64, PlatformError> {
+    let kind = <PublishEvent as Request<Agent>>::KIND;
+    judged(kind, answered?)?
+        .decode::<<PublishEvent as Request<Agent>>::Response>()
+        .map(|published| published.sequence)
+        .map_err(|error| unavailable(kind, format!("unreadable answer: {error}")))
 }
 
 impl Platform for AgentConnection {
@@ -381,6 +408,40 @@ impl Platform for AgentConnection {
                 .await?;
             Ok(published.sequence)
         })
+    }
+
+    fn publish_then(
+        &self,
+        conversation_id: &str,
+        event: Event,
+        then: Published,
+    ) -> Option<BoxFuture<'static, ()>> {
+        let publish = PublishEvent::new(conversation_id, event);
+        let kind = <PublishEvent as Request<Agent>>::KIND;
+        match &self.transport {
+            Transport::Socket(connection) => {
+                connection.request_then(
+                    &publish,
+                    Box::new(move |answered| {
+                        let answered = answered
+                            .map(|answered| answered.response)
+                            .map_err(|error| unavailable(kind, error.to_string()));
+                        then(sequence_of(answered));
+                    }),
+                );
+                None
+            }
+            Transport::Http {
+                client, requests, ..
+            } => {
+                let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+                let frame = Agent::request(&id, &publish);
+                let (client, requests) = (client.clone(), requests.clone());
+                Some(Box::pin(async move {
+                    then(sequence_of(post(&client, &requests, frame, kind).await));
+                }))
+            }
+        }
     }
 
     fn history<'a>(

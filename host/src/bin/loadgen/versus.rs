@@ -197,12 +197,13 @@ pub(super) async fn versus(seconds: u64, consumers: usize) -> String {
     let hub_url = hub.wait_for("switchboard: hub listening on ");
     eprintln!("loadgen: versus: hub pid {} at {hub_url}", hub.child.id());
 
-    // The switchboard side's configuration: connectors only, reaching the hub.
+    // The switchboard side's configuration: connectors only, reaching the
+    // hub; its state beside the watched directory, as the shipped one's.
     let gateway = root.join("gateway");
     write(
         &gateway.join("switchboard.toml"),
         &format!(
-            "[messaging]\ncsds = \"{hub_url}\"\nca_file = \"{}\"\n\n[store]\ndata_dir = \"data\"\n",
+            "[messaging]\ncsds = \"{hub_url}\"\nca_file = \"{}\"\n\n[store]\ndata_dir = \"../gateway-data\"\n",
             certificate.display()
         ),
     );

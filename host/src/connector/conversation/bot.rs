@@ -6,14 +6,36 @@
 use lp::messaging::{ChatState, ChatStateEvent, Event};
 use tokio::time::Instant;
 
+use super::super::Shared;
 use super::super::fields::max_escalation_retries::{ESCALATION_FAILED, TRANSFER_IMPOSSIBLE};
 use super::{BotAnswer, CLOSE_CONVERSATION, Conversation, Input};
 use crate::content::OutMessage;
 use crate::plugin::{BotFailure, FailureDecision};
-use crate::ports::{BotAction, BotError, BotTurn, TurnKind};
+use crate::ports::{Bot, BotAction, BotError, BotTurn, Published, TurnKind};
+use crate::store::Durable;
+
+/// Asks the bot once `durable` (the state saying the turn is in flight)
+/// is on disk, and times the answer.
+async fn ask(
+    bot: &dyn Bot,
+    shared: &Shared,
+    turn: &BotTurn,
+    durable: Option<Durable>,
+) -> Result<Vec<BotAction>, BotError> {
+    if let Some(durable) = durable
+        && let Err(error) = durable.on_disk().await
+    {
+        tracing::error!(conversation = %turn.conversation_id, %error, "could not make the conversation durable before asking the bot");
+    }
+    let started = std::time::Instant::now();
+    let result = bot.ask(turn).await;
+    shared.metrics.bot_latency.observe(started.elapsed());
+    result
+}
 
 impl Conversation {
-    /// Calls the bot beside the task, or queues the turn behind the call in flight.
+    /// Calls the bot beside the task (or in it, for a bot that answers in
+    /// this process), or queues the turn behind the call in flight.
     /// The state saying the turn is in flight is durable before the bot
     /// hears it, so a crash never makes the turn go twice.
     pub(super) fn send(&mut self, turn: BotTurn) {
@@ -23,19 +45,23 @@ impl Conversation {
         }
         self.st.in_flight = Some(turn.clone());
         let durable = self.save_durably();
+        if self.bot.answers_in_process() {
+            // The task's loop asks it next (see `ask_here`).
+            self.ask_here = Some(Box::new((turn, durable)));
+            return;
+        }
         let (bot, inbox, shared) = (self.bot.clone(), self.inbox_tx.clone(), self.shared.clone());
         while self.bot_calls.try_join_next().is_some() {}
         self.bot_calls.spawn(async move {
-            if let Some(durable) = durable
-                && let Err(error) = durable.on_disk().await
-            {
-                tracing::error!(conversation = %turn.conversation_id, %error, "could not make the conversation durable before asking the bot");
-            }
-            let started = std::time::Instant::now();
-            let result = bot.ask(&turn).await;
-            shared.metrics.bot_latency.observe(started.elapsed());
+            let result = ask(&*bot, &shared, &turn, durable).await;
             let _ = inbox.send(Input::BotAnswered(Box::new(BotAnswer { turn, result })));
         });
+    }
+
+    /// Asks a bot that answers in this process, in this task, and handles its answer.
+    pub(super) async fn ask_here(&mut self, turn: BotTurn, durable: Option<Durable>) {
+        let result = ask(&*self.bot, &self.shared, &turn, durable).await;
+        self.answered(turn, result).await;
     }
 
     pub(super) async fn answered(
@@ -163,14 +189,19 @@ impl Conversation {
             .plugins
             .bot_message(&self.view, messages)
             .await;
+        // Each goes out behind the one before; the platform's answers are
+        // read as they come (a message is counted once it is confirmed).
         for message in messages {
-            if let Err(error) = self
+            let (shared, id) = (self.shared.clone(), self.view.id.clone());
+            let then: Published = Box::new(move |answered| match answered {
+                Ok(_) => shared.metrics.messages_out.inc(),
+                Err(error) => tracing::warn!(conversation = %id, %error, "could not publish"),
+            });
+            if let Some(call) = self
                 .platform
-                .publish(&self.view.id, message.to_event())
-                .await
-                .map(|_| self.shared.metrics.messages_out.inc())
+                .publish_then(&self.view.id, message.to_event(), then)
             {
-                tracing::warn!(conversation = %self.view.id, %error, "could not publish");
+                call.await;
             }
         }
     }

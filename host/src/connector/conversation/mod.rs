@@ -32,7 +32,7 @@ use super::fields::skip_agent_message::{FirstTurn, first_turn};
 use super::saved::SavedConversation;
 use super::{ConnectorSettings, Shared};
 use crate::plugin::{ConsumerDecision, ConversationEnd, ConversationView};
-use crate::ports::{Bot, BotAction, BotError, BotTurn, Platform, TurnKind};
+use crate::ports::{Bot, BotAction, BotError, BotTurn, Platform, Published, TurnKind};
 use crate::store::Durable;
 
 mod bot;
@@ -133,6 +133,10 @@ pub struct Conversation {
     seen: Option<Arc<ConnectorSettings>>,
     /// The connector is stopping: no new bot call, no timers.
     stopping: bool,
+    /// A turn for a bot that answers in this process, asked next by the
+    /// task's loop, with the save it waits for (boxed: idle conversations
+    /// are many).
+    ask_here: Option<Box<(BotTurn, Option<Durable>)>>,
     /// The bot call in flight (it reports through the inbox); it ends with
     /// the task, so nothing of a stopped conversation outlives it.
     bot_calls: tokio::task::JoinSet<()>,
@@ -185,6 +189,7 @@ impl Conversation {
             last_saved: 0,
             seen: None,
             stopping: false,
+            ask_here: None,
             bot_calls: tokio::task::JoinSet::new(),
             transferred: false,
         }
@@ -290,6 +295,11 @@ impl Conversation {
         // would come back as if its history had been handled).
         self.save();
         loop {
+            if let Some(call) = self.ask_here.take() {
+                let (turn, durable) = *call;
+                Box::pin(self.ask_here(turn, durable)).await;
+                continue;
+            }
             // State is written where it must be: once caught up (above),
             // durably before each bot call (`send`), and when the task ends
             // with the conversation still open. Each write is the whole
@@ -495,12 +505,15 @@ impl Conversation {
         });
         // The receipt goes out beside the turn: waiting for the platform's
         // answer to it would only delay the bot.
-        let (platform, id) = (self.platform.clone(), self.view.id.clone());
-        tokio::spawn(async move {
-            if let Err(error) = platform.publish(&id, read).await {
+        let id = self.view.id.clone();
+        let then: Published = Box::new(move |answered| {
+            if let Err(error) = answered {
                 tracing::warn!(conversation = %id, %error, "could not mark messages read");
             }
         });
+        if let Some(call) = self.platform.publish_then(&self.view.id, read, then) {
+            tokio::spawn(call);
+        }
         match self
             .settings()
             .plugins
