@@ -134,6 +134,7 @@ async fn session(
     let mut tasks = JoinSet::new();
     // Accepting or declining rings: a stop cancels them at once.
     let mut rings = JoinSet::new();
+    let mut reported_open = usize::MAX;
     let reason = loop {
         let event = tokio::select! {
             event = events.recv() => event,
@@ -267,8 +268,11 @@ async fn session(
             PlatformEvent::ConversationEvent { .. } => {}
             PlatformEvent::Disconnected { reason } => break reason,
         }
-        let open = conversations.len();
-        shared.update(|h| h.conversations = open);
+        // Only a change of the count is worth a status report.
+        if conversations.len() != reported_open {
+            reported_open = conversations.len();
+            shared.update(|h| h.conversations = reported_open);
+        }
     };
     // The conversations stay saved: the platform gives them back on the
     // next login (within its grace period) and they resume.
