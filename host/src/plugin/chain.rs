@@ -16,7 +16,7 @@ use super::call::{Call, HookName, Outcome};
 use super::instance::{PluginInstance, PluginStatus};
 use super::recorder::Recorder;
 use crate::config::ConversationType;
-use crate::content::{Body, OutMessage};
+use crate::content::{Body, OutMessage, VALIDATED};
 
 /// What the chain decided about a consumer message.
 #[derive(Clone, Debug, PartialEq)]
@@ -310,17 +310,26 @@ pub(super) fn from_wit_all(messages: Vec<Message>) -> Result<Vec<OutMessage>, St
         .collect()
 }
 
+/// Judged through the process's cache of validated content: a card
+/// template returned on every turn meets the schema once.
 fn from_wit(message: Message) -> Result<OutMessage, String> {
-    let body = match message.body {
-        Content::Text(text) => Body::Text(text),
-        Content::Structured(json) => Body::Structured(
-            serde_json::from_str(&json)
-                .map_err(|e| format!("structured content is not JSON: {e}"))?,
+    let Message {
+        body,
+        quick_replies: replies_json,
+    } = message;
+    let (body, structured) = match body {
+        Content::Text(text) => (Body::Text(text), None),
+        Content::Structured(json) => (
+            Body::Structured(
+                serde_json::from_str(&json)
+                    .map_err(|e| format!("structured content is not JSON: {e}"))?,
+            ),
+            Some(json),
         ),
     };
-    let quick_replies = match message.quick_replies {
+    let quick_replies = match &replies_json {
         Some(json) => Some(
-            serde_json::from_str(&json).map_err(|e| format!("quick replies are not JSON: {e}"))?,
+            serde_json::from_str(json).map_err(|e| format!("quick replies are not JSON: {e}"))?,
         ),
         None => None,
     };
@@ -328,6 +337,8 @@ fn from_wit(message: Message) -> Result<OutMessage, String> {
         body,
         quick_replies,
     };
-    out.validate().map_err(|e| e.to_string())?;
+    VALIDATED
+        .validate(&out, structured.as_deref(), replies_json.as_deref())
+        .map_err(|e| e.to_string())?;
     Ok(out)
 }
