@@ -59,6 +59,7 @@ fn view() -> ConversationView {
         conversation_type: ConversationType::Messaging,
         accessibility: true,
         custom_fields: vec![("tileDisplay".into(), "horizontal".into())].into(),
+        record: Default::default(),
     }
 }
 

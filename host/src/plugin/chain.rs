@@ -99,7 +99,7 @@ impl PluginChain {
         if !self.runs(HookName::ConversationStart) {
             return Some(greeting);
         }
-        let wit = to_wit(conv);
+        let wit = conv.wit();
         let mut current = greeting;
         for plugin in &self.plugins {
             match plugin
@@ -119,7 +119,7 @@ impl PluginChain {
         if !self.runs(HookName::StepUp) {
             return Some(text);
         }
-        let wit = to_wit(conv);
+        let wit = conv.wit();
         let mut current = text;
         for plugin in &self.plugins {
             match plugin
@@ -143,7 +143,7 @@ impl PluginChain {
         if !self.runs(HookName::ConsumerMessage) {
             return ConsumerDecision::Forward(text);
         }
-        let wit = to_wit(conv);
+        let wit = conv.wit();
         let mut current = text;
         for plugin in &self.plugins {
             let Some(Outcome::Action(action)) = plugin
@@ -178,7 +178,7 @@ impl PluginChain {
         if !self.runs(HookName::BotMessage) {
             return messages;
         }
-        let wit = to_wit(conv);
+        let wit = conv.wit();
         let mut current: Vec<Message> = messages.iter().map(to_wit_message).collect();
         let mut checked = messages;
         for plugin in &self.plugins {
@@ -211,7 +211,7 @@ impl PluginChain {
         if !self.runs(HookName::BotError) {
             return FailureDecision::Default;
         }
-        let wit = to_wit(conv);
+        let wit = conv.wit();
         let failure = match failure {
             BotFailure::Failed(why) => WitBotFailure::Failed(why.clone()),
             BotFailure::TimedOut(why) => WitBotFailure::TimedOut(why.clone()),
@@ -248,7 +248,7 @@ impl PluginChain {
         if !self.runs(HookName::ConversationEnd) {
             return;
         }
-        let wit = to_wit(conv);
+        let wit = conv.wit();
         let reason = match reason {
             ConversationEnd::Closed => EndReason::Closed,
             ConversationEnd::Transferred => EndReason::Transferred,
@@ -272,6 +272,26 @@ impl PluginChain {
     }
 }
 
+/// True if `record` is what [`to_wit`] would make of `conv`.
+pub(super) fn matches(record: &Conversation, conv: &ConversationView) -> bool {
+    record.id == conv.id
+        && record.connector_id == conv.connector_id
+        && record.bot_id == conv.bot_id
+        && record.skill_id == conv.skill_id
+        && record.consumer_id == conv.consumer_id
+        && record.authenticated == conv.authenticated
+        && record.conversation_type == wit_type(conv.conversation_type)
+        && record.accessibility == conv.accessibility
+        && *record.custom_fields == *conv.custom_fields
+}
+
+fn wit_type(conversation_type: ConversationType) -> WitConversationType {
+    match conversation_type {
+        ConversationType::Messaging => WitConversationType::Messaging,
+        ConversationType::Chat => WitConversationType::Chat,
+    }
+}
+
 pub(super) fn to_wit(conv: &ConversationView) -> Conversation {
     Conversation {
         id: conv.id.clone(),
@@ -280,10 +300,7 @@ pub(super) fn to_wit(conv: &ConversationView) -> Conversation {
         skill_id: conv.skill_id.clone(),
         consumer_id: conv.consumer_id.clone(),
         authenticated: conv.authenticated,
-        conversation_type: match conv.conversation_type {
-            ConversationType::Messaging => WitConversationType::Messaging,
-            ConversationType::Chat => WitConversationType::Chat,
-        },
+        conversation_type: wit_type(conv.conversation_type),
         accessibility: conv.accessibility,
         custom_fields: conv.custom_fields.to_vec(),
     }
