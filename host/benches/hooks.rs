@@ -9,14 +9,24 @@
 //! - `native`: the plugin's own logic compiled natively (the plugin crates
 //!   keep their rules in plain functions).
 //!
-//! BENCHMARKS.md reports `gateway / bare_wasmtime` per hook.
+//! The structured-content hooks have two more:
+//!
+//! - `bare_plus_check`: the bare call, then the check the gateway must make
+//!   of its output (each message parsed and judged by
+//!   [`OutMessage::validate`], LivePerson's schema), uncached;
+//! - `gateway_new_content`: the gateway given a card it has not seen (a
+//!   counter in its text), so the cache of validated content misses.
+//!
+//! BENCHMARKS.md reports `gateway / bare_wasmtime` for the text hooks and
+//! `gateway / bare_plus_check` for the structured ones; the cache's hits and
+//! validations are printed after each structured group.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use switchboard::config::ConversationType;
-use switchboard::content::{Body, OutMessage};
+use switchboard::content::{Body, OutMessage, VALIDATED};
 use switchboard::plugin::{
     ConversationView, Grants, Limits, PluginChain, PluginEngine, PluginInstance,
 };
@@ -49,6 +59,7 @@ fn view() -> ConversationView {
         conversation_type: ConversationType::Messaging,
         accessibility: true,
         custom_fields: vec![("tileDisplay".into(), "horizontal".into())].into(),
+        record: Default::default(),
     }
 }
 
@@ -57,6 +68,39 @@ fn cards() -> Vec<OutMessage> {
         .map(|_| OutMessage {
             body: Body::Structured(serde_json::from_str(CARD).unwrap()),
             quick_replies: None,
+        })
+        .collect()
+}
+
+/// Three cards no plugin has returned before: the card with `n` in its text.
+fn new_cards(n: u64) -> Vec<OutMessage> {
+    let card = CARD.replace("9.99 a month", &format!("9.99 a month, offer {n}"));
+    (0..3)
+        .map(|_| OutMessage {
+            body: Body::Structured(serde_json::from_str(&card).unwrap()),
+            quick_replies: None,
+        })
+        .collect()
+}
+
+/// What the gateway checks of a plugin's messages, without its cache.
+fn check(messages: Vec<Message>) -> Vec<OutMessage> {
+    messages
+        .into_iter()
+        .map(|message| {
+            let body = match message.body {
+                Content::Text(text) => Body::Text(text),
+                Content::Structured(json) => Body::Structured(serde_json::from_str(&json).unwrap()),
+            };
+            let quick_replies = message
+                .quick_replies
+                .map(|json| serde_json::from_str(&json).unwrap());
+            let out = OutMessage {
+                body,
+                quick_replies,
+            };
+            out.validate().unwrap();
+            out
         })
         .collect()
 }
@@ -226,6 +270,7 @@ fn hooks(c: &mut Criterion) {
             }
             _ => {
                 // Inputs are made outside the timed part (iter_batched).
+                let start = VALIDATED.stats();
                 group.bench_function("gateway", |b| {
                     b.to_async(&runtime).iter_batched(
                         cards,
@@ -244,6 +289,42 @@ fn hooks(c: &mut Criterion) {
                         BatchSize::SmallInput,
                     )
                 });
+                group.bench_function("bare_plus_check", |b| {
+                    b.iter_batched(
+                        bare_cards,
+                        |cards| {
+                            check(
+                                hooks
+                                    .call_on_bot_message(&mut bare_store, &bare_conv, &cards)
+                                    .unwrap(),
+                            )
+                        },
+                        BatchSize::SmallInput,
+                    )
+                });
+                let before = VALIDATED.stats();
+                let fresh = std::cell::Cell::new(0);
+                group.bench_function("gateway_new_content", |b| {
+                    b.to_async(&runtime).iter_batched(
+                        || {
+                            fresh.set(fresh.get() + 1);
+                            new_cards(fresh.get())
+                        },
+                        |cards| chain.bot_message(&conv, cards),
+                        BatchSize::SmallInput,
+                    )
+                });
+                let after = VALIDATED.stats();
+                println!(
+                    "hook/{name}: validated-content cache, gateway: {} hits, {} validations; \
+                     gateway_new_content: {} hits, {} validations ({} entries, {} bytes kept)",
+                    before.hits - start.hits,
+                    before.validations - start.validations,
+                    after.hits - before.hits,
+                    after.validations - before.validations,
+                    after.entries,
+                    after.bytes,
+                );
                 group.bench_function("native", |b| {
                     b.iter_batched(
                         sdk_cards,

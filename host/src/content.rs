@@ -2,10 +2,14 @@
 //! structured content: LivePerson's own JSON Schemas (json-pollock, MIT,
 //! `host/schema/lp-structured-content-schema/`), embedded in the binary.
 //!
-//! Owns: [`OutMessage`] (what bots and plugins produce) and its validation.
-//! Touches nothing else; every module that produces a message uses it.
+//! Owns: [`OutMessage`] (what bots and plugins produce), its validation, and
+//! [`ValidatedCache`], the texts of messages that passed it. Touches nothing
+//! else; every module that produces a message uses it.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
 
 use jsonschema::{Draft, Retrieve, Uri, Validator};
 use lp::messaging::{ContentEvent, Event, RichContentEvent};
@@ -215,10 +219,257 @@ pub fn validate_quick_replies(replies: &Value) -> Result<(), ContentError> {
     Ok(())
 }
 
+/// Messages that passed [`OutMessage::validate`], remembered by their JSON
+/// text, so a card template a plugin returns on every turn is judged by the
+/// schema once. Only messages with structured content are kept: the schema
+/// pass is the expensive part, a text message's check is its size.
+///
+/// A text maps to one value and a value to one verdict, so a text that
+/// passed once passes again. Entries are found by a keyed hash and then
+/// compared in full, so a hash collision is a miss, never a pass; what
+/// failed is not kept and is judged again each time.
+///
+/// Bounded in bytes of text, not in entries: a message may be 20 bytes or
+/// [`MAX_EVENT_BYTES`], so a count says little about memory. Two
+/// generations of at most `budget / 2` bytes each: a hit in the older one
+/// moves the entry to the newer; when the newer is full, the older is
+/// dropped and the newer becomes the older. Templates in use stay; a plugin
+/// returning fresh content every time only churns the cache.
+pub struct ValidatedCache {
+    generations: Mutex<Generations>,
+    hasher: RandomState,
+    budget: usize,
+    hits: AtomicU64,
+    validations: AtomicU64,
+}
+
+#[derive(Default)]
+struct Generations {
+    newer: HashMap<u64, CachedText>,
+    newer_bytes: usize,
+    older: HashMap<u64, CachedText>,
+    older_bytes: usize,
+}
+
+/// The texts a message was parsed from.
+#[derive(Clone, PartialEq, Eq)]
+struct CachedText {
+    structured: Box<str>,
+    quick_replies: Option<Box<str>>,
+}
+
+impl CachedText {
+    fn is(&self, structured: &str, quick_replies: Option<&str>) -> bool {
+        *self.structured == *structured && self.quick_replies.as_deref() == quick_replies
+    }
+
+    fn bytes(&self) -> usize {
+        self.structured.len() + self.quick_replies.as_deref().map_or(0, str::len)
+    }
+}
+
+/// What a [`ValidatedCache`] did since it was made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Messages found in the cache: not judged again.
+    pub hits: u64,
+    /// Messages judged by [`OutMessage::validate`].
+    pub validations: u64,
+    /// Texts kept now.
+    pub entries: usize,
+    /// Bytes of text kept now.
+    pub bytes: usize,
+}
+
+/// The cache plugin output is judged through: one per process, as the
+/// schema is (a text's verdict does not depend on the connector).
+pub static VALIDATED: LazyLock<ValidatedCache> =
+    LazyLock::new(|| ValidatedCache::new(VALIDATED_CACHE_BYTES));
+
+/// The most bytes of text [`VALIDATED`] keeps: a few hundred typical cards.
+pub const VALIDATED_CACHE_BYTES: usize = 1 << 20;
+
+impl ValidatedCache {
+    /// An empty cache keeping at most `budget` bytes of text.
+    pub fn new(budget: usize) -> Self {
+        ValidatedCache {
+            generations: Mutex::new(Generations::default()),
+            hasher: RandomState::new(),
+            budget,
+            hits: AtomicU64::new(0),
+            validations: AtomicU64::new(0),
+        }
+    }
+
+    /// Validates `message`, parsed from `structured` (its structured
+    /// content's JSON text, when it has some) and `quick_replies` (theirs):
+    /// a message whose texts passed before is not judged again.
+    pub fn validate(
+        &self,
+        message: &OutMessage,
+        structured: Option<&str>,
+        quick_replies: Option<&str>,
+    ) -> Result<(), ContentError> {
+        let Some(structured) = structured else {
+            self.validations.fetch_add(1, Ordering::Relaxed);
+            return message.validate();
+        };
+        let key = self.hasher.hash_one((structured, quick_replies));
+        if self.seen(key, structured, quick_replies) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        self.validations.fetch_add(1, Ordering::Relaxed);
+        message.validate()?;
+        self.keep(
+            key,
+            CachedText {
+                structured: structured.into(),
+                quick_replies: quick_replies.map(Into::into),
+            },
+        );
+        Ok(())
+    }
+
+    /// True if these texts passed before; a hit in the older generation
+    /// moves to the newer.
+    fn seen(&self, key: u64, structured: &str, quick_replies: Option<&str>) -> bool {
+        let mut generations = self.generations.lock().expect("not poisoned");
+        if generations
+            .newer
+            .get(&key)
+            .is_some_and(|text| text.is(structured, quick_replies))
+        {
+            return true;
+        }
+        match generations.older.remove(&key) {
+            Some(text) if text.is(structured, quick_replies) => {
+                generations.older_bytes -= text.bytes();
+                self.insert(&mut generations, key, text);
+                true
+            }
+            Some(other) => {
+                generations.older.insert(key, other);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn keep(&self, key: u64, text: CachedText) {
+        let mut generations = self.generations.lock().expect("not poisoned");
+        self.insert(&mut generations, key, text);
+    }
+
+    fn insert(&self, generations: &mut Generations, key: u64, text: CachedText) {
+        let half = self.budget / 2;
+        let bytes = text.bytes();
+        if bytes > half {
+            return;
+        }
+        if generations.newer_bytes + bytes > half {
+            generations.older = std::mem::take(&mut generations.newer);
+            generations.older_bytes = std::mem::take(&mut generations.newer_bytes);
+        }
+        // Another text with the same hash (or the same text, validated by
+        // two callers at once) makes way for this one.
+        if let Some(replaced) = generations.newer.insert(key, text) {
+            generations.newer_bytes -= replaced.bytes();
+        }
+        generations.newer_bytes += bytes;
+    }
+
+    /// Hits, validations and what is kept now.
+    pub fn stats(&self) -> CacheStats {
+        let generations = self.generations.lock().expect("not poisoned");
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            validations: self.validations.load(Ordering::Relaxed),
+            entries: generations.newer.len() + generations.older.len(),
+            bytes: generations.newer_bytes + generations.older_bytes,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn card(text: &str) -> (OutMessage, String) {
+        let json = json!({"type":"vertical","elements":[{"type":"text","text":text}]}).to_string();
+        let message = OutMessage {
+            body: Body::Structured(serde_json::from_str(&json).unwrap()),
+            quick_replies: None,
+        };
+        (message, json)
+    }
+
+    #[test]
+    fn a_repeated_card_is_validated_once() {
+        let cache = ValidatedCache::new(1 << 20);
+        let (message, json) = card("Basic plan");
+        for _ in 0..3 {
+            cache.validate(&message, Some(&json), None).unwrap();
+        }
+        let stats = cache.stats();
+        assert_eq!((stats.validations, stats.hits), (1, 2), "{stats:?}");
+        // Other quick replies make another message.
+        let replies = r#"{"type":"quickReplies","replies":[{"type":"button","title":"Yes","click":{"actions":[{"type":"publishText","text":"yes"}]}}]}"#;
+        let with_replies = OutMessage {
+            quick_replies: Some(serde_json::from_str(replies).unwrap()),
+            ..message.clone()
+        };
+        cache
+            .validate(&with_replies, Some(&json), Some(replies))
+            .unwrap();
+        assert_eq!(cache.stats().validations, 2);
+    }
+
+    #[test]
+    fn refused_content_is_judged_every_time() {
+        let cache = ValidatedCache::new(1 << 20);
+        let (mut message, _) = card("x");
+        let json = r#"{"type":"carousel","elements":[]}"#;
+        message.body = Body::Structured(serde_json::from_str(json).unwrap());
+        for _ in 0..2 {
+            assert!(cache.validate(&message, Some(json), None).is_err());
+        }
+        let stats = cache.stats();
+        assert_eq!((stats.validations, stats.hits, stats.entries), (2, 0, 0));
+    }
+
+    #[test]
+    fn the_cache_keeps_at_most_its_budget() {
+        let budget = 4 << 10;
+        let cache = ValidatedCache::new(budget);
+        for n in 0..500 {
+            let (message, json) = card(&format!("card number {n}"));
+            cache.validate(&message, Some(&json), None).unwrap();
+            assert!(cache.stats().bytes <= budget, "{:?}", cache.stats());
+        }
+        // The most recent cards are still there; the first are gone.
+        let (recent, json) = card("card number 499");
+        cache.validate(&recent, Some(&json), None).unwrap();
+        assert_eq!(cache.stats().hits, 1);
+        let (first, json) = card("card number 0");
+        cache.validate(&first, Some(&json), None).unwrap();
+        assert_eq!(cache.stats().hits, 1);
+    }
+
+    #[test]
+    fn a_used_card_survives_the_churn() {
+        let cache = ValidatedCache::new(4 << 10);
+        let (template, template_json) = card("template");
+        for n in 0..500 {
+            cache
+                .validate(&template, Some(&template_json), None)
+                .unwrap();
+            let (message, json) = card(&format!("card number {n}"));
+            cache.validate(&message, Some(&json), None).unwrap();
+        }
+        assert_eq!(cache.stats().hits, 499, "{:?}", cache.stats());
+    }
 
     #[test]
     fn a_card_and_a_carousel_validate() {

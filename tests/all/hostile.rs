@@ -29,6 +29,7 @@ fn conversation() -> ConversationView {
         conversation_type: ConversationType::Messaging,
         accessibility: false,
         custom_fields: Vec::new().into(),
+        record: Default::default(),
     }
 }
 

@@ -77,6 +77,7 @@ fn conversation() -> ConversationView {
         conversation_type: ConversationType::Messaging,
         accessibility: true,
         custom_fields: vec![("tileDisplay".into(), "horizontal".into())].into(),
+        record: Default::default(),
     }
 }
 

@@ -219,6 +219,7 @@ async fn session(
                     conversation_type: settings.conversation_type,
                     accessibility: settings.accessibility,
                     custom_fields: settings.custom_pairs.clone(),
+                    record: Default::default(),
                 };
                 let is_new = rung.remove(&conversation_id);
                 let (inbox, receiver) = mpsc::unbounded_channel();

@@ -16,7 +16,7 @@ use super::call::{Call, HookName, Outcome};
 use super::instance::{PluginInstance, PluginStatus};
 use super::recorder::Recorder;
 use crate::config::ConversationType;
-use crate::content::{Body, OutMessage};
+use crate::content::{Body, OutMessage, VALIDATED};
 
 /// What the chain decided about a consumer message.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,7 +99,7 @@ impl PluginChain {
         if !self.runs(HookName::ConversationStart) {
             return Some(greeting);
         }
-        let wit = to_wit(conv);
+        let wit = conv.wit();
         let mut current = greeting;
         for plugin in &self.plugins {
             match plugin
@@ -119,7 +119,7 @@ impl PluginChain {
         if !self.runs(HookName::StepUp) {
             return Some(text);
         }
-        let wit = to_wit(conv);
+        let wit = conv.wit();
         let mut current = text;
         for plugin in &self.plugins {
             match plugin
@@ -143,7 +143,7 @@ impl PluginChain {
         if !self.runs(HookName::ConsumerMessage) {
             return ConsumerDecision::Forward(text);
         }
-        let wit = to_wit(conv);
+        let wit = conv.wit();
         let mut current = text;
         for plugin in &self.plugins {
             let Some(Outcome::Action(action)) = plugin
@@ -178,7 +178,7 @@ impl PluginChain {
         if !self.runs(HookName::BotMessage) {
             return messages;
         }
-        let wit = to_wit(conv);
+        let wit = conv.wit();
         let mut current: Vec<Message> = messages.iter().map(to_wit_message).collect();
         let mut checked = messages;
         for plugin in &self.plugins {
@@ -211,7 +211,7 @@ impl PluginChain {
         if !self.runs(HookName::BotError) {
             return FailureDecision::Default;
         }
-        let wit = to_wit(conv);
+        let wit = conv.wit();
         let failure = match failure {
             BotFailure::Failed(why) => WitBotFailure::Failed(why.clone()),
             BotFailure::TimedOut(why) => WitBotFailure::TimedOut(why.clone()),
@@ -248,7 +248,7 @@ impl PluginChain {
         if !self.runs(HookName::ConversationEnd) {
             return;
         }
-        let wit = to_wit(conv);
+        let wit = conv.wit();
         let reason = match reason {
             ConversationEnd::Closed => EndReason::Closed,
             ConversationEnd::Transferred => EndReason::Transferred,
@@ -272,6 +272,26 @@ impl PluginChain {
     }
 }
 
+/// True if `record` is what [`to_wit`] would make of `conv`.
+pub(super) fn matches(record: &Conversation, conv: &ConversationView) -> bool {
+    record.id == conv.id
+        && record.connector_id == conv.connector_id
+        && record.bot_id == conv.bot_id
+        && record.skill_id == conv.skill_id
+        && record.consumer_id == conv.consumer_id
+        && record.authenticated == conv.authenticated
+        && record.conversation_type == wit_type(conv.conversation_type)
+        && record.accessibility == conv.accessibility
+        && *record.custom_fields == *conv.custom_fields
+}
+
+fn wit_type(conversation_type: ConversationType) -> WitConversationType {
+    match conversation_type {
+        ConversationType::Messaging => WitConversationType::Messaging,
+        ConversationType::Chat => WitConversationType::Chat,
+    }
+}
+
 pub(super) fn to_wit(conv: &ConversationView) -> Conversation {
     Conversation {
         id: conv.id.clone(),
@@ -280,10 +300,7 @@ pub(super) fn to_wit(conv: &ConversationView) -> Conversation {
         skill_id: conv.skill_id.clone(),
         consumer_id: conv.consumer_id.clone(),
         authenticated: conv.authenticated,
-        conversation_type: match conv.conversation_type {
-            ConversationType::Messaging => WitConversationType::Messaging,
-            ConversationType::Chat => WitConversationType::Chat,
-        },
+        conversation_type: wit_type(conv.conversation_type),
         accessibility: conv.accessibility,
         custom_fields: conv.custom_fields.to_vec(),
     }
@@ -310,17 +327,26 @@ pub(super) fn from_wit_all(messages: Vec<Message>) -> Result<Vec<OutMessage>, St
         .collect()
 }
 
+/// Judged through the process's cache of validated content: a card
+/// template returned on every turn meets the schema once.
 fn from_wit(message: Message) -> Result<OutMessage, String> {
-    let body = match message.body {
-        Content::Text(text) => Body::Text(text),
-        Content::Structured(json) => Body::Structured(
-            serde_json::from_str(&json)
-                .map_err(|e| format!("structured content is not JSON: {e}"))?,
+    let Message {
+        body,
+        quick_replies: replies_json,
+    } = message;
+    let (body, structured) = match body {
+        Content::Text(text) => (Body::Text(text), None),
+        Content::Structured(json) => (
+            Body::Structured(
+                serde_json::from_str(&json)
+                    .map_err(|e| format!("structured content is not JSON: {e}"))?,
+            ),
+            Some(json),
         ),
     };
-    let quick_replies = match message.quick_replies {
+    let quick_replies = match &replies_json {
         Some(json) => Some(
-            serde_json::from_str(&json).map_err(|e| format!("quick replies are not JSON: {e}"))?,
+            serde_json::from_str(json).map_err(|e| format!("quick replies are not JSON: {e}"))?,
         ),
         None => None,
     };
@@ -328,6 +354,8 @@ fn from_wit(message: Message) -> Result<OutMessage, String> {
         body,
         quick_replies,
     };
-    out.validate().map_err(|e| e.to_string())?;
+    VALIDATED
+        .validate(&out, structured.as_deref(), replies_json.as_deref())
+        .map_err(|e| e.to_string())?;
     Ok(out)
 }

@@ -27,6 +27,9 @@ pub(super) const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// The most plugin instances (of all connectors) alive at once.
 const MAX_INSTANCES: u32 = 1_000;
 
+/// Everything a 32-bit linear memory can address.
+const WASM32_ADDRESS_SPACE: u64 = 1 << 32;
+
 /// Compiles and links plugins. Cheap to clone; clones share one engine.
 #[derive(Clone)]
 pub struct PluginEngine {
@@ -142,7 +145,14 @@ impl PluginEngine {
             .epoch_interruption(true)
             .consume_fuel(fuel)
             .wasm_component_model(true)
-            .memory_reservation(MAX_PLUGIN_MEMORY_BYTES as u64)
+            // A 32-bit memory in 4 GiB of reserved address space (plus
+            // the default guard) needs no bounds check on its loads and
+            // stores: compiled plugin code runs without them. Reserving only
+            // the memory cap put a check on every access. The cap is still
+            // the pool's `max_memory_size` and the instance's limiter. The
+            // price is address space, not memory: the pool reserves a slot
+            // per instance, ~4 TiB for `MAX_INSTANCES`, mapped on use.
+            .memory_reservation(WASM32_ADDRESS_SPACE)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
 

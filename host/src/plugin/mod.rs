@@ -74,6 +74,53 @@ pub struct ConversationView {
     pub accessibility: bool,
     /// Effective custom fields, by their documented names.
     pub custom_fields: Arc<[(String, String)]>,
+    /// The view as the contract's `conversation` record, for the hooks.
+    pub record: RecordCache,
+}
+
+/// A [`ConversationView`]'s `conversation` record, made on its first hook
+/// call and kept while the view's fields stay as they were. A view lives as
+/// long as its conversation and every hook call passes the record: making it
+/// each time copied every string and custom field per call. The fields are
+/// compared on every use (short strings, the custom fields by pointer), so
+/// a field changed anywhere is never stale in the record.
+///
+/// A new view starts with an empty one (`RecordCache::default()`); cloned,
+/// the clone starts empty; it takes no part in comparing views.
+#[derive(Default)]
+pub struct RecordCache(std::sync::Mutex<Option<Arc<bindings::Conversation>>>);
+
+impl Clone for RecordCache {
+    fn clone(&self) -> Self {
+        RecordCache::default()
+    }
+}
+
+impl PartialEq for RecordCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for RecordCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordCache")
+    }
+}
+
+impl ConversationView {
+    /// The contract's record of this view: the kept one while it matches.
+    fn wit(&self) -> Arc<bindings::Conversation> {
+        let mut kept = self.record.0.lock().expect("not poisoned");
+        if let Some(record) = &*kept
+            && chain::matches(record, self)
+        {
+            return record.clone();
+        }
+        let record = Arc::new(chain::to_wit(self));
+        *kept = Some(record.clone());
+        record
+    }
 }
 
 /// Why a plugin could not be loaded or a hook failed.
