@@ -102,7 +102,7 @@ impl StateStore {
         let db = sled::open(dir).map_err(wrap)?;
         let conversations = db.open_tree(CONVERSATIONS).map_err(wrap)?;
         let log = turn_log::recover(dir, &db, &conversations)
-            .and_then(|()| turn_log::start(dir, db.clone()))
+            .and_then(|generation| turn_log::start(dir, db.clone(), generation))
             .map_err(|error| wrap(sled::Error::Io(error)))?;
         // sled locks the file `db` in its directory while it is open.
         Self::with_trees(

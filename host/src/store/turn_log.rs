@@ -5,17 +5,31 @@
 //! `turns.log` in the store's directory; one writer thread appends what is
 //! queued, syncs the file once for the whole group and then answers every
 //! writer in it. When the log passes [`COMPACT_AT`] bytes, the writer
-//! flushes sled (which holds every logged record already) and empties the
-//! log. Opening the store replays a log left by a crash into sled first:
-//! records are checksummed, so a torn last record is ignored (its writer
-//! was never answered, so its bot was never asked).
+//! flushes sled (which holds every logged record already) and starts the
+//! log over. Opening the store replays a log left by a crash into sled
+//! first: records are checksummed, so a torn last record is ignored (its
+//! writer was never answered, so its bot was never asked).
+//!
+//! The file is written in place, never shortened: it is grown in zeroed
+//! [`CHUNK`]s ahead of the records, so that a sync writes only the records'
+//! blocks, not the file's size as well (which would be a second disk write
+//! to wait for on every turn). Starting over writes a new *generation* in
+//! the header; each record's checksum covers the generation it was written
+//! in, so the records of an earlier one, still in the file behind the
+//! current ones, are never replayed.
 
-use std::io::{Read, Write};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-/// The log is emptied (after sled is flushed) past this size.
+/// The log starts over (after sled is flushed) past this size.
 const COMPACT_AT: u64 = 8 << 20;
+/// The file grows by this much at a time, zeroed, ahead of the records.
+const CHUNK: u64 = 1 << 20;
+/// The header: [`MAGIC`], then the generation (u64, little-endian).
+const MAGIC: &[u8; 8] = b"SBTURNS2";
+const HEADER_LEN: u64 = 16;
 
 /// The log file in a store's directory.
 pub(super) fn path(dir: &Path) -> PathBuf {
@@ -32,7 +46,18 @@ pub(super) struct Record {
     pub done: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
 }
 
-fn encode(record: &Record, out: &mut Vec<u8>) {
+/// The checksum of a record's body written in `generation` (`None`: a log
+/// of the first format, which had no header and no generations).
+fn checksum(generation: Option<u64>, body: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    if let Some(generation) = generation {
+        hasher.update(&generation.to_le_bytes());
+    }
+    hasher.update(body);
+    hasher.finalize()
+}
+
+fn encode(generation: u64, record: &Record, out: &mut Vec<u8>) {
     let start = out.len();
     out.push(u8::from(record.value.is_some()));
     out.extend_from_slice(&(record.key.len() as u32).to_le_bytes());
@@ -40,12 +65,13 @@ fn encode(record: &Record, out: &mut Vec<u8>) {
     out.extend_from_slice(&(value.len() as u32).to_le_bytes());
     out.extend_from_slice(&record.key);
     out.extend_from_slice(value);
-    let checksum = crc32fast::hash(&out[start..]);
+    let checksum = checksum(Some(generation), &out[start..]);
     out.extend_from_slice(&checksum.to_le_bytes());
 }
 
-/// The records of a log, up to the first that is torn or damaged.
-fn decode(mut bytes: &[u8]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+/// The records of `generation`, up to the first that is torn, damaged or
+/// of another generation.
+fn decode(generation: Option<u64>, mut bytes: &[u8]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
     let mut records = Vec::new();
     loop {
         let whole = bytes;
@@ -59,11 +85,13 @@ fn decode(mut bytes: &[u8]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         else {
             break;
         };
-        let body = 1 + 8 + key_len + value_len;
-        let Some(checksum) = whole.get(body..body + 4) else {
+        let Some(body) = (1 + 8 + key_len).checked_add(value_len) else {
             break;
         };
-        if crc32fast::hash(&whole[..body]).to_le_bytes() != checksum || put > 1 {
+        let Some(stored) = whole.get(body..body + 4) else {
+            break;
+        };
+        if checksum(generation, &whole[..body]).to_le_bytes() != stored || put > 1 {
             break;
         }
         let key = whole[9..9 + key_len].to_vec();
@@ -74,16 +102,29 @@ fn decode(mut bytes: &[u8]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
     records
 }
 
-/// Replays the log a crash left into `tree`, makes it durable, and empties the log.
-pub(super) fn recover(dir: &Path, db: &sled::Db, tree: &sled::Tree) -> std::io::Result<()> {
-    let path = path(dir);
+/// The generation a log's header names, and its records after the header
+/// (a log without the header is of the first format: `None`).
+fn read_header(bytes: &[u8]) -> (Option<u64>, &[u8]) {
+    match bytes.strip_prefix(MAGIC.as_slice()) {
+        Some(rest) if rest.len() >= 8 => {
+            let generation = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes"));
+            (Some(generation), &rest[8..])
+        }
+        _ => (None, bytes),
+    }
+}
+
+/// Replays the log a crash left into `tree` and makes it durable; returns
+/// the generation the log goes on with.
+pub(super) fn recover(dir: &Path, db: &sled::Db, tree: &sled::Tree) -> std::io::Result<u64> {
     let mut bytes = Vec::new();
-    match std::fs::File::open(&path) {
+    match std::fs::File::open(path(dir)) {
         Ok(mut file) => file.read_to_end(&mut bytes)?,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(1),
         Err(error) => return Err(error),
     };
-    let records = decode(&bytes);
+    let (generation, body) = read_header(&bytes);
+    let records = decode(generation, body);
     for (key, value) in &records {
         let applied = match value {
             Some(value) => tree.insert(key, value.as_slice()).map(drop),
@@ -98,25 +139,81 @@ pub(super) fn recover(dir: &Path, db: &sled::Db, tree: &sled::Tree) -> std::io::
             "state store: replayed the turn log"
         );
     }
-    std::fs::File::create(&path)?.sync_all()
+    Ok(generation.unwrap_or(0).wrapping_add(1))
 }
 
-/// Starts the writer thread of `dir`'s log; records sent to the returned
-/// queue are appended in order. The thread ends when every sender is gone.
-pub(super) fn start(dir: &Path, db: sled::Db) -> std::io::Result<Sender<Record>> {
+/// The open log file and where the next group goes.
+struct Log {
+    file: std::fs::File,
+    generation: u64,
+    /// Where the next record goes.
+    end: u64,
+    /// The file's size: zeroed bytes up to here.
+    allocated: u64,
+}
+
+impl Log {
+    /// Starts `generation`: its header is on disk before any of its records.
+    fn start_generation(&mut self, generation: u64) -> std::io::Result<()> {
+        let mut header = [0u8; HEADER_LEN as usize];
+        header[..8].copy_from_slice(MAGIC);
+        header[8..].copy_from_slice(&generation.to_le_bytes());
+        self.file.write_all_at(&header, 0)?;
+        self.allocated = self.allocated.max(HEADER_LEN);
+        self.file.sync_data()?;
+        self.generation = generation;
+        self.end = HEADER_LEN;
+        Ok(())
+    }
+
+    /// Appends `bytes` and syncs them. The file is grown (zeroed) first
+    /// when they would not fit, so most syncs write no size change.
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let needed = self.end + bytes.len() as u64;
+        if needed > self.allocated {
+            let grown = needed.div_ceil(CHUNK) * CHUNK;
+            let zeros = vec![0u8; 64 << 10];
+            let mut at = self.allocated;
+            while at < grown {
+                let n = (grown - at).min(zeros.len() as u64) as usize;
+                self.file.write_all_at(&zeros[..n], at)?;
+                at += n as u64;
+            }
+            self.allocated = grown;
+        }
+        self.file.write_all_at(bytes, self.end)?;
+        self.file.sync_data()?;
+        self.end = needed;
+        Ok(())
+    }
+}
+
+/// Starts the writer thread of `dir`'s log in `generation`; records sent
+/// to the returned queue are appended in order. The thread ends when
+/// every sender is gone.
+pub(super) fn start(dir: &Path, db: sled::Db, generation: u64) -> std::io::Result<Sender<Record>> {
     let file = std::fs::OpenOptions::new()
         .create(true)
-        .append(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
         .open(path(dir))?;
-    let size = file.metadata()?.len();
+    let allocated = file.metadata()?.len();
+    let mut log = Log {
+        file,
+        generation,
+        end: HEADER_LEN,
+        allocated,
+    };
+    log.start_generation(generation)?;
     let (queue, records) = channel();
     std::thread::Builder::new()
         .name("turn-log".into())
-        .spawn(move || write(file, size, db, records))?;
+        .spawn(move || write(log, db, records))?;
     Ok(queue)
 }
 
-fn write(mut file: std::fs::File, mut size: u64, db: sled::Db, records: Receiver<Record>) {
+fn write(mut log: Log, db: sled::Db, records: Receiver<Record>) {
     let mut buffer = Vec::new();
     let mut group = Vec::new();
     while let Ok(first) = records.recv() {
@@ -127,35 +224,32 @@ fn write(mut file: std::fs::File, mut size: u64, db: sled::Db, records: Receiver
         }
         buffer.clear();
         for record in &group {
-            encode(record, &mut buffer);
+            encode(log.generation, record, &mut buffer);
         }
-        let written = file
-            .write_all(&buffer)
-            .and_then(|()| file.sync_data())
-            .map_err(|error| error.to_string());
-        match &written {
-            Ok(()) => size += buffer.len() as u64,
-            Err(error) => {
-                tracing::error!(%error, "state store: could not append to the turn log");
-                // A torn group must not stay in the middle of the log:
-                // replay stops at the first bad record, and would drop the
-                // groups written after it.
-                if let Err(error) = file.set_len(size) {
-                    tracing::error!(%error, "state store: could not cut a torn group off the turn log");
-                }
-            }
+        let written = log.append(&buffer).map_err(|error| error.to_string());
+        if let Err(error) = &written {
+            tracing::error!(%error, "state store: could not append to the turn log");
         }
         for record in group.drain(..) {
             if let Some(done) = record.done {
                 let _ = done.send(written.clone());
             }
         }
-        if size > COMPACT_AT {
-            // sled holds every logged record: once it is durable, the log may go.
-            match db.flush().and_then(|_| Ok(file.set_len(0)?)) {
-                Ok(()) => size = 0,
+        // A failed group may lie half written where the next would go:
+        // starting over puts it out of replay's reach.
+        if log.end > COMPACT_AT || written.is_err() {
+            // sled holds every logged record: once it is durable, the log
+            // may start over.
+            let next = log.generation.wrapping_add(1);
+            match db
+                .flush()
+                .map(drop)
+                .map_err(std::io::Error::other)
+                .and_then(|()| log.start_generation(next))
+            {
+                Ok(()) => {}
                 Err(error) => {
-                    tracing::error!(%error, "state store: could not compact the turn log")
+                    tracing::error!(%error, "state store: could not start the turn log over")
                 }
             }
         }
@@ -185,14 +279,23 @@ mod tests {
                 value: state.map(|s| s.as_bytes().to_vec()),
                 done: None,
             };
-            encode(&record, &mut bytes);
+            encode(7, &record, &mut bytes);
         }
-        std::fs::write(path(dir.path()), &bytes).unwrap();
+        let mut file = MAGIC.to_vec();
+        file.extend_from_slice(&7u64.to_le_bytes());
+        file.extend_from_slice(&bytes);
+        std::fs::write(path(dir.path()), &file).unwrap();
         let store = crate::store::StateStore::open(dir.path()).unwrap();
         let saved = store.conversations("c");
         assert_eq!(saved.ids(), ["two"]);
         assert_eq!(saved.get("two").unwrap().as_deref(), Some(&b"2"[..]));
-        assert_eq!(std::fs::metadata(path(dir.path())).unwrap().len(), 0);
+        // The log goes on in the next generation: nothing of it is replayed again.
+        let (generation, body) = {
+            let bytes = std::fs::read(path(dir.path())).unwrap();
+            let (generation, body) = read_header(&bytes);
+            (generation, decode(generation, body))
+        };
+        assert_eq!((generation, body.len()), (Some(8), 0));
     }
 
     #[test]
@@ -208,9 +311,9 @@ mod tests {
                 value: value.map(<[u8]>::to_vec),
                 done: None,
             };
-            encode(&record, &mut bytes);
+            encode(3, &record, &mut bytes);
         }
-        let whole = decode(&bytes);
+        let whole = decode(Some(3), &bytes);
         assert_eq!(
             whole,
             [
@@ -220,10 +323,80 @@ mod tests {
             ]
         );
         // A crash in the middle of the last record, or damage in it.
-        assert_eq!(decode(&bytes[..bytes.len() - 3]), whole[..2]);
+        assert_eq!(decode(Some(3), &bytes[..bytes.len() - 3]), whole[..2]);
         let mut damaged = bytes.clone();
         let last = damaged.len() - 6;
         damaged[last] ^= 0xff;
-        assert_eq!(decode(&damaged), whole[..2]);
+        assert_eq!(decode(Some(3), &damaged), whole[..2]);
+        // Records of another generation are not this one's.
+        assert_eq!(decode(Some(4), &bytes), []);
+    }
+
+    #[test]
+    fn records_of_an_earlier_generation_behind_the_current_ones_are_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let record = |key: &str, value: &str| Record {
+            key: key.as_bytes().to_vec(),
+            value: Some(value.as_bytes().to_vec()),
+            done: None,
+        };
+        let queue = start(dir.path(), db.clone(), 1).unwrap();
+        let (done, on_disk) = tokio::sync::oneshot::channel();
+        for n in 0..3 {
+            queue.send(record("old", &n.to_string())).unwrap();
+        }
+        queue
+            .send(Record {
+                done: Some(done),
+                ..record("old", "3")
+            })
+            .unwrap();
+        on_disk.blocking_recv().unwrap().unwrap();
+        let bytes = std::fs::read(path(dir.path())).unwrap();
+        let (generation, body) = read_header(&bytes);
+        assert_eq!((generation, decode(generation, body).len()), (Some(1), 4));
+        // The next generation writes one record over the first of them.
+        let queue = start(dir.path(), db, 2).unwrap();
+        let (done, on_disk) = tokio::sync::oneshot::channel();
+        queue
+            .send(Record {
+                done: Some(done),
+                ..record("new", "x")
+            })
+            .unwrap();
+        on_disk.blocking_recv().unwrap().unwrap();
+        let bytes = std::fs::read(path(dir.path())).unwrap();
+        let (generation, body) = read_header(&bytes);
+        assert_eq!(generation, Some(2));
+        assert_eq!(
+            decode(generation, body),
+            [(b"new".to_vec(), Some(b"x".to_vec()))]
+        );
+        // The file was grown in a zeroed chunk, not record by record.
+        assert_eq!(bytes.len() as u64, CHUNK);
+    }
+
+    #[test]
+    fn a_log_of_the_first_format_is_still_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::store::StateStore::open(dir.path())
+            .unwrap()
+            .close()
+            .unwrap();
+        // The first format: records without a header, checksums without a generation.
+        let body = {
+            let mut body = vec![1u8];
+            body.extend_from_slice(&5u32.to_le_bytes());
+            body.extend_from_slice(&1u32.to_le_bytes());
+            body.extend_from_slice(b"c\0old1");
+            body
+        };
+        let mut bytes = body.clone();
+        bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        std::fs::write(path(dir.path()), &bytes).unwrap();
+        let store = crate::store::StateStore::open(dir.path()).unwrap();
+        let saved = store.conversations("c");
+        assert_eq!(saved.get("old").unwrap().as_deref(), Some(&b"1"[..]));
     }
 }
