@@ -154,7 +154,15 @@ impl PluginEngine {
             // per instance, ~4 TiB for `MAX_INSTANCES`, mapped on use.
             .memory_reservation(WASM32_ADDRESS_SPACE)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
-        let engine = Engine::new(&config).map_err(|e| PluginError::Engine(e.to_string()))?;
+        // Where the address space is short (a ulimit, many engines in one
+        // process), plugins run with bounds checks rather than not at all.
+        let engine = Engine::new(&config)
+            .or_else(|error| {
+                tracing::warn!(%error, "cannot reserve 4 GiB of address space per plugin memory: plugin code runs with bounds checks");
+                config.memory_reservation(MAX_PLUGIN_MEMORY_BYTES as u64);
+                Engine::new(&config)
+            })
+            .map_err(|e| PluginError::Engine(e.to_string()))?;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
