@@ -153,6 +153,8 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
     if s.traffic.is_zero() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         outcome.rss_idle_after_kib = process.rss_kib();
+        drop(process);
+        let _ = std::fs::remove_dir_all(&dir);
         return outcome;
     }
 
@@ -241,6 +243,9 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
     }
     outcome.messages = outcome.latencies_us.len() as u64;
     outcome.rss_idle_after_kib = process.rss_kib();
+    // Stopped first: a running gateway writes into its store while the
+    // directory is being removed, and the removal fails half done.
+    drop(process);
     let _ = std::fs::remove_dir_all(&dir);
     outcome
 }
