@@ -14,7 +14,7 @@
 //! count and stops itself. The `switchboard` processes it starts die with
 //! it, even when it is killed with SIGKILL.
 //!
-//! usage: loadgen [--quick | --smoke] [--out FILE] (`loadgen --help`)
+//! usage: loadgen [--quick | --smoke | --scale SECONDS] [--out FILE] (`loadgen --help`)
 //!
 //! # Layout
 //! - this file: the arguments, the suite they choose, and the constants
@@ -25,6 +25,7 @@
 //!   start, its death with loadgen) and the admin API calls to it;
 //! - `consumer`: one consumer and its conversation, message by message;
 //! - `relay`: the raw relay baseline;
+//! - `scale`: the grid of conversations × connectors (`--scale`);
 //! - `versus`: LivePerson's node-agent-sdk echo bot against one
 //!   switchboard connector, each in its own process behind one hub.
 
@@ -32,6 +33,7 @@ mod consumer;
 mod gateway;
 mod relay;
 mod report;
+mod scale;
 mod scenario;
 mod versus;
 
@@ -74,6 +76,13 @@ struct Args {
     /// Only the idle memory scenario, with this many conversations.
     #[arg(long, value_name = "CONVERSATIONS", conflicts_with_all = ["quick", "smoke", "versus"])]
     rss: Option<usize>,
+    /// Only the grid of conversations × connectors (how cost grows), this
+    /// many seconds of traffic per cell.
+    #[arg(long, value_name = "SECONDS", conflicts_with_all = ["quick", "smoke", "versus", "rss"])]
+    scale: Option<u64>,
+    /// With --scale: also write the grid's numbers as CSV to FILE (for the plot).
+    #[arg(long, value_name = "FILE", requires = "scale")]
+    csv: Option<PathBuf>,
     /// Also write the report to FILE.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -128,6 +137,17 @@ fn main() {
         .expect("tokio runtime starts");
     // `block_on` runs the scenarios on this, the main thread, so the
     // `switchboard` processes are spawned from it (see `start_process`).
+    if let Some(seconds) = args.scale {
+        let (report, csv) = runtime.block_on(scale::scale(seconds));
+        print!("{report}");
+        if let Some(out) = args.out {
+            std::fs::write(&out, &report).expect("the report file is writable");
+        }
+        if let Some(file) = args.csv {
+            std::fs::write(&file, &csv).expect("the CSV file is writable");
+        }
+        return;
+    }
     if args.versus.is_some() || args.rss.is_some() {
         let report = match (args.versus, args.rss) {
             (Some(seconds), _) => runtime.block_on(versus::versus(seconds, VERSUS_CONSUMERS)),

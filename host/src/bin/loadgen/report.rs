@@ -124,7 +124,7 @@ fn row(label: &str, conversations: usize, o: &Outcome, relay: f64) -> String {
     )
 }
 
-fn cpu_model() -> String {
+pub(super) fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {

@@ -34,6 +34,9 @@ pub(super) struct Scenario {
     pub(super) rate: Option<f64>,
     /// Replace the (stamp) plugin this often during the traffic.
     pub(super) replace_every: Option<Duration>,
+    /// Closed loop with at most this many messages in flight, passed round
+    /// the conversations in turn (instead of every consumer in closed loop).
+    pub(super) in_flight: Option<usize>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -46,6 +49,9 @@ pub(super) struct Outcome {
     pub(super) rss_idle_before_kib: u64,
     pub(super) rss_idle_after_kib: u64,
     pub(super) swaps_ms: Vec<u64>,
+    /// How long opening every conversation took (signup, socket, ring
+    /// accepted, first answer).
+    pub(super) set_up: Duration,
 }
 
 impl Outcome {
@@ -84,6 +90,7 @@ pub(super) fn scenario(
         traffic: Duration::from_secs(traffic_s),
         rate: None,
         replace_every: None,
+        in_flight: None,
     }
 }
 
@@ -123,6 +130,7 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
 
     // Open every conversation (not measured), with one message each.
     let mut consumers = Vec::with_capacity(s.conversations);
+    let opening_started = Instant::now();
     let mut opening = tokio::task::JoinSet::new();
     let permits = Arc::new(tokio::sync::Semaphore::new(200));
     for n in 0..s.conversations {
@@ -139,11 +147,14 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
     }
     let mut outcome = Outcome {
         rss_idle_before_kib: rss_before,
+        set_up: opening_started.elapsed(),
         ..Outcome::default()
     };
     if s.traffic.is_zero() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         outcome.rss_idle_after_kib = process.rss_kib();
+        drop(process);
+        let _ = std::fs::remove_dir_all(&dir);
         return outcome;
     }
 
@@ -155,8 +166,12 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
     let interval = s
         .rate
         .map(|rate| Duration::from_secs_f64(s.conversations as f64 / rate));
+    // tokio's semaphore is fair: the consumers take their turns in order.
+    let window = s
+        .in_flight
+        .map(|permits| Arc::new(tokio::sync::Semaphore::new(permits)));
     for (index, mut consumer) in consumers.into_iter().enumerate() {
-        let (stop, sent) = (stop.clone(), sent.clone());
+        let (stop, sent, window) = (stop.clone(), sent.clone(), window.clone());
         traffic.spawn(async move {
             if let Some(interval) = interval {
                 // Spread the consumers' first messages over one interval.
@@ -164,6 +179,13 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
             }
             let mut latencies = Vec::new();
             while !stop.load(Ordering::Relaxed) {
+                let _turn = match &window {
+                    Some(window) => match window.acquire().await {
+                        Ok(turn) => Some(turn),
+                        Err(_) => break,
+                    },
+                    None => None,
+                };
                 let tick = Instant::now();
                 match consumer.round_trip().await {
                     Some(latency) => latencies.push(latency),
@@ -209,6 +231,9 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
     }
     tokio::time::sleep(s.traffic.saturating_sub(started.elapsed())).await;
     stop.store(true, Ordering::Relaxed);
+    if let Some(window) = &window {
+        window.close();
+    }
     outcome.seconds = started.elapsed().as_secs_f64();
     while let Some(result) = traffic.join_next().await {
         let (latencies, lost, duplicated) = result.expect("a consumer task ends");
@@ -218,6 +243,9 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
     }
     outcome.messages = outcome.latencies_us.len() as u64;
     outcome.rss_idle_after_kib = process.rss_kib();
+    // Stopped first: a running gateway writes into its store while the
+    // directory is being removed, and the removal fails half done.
+    drop(process);
     let _ = std::fs::remove_dir_all(&dir);
     outcome
 }
