@@ -43,6 +43,18 @@ pub use outbox::{Outbox, Outgoing, outbox, write_frames};
 pub struct Ring {
     pub id: String,
     pub agent_conn: u64,
+    /// Its expiry timer, stopped when the ring ends any other way: a
+    /// sleeping task for the whole ring expiration (a minute by default)
+    /// is memory every conversation would hold long after it was answered.
+    pub expiry: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        if let Some(timer) = self.expiry.take() {
+            timer.abort();
+        }
+    }
 }
 
 #[derive(Debug)]
