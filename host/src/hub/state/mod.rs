@@ -180,7 +180,9 @@ fn not_logged_in() -> Refusal {
 
 pub struct HubState {
     pub config: HubConfig,
-    pub conversations: HashMap<String, Conversation>,
+    /// Boxed: the map keeps an eighth or more of its slots free, and a
+    /// slot of a box is 8 bytes where a conversation is about 300.
+    pub conversations: HashMap<String, Box<Conversation>>,
     /// Closed conversations' ids, the earliest closed first.
     closed: VecDeque<String>,
     pub agents: HashMap<u64, Agent>,
@@ -495,7 +497,7 @@ impl HubState {
         let (assigned, assigned_pid) = assigned.unzip();
         self.conversations.insert(
             id.clone(),
-            Conversation {
+            Box::new(Conversation {
                 id: id.clone(),
                 consumer_id: consumer_id.to_owned(),
                 skill_id,
@@ -509,7 +511,7 @@ impl HubState {
                 events: VecDeque::new(),
                 next_sequence: 1,
                 client,
-            },
+            }),
         );
         id
     }
