@@ -58,10 +58,11 @@ pub fn check_event(event: &lp::messaging::Event) -> Result<(), super::state::Ref
 }
 
 /// Ends a socket whose peer sent a frame over [`MAX_FRAME_BYTES`]: a close
-/// frame 1009 (message too big) goes out before the writer is stopped.
+/// frame 1009 (message too big) goes out before the writer (its task, or
+/// its future, not yet finished) is stopped.
 pub async fn close_too_big(
     outbox: &super::state::Outbox,
-    writer: &mut tokio::task::JoinHandle<()>,
+    writer: impl std::future::Future + Unpin,
 ) {
     const PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
     let reason = format!("frames are at most {MAX_FRAME_BYTES} bytes");

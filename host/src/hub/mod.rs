@@ -32,6 +32,7 @@
 //!   `signup`: consumer signup and
 //!   authentication (the consumer JWTs), with `brand_jwt` and
 //!   `consumer_tokens`;
+//! - `socket`: the WebSocket upgrade, buffers sized for each side;
 //! - `webhook`: agent sessions over HTTP;
 //! - `account`: the domain lookup and the account configuration (users,
 //!   skills, campaigns and engagements);
@@ -54,6 +55,7 @@ pub mod limits;
 mod login;
 mod sessions;
 mod signup;
+mod socket;
 mod state;
 mod webhook;
 
@@ -224,15 +226,25 @@ impl Hub {
         live.map(|live| live.session.clone())
     }
 
-    /// Starts the expiry timers of rings just made.
+    /// Starts the expiry timers of rings just made; a ring that ends
+    /// before it expires stops its timer (see `state::Ring`).
     fn arm_rings(self: &Arc<Self>, rings: Vec<(String, String)>) {
         if rings.is_empty() {
             return;
         }
-        let expiration = self.state().config.ring_expiration;
+        let mut state = self.state();
+        let expiration = state.config.ring_expiration;
         for (conv_id, ring_id) in rings {
+            let Some(ring) = state
+                .conversations
+                .get_mut(&conv_id)
+                .and_then(|c| c.ring.as_mut())
+                .filter(|r| r.id == ring_id)
+            else {
+                continue;
+            };
             let hub = self.clone();
-            tokio::spawn(async move {
+            let timer = tokio::spawn(async move {
                 tokio::time::sleep(expiration).await;
                 let more = {
                     let mut state = hub.state();
@@ -241,6 +253,7 @@ impl Hub {
                 };
                 hub.arm_rings(more);
             });
+            ring.expiry = Some(timer.abort_handle());
         }
     }
 
@@ -308,7 +321,7 @@ impl Hub {
                         "unknown or expired bearer token: log in again",
                     );
                 };
-                match http::upgrade_websocket(&mut request) {
+                match socket::upgrade(&mut request, socket::AGENT_READ_BUFFER) {
                     Some((response, socket)) => {
                         let hub = self.clone();
                         tokio::spawn(async move {
@@ -337,7 +350,9 @@ impl Hub {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.strip_prefix("jwt "))
                     .map(str::to_owned);
-                let Some((response, socket)) = http::upgrade_websocket(&mut request) else {
+                let Some((response, socket)) =
+                    socket::upgrade(&mut request, socket::CONSUMER_READ_BUFFER)
+                else {
                     return http::error(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade");
                 };
                 if let Err(over) = self.state().clients.open_socket(client) {

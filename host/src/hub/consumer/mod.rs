@@ -56,40 +56,69 @@ pub(super) async fn serve(
         conn
     };
 
-    let mut writer = tokio::spawn(state::write_frames(sink, outgoing));
+    // The writer runs in this task beside the reader, not in a task of its
+    // own: a task per idle socket is memory the hub holds for every
+    // conversation.
+    let writer = state::write_frames(sink, outgoing);
+    tokio::pin!(writer);
+    let mut written = false;
 
-    // A socket that never authenticates is closed with 4401.
-    let guard_hub = hub.clone();
-    let guard_outbox = outbox.clone();
-    let init_guard = tokio::spawn(async move {
-        tokio::time::sleep(INIT_WINDOW).await;
-        let authenticated = guard_hub
-            .state()
-            .consumers
-            .get(&conn)
-            .is_some_and(|c| c.consumer_id.is_some());
-        if !authenticated {
-            let _ = guard_outbox.send(Outgoing::Close(UNAUTHORIZED, "no valid JWT".into()));
+    let reader = async {
+        // A socket that has not authenticated by the end of its window is
+        // closed with 4401. The window is a timer of this task, dropped once
+        // the socket authenticates, rather than a task of its own.
+        let mut window =
+            (!authenticated(&hub, conn)).then(|| Box::pin(tokio::time::sleep(INIT_WINDOW)));
+        loop {
+            let next = match window.as_mut() {
+                None => super::limits::next_text(&mut stream).await,
+                Some(deadline) => tokio::select! {
+                    next = super::limits::next_text(&mut stream) => next,
+                    () = deadline => {
+                        window = None;
+                        if !authenticated(&hub, conn) {
+                            let _ = outbox.send(Outgoing::Close(UNAUTHORIZED, "no valid JWT".into()));
+                        }
+                        continue;
+                    }
+                },
+            };
+            match next {
+                Ok(text) => process(&hub, conn, &outbox, &text),
+                Err(too_big) => break too_big,
+            }
+            if window.is_some() && authenticated(&hub, conn) {
+                window = None;
+            }
         }
-    });
-
+    };
+    tokio::pin!(reader);
+    // The writer ends after a close frame or a failed write; reading goes
+    // on until the peer ends the socket.
     let too_big = loop {
-        match super::limits::next_text(&mut stream).await {
-            Ok(text) => process(&hub, conn, &outbox, &text),
-            Err(too_big) => break too_big,
+        tokio::select! {
+            too_big = &mut reader => break too_big,
+            () = &mut writer, if !written => written = true,
         }
     };
 
-    init_guard.abort();
-    if too_big {
-        super::limits::close_too_big(&outbox, &mut writer).await;
+    if too_big && !written {
+        super::limits::close_too_big(&outbox, writer).await;
     }
     {
         let mut state = hub.state();
         state.consumers.remove(&conn);
         state.clients.socket_closed(client);
     }
-    writer.abort();
+}
+
+/// Whether the consumer on `conn` has authenticated (by its JWT in the
+/// upgrade request or in `InitConnection`).
+fn authenticated(hub: &Hub, conn: u64) -> bool {
+    hub.state()
+        .consumers
+        .get(&conn)
+        .is_some_and(|c| c.consumer_id.is_some())
 }
 
 /// Reads one frame from the consumer on `conn` and answers it: every

@@ -23,6 +23,9 @@ pub struct StoredEvent {
     pub event: Event,
 }
 
+/// Up to this many events, a conversation's history grows one event at a time.
+const SHORT_HISTORY: usize = 4;
+
 impl HubState {
     /// The past events of a dialog from `from_seq` on, sent to an agent
     /// connection as `ms.MessagingEventNotification`s of at most
@@ -128,6 +131,12 @@ impl HubState {
         if !transient {
             if conv.events.len() == limits::KEPT_EVENTS {
                 conv.events.pop_front();
+            }
+            // A first allocation would hold four events; most of the
+            // conversations a hub holds are short, so the first few grow
+            // one at a time.
+            if conv.events.len() == conv.events.capacity() && conv.events.len() < SHORT_HISTORY {
+                conv.events.reserve_exact(1);
             }
             conv.events.push_back(stored.clone());
         }

@@ -43,6 +43,18 @@ pub use outbox::{Outbox, Outgoing, outbox, write_frames};
 pub struct Ring {
     pub id: String,
     pub agent_conn: u64,
+    /// Its expiry timer, stopped when the ring ends any other way: a
+    /// sleeping task for the whole ring expiration (a minute by default)
+    /// is memory every conversation would hold long after it was answered.
+    pub expiry: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        if let Some(timer) = self.expiry.take() {
+            timer.abort();
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -168,7 +180,9 @@ fn not_logged_in() -> Refusal {
 
 pub struct HubState {
     pub config: HubConfig,
-    pub conversations: HashMap<String, Conversation>,
+    /// Boxed: the map keeps an eighth or more of its slots free, and a
+    /// slot of a box is 8 bytes where a conversation is about 300.
+    pub conversations: HashMap<String, Box<Conversation>>,
     /// Closed conversations' ids, the earliest closed first.
     closed: VecDeque<String>,
     pub agents: HashMap<u64, Agent>,
@@ -483,7 +497,7 @@ impl HubState {
         let (assigned, assigned_pid) = assigned.unzip();
         self.conversations.insert(
             id.clone(),
-            Conversation {
+            Box::new(Conversation {
                 id: id.clone(),
                 consumer_id: consumer_id.to_owned(),
                 skill_id,
@@ -497,7 +511,7 @@ impl HubState {
                 events: VecDeque::new(),
                 next_sequence: 1,
                 client,
-            },
+            }),
         );
         id
     }

@@ -1,10 +1,10 @@
 //! A connection's outbox: the frames waiting for one socket, bounded in
 //! frames and bytes, and the writer that sends them.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -26,40 +26,76 @@ const OUTBOX_FRAMES: usize = 4096;
 /// size by four orders of magnitude, so their count alone bounds little).
 const OUTBOX_BYTES: usize = 16 * 1024 * 1024;
 
-/// The sending side of a connection's outbox.
-#[derive(Clone, Debug)]
+/// The sending side of a connection's outbox; the writer ends once every
+/// clone is dropped.
+#[derive(Debug)]
 pub struct Outbox {
-    frames: mpsc::Sender<Outgoing>,
     shared: Arc<Shared>,
 }
 
 /// The receiving side, read by the connection's writer.
 pub struct OutboxReader {
-    frames: mpsc::Receiver<Outgoing>,
     shared: Arc<Shared>,
 }
 
 /// What both sides of an outbox see.
+///
+/// A queue under a lock rather than a tokio channel: a channel allocates
+/// its slots in blocks of 32 frames and keeps one, over a kilobyte with
+/// the channel itself for every open socket, most of which sit idle. This
+/// queue holds memory only while frames wait.
 #[derive(Debug, Default)]
 struct Shared {
-    overflow: Notify,
-    /// Bytes of text frames queued and not yet taken by the writer.
-    waiting: AtomicUsize,
+    queue: Mutex<Queue>,
+    /// Wakes the writer: a frame waits, the peer fell behind, or the last
+    /// sender is gone.
+    wake: Notify,
+    /// Wakes [`Outbox::closed`]: the writer is gone.
+    writer_gone: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<Outgoing>,
+    /// Bytes of the frames waiting.
+    bytes: usize,
+    /// Live [`Outbox`] clones.
+    senders: usize,
+    /// The peer fell too far behind: the writer closes the socket.
+    overflow: bool,
+    /// The writer is gone: nothing more is queued.
+    writer_gone: bool,
+}
+
+impl Queue {
+    /// The frame waiting longest; an emptied queue gives back its memory.
+    fn pop(&mut self) -> Option<Outgoing> {
+        let frame = self.frames.pop_front()?;
+        self.bytes -= frame.size();
+        if self.frames.is_empty() {
+            self.frames = VecDeque::new();
+        }
+        Some(frame)
+    }
+}
+
+impl Shared {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue
+            .lock()
+            .expect("outbox lock is never poisoned: no panics under it")
+    }
 }
 
 /// A new, bounded outbox.
 pub fn outbox() -> (Outbox, OutboxReader) {
-    let (sender, receiver) = mpsc::channel(OUTBOX_FRAMES);
     let shared = Arc::new(Shared::default());
+    shared.queue().senders = 1;
     (
         Outbox {
-            frames: sender,
             shared: shared.clone(),
         },
-        OutboxReader {
-            frames: receiver,
-            shared,
-        },
+        OutboxReader { shared },
     )
 }
 
@@ -68,30 +104,58 @@ impl Outbox {
     /// connection (1008); a closed one means the connection is going away
     /// and its cleanup follows.
     pub fn send(&self, frame: Outgoing) -> Result<(), ()> {
+        let mut queue = self.shared.queue();
+        if queue.writer_gone {
+            return Err(());
+        }
         let size = frame.size();
-        let waiting = self.shared.waiting.fetch_add(size, Ordering::Relaxed) + size;
-        let sent = if waiting > OUTBOX_BYTES {
-            Err(mpsc::error::TrySendError::Full(frame))
-        } else {
-            self.frames.try_send(frame)
-        };
-        match sent {
-            Ok(()) => Ok(()),
-            Err(refused) => {
-                self.shared.waiting.fetch_sub(size, Ordering::Relaxed);
-                if let mpsc::error::TrySendError::Full(_) = refused {
-                    self.shared.overflow.notify_one();
-                }
-                Err(())
+        if queue.frames.len() >= OUTBOX_FRAMES || queue.bytes + size > OUTBOX_BYTES {
+            queue.overflow = true;
+            drop(queue);
+            self.shared.wake.notify_one();
+            return Err(());
+        }
+        queue.bytes += size;
+        queue.frames.push_back(frame);
+        drop(queue);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Resolves once the connection's writer is gone: the connection ended.
+    pub async fn closed(&self) {
+        loop {
+            let gone = self.shared.writer_gone.notified();
+            tokio::pin!(gone);
+            // Registered before the check, so a writer leaving in between wakes it.
+            gone.as_mut().enable();
+            if self.shared.queue().writer_gone {
+                return;
             }
+            gone.await;
         }
     }
 }
 
-impl Outbox {
-    /// Resolves once the connection's writer is gone: the connection ended.
-    pub async fn closed(&self) {
-        self.frames.closed().await
+impl Clone for Outbox {
+    fn clone(&self) -> Self {
+        self.shared.queue().senders += 1;
+        Outbox {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let last = {
+            let mut queue = self.shared.queue();
+            queue.senders -= 1;
+            queue.senders == 0
+        };
+        if last {
+            self.shared.wake.notify_one();
+        }
     }
 }
 
@@ -128,9 +192,10 @@ pub async fn write_frames(
             if result.is_err() {
                 return;
             }
-            match outgoing.frames.try_recv() {
-                Ok(next) => frame = outgoing.taken(next),
-                Err(_) => break,
+            let next = outgoing.shared.queue().pop();
+            match next {
+                Some(next) => frame = next,
+                None => break,
             }
         }
         if sink.flush().await.is_err() {
@@ -140,23 +205,42 @@ pub async fn write_frames(
 }
 
 impl OutboxReader {
-    /// The next frame to write; a close when the peer fell too far behind.
+    /// The next frame to write; a close when the peer fell too far behind;
+    /// `None` once every sender is gone and nothing waits.
     pub async fn next(&mut self) -> Option<Outgoing> {
-        tokio::select! {
-            biased;
-            _ = self.shared.overflow.notified() => {
-                Some(Outgoing::Close(1008, "too many frames waiting: the peer is not reading".into()))
+        loop {
+            {
+                let mut queue = self.shared.queue();
+                if std::mem::take(&mut queue.overflow) {
+                    return Some(Outgoing::Close(
+                        1008,
+                        "too many frames waiting: the peer is not reading".into(),
+                    ));
+                }
+                if let Some(frame) = queue.pop() {
+                    return Some(frame);
+                }
+                if queue.senders == 0 {
+                    return None;
+                }
             }
-            frame = self.frames.recv() => frame.map(|frame| self.taken(frame)),
+            // `notify_one` keeps a wake-up sent while nobody waited.
+            self.shared.wake.notified().await;
         }
     }
+}
 
-    /// A frame leaves the queue: its bytes no longer wait.
-    fn taken(&self, frame: Outgoing) -> Outgoing {
-        self.shared
-            .waiting
-            .fetch_sub(frame.size(), Ordering::Relaxed);
-        frame
+impl Drop for OutboxReader {
+    /// The writer is gone: what waits is dropped and senders are refused.
+    fn drop(&mut self) {
+        let frames = {
+            let mut queue = self.shared.queue();
+            queue.writer_gone = true;
+            queue.bytes = 0;
+            std::mem::take(&mut queue.frames)
+        };
+        drop(frames);
+        self.shared.writer_gone.notify_waiters();
     }
 }
 
@@ -205,6 +289,38 @@ mod tests {
                 .expect("room for it");
             assert!(matches!(reader.next().await, Some(Outgoing::Text(_))));
         }
+    }
+
+    #[tokio::test]
+    async fn the_writer_ends_once_every_sender_is_gone_and_the_frames_are_out() {
+        let (outbox, mut reader) = outbox();
+        let other = outbox.clone();
+        outbox.send(Outgoing::Text("last".into())).unwrap();
+        drop(outbox);
+        drop(other);
+        assert!(matches!(reader.next().await, Some(Outgoing::Text(t)) if t == "last"));
+        assert!(reader.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn senders_learn_that_the_writer_is_gone() {
+        let (outbox, reader) = outbox();
+        let waiting = tokio::spawn({
+            let outbox = outbox.clone();
+            async move { outbox.closed().await }
+        });
+        drop(reader);
+        waiting.await.unwrap();
+        outbox.closed().await;
+        assert!(outbox.send(Outgoing::Text("late".into())).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_drained_outbox_holds_no_memory_for_frames() {
+        let (outbox, mut reader) = outbox();
+        outbox.send(Outgoing::Text("one".into())).unwrap();
+        reader.next().await.unwrap();
+        assert_eq!(outbox.shared.queue().frames.capacity(), 0);
     }
 
     #[tokio::test]

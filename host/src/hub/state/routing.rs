@@ -91,6 +91,7 @@ impl HubState {
         conv.ring = Some(Ring {
             id: ring_id.clone(),
             agent_conn: conn,
+            expiry: None,
         });
         self.send_ring(conn, conv_id, &ring_id, RingState::Waiting);
         Some((conv_id.to_owned(), ring_id))
@@ -144,9 +145,11 @@ impl HubState {
         let Some(conv) = self.conversations.get_mut(conv_id) else {
             return;
         };
-        let Some(ring) = conv.ring.take_if(|r| r.id == ring_id) else {
+        let Some(mut ring) = conv.ring.take_if(|r| r.id == ring_id) else {
             return;
         };
+        // The timer calling this is the expiry: nothing to stop.
+        ring.expiry = None;
         self.send_ring(ring.agent_conn, conv_id, ring_id, RingState::Expired);
     }
 
