@@ -1,6 +1,7 @@
 //! Small hyper helpers shared by the servers (hub, admin) and the HTTP
-//! clients (messaging login, bots): bodies, JSON responses, the WebSocket
-//! upgrade on a hyper connection, and a minimal JSON client.
+//! clients (messaging login, bots): bodies, JSON responses, the
+//! server-side WebSocket type and its frame limit (the hub's `socket`
+//! module makes the upgrade), and a minimal JSON client.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,16 +11,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{
-    CONNECTION, CONTENT_TYPE, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE,
-};
+use hyper::header::CONTENT_TYPE;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
 
 /// The body type of every response switchboard serves.
 pub type Body = Full<Bytes>;
@@ -75,57 +72,12 @@ where
     }
 }
 
-/// The read buffer of a server-side WebSocket (it grows for larger frames).
-const SOCKET_BUFFER: usize = 4 << 10;
-
 /// The largest frame (and message) a server-side WebSocket reads: a larger
 /// one closes that socket with 1009 before it is held whole.
 pub const MAX_SOCKET_MESSAGE: usize = 1 << 20;
 
 /// A server-side WebSocket connection on an upgraded hyper connection.
 pub type ServerSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
-
-/// Answers a WebSocket upgrade request with 101 and yields the socket once
-/// hyper hands the connection over. `None` if the request is no upgrade.
-pub fn upgrade_websocket(
-    request: &mut Request<Incoming>,
-) -> Option<(
-    Response<Body>,
-    impl Future<Output = Option<ServerSocket>> + use<>,
-)> {
-    let is_upgrade = request
-        .headers()
-        .get(UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let key = request.headers().get(SEC_WEBSOCKET_KEY)?.clone();
-    if !is_upgrade {
-        return None;
-    }
-    let on_upgrade = hyper::upgrade::on(request);
-    let response = Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(CONNECTION, HeaderValue::from_static("Upgrade"))
-        .header(UPGRADE, HeaderValue::from_static("websocket"))
-        .header(SEC_WEBSOCKET_ACCEPT, derive_accept_key(key.as_bytes()))
-        .body(Body::default())
-        .expect("static response parts are valid");
-    let socket = async move {
-        let upgraded = on_upgrade.await.ok()?;
-        // Frames here are small; tungstenite's default 128 KiB read buffer
-        // per socket would dominate the memory of idle conversations.
-        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-            .read_buffer_size(SOCKET_BUFFER)
-            .write_buffer_size(0)
-            .max_message_size(Some(MAX_SOCKET_MESSAGE))
-            .max_frame_size(Some(MAX_SOCKET_MESSAGE));
-        Some(
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
-                .await,
-        )
-    };
-    Some((response, socket))
-}
 
 /// Serves `handler` on `listener` (HTTP/1.1 with upgrades, over TLS when
 /// `tls` is given) until the future is dropped, which also ends every

@@ -1,10 +1,9 @@
 //! The hub's WebSocket upgrade: the 101 answer, then the socket with
 //! buffers sized for its side.
 //!
-//! Its own rather than `http::upgrade_websocket` because the read buffer is
-//! the largest part of an idle consumer's memory in the hub: tungstenite
-//! allocates and zero-fills it whole when the socket opens and keeps it for
-//! the socket's life. Consumers send a few small frames (a larger one
+//! The read buffer is sized by side: it is the largest part of an idle
+//! consumer's memory in the hub (tungstenite allocates and zero-fills it
+//! whole when the socket opens and keeps it for the socket's life). Consumers send a few small frames (a larger one
 //! grows the buffer as far as it needs), so their sockets start at
 //! [`CONSUMER_READ_BUFFER`]; the few agent sockets carry every
 //! conversation's traffic and read [`AGENT_READ_BUFFER`] at a time.

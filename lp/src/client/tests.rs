@@ -35,6 +35,30 @@ async fn server(code: u16) -> String {
     url
 }
 
+/// A connection the server closed (with 4401, asked by "bye"), its
+/// inbox read to the end.
+async fn closed_by_the_server() -> (Connection<Agent>, Inbox<Agent>) {
+    let url = server(200).await;
+    let (connection, mut inbox) = Connection::<Agent>::open(&url, &Options::default())
+        .await
+        .unwrap();
+    connection.send_text("bye".into()).unwrap();
+    while inbox.next().await.is_some() {}
+    (connection, inbox)
+}
+
+/// Sends `online()` without waiting; the receiver gets its answer's code.
+fn send_online(connection: &Connection<Agent>) -> oneshot::Receiver<Result<u16, ClientError>> {
+    let (answered, answer) = oneshot::channel();
+    connection.request_then(
+        &online(),
+        Box::new(move |result| {
+            let _ = answered.send(result.map(|a| a.response.code));
+        }),
+    );
+    answer
+}
+
 fn online() -> SetAgentState {
     SetAgentState {
         availability: Availability::Online,
@@ -80,42 +104,21 @@ async fn a_request_sent_without_waiting_hands_its_response_to_its_function() {
     let (connection, _inbox) = Connection::<Agent>::open(&url, &Options::default())
         .await
         .unwrap();
-    let (answered, answer) = oneshot::channel();
-    connection.request_then(
-        &online(),
-        Box::new(move |result| {
-            let _ = answered.send(result.map(|a| a.response.code));
-        }),
-    );
-    assert_eq!(answer.await.unwrap().unwrap(), 200);
+    assert_eq!(send_online(&connection).await.unwrap().unwrap(), 200);
 }
 
 #[tokio::test]
 async fn a_request_sent_without_waiting_hears_when_the_socket_ends_first() {
-    let url = server(200).await;
-    let (connection, mut inbox) = Connection::<Agent>::open(&url, &Options::default())
-        .await
-        .unwrap();
-    connection.send_text("bye".into()).unwrap();
-    while inbox.next().await.is_some() {}
-    let (answered, answer) = oneshot::channel();
-    connection.request_then(
-        &online(),
-        Box::new(move |result| {
-            let _ = answered.send(result.map(drop));
-        }),
-    );
-    assert!(matches!(answer.await.unwrap(), Err(ClientError::Closed)));
+    let (connection, _inbox) = closed_by_the_server().await;
+    assert!(matches!(
+        send_online(&connection).await.unwrap(),
+        Err(ClientError::Closed)
+    ));
 }
 
 #[tokio::test]
 async fn the_end_of_the_socket_is_told_with_its_close_code_and_fails_later_requests() {
-    let url = server(200).await;
-    let (connection, mut inbox) = Connection::<Agent>::open(&url, &Options::default())
-        .await
-        .unwrap();
-    connection.send_text("bye".into()).unwrap();
-    while inbox.next().await.is_some() {}
+    let (connection, inbox) = closed_by_the_server().await;
     let closed = inbox.closed().await;
     assert_eq!(closed.code, Some(4401));
     assert!(matches!(
