@@ -107,7 +107,7 @@ pub(super) async fn serve(
     }
     {
         let mut state = hub.state();
-        state.consumers.remove(&conn);
+        state.remove_consumer(conn);
         state.clients.socket_closed(client);
     }
 }

@@ -154,10 +154,9 @@ impl HubState {
             changes: vec![consumer_change(conv, &stored, transient)],
         };
         let frame = lp::Consumer::notification(&note);
-        for consumer in self.consumers.values() {
-            if consumer.dialog_subscriptions.contains(conv_id)
-                && let Some(outbox) = &consumer.outbox
-            {
+        let subscribers = self.dialog_subscribers.get(conv_id).into_iter().flatten();
+        for conn in subscribers {
+            if let Some(outbox) = self.consumers.get(conn).and_then(|c| c.outbox.as_ref()) {
                 Self::send(outbox, frame.clone());
             }
         }
@@ -188,6 +187,21 @@ impl HubState {
             .collect())
     }
 
+    /// Forgets the consumer socket `conn` and its dialog subscriptions.
+    pub fn remove_consumer(&mut self, conn: u64) {
+        let Some(consumer) = self.consumers.remove(&conn) else {
+            return;
+        };
+        for dialog in &consumer.dialog_subscriptions {
+            if let Some(subscribers) = self.dialog_subscribers.get_mut(dialog) {
+                subscribers.retain(|c| *c != conn);
+                if subscribers.is_empty() {
+                    self.dialog_subscribers.remove(dialog);
+                }
+            }
+        }
+    }
+
     /// A consumer socket subscribes to a dialog's events: past ones from
     /// `from_seq` at once, new ones as they come.
     pub fn subscribe_dialog(
@@ -209,7 +223,12 @@ impl HubState {
             .consumers
             .get_mut(&conn)
             .ok_or_else(|| Refusal::new(401, "not connected"))?;
-        consumer.dialog_subscriptions.insert(dialog_id.to_owned());
+        if consumer.dialog_subscriptions.insert(dialog_id.to_owned()) {
+            self.dialog_subscribers
+                .entry(dialog_id.to_owned())
+                .or_default()
+                .push(conn);
+        }
         if let Some(outbox) = &consumer.outbox {
             for changes in changes.chunks(limits::HISTORY_PAGE) {
                 let note = MessagingEventNotification {
@@ -265,8 +284,44 @@ fn consumer_change(conv: &Conversation, e: &StoredEvent, transient: bool) -> Eve
 
 #[cfg(test)]
 mod tests {
+    use futures_util::FutureExt;
+
     use super::*;
     use crate::hub::state::tests::{hub_state, text};
+    use crate::hub::state::{Consumer, outbox};
+
+    #[test]
+    fn an_event_reaches_the_sockets_subscribed_to_its_dialog_and_no_other() {
+        let mut state = hub_state();
+        let mut sockets = Vec::new();
+        for consumer in ["c", "d"] {
+            let dialog = state.request_conversation(consumer, None, None).unwrap();
+            let (outbox, reader) = outbox();
+            let conn = state.next_id();
+            let socket = Consumer {
+                outbox: Some(outbox),
+                consumer_id: Some(consumer.into()),
+                ..Consumer::default()
+            };
+            state.consumers.insert(conn, socket);
+            state.subscribe_dialog(conn, consumer, &dialog, 0).unwrap();
+            sockets.push((conn, dialog, reader));
+        }
+        let [(c, dialog, c_reader), (_, _, d_reader)] = &mut sockets[..] else {
+            unreachable!("two sockets")
+        };
+        state.consumer_publish("c", dialog, text(1)).unwrap();
+        let heard = c_reader.next().now_or_never().flatten();
+        assert!(heard.is_some_and(|frame| format!("{frame:?}").contains("m1")));
+        assert!(
+            d_reader.next().now_or_never().is_none(),
+            "d is not subscribed"
+        );
+        // A socket that goes leaves no subscription behind.
+        state.remove_consumer(*c);
+        assert!(!state.dialog_subscribers.contains_key(dialog.as_str()));
+        state.consumer_publish("c", dialog, text(2)).unwrap();
+    }
 
     #[test]
     fn a_conversation_keeps_its_last_thousand_events() {

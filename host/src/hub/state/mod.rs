@@ -187,6 +187,10 @@ pub struct HubState {
     closed: VecDeque<String>,
     pub agents: HashMap<u64, Agent>,
     pub consumers: HashMap<u64, Consumer>,
+    /// The consumer sockets subscribed to each dialog (the consumers'
+    /// `dialog_subscriptions` read the other way): an event reaches its
+    /// subscribers without a walk over every socket.
+    dialog_subscribers: HashMap<String, Vec<u64>>,
     /// The agents' login sessions.
     pub sessions: Sessions,
     /// The consumer JWTs it issued, with their step-up links.
@@ -211,6 +215,7 @@ impl HubState {
             closed: VecDeque::new(),
             agents: HashMap::new(),
             consumers: HashMap::new(),
+            dialog_subscribers: HashMap::new(),
             webhook_sessions: HashMap::new(),
             next_id: 1,
             assignment_clock: 0,
@@ -379,6 +384,7 @@ impl HubState {
             && let Some(oldest) = self.closed.pop_front()
         {
             self.conversations.remove(&oldest);
+            self.dialog_subscribers.remove(&oldest);
         }
     }
 
