@@ -279,7 +279,8 @@ pub trait Bot: Send + Sync {
     /// True when the answer is computed in this process without waiting on
     /// anything else (the scripted bot): a conversation then asks the bot in
     /// its own task rather than beside it, which spares a task and two
-    /// hand-overs per turn and cannot hold its timers up.
+    /// hand-overs per turn (the task's timers wait meanwhile, for the
+    /// turn's durable save and the answer).
     fn answers_in_process(&self) -> bool {
         false
     }

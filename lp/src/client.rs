@@ -155,10 +155,12 @@ pub type Then = Box<dyn FnOnce(Result<Answered, ClientError>) + Send>;
 /// up after 10 s too).
 pub const UNANSWERED_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Once this many requests wait, a new one first clears those waiting for
-/// longer than [`UNANSWERED_AFTER`]: a server that stops answering cannot
-/// make the map grow without end.
-const SWEEP_FROM: usize = 1024;
+/// At most this often, a request sent with [`Connection::send_then`] first
+/// tells those waiting for longer than [`UNANSWERED_AFTER`] that no answer
+/// came: a server that stops answering cannot make the waiters grow without
+/// end, and their senders hear of it (the walk over the waiters is paid once
+/// a second, not per request).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Who waits for a response.
 enum Waiter {
@@ -195,6 +197,8 @@ pub struct Answered {
 pub struct Connection<S: ClientSide> {
     outbox: mpsc::UnboundedSender<Message>,
     waiters: Waiters,
+    /// When overdue waiters were last looked for.
+    last_sweep: Mutex<std::time::Instant>,
     next_id: AtomicU64,
     tasks: [JoinHandle<()>; 2],
     side: PhantomData<S>,
@@ -333,6 +337,7 @@ impl<S: ClientSide> Connection<S> {
         let connection = Connection {
             outbox,
             waiters,
+            last_sweep: Mutex::new(std::time::Instant::now()),
             next_id: AtomicU64::new(1),
             tasks: [writer, reader],
             side: PhantomData,
@@ -434,11 +439,19 @@ impl<S: ClientSide> Connection<S> {
                 drop(waiters);
                 return then(Err(ClientError::Closed));
             };
-            if waiters.len() >= SWEEP_FROM {
+            let sweep = {
+                let mut last = self.last_sweep.lock().expect("not poisoned");
+                let due = now.duration_since(*last) >= SWEEP_EVERY;
+                if due {
+                    *last = now;
+                }
+                due
+            };
+            if sweep {
                 let late: Vec<String> = waiters
                     .iter()
                     .filter(|(_, waiter)| {
-                        matches!(waiter, Waiter::Then(_, sent) if now - *sent > UNANSWERED_AFTER)
+                        matches!(waiter, Waiter::Then(_, sent) if now.saturating_duration_since(*sent) > UNANSWERED_AFTER)
                     })
                     .map(|(id, _)| id.clone())
                     .collect();

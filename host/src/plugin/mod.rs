@@ -82,7 +82,7 @@ pub struct ConversationView {
 /// call and kept while the view's fields stay as they were. A view lives as
 /// long as its conversation and every hook call passes the record: making it
 /// each time copied every string and custom field per call. The fields are
-/// compared on every use (short strings, the custom fields by pointer), so
+/// compared on every use (short strings and the custom fields), so
 /// a field changed anywhere is never stale in the record.
 ///
 /// A new view starts with an empty one (`RecordCache::default()`); cloned,

@@ -216,17 +216,29 @@ pub(super) fn start(dir: &Path, db: sled::Db, generation: u64) -> std::io::Resul
 fn write(mut log: Log, db: sled::Db, records: Receiver<Record>) {
     let mut buffer = Vec::new();
     let mut group = Vec::new();
+    // After a failed write the file may hold a half-written group where the
+    // next would go, and after a failed start-over a header of a generation
+    // the records would not be written in: nothing is appended until the
+    // log has started over.
+    let mut broken = false;
     while let Ok(first) = records.recv() {
         group.push(first);
         // Everything queued meanwhile shares this sync.
         while let Ok(next) = records.try_recv() {
             group.push(next);
         }
-        buffer.clear();
-        for record in &group {
-            encode(log.generation, record, &mut buffer);
+        if broken {
+            broken = !start_over(&mut log, &db);
         }
-        let written = log.append(&buffer).map_err(|error| error.to_string());
+        let written = if broken {
+            Err("the turn log could not start over after a failed write".to_owned())
+        } else {
+            buffer.clear();
+            for record in &group {
+                encode(log.generation, record, &mut buffer);
+            }
+            log.append(&buffer).map_err(|error| error.to_string())
+        };
         if let Err(error) = &written {
             tracing::error!(%error, "state store: could not append to the turn log");
         }
@@ -235,25 +247,25 @@ fn write(mut log: Log, db: sled::Db, records: Receiver<Record>) {
                 let _ = done.send(written.clone());
             }
         }
-        // A failed group may lie half written where the next would go:
-        // starting over puts it out of replay's reach.
-        if log.end > COMPACT_AT || written.is_err() {
-            // sled holds every logged record: once it is durable, the log
-            // may start over.
-            let next = log.generation.wrapping_add(1);
-            match db
-                .flush()
-                .map(drop)
-                .map_err(std::io::Error::other)
-                .and_then(|()| log.start_generation(next))
-            {
-                Ok(()) => {}
-                Err(error) => {
-                    tracing::error!(%error, "state store: could not start the turn log over")
-                }
-            }
+        if !broken && (log.end > COMPACT_AT || written.is_err()) {
+            broken = !start_over(&mut log, &db);
         }
     }
+}
+
+/// Flushes sled (which holds every logged record) and starts the log over
+/// in the next generation; false, logged, if it could not.
+fn start_over(log: &mut Log, db: &sled::Db) -> bool {
+    let next = log.generation.wrapping_add(1);
+    let started = db
+        .flush()
+        .map(drop)
+        .map_err(std::io::Error::other)
+        .and_then(|()| log.start_generation(next));
+    if let Err(error) = &started {
+        tracing::error!(%error, "state store: could not start the turn log over");
+    }
+    started.is_ok()
 }
 
 #[cfg(test)]

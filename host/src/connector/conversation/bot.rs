@@ -33,6 +33,23 @@ async fn ask(
     result
 }
 
+/// Says when the platform has answered the last message of a publish.
+pub(super) struct Confirmation(tokio::sync::oneshot::Receiver<()>);
+
+impl Confirmation {
+    /// Resolves once the platform answered (or refused) the last message,
+    /// or could not (the session ended, no answer in time); at once when
+    /// nothing was published.
+    pub(super) async fn arrived(self) {
+        // The client tells every request its answer, the socket's end or
+        // that it is overdue; this bound only backs that up.
+        let _ = tokio::time::timeout(CONFIRMATION_PATIENCE, self.0).await;
+    }
+}
+
+/// The longest a transfer or close waits for the messages before it.
+const CONFIRMATION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Conversation {
     /// Calls the bot beside the task (or in it, for a bot that answers in
     /// this process), or queues the turn behind the call in flight.
@@ -166,7 +183,12 @@ impl Conversation {
             }
         }
         if !messages.is_empty() {
-            self.publish(messages).await;
+            let confirmation = self.publish(messages).await;
+            // A transfer or a close must not overtake the messages before
+            // it on a platform that runs requests side by side.
+            if !after.is_empty() {
+                confirmation.arrived().await;
+            }
         }
         for action in after {
             match action {
@@ -183,7 +205,7 @@ impl Conversation {
     }
 
     /// Runs the bot-message hooks and publishes the result in order.
-    pub(super) async fn publish(&mut self, messages: Vec<OutMessage>) {
+    pub(super) async fn publish(&mut self, messages: Vec<OutMessage>) -> Confirmation {
         let messages = self
             .settings()
             .plugins
@@ -191,11 +213,20 @@ impl Conversation {
             .await;
         // Each goes out behind the one before; the platform's answers are
         // read as they come (a message is counted once it is confirmed).
-        for message in messages {
+        let (confirm, confirmation) = tokio::sync::oneshot::channel();
+        let mut confirm = Some(confirm);
+        let count = messages.len();
+        for (n, message) in messages.into_iter().enumerate() {
             let (shared, id) = (self.shared.clone(), self.view.id.clone());
-            let then: Published = Box::new(move |answered| match answered {
-                Ok(_) => shared.metrics.messages_out.inc(),
-                Err(error) => tracing::warn!(conversation = %id, %error, "could not publish"),
+            let last = confirm.take_if(|_| n + 1 == count);
+            let then: Published = Box::new(move |answered| {
+                match answered {
+                    Ok(_) => shared.metrics.messages_out.inc(),
+                    Err(error) => tracing::warn!(conversation = %id, %error, "could not publish"),
+                }
+                if let Some(last) = last {
+                    let _ = last.send(());
+                }
             });
             if let Some(call) = self
                 .platform
@@ -204,6 +235,7 @@ impl Conversation {
                 call.await;
             }
         }
+        Confirmation(confirmation)
     }
 
     /// Transfers to `skill`. When the platform refuses, the bot hears

@@ -522,7 +522,9 @@ impl Conversation {
         {
             ConsumerDecision::Forward(text) => self.forward(text),
             ConsumerDecision::Drop => {}
-            ConsumerDecision::Reply(messages) => self.publish(messages).await,
+            ConsumerDecision::Reply(messages) => {
+                self.publish(messages).await;
+            }
             ConsumerDecision::Escalate(skill) => self.transfer(&skill).await,
         }
     }
