@@ -4,6 +4,7 @@
 //! subscription id).
 
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 
 id!(
     /// A conversation id (`convId`, `conversationId`).
@@ -190,12 +191,11 @@ where
     T: serde::de::DeserializeOwned,
 {
     use serde::de::Error as _;
-    match serde_json::Value::deserialize(deserializer)? {
-        serde_json::Value::Array(items) => items
-            .into_iter()
-            .map(|item| serde_json::from_value(item).map_err(D::Error::custom))
-            .collect(),
-        item @ serde_json::Value::Object(_) => serde_json::from_value(item)
+    let raw = Box::<RawValue>::deserialize(deserializer)?;
+    let text = raw.get();
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => serde_json::from_str(text).map_err(D::Error::custom),
+        Some(b'{') => serde_json::from_str(text)
             .map(|one| vec![one])
             .map_err(D::Error::custom),
         _ => Err(D::Error::custom("expected an object or a list of objects")),
@@ -204,21 +204,21 @@ where
 
 /// Reads a list a client receives, keeping the items that read and
 /// dropping those that do not: one odd item from a peer (a ring, a change,
-/// a history event) must not cost the others. Absent or `null` is empty.
+/// a history event) must not cost the others. Absent, `null` or not a list
+/// is empty. Each item is kept as its text until it is read.
 pub(crate) fn lenient_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: serde::de::DeserializeOwned,
 {
-    Ok(
-        match Option::<serde_json::Value>::deserialize(deserializer)? {
-            Some(serde_json::Value::Array(items)) => items
-                .into_iter()
-                .filter_map(|item| serde_json::from_value(item).ok())
-                .collect(),
-            _ => Vec::new(),
-        },
-    )
+    let Some(raw) = Option::<Box<RawValue>>::deserialize(deserializer)? else {
+        return Ok(Vec::new());
+    };
+    let items: Vec<Box<RawValue>> = serde_json::from_str(raw.get()).unwrap_or_default();
+    Ok(items
+        .iter()
+        .filter_map(|item| serde_json::from_str(item.get()).ok())
+        .collect())
 }
 
 /// Reads an optional value nobody relies on: one that does not read is
@@ -228,8 +228,8 @@ where
     D: Deserializer<'de>,
     T: serde::de::DeserializeOwned,
 {
-    Ok(Option::<serde_json::Value>::deserialize(deserializer)?
-        .and_then(|value| serde_json::from_value(value).ok()))
+    Ok(Option::<Box<RawValue>>::deserialize(deserializer)?
+        .and_then(|raw| serde_json::from_str(raw.get()).ok()))
 }
 
 #[cfg(test)]

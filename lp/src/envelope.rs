@@ -21,7 +21,8 @@ use std::borrow::Cow;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::connection::Header;
 use crate::error::{ErrorResponse, FrameError};
@@ -113,12 +114,19 @@ pub struct Untyped {
     pub body: Value,
 }
 
+/// An untyped body keeps its JSON; absent is `null`.
+fn untyped(kind: &str, body: Option<&RawValue>) -> Result<Untyped, serde_json::Error> {
+    Ok(Untyped {
+        kind: kind.to_owned(),
+        body: body.map_or(Ok(Value::Null), |raw| serde_json::from_str(raw.get()))?,
+    })
+}
+
 impl RequestSet for Untyped {
     const SIDE: &'static str = "any";
 
-    fn from_kind(kind: &str, body: Value) -> Option<Result<Self, serde_json::Error>> {
-        let kind = kind.to_owned();
-        Some(Ok(Untyped { kind, body }))
+    fn from_kind(kind: &str, body: Option<&RawValue>) -> Option<Result<Self, serde_json::Error>> {
+        Some(untyped(kind, body))
     }
 
     fn kind(&self) -> &str {
@@ -137,9 +145,8 @@ impl RequestSet for Untyped {
 impl NotificationSet for Untyped {
     const SIDE: &'static str = "any";
 
-    fn from_kind(kind: &str, body: Value) -> Option<Result<Self, serde_json::Error>> {
-        let kind = kind.to_owned();
-        Some(Ok(Untyped { kind, body }))
+    fn from_kind(kind: &str, body: Option<&RawValue>) -> Option<Result<Self, serde_json::Error>> {
+        Some(untyped(kind, body))
     }
 
     fn kind(&self) -> &str {
@@ -151,31 +158,43 @@ impl NotificationSet for Untyped {
     }
 }
 
-/// The envelope's fields, before `type` is looked at.
+/// The envelope's fields, before `type` is looked at. The body, headers
+/// and metadata stay text borrowed from the frame until their type is
+/// known, so each is parsed once, straight into its type.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawFrame {
-    kind: Option<String>,
+struct RawFrame<'a> {
+    kind: Option<&'a str>,
     id: Option<Value>,
     req_id: Option<Value>,
     #[serde(rename = "type")]
     kind_type: Option<String>,
     code: Option<u16>,
-    #[serde(default)]
-    body: Value,
+    #[serde(borrow)]
+    body: Option<&'a RawValue>,
     /// Read only on requests: a response or notification is not lost
     /// over a header it never needed.
-    #[serde(default)]
-    headers: Value,
-    #[serde(default)]
-    metadata: Value,
+    #[serde(borrow)]
+    headers: Option<&'a RawValue>,
+    #[serde(borrow)]
+    metadata: Option<&'a RawValue>,
 }
 
 /// A request's `headers` or `metadata`: absent is none.
-fn listed<T: serde::de::DeserializeOwned>(value: Value) -> Result<Vec<T>, serde_json::Error> {
-    match value {
-        Value::Null => Ok(Vec::new()),
-        listed => serde_json::from_value(listed),
+fn listed<T: serde::de::DeserializeOwned>(
+    raw: Option<&RawValue>,
+) -> Result<Vec<T>, serde_json::Error> {
+    raw.map_or(Ok(Vec::new()), |raw| serde_json::from_str(raw.get()))
+}
+
+/// Why a body did not read, without serde's position: it would count
+/// within the body's text, not the frame's.
+fn body_error(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match text.strip_suffix(&position) {
+        Some(reason) if error.line() > 0 => reason.to_owned(),
+        _ => text,
     }
 }
 
@@ -198,7 +217,7 @@ impl<Q: RequestSet, N: NotificationSet> Frame<Q, N> {
             }
         })?;
         let missing = |what: &str| FrameError::NotEnvelope(format!("missing \"{what}\""));
-        match raw.kind.as_deref() {
+        match raw.kind {
             Some("req") => {
                 let id = raw
                     .id
@@ -211,7 +230,7 @@ impl<Q: RequestSet, N: NotificationSet> Frame<Q, N> {
                     Some(Err(e)) => {
                         return Err(FrameError::BadBody {
                             kind,
-                            reason: e.to_string(),
+                            reason: body_error(&e),
                             id: Some(id),
                         });
                     }
@@ -226,7 +245,7 @@ impl<Q: RequestSet, N: NotificationSet> Frame<Q, N> {
                 };
                 let bad = |what: &str, e: serde_json::Error| FrameError::BadBody {
                     kind: kind.clone(),
-                    reason: format!("{what}: {e}"),
+                    reason: format!("{what}: {}", body_error(&e)),
                     id: Some(id.clone()),
                 };
                 let headers = listed::<Header>(raw.headers).map_err(|e| bad("headers", e))?;
@@ -243,7 +262,10 @@ impl<Q: RequestSet, N: NotificationSet> Frame<Q, N> {
                 req_id: raw.req_id.as_ref().and_then(id_text),
                 code: raw.code.ok_or_else(|| missing("code"))?,
                 kind: raw.kind_type.unwrap_or_default(),
-                body: raw.body,
+                body: raw
+                    .body
+                    .map_or(Ok(Value::Null), |raw| serde_json::from_str(raw.get()))
+                    .map_err(|e| FrameError::NotEnvelope(e.to_string()))?,
             })),
             Some("notification") => {
                 let kind = raw.kind_type.ok_or_else(|| missing("type"))?;
@@ -251,7 +273,7 @@ impl<Q: RequestSet, N: NotificationSet> Frame<Q, N> {
                     Some(Ok(notification)) => Ok(Frame::Notification(notification)),
                     Some(Err(e)) => Err(FrameError::BadBody {
                         kind,
-                        reason: e.to_string(),
+                        reason: body_error(&e),
                         id: None,
                     }),
                     None => Err(FrameError::UnknownType {
@@ -299,8 +321,45 @@ pub fn salvage_id(text: &str) -> Option<String> {
         .and_then(id_text)
 }
 
-fn frame_text(fields: Map<String, Value>) -> String {
-    Value::Object(fields).to_string()
+/// A request frame as written; `headers` and `metadata` only when not empty.
+#[derive(Serialize)]
+struct RequestOut<'a, B: ?Sized> {
+    kind: &'static str,
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind_type: &'a str,
+    body: &'a B,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    headers: &'a [Header],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    metadata: &'a [Metadata],
+}
+
+/// A response frame as written (`reqId` is `null` when unknown).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseOut<'a, B: ?Sized> {
+    kind: &'static str,
+    req_id: Option<&'a str>,
+    code: u16,
+    #[serde(rename = "type")]
+    kind_type: &'a str,
+    body: &'a B,
+}
+
+/// A notification frame as written.
+#[derive(Serialize)]
+struct NotificationOut<'a, B: ?Sized> {
+    kind: &'static str,
+    #[serde(rename = "type")]
+    kind_type: &'a str,
+    body: &'a B,
+}
+
+/// A frame's text. The crate's bodies are plain data (string keys, no
+/// failing `Serialize`), so this cannot fail.
+fn frame_text<F: Serialize>(frame: &F) -> String {
+    serde_json::to_string(frame).expect("protocol frames are plain JSON data")
 }
 
 /// A request frame; empty `headers` and `metadata` are left out.
@@ -311,18 +370,14 @@ pub fn request_frame<B: Serialize + ?Sized>(
     headers: &[Header],
     metadata: &[Metadata],
 ) -> String {
-    let mut fields = Map::new();
-    fields.insert("kind".into(), "req".into());
-    fields.insert("id".into(), id.into());
-    fields.insert("type".into(), kind.into());
-    fields.insert("body".into(), crate::kind::write_body(body));
-    if !headers.is_empty() {
-        fields.insert("headers".into(), crate::kind::write_body(headers));
-    }
-    if !metadata.is_empty() {
-        fields.insert("metadata".into(), crate::kind::write_body(metadata));
-    }
-    frame_text(fields)
+    frame_text(&RequestOut {
+        kind: "req",
+        id,
+        kind_type: kind,
+        body,
+        headers,
+        metadata,
+    })
 }
 
 /// A response frame; `req_id` is `None` when the request's id was unreadable.
@@ -332,22 +387,22 @@ pub fn response_frame<B: Serialize + ?Sized>(
     kind: &str,
     body: &B,
 ) -> String {
-    let mut fields = Map::new();
-    fields.insert("kind".into(), "resp".into());
-    fields.insert("reqId".into(), req_id.map_or(Value::Null, Value::from));
-    fields.insert("code".into(), code.into());
-    fields.insert("type".into(), kind.into());
-    fields.insert("body".into(), crate::kind::write_body(body));
-    frame_text(fields)
+    frame_text(&ResponseOut {
+        kind: "resp",
+        req_id,
+        code,
+        kind_type: kind,
+        body,
+    })
 }
 
 /// A notification frame.
 pub fn notification_frame<B: Serialize + ?Sized>(kind: &str, body: &B) -> String {
-    let mut fields = Map::new();
-    fields.insert("kind".into(), "notification".into());
-    fields.insert("type".into(), kind.into());
-    fields.insert("body".into(), crate::kind::write_body(body));
-    frame_text(fields)
+    frame_text(&NotificationOut {
+        kind: "notification",
+        kind_type: kind,
+        body,
+    })
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::connection::Header;
 use crate::envelope;
@@ -50,8 +51,9 @@ pub trait Notification<S: Side>: Serialize + DeserializeOwned {
 pub trait RequestSet: Sized {
     /// The side, for messages.
     const SIDE: &'static str;
-    /// The request of type `kind`; `None` when the set has no such type.
-    fn from_kind(kind: &str, body: Value) -> Option<Result<Self, serde_json::Error>>;
+    /// The request of type `kind` from its body's text (`None`: absent or
+    /// `null`); `None` when the set has no such type.
+    fn from_kind(kind: &str, body: Option<&RawValue>) -> Option<Result<Self, serde_json::Error>>;
     /// Its `type` string (the table's, not an alias it was read under).
     fn kind(&self) -> &str;
     /// The `type` of its success response, for a request read under `received`.
@@ -65,8 +67,9 @@ pub trait RequestSet: Sized {
 pub trait NotificationSet: Sized {
     /// The side, for messages.
     const SIDE: &'static str;
-    /// The notification of type `kind`; `None` when the set has no such type.
-    fn from_kind(kind: &str, body: Value) -> Option<Result<Self, serde_json::Error>>;
+    /// The notification of type `kind` from its body's text (`None`: absent
+    /// or `null`); `None` when the set has no such type.
+    fn from_kind(kind: &str, body: Option<&RawValue>) -> Option<Result<Self, serde_json::Error>>;
     /// Its `type` string.
     fn kind(&self) -> &str;
     /// Its body as JSON.
@@ -123,12 +126,12 @@ side!(
     Consumer = "consumer"
 );
 
-/// Reads a request or notification body; an absent body reads as `{}`.
-pub(crate) fn read_body<T: DeserializeOwned>(body: Value) -> Result<T, serde_json::Error> {
-    match body {
-        Value::Null => serde_json::from_value(Value::Object(Default::default())),
-        body => serde_json::from_value(body),
-    }
+/// Reads a request or notification body from its text; an absent (or
+/// `null`) body reads as `{}`.
+pub(crate) fn read_body<T: DeserializeOwned>(
+    body: Option<&RawValue>,
+) -> Result<T, serde_json::Error> {
+    serde_json::from_str(body.map_or("{}", RawValue::get))
 }
 
 /// Writes a body the crate's own types make: they are plain data (string
@@ -200,7 +203,7 @@ macro_rules! requests {
         impl $crate::kind::RequestSet for $name {
             const SIDE: &'static str = <$crate::kind::$side as $crate::kind::Side>::NAME;
 
-            fn from_kind(kind: &str, body: serde_json::Value) -> Option<Result<Self, serde_json::Error>> {
+            fn from_kind(kind: &str, body: Option<&serde_json::value::RawValue>) -> Option<Result<Self, serde_json::Error>> {
                 $(
                     if kind == $kind $($(|| kind == $alias)+)? {
                         return Some($crate::kind::read_body(body).map(Self::$variant));
@@ -271,7 +274,7 @@ macro_rules! notifications {
         impl $crate::kind::NotificationSet for $name {
             const SIDE: &'static str = <$crate::kind::$side as $crate::kind::Side>::NAME;
 
-            fn from_kind(kind: &str, body: serde_json::Value) -> Option<Result<Self, serde_json::Error>> {
+            fn from_kind(kind: &str, body: Option<&serde_json::value::RawValue>) -> Option<Result<Self, serde_json::Error>> {
                 $(
                     if kind == <$body as $crate::kind::Notification<$crate::kind::$side>>::KIND {
                         return Some($crate::kind::read_body(body).map(Self::$variant));
@@ -298,13 +301,12 @@ macro_rules! notifications {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn an_absent_body_reads_as_an_empty_object() {
-        let clock: crate::connection::GetClock = read_body(Value::Null).unwrap();
+        let clock: crate::connection::GetClock = read_body(None).unwrap();
         assert_eq!(clock, crate::connection::GetClock {});
-        assert!(read_body::<crate::routing::SetAgentState>(json!(null)).is_err());
+        assert!(read_body::<crate::routing::SetAgentState>(None).is_err());
     }
 
     #[test]
