@@ -3,7 +3,7 @@
 //! resends, `on-bot-error`), transfers and escalation failures, and
 //! telling the bot the conversation closed.
 
-use lp::messaging::{ChatState, ChatStateEvent, Event};
+use lp::messaging::{AcceptStatusEvent, ChatState, ChatStateEvent, Event};
 use tokio::time::Instant;
 
 use super::super::Shared;
@@ -14,23 +14,33 @@ use crate::plugin::{BotFailure, FailureDecision};
 use crate::ports::{Bot, BotAction, BotError, BotTurn, Published, TurnKind};
 use crate::store::Durable;
 
-/// Asks the bot once `durable` (the state saying the turn is in flight)
-/// is on disk, and times the answer.
-async fn ask(
-    bot: &dyn Bot,
-    shared: &Shared,
-    turn: &BotTurn,
-    durable: Option<Durable>,
-) -> Result<Vec<BotAction>, BotError> {
+/// Waits until `durable` (the state saying the turn is in flight) is on
+/// disk: the bot hears no turn a crash could make it hear twice.
+async fn on_disk(turn: &BotTurn, durable: Option<Durable>) {
     if let Some(durable) = durable
         && let Err(error) = durable.on_disk().await
     {
         tracing::error!(conversation = %turn.conversation_id, %error, "could not make the conversation durable before asking the bot");
     }
+}
+
+/// Asks the bot and times the answer.
+async fn ask(bot: &dyn Bot, shared: &Shared, turn: &BotTurn) -> Result<Vec<BotAction>, BotError> {
     let started = std::time::Instant::now();
     let result = bot.ask(turn).await;
     shared.metrics.bot_latency.observe(started.elapsed());
     result
+}
+
+/// A turn for a bot that answers in this process, as the task's loop
+/// asks it (`Conversation::ask_here`).
+pub(super) struct AskHere {
+    turn: BotTurn,
+    /// The save the turn waits for.
+    durable: Option<Durable>,
+    /// The receipt for the consumer's messages of the turn, sent once the
+    /// turn is on disk, just before the bot answers.
+    pub(super) read: Option<AcceptStatusEvent>,
 }
 
 /// Says when the platform has answered the last message of a publish.
@@ -64,20 +74,34 @@ impl Conversation {
         let durable = self.save_durably();
         if self.bot.answers_in_process() {
             // The task's loop asks it next (see `ask_here`).
-            self.ask_here = Some(Box::new((turn, durable)));
+            self.ask_here = Some(Box::new(AskHere {
+                turn,
+                durable,
+                read: None,
+            }));
             return;
         }
         let (bot, inbox, shared) = (self.bot.clone(), self.inbox_tx.clone(), self.shared.clone());
         while self.bot_calls.try_join_next().is_some() {}
         self.bot_calls.spawn(async move {
-            let result = ask(&*bot, &shared, &turn, durable).await;
+            on_disk(&turn, durable).await;
+            let result = ask(&*bot, &shared, &turn).await;
             let _ = inbox.send(Input::BotAnswered(Box::new(BotAnswer { turn, result })));
         });
     }
 
     /// Asks a bot that answers in this process, in this task, and handles its answer.
-    pub(super) async fn ask_here(&mut self, turn: BotTurn, durable: Option<Durable>) {
-        let result = ask(&*self.bot, &self.shared, &turn, durable).await;
+    pub(super) async fn ask_here(&mut self, call: AskHere) {
+        let AskHere {
+            turn,
+            durable,
+            read,
+        } = call;
+        on_disk(&turn, durable).await;
+        if let Some(read) = read {
+            self.mark_read(read);
+        }
+        let result = ask(&*self.bot, &self.shared, &turn).await;
         self.answered(turn, result).await;
     }
 

@@ -34,6 +34,7 @@ use super::{ConnectorSettings, Shared};
 use crate::plugin::{ConsumerDecision, ConversationEnd, ConversationView};
 use crate::ports::{Bot, BotAction, BotError, BotTurn, Platform, Published, TurnKind};
 use crate::store::Durable;
+use bot::AskHere;
 
 mod bot;
 
@@ -134,9 +135,8 @@ pub struct Conversation {
     /// The connector is stopping: no new bot call, no timers.
     stopping: bool,
     /// A turn for a bot that answers in this process, asked next by the
-    /// task's loop, with the save it waits for (boxed: idle conversations
-    /// are many).
-    ask_here: Option<Box<(BotTurn, Option<Durable>)>>,
+    /// task's loop (boxed: idle conversations are many).
+    ask_here: Option<Box<AskHere>>,
     /// The bot call in flight (it reports through the inbox); it ends with
     /// the task, so nothing of a stopped conversation outlives it.
     bot_calls: tokio::task::JoinSet<()>,
@@ -296,8 +296,7 @@ impl Conversation {
         self.save();
         loop {
             if let Some(call) = self.ask_here.take() {
-                let (turn, durable) = *call;
-                Box::pin(self.ask_here(turn, durable)).await;
+                Box::pin(self.ask_here(*call)).await;
                 continue;
             }
             // State is written where it must be: once caught up (above),
@@ -499,33 +498,51 @@ impl Conversation {
         let Some(joined) = self.st.delay.take() else {
             return;
         };
-        let read = Event::AcceptStatus(AcceptStatusEvent {
+        let read = AcceptStatusEvent {
             status: AcceptStatus::Read,
             sequence_list: joined.sequences,
-        });
-        // The receipt goes out beside the turn: waiting for the platform's
-        // answer to it would only delay the bot.
+        };
+        let decision = self
+            .settings()
+            .plugins
+            .consumer_message(&self.view, joined.text)
+            .await;
+        match decision {
+            ConsumerDecision::Forward(text) => {
+                self.forward(text);
+                match self.ask_here.as_mut() {
+                    // A bot in this process answers as soon as the turn is
+                    // on disk: the receipt goes out then, beside the answer
+                    // (one write to the platform, not two).
+                    Some(call) => call.read = Some(read),
+                    None => self.mark_read(read),
+                }
+            }
+            ConsumerDecision::Drop => self.mark_read(read),
+            ConsumerDecision::Reply(messages) => {
+                self.mark_read(read);
+                self.publish(messages).await;
+            }
+            ConsumerDecision::Escalate(skill) => {
+                self.mark_read(read);
+                self.transfer(&skill).await;
+            }
+        }
+    }
+
+    /// Tells the platform the consumer's messages were read. The receipt
+    /// goes out beside the turn: waiting for the platform's answer to it
+    /// would only delay the bot.
+    fn mark_read(&self, read: AcceptStatusEvent) {
         let id = self.view.id.clone();
         let then: Published = Box::new(move |answered| {
             if let Err(error) = answered {
                 tracing::warn!(conversation = %id, %error, "could not mark messages read");
             }
         });
+        let read = Event::AcceptStatus(read);
         if let Some(call) = self.platform.publish_then(&self.view.id, read, then) {
             tokio::spawn(call);
-        }
-        match self
-            .settings()
-            .plugins
-            .consumer_message(&self.view, joined.text)
-            .await
-        {
-            ConsumerDecision::Forward(text) => self.forward(text),
-            ConsumerDecision::Drop => {}
-            ConsumerDecision::Reply(messages) => {
-                self.publish(messages).await;
-            }
-            ConsumerDecision::Escalate(skill) => self.transfer(&skill).await,
         }
     }
 
