@@ -194,3 +194,47 @@ async fn a_slow_bot_times_out_is_resent_to_and_shows_down_in_details() {
         report.details.bot
     );
 }
+
+/// A bot in the gateway's process (the scripted one) hears a turn once it
+/// is on disk, and the receipt for the consumer's message goes out then,
+/// with the answer: on the wire the message is marked READ, and before
+/// the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_bot_marks_the_message_read_before_it_answers() {
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write(
+        "bots/echo.toml",
+        "id = \"echo\"\nkind = \"scripted\"\n[[rules]]\nmatch = '.*'\nsay = [{ text = \"you said: {text}\" }]\n",
+    );
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "echo", "bot-user", "", "messageDelay = 0"),
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    consumer.start_conversation().await;
+    for text in ["hello", "and again"] {
+        let sequence = consumer.say(text).await;
+        let first = consumer
+            .wire
+            .wait_for(|f| {
+                f["body"]["changes"].as_array()?.iter().find_map(|c| {
+                    let event = &c["event"];
+                    let read = event["type"] == "AcceptStatusEvent" && event["status"] == "READ";
+                    let answer = event["type"] == "ContentEvent"
+                        && c["originatorMetadata"]["role"] == "ASSIGNED_AGENT";
+                    (read || answer).then(|| event.clone())
+                })
+            })
+            .await;
+        assert_eq!(
+            first["type"], "AcceptStatusEvent",
+            "the answer came first: {first}"
+        );
+        assert_eq!(first["sequenceList"], json!([sequence]));
+        assert_eq!(
+            consumer.next_agent_text().await,
+            format!("you said: {text}")
+        );
+    }
+}
