@@ -11,12 +11,15 @@
 //! - [`outbox`]: the frames waiting for one socket, and their writer;
 //! - [`routing`]: who is rung for a waiting conversation (a pure choice,
 //!   [`routing::choose`]), ring answers and expiry, agents lost and back;
+//! - [`index`]: what set-up looks up (a consumer's conversations, loads,
+//!   the waiting ones) without a walk over every conversation;
 //! - [`events`]: each conversation's event log: publishing, history pages,
 //!   dialog subscriptions;
 //! - [`notify`]: what agents and consumers are told when a conversation
 //!   changes, and the snapshots a new subscription gets.
 
 mod events;
+mod index;
 mod notify;
 mod outbox;
 pub mod routing;
@@ -191,6 +194,7 @@ pub struct HubState {
     /// `dialog_subscriptions` read the other way): an event reaches its
     /// subscribers without a walk over every socket.
     dialog_subscribers: HashMap<String, Vec<u64>>,
+    index: index::Index,
     /// The agents' login sessions.
     pub sessions: Sessions,
     /// The consumer JWTs it issued, with their step-up links.
@@ -216,6 +220,7 @@ impl HubState {
             agents: HashMap::new(),
             consumers: HashMap::new(),
             dialog_subscribers: HashMap::new(),
+            index: index::Index::default(),
             webhook_sessions: HashMap::new(),
             next_id: 1,
             assignment_clock: 0,
@@ -345,7 +350,12 @@ impl HubState {
         let previous = if removes_agent {
             conv.assigned_pid = None;
             conv.rejected_by.clear();
-            conv.assigned.take()
+            let previous = conv.assigned.take();
+            if let Some(user) = &previous {
+                self.index.unassigned(user);
+            }
+            self.index.may_wait(conv);
+            previous
         } else {
             None
         };
@@ -364,7 +374,12 @@ impl HubState {
         }
         conv.open = false;
         conv.close_reason = Some(by);
-        conv.ring = None;
+        if let Some(ring) = conv.ring.take() {
+            self.index.ring_ended(ring.agent_conn);
+        }
+        if let Some(user) = &conv.assigned {
+            self.index.unassigned(user);
+        }
         if let Some(client) = conv.client {
             self.clients.conversation_closed(client);
         }
@@ -383,7 +398,9 @@ impl HubState {
         if self.closed.len() > limits::KEPT_CLOSED_CONVERSATIONS
             && let Some(oldest) = self.closed.pop_front()
         {
-            self.conversations.remove(&oldest);
+            if let Some(forgotten) = self.conversations.remove(&oldest) {
+                self.index.forgotten(&forgotten);
+            }
             self.dialog_subscribers.remove(&oldest);
         }
     }
@@ -392,18 +409,14 @@ impl HubState {
     /// belongs to `to`, history and id kept; both sides get an UPSERT, where
     /// the changed CONSUMER id is the agent side's step-up signal.
     pub fn step_up(&mut self, from: &str, to: &str) {
-        let Some(conv_id) = self
-            .conversations
-            .values()
-            .find(|c| c.open && c.consumer_id == from)
-            .map(|c| c.id.clone())
-        else {
+        let Some(conv_id) = self.open_of(from).map(|c| c.id.clone()) else {
             return;
         };
         self.conversations
             .get_mut(&conv_id)
             .expect("found above")
             .consumer_id = to.to_owned();
+        self.index.consumer_changed(&conv_id, from, to);
         for consumer in self.consumers.values_mut() {
             if consumer.consumer_id.as_deref() == Some(from) {
                 consumer.consumer_id = Some(to.to_owned());
@@ -420,11 +433,7 @@ impl HubState {
         client: Option<ClientKey>,
         skill: Option<String>,
     ) -> Result<String, Refusal> {
-        if self
-            .conversations
-            .values()
-            .any(|c| c.open && c.consumer_id == consumer_id)
-        {
+        if self.open_of(consumer_id).is_some() {
             return refuse(400, "the consumer already has an open conversation");
         }
         let skill_id = self.skill_or_default(skill)?;
@@ -450,10 +459,7 @@ impl HubState {
         let agent = self.agents.get(&conn).ok_or_else(not_logged_in)?;
         let assigned = (agent.user_id.clone(), agent.pid.clone());
         let known = self.consumer_tokens.knows(consumer_id, Instant::now())
-            || self
-                .conversations
-                .values()
-                .any(|c| c.consumer_id == consumer_id);
+            || !self.index.of_consumer(consumer_id).is_empty();
         if !known {
             return refuse(
                 404,
@@ -463,11 +469,7 @@ impl HubState {
                 ),
             );
         }
-        if self
-            .conversations
-            .values()
-            .any(|c| c.open && c.consumer_id == consumer_id)
-        {
+        if self.open_of(consumer_id).is_some() {
             return refuse(
                 400,
                 format!("consumer {consumer_id} already has an open conversation"),
@@ -501,24 +503,23 @@ impl HubState {
     ) -> String {
         let id = uuid::Uuid::new_v4().to_string();
         let (assigned, assigned_pid) = assigned.unzip();
-        self.conversations.insert(
-            id.clone(),
-            Box::new(Conversation {
-                id: id.clone(),
-                consumer_id: consumer_id.to_owned(),
-                skill_id,
-                open: true,
-                close_reason: None,
-                start_ts: now_ms(),
-                assigned,
-                assigned_pid,
-                ring: None,
-                rejected_by: HashSet::new(),
-                events: VecDeque::new(),
-                next_sequence: 1,
-                client,
-            }),
-        );
+        let conv = Box::new(Conversation {
+            id: id.clone(),
+            consumer_id: consumer_id.to_owned(),
+            skill_id,
+            open: true,
+            close_reason: None,
+            start_ts: now_ms(),
+            assigned,
+            assigned_pid,
+            ring: None,
+            rejected_by: HashSet::new(),
+            events: VecDeque::new(),
+            next_sequence: 1,
+            client,
+        });
+        self.index.opened(&conv);
+        self.conversations.insert(id.clone(), conv);
         id
     }
 }

@@ -202,9 +202,10 @@ impl HubState {
             return;
         };
         let changes = self
-            .conversations
-            .values()
-            .filter(|c| &c.consumer_id == consumer_id)
+            .index
+            .of_consumer(consumer_id)
+            .iter()
+            .filter_map(|id| self.conversations.get(id))
             .map(|c| Change::upsert(consumer_change(c, self.consumer_details(c))))
             .collect();
         let note = ExConversationChangeNotification {

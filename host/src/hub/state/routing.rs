@@ -11,31 +11,25 @@ use super::{Availability, HubState, Refusal, Ring, refuse};
 
 impl HubState {
     /// Every agent connection's load (open conversations assigned to its
-    /// user or ringing it), in one pass over the conversations.
+    /// user or ringing it), from the index.
     pub(super) fn loads(&self) -> HashMap<u64, usize> {
-        let mut by_user: HashMap<&str, Vec<u64>> = HashMap::new();
-        for (conn, agent) in &self.agents {
-            by_user
-                .entry(agent.user_id.as_str())
-                .or_default()
-                .push(*conn);
-        }
+        self.agents
+            .iter()
+            .map(|(conn, agent)| (*conn, self.index.load(&agent.user_id, *conn)))
+            .collect()
+    }
+
+    /// [`HubState::loads`] by a walk over every conversation: what debug
+    /// builds check the index against.
+    #[cfg(debug_assertions)]
+    fn loads_by_walk(&self) -> HashMap<u64, usize> {
         let mut loads: HashMap<u64, usize> = self.agents.keys().map(|c| (*c, 0)).collect();
         for conv in self.conversations.values().filter(|c| c.open) {
-            let mut counted: Vec<u64> = conv
-                .assigned
-                .as_deref()
-                .and_then(|user| by_user.get(user))
-                .cloned()
-                .unwrap_or_default();
-            if let Some(ring) = &conv.ring
-                && !counted.contains(&ring.agent_conn)
-            {
-                counted.push(ring.agent_conn);
-            }
-            for conn in counted {
-                if let Some(load) = loads.get_mut(&conn) {
-                    *load += 1;
+            for (conn, agent) in &self.agents {
+                let assigned = conv.assigned.as_deref() == Some(agent.user_id.as_str());
+                let rung = conv.ring.as_ref().is_some_and(|r| r.agent_conn == *conn);
+                if assigned || rung {
+                    *loads.get_mut(conn).expect("every agent counted") += 1;
                 }
             }
         }
@@ -45,20 +39,31 @@ impl HubState {
     /// Offers every waiting conversation to a free agent. Returns the rings
     /// made, so the caller can start their expiry timers.
     pub fn route_waiting(&mut self) -> Vec<(String, String)> {
-        let mut waiting: Vec<(u64, String)> = self
-            .conversations
-            .values()
-            .filter(|c| c.open && c.assigned.is_none() && c.ring.is_none())
-            .map(|c| (c.start_ts, c.id.clone()))
-            .collect();
-        waiting.sort();
+        let waiting = self.index.waiting(&self.conversations);
+        #[cfg(debug_assertions)]
+        {
+            let mut walked: Vec<(u64, &String)> = self
+                .conversations
+                .values()
+                .filter(|c| c.waits())
+                .map(|c| (c.start_ts, &c.id))
+                .collect();
+            walked.sort();
+            let walked: Vec<&String> = walked.into_iter().map(|(_, id)| id).collect();
+            assert_eq!(
+                waiting.iter().collect::<Vec<_>>(),
+                walked,
+                "the waiting index"
+            );
+            assert_eq!(self.loads(), self.loads_by_walk(), "the load index");
+        }
         if waiting.is_empty() {
             return Vec::new();
         }
         let mut loads = self.loads();
         waiting
             .into_iter()
-            .filter_map(|(_, id)| self.route(&id, &mut loads))
+            .filter_map(|id| self.route(&id, &mut loads))
             .collect()
     }
 
@@ -80,6 +85,8 @@ impl HubState {
         let conn = choose(&conv.skill_id, &conv.rejected_by, candidates)?;
         *loads.entry(conn).or_default() += 1;
         let serial = self.next_id();
+        // The conversation's id leads (a UUID, no `_` in it): an answer
+        // finds its conversation from the ring id alone (`update_ring`).
         let ring_id = format!("{conv_id}_{}_{serial}", self.agents[&conn].login);
         self.assignment_clock += 1;
         let agent = self.agents.get_mut(&conn).expect("chosen above");
@@ -93,6 +100,7 @@ impl HubState {
             agent_conn: conn,
             expiry: None,
         });
+        self.index.rung(conn);
         self.send_ring(conn, conv_id, &ring_id, RingState::Waiting);
         Some((conv_id.to_owned(), ring_id))
     }
@@ -104,15 +112,14 @@ impl HubState {
         ring_id: &str,
         state: &RingState,
     ) -> Result<(), Refusal> {
-        let Some(conv_id) = self
+        let conv_id = ring_id.split('_').next().unwrap_or_default().to_owned();
+        let Some(conv) = self
             .conversations
-            .values()
-            .find(|c| c.ring.as_ref().is_some_and(|r| r.id == ring_id))
-            .map(|c| c.id.clone())
+            .get_mut(&conv_id)
+            .filter(|c| c.ring.as_ref().is_some_and(|r| r.id == ring_id))
         else {
             return refuse(404, format!("no waiting ring {ring_id}"));
         };
-        let conv = self.conversations.get_mut(&conv_id).expect("found above");
         if conv.ring.as_ref().map(|r| r.agent_conn) != Some(conn) {
             return refuse(403, format!("ring {ring_id} belongs to another agent"));
         }
@@ -122,6 +129,8 @@ impl HubState {
                 let agent = &self.agents[&conn];
                 conv.assigned = Some(agent.user_id.clone());
                 conv.assigned_pid = Some(agent.pid.clone());
+                self.index.ring_ended(conn);
+                self.index.assigned(&agent.user_id);
                 self.send_ring(conn, &conv_id, ring_id, RingState::Accepted);
                 self.notify_agents(&conv_id, None);
                 self.notify_consumer(&conv_id);
@@ -130,6 +139,8 @@ impl HubState {
             RingState::Rejected => {
                 conv.ring = None;
                 conv.rejected_by.insert(conn);
+                self.index.ring_ended(conn);
+                self.index.may_wait(conv);
                 self.send_ring(conn, &conv_id, ring_id, RingState::Rejected);
                 Ok(())
             }
@@ -150,6 +161,8 @@ impl HubState {
         };
         // The timer calling this is the expiry: nothing to stop.
         ring.expiry = None;
+        self.index.ring_ended(ring.agent_conn);
+        self.index.may_wait(conv);
         self.send_ring(ring.agent_conn, conv_id, ring_id, RingState::Expired);
     }
 
@@ -162,8 +175,10 @@ impl HubState {
         for conv in self.conversations.values_mut() {
             if conv.ring.as_ref().is_some_and(|r| r.agent_conn == conn) {
                 conv.ring = None;
+                self.index.may_wait(conv);
             }
         }
+        self.index.agent_gone(conn);
         if self.agents.values().any(|a| a.user_id == agent.user_id) {
             return None;
         }
@@ -186,6 +201,8 @@ impl HubState {
                 conv.assigned = None;
                 conv.assigned_pid = None;
                 conv.rejected_by.clear();
+                self.index.unassigned(user_id);
+                self.index.may_wait(conv);
                 released.push(conv.id.clone());
             }
         }
