@@ -65,7 +65,7 @@ pub fn consumer_frame(text: &str) {
         state
             .consumer_tokens
             .issue("jwt", "consumer-1".into(), None, Instant::now());
-        state.consumers.insert(
+        state.add_consumer(
             conn,
             Consumer {
                 outbox: Some(outbox.clone()),

@@ -44,7 +44,7 @@ pub(super) async fn serve(
             let consumer = state.consumer_tokens.consumer(&t, Instant::now());
             consumer.map(str::to_owned)
         });
-        state.consumers.insert(
+        state.add_consumer(
             conn,
             Consumer {
                 outbox: Some(outbox.clone()),

@@ -184,9 +184,7 @@ fn init_connection(ctx: &Ctx, to: &Answering, jwt: Option<&str>) {
     if let Some(from) = from {
         state.step_up(&from, &id);
     }
-    if let Some(consumer) = state.consumers.get_mut(&ctx.conn) {
-        consumer.consumer_id = Some(id);
-    }
+    state.sign_in_consumer(ctx.conn, id);
     drop(state);
     let ok = Text::from("OK");
     ctx.send(lp::envelope::response_frame(

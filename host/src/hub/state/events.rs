@@ -192,6 +192,9 @@ impl HubState {
         let Some(consumer) = self.consumers.remove(&conn) else {
             return;
         };
+        if let Some(id) = &consumer.consumer_id {
+            self.index.socket_signed_out(id, conn);
+        }
         for dialog in &consumer.dialog_subscriptions {
             if let Some(subscribers) = self.dialog_subscribers.get_mut(dialog) {
                 subscribers.retain(|c| *c != conn);
@@ -303,7 +306,7 @@ mod tests {
                 consumer_id: Some(consumer.into()),
                 ..Consumer::default()
             };
-            state.consumers.insert(conn, socket);
+            state.add_consumer(conn, socket);
             state.subscribe_dialog(conn, consumer, &dialog, 0).unwrap();
             sockets.push((conn, dialog, reader));
         }

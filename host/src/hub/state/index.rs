@@ -1,23 +1,28 @@
-//! Indexes over the hub's conversations, kept beside them so that the
-//! set-up paths (a consumer asks for a conversation, each routing round, a
-//! subscription's snapshot) look up what they need instead of walking every
-//! conversation: with thousands open, those walks made setting up each new
-//! conversation cost as much as all the earlier ones together.
+//! Indexes over the hub's conversations and consumer sockets, kept beside
+//! them so that the set-up paths (a consumer asks for a conversation, each
+//! routing round, a ring's answer, a subscription's snapshot, telling a
+//! consumer its conversation changed) look up what they need instead of
+//! walking every conversation or socket: with thousands open, those walks
+//! made setting up each new conversation cost as much as all the earlier
+//! ones together.
 //!
 //! The hub's methods tell the index of each change they make (a
-//! conversation opened, assigned, rung, released, closed, forgotten). Debug
-//! builds check the loads and the waiting list against a walk at every
-//! routing round (`HubState::route_waiting`), so every test that routes
-//! checks the index too.
+//! conversation opened, assigned, rung, released, closed, forgotten; a
+//! consumer socket added, signed in, removed). Debug builds check it
+//! against the walks it replaces: the loads and the waiting list at every
+//! routing round (`HubState::route_waiting`), a consumer's sockets at every
+//! lookup (`HubState::sockets_of`), so every test checks the index too.
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{Conversation, HubState};
+use super::{Consumer, Conversation, HubState};
 
 #[derive(Debug, Default)]
 pub(super) struct Index {
     /// Each consumer's conversations, open and closed, by id.
     by_consumer: HashMap<String, Vec<String>>,
+    /// The consumer sockets signed in as each consumer.
+    sockets_of_consumer: HashMap<String, Vec<u64>>,
     /// How many open conversations each agent user is assigned.
     assigned_open: HashMap<String, usize>,
     /// How many rings wait for each agent connection's answer.
@@ -29,6 +34,44 @@ pub(super) struct Index {
 }
 
 impl HubState {
+    /// A consumer socket connected (signed in already when its header
+    /// carried a token).
+    pub fn add_consumer(&mut self, conn: u64, consumer: Consumer) {
+        if let Some(id) = &consumer.consumer_id {
+            self.index.socket_signed_in(id, conn);
+        }
+        self.consumers.insert(conn, consumer);
+    }
+
+    /// The consumer socket `conn` signed in as `id`.
+    pub fn sign_in_consumer(&mut self, conn: u64, id: String) {
+        let Some(consumer) = self.consumers.get_mut(&conn) else {
+            return;
+        };
+        if let Some(before) = consumer.consumer_id.take() {
+            self.index.socket_signed_out(&before, conn);
+        }
+        self.index.socket_signed_in(&id, conn);
+        consumer.consumer_id = Some(id);
+    }
+
+    /// The sockets signed in as the consumer.
+    pub(super) fn sockets_of(&self, consumer_id: &str) -> &[u64] {
+        let sockets = self.index.sockets_of_consumer.get(consumer_id);
+        #[cfg(debug_assertions)]
+        {
+            let mut walked: Vec<u64> = (self.consumers.iter())
+                .filter(|(_, c)| c.consumer_id.as_deref() == Some(consumer_id))
+                .map(|(conn, _)| *conn)
+                .collect();
+            let mut indexed = sockets.cloned().unwrap_or_default();
+            walked.sort();
+            indexed.sort();
+            assert_eq!(indexed, walked, "the consumer sockets' index");
+        }
+        sockets.map_or(&[], Vec::as_slice)
+    }
+
     /// The consumer's open conversation, if it has one.
     pub(super) fn open_of(&self, consumer_id: &str) -> Option<&Conversation> {
         self.index
@@ -88,6 +131,23 @@ impl Index {
         self.by_consumer
             .get(consumer_id)
             .map_or(&[], |ids| ids.as_slice())
+    }
+
+    /// A consumer socket signed in as `consumer_id`.
+    pub(super) fn socket_signed_in(&mut self, consumer_id: &str, conn: u64) {
+        let sockets = self.sockets_of_consumer.entry(consumer_id.to_owned());
+        sockets.or_default().push(conn);
+    }
+
+    /// A consumer socket signed in as `consumer_id` left, or signed in
+    /// as another consumer.
+    pub(super) fn socket_signed_out(&mut self, consumer_id: &str, conn: u64) {
+        if let Some(sockets) = self.sockets_of_consumer.get_mut(consumer_id) {
+            sockets.retain(|c| *c != conn);
+            if sockets.is_empty() {
+                self.sockets_of_consumer.remove(consumer_id);
+            }
+        }
     }
 
     /// An open conversation was assigned to `user`.

@@ -417,10 +417,8 @@ impl HubState {
             .expect("found above")
             .consumer_id = to.to_owned();
         self.index.consumer_changed(&conv_id, from, to);
-        for consumer in self.consumers.values_mut() {
-            if consumer.consumer_id.as_deref() == Some(from) {
-                consumer.consumer_id = Some(to.to_owned());
-            }
+        for conn in self.sockets_of(from).to_vec() {
+            self.sign_in_consumer(conn, to.to_owned());
         }
         self.notify_agents(&conv_id, None);
         self.notify_consumer(&conv_id);

@@ -173,10 +173,8 @@ impl HubState {
             return;
         };
         let change = Change::upsert(consumer_change(conv, self.consumer_details(conv)));
-        for consumer in self.consumers.values() {
-            if consumer.consumer_id.as_deref() != Some(conv.consumer_id.as_str()) {
-                continue;
-            }
+        let sockets = self.sockets_of(&conv.consumer_id);
+        for consumer in sockets.iter().filter_map(|conn| self.consumers.get(conn)) {
             if let (Some(subscription), Some(outbox)) =
                 (&consumer.conversation_subscription, &consumer.outbox)
             {
