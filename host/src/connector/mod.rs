@@ -2,8 +2,9 @@
 //! platform, accepts the conversations routed to it, and runs each one's
 //! pipeline (see [`conversation`]) between the platform and the bot.
 //!
-//! Owns: the session loop, per-conversation tasks, the behaviour of the
-//! custom fields ([`fields`]) and the connector's status with its Details.
+//! Owns: the session loop, per-conversation tasks and their inboxes
+//! ([`inbox`]), the behaviour of the custom fields ([`fields`]) and the
+//! connector's status with its Details.
 //! Reaches the outside only through the [`Platform`] and [`Bot`] traits
 //! ([`ports`]) and the plugin chain; never into `messaging`, `bot` or `hub`
 //! internals.
@@ -16,6 +17,7 @@
 
 pub mod conversation;
 pub mod fields;
+pub mod inbox;
 mod saved;
 mod session;
 mod status;

@@ -39,8 +39,9 @@ pub struct SavedConversation {
     pub greet_at: Option<tokio::time::Instant>,
     /// Turns waiting behind the bot call in flight.
     pub queued: VecDeque<BotTurn>,
-    /// The turn the bot was asked and has not answered.
-    pub in_flight: Option<BotTurn>,
+    /// The turn the bot was asked and has not answered (boxed, as the
+    /// state of every idle conversation holds the room for it).
+    pub in_flight: Option<Box<BotTurn>>,
     /// messageResendMaxRetries state.
     pub resends: Resends,
     /// fallbackEscalationTime state.

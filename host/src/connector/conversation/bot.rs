@@ -70,7 +70,7 @@ impl Conversation {
             self.st.queued.push_back(turn);
             return;
         }
-        self.st.in_flight = Some(turn.clone());
+        self.st.in_flight = Some(Box::new(turn.clone()));
         let durable = self.save_durably();
         if self.bot.answers_in_process() {
             // The task's loop asks it next (see `ask_here`).
@@ -82,8 +82,9 @@ impl Conversation {
             return;
         }
         let (bot, inbox, shared) = (self.bot.clone(), self.inbox_tx.clone(), self.shared.clone());
-        while self.bot_calls.try_join_next().is_some() {}
-        self.bot_calls.spawn(async move {
+        let calls = self.bot_calls.get_or_insert_with(tokio::task::JoinSet::new);
+        while calls.try_join_next().is_some() {}
+        calls.spawn(async move {
             on_disk(&turn, durable).await;
             let result = ask(&*bot, &shared, &turn).await;
             let _ = inbox.send(Input::BotAnswered(Box::new(BotAnswer { turn, result })));

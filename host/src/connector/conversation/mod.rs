@@ -23,12 +23,12 @@
 use std::sync::Arc;
 
 use lp::messaging::{AcceptStatus, AcceptStatusEvent, ContentType, Event, Message};
-use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use super::fields::default_greeting_message::greeting_due;
 use super::fields::default_stepup_message::is_step_up_echo;
 use super::fields::skip_agent_message::{FirstTurn, first_turn};
+use super::inbox;
 use super::saved::SavedConversation;
 use super::{ConnectorSettings, Shared};
 use crate::plugin::{ConsumerDecision, ConversationEnd, ConversationView};
@@ -79,8 +79,7 @@ pub enum Input {
     Consumer {
         /// Sequence in the dialog.
         sequence: u64,
-        /// The event (boxed: every conversation's inbox holds a block of
-        /// inputs, so an input stays small).
+        /// The event (boxed: an input waiting in an inbox stays small).
         event: Box<Event>,
     },
     /// The conversation's skill changed.
@@ -122,7 +121,7 @@ pub struct Conversation {
     shared: Arc<Shared>,
     platform: Arc<dyn Platform>,
     bot: Arc<dyn Bot>,
-    inbox_tx: mpsc::UnboundedSender<Input>,
+    inbox_tx: inbox::Sender<Input>,
     is_new: bool,
     /// Resumed from saved state: history after `last_sequence` is unhandled.
     restored: bool,
@@ -138,8 +137,10 @@ pub struct Conversation {
     /// task's loop (boxed: idle conversations are many).
     ask_here: Option<Box<AskHere>>,
     /// The bot call in flight (it reports through the inbox); it ends with
-    /// the task, so nothing of a stopped conversation outlives it.
-    bot_calls: tokio::task::JoinSet<()>,
+    /// the task, so nothing of a stopped conversation outlives it. Made at
+    /// the first call: a set allocates, and bots that answer in this
+    /// process never use it.
+    bot_calls: Option<tokio::task::JoinSet<()>>,
     /// This connector transferred the conversation away: its leaving is
     /// no close.
     transferred: bool,
@@ -155,7 +156,7 @@ impl Conversation {
         platform: Arc<dyn Platform>,
         bot: Arc<dyn Bot>,
         rung: bool,
-        inbox_tx: mpsc::UnboundedSender<Input>,
+        inbox_tx: inbox::Sender<Input>,
     ) -> Self {
         // A ring means the platform routed the conversation here anew:
         // whatever was saved from an earlier stay no longer holds.
@@ -190,7 +191,7 @@ impl Conversation {
             seen: None,
             stopping: false,
             ask_here: None,
-            bot_calls: tokio::task::JoinSet::new(),
+            bot_calls: None,
             transferred: false,
         }
     }
@@ -243,7 +244,11 @@ impl Conversation {
         self.st.consumer_id.clone_from(&self.view.consumer_id);
         self.st.authenticated = self.view.authenticated;
         self.st.skill_id.clone_from(&self.view.skill_id);
-        Some(serde_json::to_vec(&self.st).expect("saved state serializes"))
+        let bytes = serde_json::to_vec(&self.st).expect("saved state serializes");
+        // The view keeps them; a second copy per idle conversation is waste.
+        self.st.consumer_id = String::new();
+        self.st.skill_id = None;
+        Some(bytes)
     }
 
     /// The conversation is over for the connector: the plugins hear it
@@ -287,7 +292,10 @@ impl Conversation {
     /// that awaits plugins, the bot or the platform is boxed: an idle
     /// conversation's task then holds only this loop's state, not the
     /// largest step's (4 KiB of wasmtime and socket futures otherwise).
-    pub async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Input>) {
+    /// The conversation comes boxed: an async fn's future keeps its
+    /// arguments beside the locals they move into, and the conversation
+    /// held by value would take its room twice.
+    pub async fn run(mut self: Box<Self>, mut inbox: inbox::Receiver<Input>) {
         Box::pin(self.catch_up()).await;
         // The first snapshot: from here a crash or a lost session resumes
         // from it, and the messages after its last sequence come back from
@@ -331,6 +339,11 @@ impl Conversation {
                 escalate_at,
             };
             let next = timers.next();
+            if self.st.in_flight.is_none() && inbox.is_empty() {
+                // The turn is over and nothing waits: the task parks, so
+                // the plugins' record goes until the next hook call.
+                self.view.record.forget();
+            }
             tokio::select! {
                 biased;
                 _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {

@@ -12,7 +12,8 @@ use crate::ports::BotTurn;
 /// The resends of the last forwarded message.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Resends {
-    turn: Option<BotTurn>,
+    /// Boxed: every conversation's state holds one, armed or not.
+    turn: Option<Box<BotTurn>>,
     left: u32,
     #[serde(with = "crate::connector::saved::wall_clock")]
     due: Option<Instant>,
@@ -21,14 +22,14 @@ pub struct Resends {
 impl Resends {
     /// A new message was forwarded: it may be resent `max` times.
     pub fn arm(&mut self, turn: &BotTurn, max: u32) {
-        self.turn = Some(turn.clone());
+        self.turn = Some(Box::new(turn.clone()));
         self.left = max;
         self.due = None;
     }
 
     /// The bot gave no response to `turn` at `now`: schedule a resend if any are left.
     pub fn no_response(&mut self, turn: &BotTurn, now: Instant, interval: Duration) {
-        if self.turn.as_ref() == Some(turn) && self.left > 0 {
+        if self.turn.as_deref() == Some(turn) && self.left > 0 {
             self.due = Some(now + interval);
         }
     }
@@ -45,7 +46,7 @@ impl Resends {
             return None;
         }
         self.left -= 1;
-        self.turn.clone()
+        self.turn.as_deref().cloned()
     }
 
     /// The bot answered, or the conversation moved on.
