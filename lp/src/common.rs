@@ -183,6 +183,18 @@ pub(crate) fn text_or_number<'de, D: Deserializer<'de>>(
     deserializer.deserialize_any(TextOrNumber)
 }
 
+/// Why a part of a frame did not read, without serde's position: read
+/// from the part's own text, the position would count within it, not the
+/// frame.
+pub(crate) fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match text.strip_suffix(&position) {
+        Some(reason) if error.line() > 0 => reason.to_owned(),
+        _ => text,
+    }
+}
+
 /// Reads a list, or a single item as a list of one (peers send
 /// `conversationField` both ways).
 pub(crate) fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
@@ -194,10 +206,12 @@ where
     let raw = Box::<RawValue>::deserialize(deserializer)?;
     let text = raw.get();
     match text.trim_start().as_bytes().first() {
-        Some(b'[') => serde_json::from_str(text).map_err(D::Error::custom),
+        Some(b'[') => {
+            serde_json::from_str(text).map_err(|e| D::Error::custom(without_position(&e)))
+        }
         Some(b'{') => serde_json::from_str(text)
             .map(|one| vec![one])
-            .map_err(D::Error::custom),
+            .map_err(|e| D::Error::custom(without_position(&e))),
         _ => Err(D::Error::custom("expected an object or a list of objects")),
     }
 }

@@ -164,7 +164,8 @@ impl NotificationSet for Untyped {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawFrame<'a> {
-    kind: Option<&'a str>,
+    #[serde(borrow)]
+    kind: Option<Cow<'a, str>>,
     id: Option<Value>,
     req_id: Option<Value>,
     #[serde(rename = "type")]
@@ -187,17 +188,6 @@ fn listed<T: serde::de::DeserializeOwned>(
     raw.map_or(Ok(Vec::new()), |raw| serde_json::from_str(raw.get()))
 }
 
-/// Why a body did not read, without serde's position: it would count
-/// within the body's text, not the frame's.
-fn body_error(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    let position = format!(" at line {} column {}", error.line(), error.column());
-    match text.strip_suffix(&position) {
-        Some(reason) if error.line() > 0 => reason.to_owned(),
-        _ => text,
-    }
-}
-
 fn id_text(id: &Value) -> Option<String> {
     match id {
         Value::String(text) => Some(text.clone()),
@@ -217,7 +207,7 @@ impl<Q: RequestSet, N: NotificationSet> Frame<Q, N> {
             }
         })?;
         let missing = |what: &str| FrameError::NotEnvelope(format!("missing \"{what}\""));
-        match raw.kind {
+        match raw.kind.as_deref() {
             Some("req") => {
                 let id = raw
                     .id
@@ -230,7 +220,7 @@ impl<Q: RequestSet, N: NotificationSet> Frame<Q, N> {
                     Some(Err(e)) => {
                         return Err(FrameError::BadBody {
                             kind,
-                            reason: body_error(&e),
+                            reason: crate::common::without_position(&e),
                             id: Some(id),
                         });
                     }
@@ -245,7 +235,7 @@ impl<Q: RequestSet, N: NotificationSet> Frame<Q, N> {
                 };
                 let bad = |what: &str, e: serde_json::Error| FrameError::BadBody {
                     kind: kind.clone(),
-                    reason: format!("{what}: {}", body_error(&e)),
+                    reason: format!("{what}: {}", crate::common::without_position(&e)),
                     id: Some(id.clone()),
                 };
                 let headers = listed::<Header>(raw.headers).map_err(|e| bad("headers", e))?;
@@ -273,7 +263,7 @@ impl<Q: RequestSet, N: NotificationSet> Frame<Q, N> {
                     Some(Ok(notification)) => Ok(Frame::Notification(notification)),
                     Some(Err(e)) => Err(FrameError::BadBody {
                         kind,
-                        reason: body_error(&e),
+                        reason: crate::common::without_position(&e),
                         id: None,
                     }),
                     None => Err(FrameError::UnknownType {
@@ -411,6 +401,12 @@ mod tests {
     use serde_json::json;
 
     type AnyFrame = Frame<Untyped, Untyped>;
+
+    #[test]
+    fn an_envelope_field_written_with_escapes_reads_as_its_text() {
+        let frame = AnyFrame::parse(r#"{"kind":"r\u0065q","id":"1","type":"GetClock"}"#);
+        assert!(matches!(frame, Ok(Frame::Request(_))), "{frame:?}");
+    }
 
     #[test]
     fn numeric_request_ids_are_read_as_text() {

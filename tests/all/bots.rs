@@ -238,3 +238,53 @@ async fn a_scripted_bot_marks_the_message_read_before_it_answers() {
         );
     }
 }
+
+/// Messages a consumer wrote before the connector accepted reach a bot in
+/// the gateway's process one by one (no messageDelay), each turn behind the
+/// first; every one of them is marked READ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_bot_marks_every_message_written_before_the_accept_read() {
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write(
+        "bots/echo.toml",
+        "id = \"echo\"\nkind = \"scripted\"\n[[rules]]\nmatch = '.*'\nsay = [{ text = \"you said: {text}\" }]\n",
+    );
+    config.write(
+        "connectors/c.toml",
+        &connector_file(
+            "c",
+            "echo",
+            "bot-user",
+            "",
+            "messageDelay = 0\nringAcceptWait = 1000",
+        ),
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
+    consumer.start_conversation().await;
+    // Both are written while the ring waits for its accept.
+    let first = consumer.say("one").await;
+    let second = consumer.say("two").await;
+    let mut read: Vec<u64> = Vec::new();
+    while !(read.contains(&first) && read.contains(&second)) {
+        let sequences = consumer
+            .wire
+            .wait_for(|f| {
+                f["body"]["changes"].as_array()?.iter().find_map(|c| {
+                    let event = &c["event"];
+                    (event["type"] == "AcceptStatusEvent" && event["status"] == "READ")
+                        .then(|| event["sequenceList"].clone())
+                })
+            })
+            .await;
+        read.extend(
+            sequences
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_u64),
+        );
+    }
+    assert_eq!(consumer.next_agent_text().await, "you said: one");
+    assert_eq!(consumer.next_agent_text().await, "you said: two");
+}

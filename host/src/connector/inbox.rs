@@ -136,8 +136,11 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         let mut queue = self.shared.queue();
         queue.receiving = false;
-        // What was queued goes now, not with the last sender.
-        queue.items = VecDeque::new();
+        // What was queued goes now, not with the last sender, and outside
+        // the lock (an input's drop may do anything).
+        let queued = std::mem::take(&mut queue.items);
+        drop(queue);
+        drop(queued);
     }
 }
 

@@ -38,9 +38,20 @@ pub(super) struct AskHere {
     turn: BotTurn,
     /// The save the turn waits for.
     durable: Option<Durable>,
-    /// The receipt for the consumer's messages of the turn, sent once the
-    /// turn is on disk, just before the bot answers.
-    pub(super) read: Option<AcceptStatusEvent>,
+    /// The receipt for the consumer's messages of the turn (and of turns
+    /// queued behind it meanwhile), sent once the turn is on disk, just
+    /// before the bot answers.
+    read: Option<AcceptStatusEvent>,
+}
+
+impl AskHere {
+    /// Holds a receipt until the turn is on disk, beside any held already.
+    pub(super) fn hold_read(&mut self, read: AcceptStatusEvent) {
+        match &mut self.read {
+            Some(held) => held.sequence_list.extend(read.sequence_list),
+            None => self.read = Some(read),
+        }
+    }
 }
 
 /// Says when the platform has answered the last message of a publish.
@@ -99,9 +110,7 @@ impl Conversation {
             read,
         } = call;
         on_disk(&turn, durable).await;
-        if let Some(read) = read {
-            self.mark_read(read);
-        }
+        self.mark_read(read);
         let result = ask(&*self.bot, &self.shared, &turn).await;
         self.answered(turn, result).await;
     }
@@ -227,6 +236,30 @@ impl Conversation {
                 BotAction::Typing => unreachable!("published in order above"),
             }
         }
+    }
+
+    /// Tells the platform the consumer's messages were read (if there is a
+    /// receipt), without waiting for its answer: that would only delay the bot.
+    pub(super) fn mark_read(&self, read: Option<AcceptStatusEvent>) {
+        if let Some(call) = read.and_then(|read| self.read_call(read)) {
+            tokio::spawn(call);
+        }
+    }
+
+    /// Publishes the receipt; what is returned (over HTTP) is the request
+    /// still to make.
+    pub(super) fn read_call(
+        &self,
+        read: AcceptStatusEvent,
+    ) -> Option<futures_util::future::BoxFuture<'static, ()>> {
+        let id = self.view.id.clone();
+        let then: Published = Box::new(move |answered| {
+            if let Err(error) = answered {
+                tracing::warn!(conversation = %id, %error, "could not mark messages read");
+            }
+        });
+        let read = Event::AcceptStatus(read);
+        self.platform.publish_then(&self.view.id, read, then)
     }
 
     /// Runs the bot-message hooks and publishes the result in order.

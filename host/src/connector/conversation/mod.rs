@@ -32,7 +32,7 @@ use super::inbox;
 use super::saved::SavedConversation;
 use super::{ConnectorSettings, Shared};
 use crate::plugin::{ConsumerDecision, ConversationEnd, ConversationView};
-use crate::ports::{Bot, BotAction, BotError, BotTurn, Platform, Published, TurnKind};
+use crate::ports::{Bot, BotAction, BotError, BotTurn, Platform, TurnKind};
 use crate::store::Durable;
 use bot::AskHere;
 
@@ -515,6 +515,14 @@ impl Conversation {
             status: AcceptStatus::Read,
             sequence_list: joined.sequences,
         };
+        // A bot in this process answers as soon as its turn is on disk:
+        // its receipt is held until then and usually leaves in the same
+        // write as the answer. Any other bot's goes out at once, before the
+        // plugins are asked.
+        let mut held = Some(read);
+        if !self.bot.answers_in_process() {
+            self.mark_read(held.take());
+        }
         let decision = self
             .settings()
             .plugins
@@ -523,39 +531,24 @@ impl Conversation {
         match decision {
             ConsumerDecision::Forward(text) => {
                 self.forward(text);
-                match self.ask_here.as_mut() {
-                    // A bot in this process answers as soon as the turn is
-                    // on disk: the receipt goes out then, beside the answer
-                    // (one write to the platform, not two).
-                    Some(call) => call.read = Some(read),
-                    None => self.mark_read(read),
+                match (held.take(), self.ask_here.as_mut()) {
+                    (Some(read), Some(call)) => call.hold_read(read),
+                    (read, _) => self.mark_read(read),
                 }
             }
-            ConsumerDecision::Drop => self.mark_read(read),
+            ConsumerDecision::Drop => self.mark_read(held),
             ConsumerDecision::Reply(messages) => {
-                self.mark_read(read);
+                self.mark_read(held);
                 self.publish(messages).await;
             }
             ConsumerDecision::Escalate(skill) => {
-                self.mark_read(read);
+                // The receipt first: over HTTP its request must not race
+                // the transfer's.
+                if let Some(call) = held.and_then(|read| self.read_call(read)) {
+                    call.await;
+                }
                 self.transfer(&skill).await;
             }
-        }
-    }
-
-    /// Tells the platform the consumer's messages were read. The receipt
-    /// goes out beside the turn: waiting for the platform's answer to it
-    /// would only delay the bot.
-    fn mark_read(&self, read: AcceptStatusEvent) {
-        let id = self.view.id.clone();
-        let then: Published = Box::new(move |answered| {
-            if let Err(error) = answered {
-                tracing::warn!(conversation = %id, %error, "could not mark messages read");
-            }
-        });
-        let read = Event::AcceptStatus(read);
-        if let Some(call) = self.platform.publish_then(&self.view.id, read, then) {
-            tokio::spawn(call);
         }
     }
 

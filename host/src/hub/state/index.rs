@@ -10,8 +10,9 @@
 //! conversation opened, assigned, rung, released, closed, forgotten; a
 //! consumer socket added, signed in, removed). Debug builds check it
 //! against the walks it replaces: the loads and the waiting list at every
-//! routing round (`HubState::route_waiting`), a consumer's sockets at every
-//! lookup (`HubState::sockets_of`), so every test checks the index too.
+//! routing round (`HubState::route_waiting`), a consumer's conversations
+//! and sockets at every lookup (`HubState::conversations_of`,
+//! `HubState::sockets_of`), so every test that uses them checks the index.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -37,6 +38,10 @@ impl HubState {
     /// A consumer socket connected (signed in already when its header
     /// carried a token).
     pub fn add_consumer(&mut self, conn: u64, consumer: Consumer) {
+        debug_assert!(
+            !self.consumers.contains_key(&conn),
+            "socket {conn} added twice"
+        );
         if let Some(id) = &consumer.consumer_id {
             self.index.socket_signed_in(id, conn);
         }
@@ -72,10 +77,26 @@ impl HubState {
         sockets.map_or(&[], Vec::as_slice)
     }
 
+    /// The ids of the consumer's conversations, open and closed.
+    pub(super) fn conversations_of(&self, consumer_id: &str) -> &[String] {
+        let ids = self.index.of_consumer(consumer_id);
+        #[cfg(debug_assertions)]
+        {
+            let mut walked: Vec<&String> = (self.conversations.values())
+                .filter(|c| c.consumer_id == consumer_id)
+                .map(|c| &c.id)
+                .collect();
+            let mut indexed: Vec<&String> = ids.iter().collect();
+            walked.sort();
+            indexed.sort();
+            assert_eq!(indexed, walked, "the consumer conversations' index");
+        }
+        ids
+    }
+
     /// The consumer's open conversation, if it has one.
     pub(super) fn open_of(&self, consumer_id: &str) -> Option<&Conversation> {
-        self.index
-            .of_consumer(consumer_id)
+        self.conversations_of(consumer_id)
             .iter()
             .filter_map(|id| self.conversations.get(id))
             .find(|c| c.open)

@@ -457,7 +457,7 @@ impl HubState {
         let agent = self.agents.get(&conn).ok_or_else(not_logged_in)?;
         let assigned = (agent.user_id.clone(), agent.pid.clone());
         let known = self.consumer_tokens.knows(consumer_id, Instant::now())
-            || !self.index.of_consumer(consumer_id).is_empty();
+            || !self.conversations_of(consumer_id).is_empty();
         if !known {
             return refuse(
                 404,

@@ -200,8 +200,7 @@ impl HubState {
             return;
         };
         let changes = self
-            .index
-            .of_consumer(consumer_id)
+            .conversations_of(consumer_id)
             .iter()
             .filter_map(|id| self.conversations.get(id))
             .map(|c| Change::upsert(consumer_change(c, self.consumer_details(c))))
