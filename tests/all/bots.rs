@@ -195,12 +195,9 @@ async fn a_slow_bot_times_out_is_resent_to_and_shows_down_in_details() {
     );
 }
 
-/// A bot in the gateway's process (the scripted one) hears a turn once it
-/// is on disk, and the receipt for the consumer's message goes out then,
-/// with the answer: on the wire the message is marked READ, and before
-/// the answer.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scripted_bot_marks_the_message_read_before_it_answers() {
+/// A connector with the scripted bot echoing every message (`custom`: its
+/// custom fields) and a consumer in a conversation with it.
+async fn scripted_echo(custom: &str) -> (ConfigDir, switchboard::app::Gateway, Consumer) {
     let config = ConfigDir::new(&["bot-user"]);
     config.write(
         "bots/echo.toml",
@@ -208,11 +205,21 @@ async fn a_scripted_bot_marks_the_message_read_before_it_answers() {
     );
     config.write(
         "connectors/c.toml",
-        &connector_file("c", "echo", "bot-user", "", "messageDelay = 0"),
+        &connector_file("c", "echo", "bot-user", "", custom),
     );
     let gateway = gateway(&config).await;
     let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
     consumer.start_conversation().await;
+    (config, gateway, consumer)
+}
+
+/// A bot in the gateway's process (the scripted one) hears a turn once it
+/// is on disk, and the receipt for the consumer's message goes out then,
+/// with the answer: on the wire the message is marked READ, and before
+/// the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_bot_marks_the_message_read_before_it_answers() {
+    let (_config, _gateway, mut consumer) = scripted_echo("messageDelay = 0").await;
     for text in ["hello", "and again"] {
         let sequence = consumer.say(text).await;
         let first = consumer
@@ -244,24 +251,8 @@ async fn a_scripted_bot_marks_the_message_read_before_it_answers() {
 /// first; every one of them is marked READ.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scripted_bot_marks_every_message_written_before_the_accept_read() {
-    let config = ConfigDir::new(&["bot-user"]);
-    config.write(
-        "bots/echo.toml",
-        "id = \"echo\"\nkind = \"scripted\"\n[[rules]]\nmatch = '.*'\nsay = [{ text = \"you said: {text}\" }]\n",
-    );
-    config.write(
-        "connectors/c.toml",
-        &connector_file(
-            "c",
-            "echo",
-            "bot-user",
-            "",
-            "messageDelay = 0\nringAcceptWait = 1000",
-        ),
-    );
-    let gateway = gateway(&config).await;
-    let mut consumer = Consumer::connect(&gateway.hub_url().unwrap(), "123").await;
-    consumer.start_conversation().await;
+    let (_config, _gateway, mut consumer) =
+        scripted_echo("messageDelay = 0\nringAcceptWait = 1000").await;
     // Both are written while the ring waits for its accept.
     let first = consumer.say("one").await;
     let second = consumer.say("two").await;
