@@ -213,6 +213,16 @@ async fn scripted_echo(custom: &str) -> (ConfigDir, switchboard::app::Gateway, C
     (config, gateway, consumer)
 }
 
+/// LivePerson numbers a dialog's events from 0, so a conversation's first
+/// consumer message is sequence 0: the bot hears it (0 is not taken for
+/// "nothing handled yet", which would drop it and send the greeting).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_s_first_message_sequence_0_reaches_the_bot() {
+    let (_config, _gateway, mut consumer) = scripted_echo("messageDelay = 0").await;
+    assert_eq!(consumer.say("hello").await, 0);
+    assert_eq!(consumer.next_agent_text().await, "you said: hello");
+}
+
 /// A bot in the gateway's process (the scripted one) hears a turn once it
 /// is on disk, and the receipt for the consumer's message goes out then,
 /// with the answer: on the wire the message is marked READ, and before

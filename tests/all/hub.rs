@@ -182,6 +182,10 @@ async fn a_conversation_is_routed_rung_accepted_relayed_transferred_and_closed()
     let mut consumer = Consumer::connect(&hub.url(), "123").await;
     let conversation = consumer.start_conversation().await;
     let early = consumer.say("hello before anyone answers").await;
+    assert_eq!(
+        early, 0,
+        "a dialog's events are numbered from 0, as LivePerson's are"
+    );
 
     // The hub rings the agent with the conversation's skill.
     let ring = agent
@@ -1071,8 +1075,8 @@ fn an_empty_issuer_and_consumer_token_and_client_limits_out_of_range_are_located
 }
 
 /// QueryMessages answers a page of at most 100 events (LivePerson's
-/// `maxQuantity`, 100 by default and at most); the next page starts after
-/// the last sequence it gave.
+/// `maxQuantity`, 100 by default and at most), from `newerThanSequence` on
+/// (that one included, as LivePerson's agent SDK uses it).
 #[tokio::test]
 async fn history_is_served_in_pages_of_at_most_a_hundred() {
     let hub = test_hub().await;
@@ -1097,7 +1101,8 @@ async fn history_is_served_in_pages_of_at_most_a_hundred() {
         .request(".ams.ms.QueryMessages", page(last, Some(1000)))
         .await;
     let rest = rest["body"].as_array().unwrap().clone();
-    assert_eq!(rest.len(), 20, "100 at most, the rest after the last one");
+    assert_eq!(rest.len(), 21, "100 at most, from the last one on");
+    assert_eq!(rest[0]["sequence"], last);
     assert_eq!(rest.last().unwrap()["event"]["message"], "m119");
     let small = agent
         .request(".ams.ms.QueryMessages", page(0, Some(7)))

@@ -1,7 +1,7 @@
 //! What a conversation keeps in the state store so that a crash loses
 //! nothing: who and where (participants, authentication, skill), the
 //! messageDelay window, turns not yet sent to the bot, the one in flight,
-//! the resend and escalation counters, and the last consumer sequence
+//! the resend and escalation counters, and the newest consumer sequence
 //! handled.
 //!
 //! Deadlines are saved as wall-clock milliseconds (an `Instant` means
@@ -30,8 +30,14 @@ pub struct SavedConversation {
     pub authenticated: bool,
     /// The skill the conversation is routed to.
     pub skill_id: Option<String>,
-    /// The newest consumer sequence handled.
-    pub last_sequence: u64,
+    /// The newest consumer sequence handled; `None` until one is.
+    /// LivePerson numbers a dialog's events from 0, so 0 is a sequence
+    /// like any other, not "none".
+    #[serde(default)]
+    pub newest_handled: Option<u64>,
+    /// The field the first format kept instead (see [`Self::upgraded`]).
+    #[serde(default, rename = "last_sequence", skip_serializing)]
+    legacy_last_sequence: u64,
     /// The messageDelay window.
     pub delay: MessageDelay,
     /// When the greeting is due, if not sent yet.
@@ -48,6 +54,20 @@ pub struct SavedConversation {
     pub escalation: EscalationClock,
     /// maxEscalationRetries state.
     pub escalation_failures: EscalationFailures,
+}
+
+impl SavedConversation {
+    /// The state as this version keeps it. The first format saved
+    /// `last_sequence`, with 0 for "none"; its dedupe skipped every
+    /// sequence up to it, so a saved 0 never stood for a handled event 0:
+    /// it reads as none handled, and any other value as that one.
+    pub fn upgraded(mut self) -> Self {
+        if self.newest_handled.is_none() && self.legacy_last_sequence > 0 {
+            self.newest_handled = Some(self.legacy_last_sequence);
+        }
+        self.legacy_last_sequence = 0;
+        self
+    }
 }
 
 /// `Option<Instant>` as wall-clock milliseconds since the Unix epoch.
@@ -98,7 +118,7 @@ mod tests {
     async fn a_saved_conversation_reads_back_with_its_window_and_turns() {
         let mut saved = SavedConversation {
             consumer_id: "consumer".into(),
-            last_sequence: 7,
+            newest_handled: Some(7),
             ..Default::default()
         };
         saved
@@ -112,7 +132,7 @@ mod tests {
         });
         let bytes = serde_json::to_vec(&saved).unwrap();
         let back: SavedConversation = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(back.last_sequence, 7);
+        assert_eq!(back.newest_handled, Some(7));
         assert_eq!(back.queued, saved.queued);
         let due = back.delay.due().expect("the window is still open");
         let left = due.saturating_duration_since(Instant::now());
@@ -121,5 +141,33 @@ mod tests {
             "the window keeps its deadline across a save: {left:?}"
         );
         assert_eq!(back.delay.sequences(), [7]);
+    }
+
+    #[test]
+    fn a_handled_event_0_reads_back_as_handled() {
+        let saved = SavedConversation {
+            newest_handled: Some(0),
+            ..Default::default()
+        };
+        let bytes = serde_json::to_vec(&saved).unwrap();
+        let back: SavedConversation = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back.upgraded().newest_handled, Some(0));
+    }
+
+    #[test]
+    fn state_saved_by_the_first_format_reads_with_its_newest_sequence() {
+        // A state of the first format: `last_sequence` where
+        // `newest_handled` is now.
+        let first_format = |last_sequence: u64| {
+            let mut json = serde_json::to_value(SavedConversation::default()).unwrap();
+            let fields = json.as_object_mut().unwrap();
+            fields.remove("newest_handled");
+            fields.insert("last_sequence".into(), last_sequence.into());
+            let saved: SavedConversation = serde_json::from_value(json).unwrap();
+            saved.upgraded().newest_handled
+        };
+        // Its 0 meant nothing was handled (it skipped event 0).
+        assert_eq!(first_format(0), None);
+        assert_eq!(first_format(5), Some(5));
     }
 }

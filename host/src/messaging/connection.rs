@@ -451,7 +451,11 @@ impl Platform for AgentConnection {
         Box::pin(async move {
             // Page by page (LivePerson's maxQuantity is at most 100): a
             // long conversation never comes as one frame over a limit.
-            let mut past = Vec::new();
+            // `newerThanSequence` counts from the sequence it names (the
+            // way LivePerson's agent SDK uses it; a dialog's first event is
+            // 0): each next page starts at the last one seen, which is
+            // skipped when it comes again.
+            let mut past: Vec<PastEvent> = Vec::new();
             let mut newer_than = 0;
             loop {
                 let query = QueryMessages {
@@ -471,7 +475,10 @@ impl Platform for AgentConnection {
                         })
                         .ok()
                 });
-                let page = self.past_events(records.collect());
+                let mut page = self.past_events(records.collect());
+                if let Some(seen) = past.last().map(|e| e.sequence) {
+                    page.retain(|e| e.sequence > seen);
+                }
                 // A full page may have a next one; progress guards the loop.
                 let next = page
                     .last()

@@ -123,7 +123,7 @@ pub struct Conversation {
     bot: Arc<dyn Bot>,
     inbox_tx: inbox::Sender<Input>,
     is_new: bool,
-    /// Resumed from saved state: history after `last_sequence` is unhandled.
+    /// Resumed from saved state: history after `newest_handled` is unhandled.
     restored: bool,
     st: SavedConversation,
     /// A hash of the state last written, to skip writing it unchanged
@@ -198,8 +198,8 @@ impl Conversation {
 
     fn load(shared: &Shared, id: &str) -> Option<SavedConversation> {
         let bytes = shared.saved.as_ref()?.get(id).ok()??;
-        match serde_json::from_slice(&bytes) {
-            Ok(saved) => Some(saved),
+        match serde_json::from_slice::<SavedConversation>(&bytes) {
+            Ok(saved) => Some(saved.upgraded()),
             Err(error) => {
                 tracing::error!(conversation = %id, %error, "unreadable saved state: starting afresh");
                 None
@@ -448,8 +448,8 @@ impl Conversation {
                 FirstTurn::Resume => self.st.greet_at = None,
             }
         }
-        let newest = events.iter().map(|e| e.sequence).max().unwrap_or(0);
-        self.st.last_sequence = self.st.last_sequence.max(newest);
+        let newest = events.iter().map(|e| e.sequence).max();
+        self.st.newest_handled = self.st.newest_handled.max(newest);
     }
 
     /// Sends the first saved turn that waited behind a bot call that is no more.
@@ -462,10 +462,14 @@ impl Conversation {
     }
 
     fn consumer_event(&mut self, sequence: u64, event: Event) {
-        if sequence <= self.st.last_sequence {
+        if self
+            .st
+            .newest_handled
+            .is_some_and(|newest| sequence <= newest)
+        {
             return;
         }
-        self.st.last_sequence = sequence;
+        self.st.newest_handled = Some(sequence);
         let text = match event {
             Event::Content(content) => match (content.content_type, content.message) {
                 (ContentType::TextPlain, Message::Text(text)) => text,

@@ -164,7 +164,10 @@ impl HubState {
     }
 
     /// Past events of a conversation, for `QueryMessages`: the first
-    /// `page` of those newer than `newer_than`, oldest first.
+    /// `page` of those from sequence `newer_than` on, oldest first.
+    /// The bound is inclusive, as LivePerson's own agent SDK uses it: it
+    /// sends a consumer's `fromSeq` (inclusive) as `newerThanSequence`, 0
+    /// by default, and a dialog's first event is sequence 0.
     pub fn history(
         &self,
         conv_id: &str,
@@ -178,7 +181,7 @@ impl HubState {
         // Events are kept in sequence order: a page starts by bisection.
         let start = conv
             .events
-            .partition_point(|e| newer_than.is_some_and(|n| e.sequence <= n));
+            .partition_point(|e| newer_than.is_some_and(|n| e.sequence < n));
         Ok(conv
             .events
             .range(start..)
@@ -330,14 +333,17 @@ mod tests {
     fn a_conversation_keeps_its_last_thousand_events() {
         let mut state = hub_state();
         let id = state.request_conversation("c", None, None).unwrap();
-        for n in 1..=limits::KEPT_EVENTS + 5 {
+        // Numbered from 0, as LivePerson numbers a dialog's events.
+        for n in 0..limits::KEPT_EVENTS + 5 {
             assert_eq!(state.consumer_publish("c", &id, text(n)).unwrap(), n as u64);
         }
         let kept = &state.conversations[&id].events;
         assert_eq!(kept.len(), limits::KEPT_EVENTS);
         let page = state.history(&id, None, 2).unwrap();
-        assert_eq!(page[0].sequence, Some(6), "the five oldest left: {page:?}");
+        assert_eq!(page[0].sequence, Some(5), "the five oldest left: {page:?}");
+        // From the sequence asked for on, that one included.
         let page = state.history(&id, Some(1003), 100).unwrap();
         assert_eq!(page.len(), 2);
+        assert_eq!(page[0].sequence, Some(1003));
     }
 }

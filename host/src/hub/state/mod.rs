@@ -513,7 +513,7 @@ impl HubState {
             ring: None,
             rejected_by: HashSet::new(),
             events: VecDeque::new(),
-            next_sequence: 1,
+            next_sequence: 0,
             client,
         });
         self.index.opened(&conv);
