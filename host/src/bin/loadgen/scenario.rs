@@ -37,6 +37,12 @@ pub(super) struct Scenario {
     /// Closed loop with at most this many messages in flight, passed round
     /// the conversations in turn (instead of every consumer in closed loop).
     pub(super) in_flight: Option<usize>,
+    /// Only the first this many consumers stay connected after their first
+    /// answer; the others' conversations stay open on the hub and with the
+    /// agents, their consumers gone (a messaging conversation outlives its
+    /// consumer's socket), and carry no traffic. How a count above the
+    /// open-files limit is reached: each connected consumer holds a socket.
+    pub(super) connected: Option<usize>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -91,6 +97,7 @@ pub(super) fn scenario(
         rate: None,
         replace_every: None,
         in_flight: None,
+        connected: None,
     }
 }
 
@@ -129,7 +136,9 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
     let rss_before = process.rss_kib();
 
     // Open every conversation (not measured), with one message each.
-    let mut consumers = Vec::with_capacity(s.conversations);
+    let connected = s.connected.unwrap_or(s.conversations);
+    let mut consumers = Vec::with_capacity(s.conversations.min(connected));
+    let mut lost_opening = 0;
     let opening_started = Instant::now();
     let mut opening = tokio::task::JoinSet::new();
     let permits = Arc::new(tokio::sync::Semaphore::new(200));
@@ -139,15 +148,23 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
             let _permit = permits.acquire().await.unwrap();
             let mut consumer = Consumer::open(&hub, n).await;
             consumer.round_trip().await;
-            consumer
+            if n < connected {
+                (Some(consumer), 0)
+            } else {
+                // Dropped, its socket closes; its conversation stays open.
+                (None, consumer.lost)
+            }
         });
     }
-    while let Some(consumer) = opening.join_next().await {
-        consumers.push(consumer.expect("a consumer opens its conversation"));
+    while let Some(opened) = opening.join_next().await {
+        let (consumer, lost) = opened.expect("a consumer opens its conversation");
+        consumers.extend(consumer);
+        lost_opening += lost;
     }
     let mut outcome = Outcome {
         rss_idle_before_kib: rss_before,
         set_up: opening_started.elapsed(),
+        lost: lost_opening,
         ..Outcome::default()
     };
     if s.traffic.is_zero() {
