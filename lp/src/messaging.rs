@@ -266,7 +266,8 @@ string_enum!(
 pub struct QueryMessages {
     /// The dialog.
     pub dialog_id: DialogId,
-    /// Only events after this sequence.
+    /// The first sequence wanted (LivePerson's agent SDK sends a
+    /// subscription's inclusive `fromSeq` here); none: from the start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newer_than_sequence: Option<u64>,
     /// The page size.

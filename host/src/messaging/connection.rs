@@ -451,16 +451,18 @@ impl Platform for AgentConnection {
         Box::pin(async move {
             // Page by page (LivePerson's maxQuantity is at most 100): a
             // long conversation never comes as one frame over a limit.
-            // `newerThanSequence` counts from the sequence it names (the
-            // way LivePerson's agent SDK uses it; a dialog's first event is
-            // 0): each next page starts at the last one seen, which is
-            // skipped when it comes again.
+            // A dialog's first event is 0. The first page names no
+            // sequence, so it holds event 0 however a platform reads
+            // `newerThanSequence` (LivePerson's agent SDK sends a
+            // subscription's `fromSeq` as it, so "from" rather than
+            // "after"); each next page asks from the last sequence seen,
+            // which is skipped if it comes again.
             let mut past: Vec<PastEvent> = Vec::new();
-            let mut newer_than = 0;
+            let mut newer_than = None;
             loop {
                 let query = QueryMessages {
                     dialog_id: conversation_id.into(),
-                    newer_than_sequence: Some(newer_than),
+                    newer_than_sequence: newer_than,
                     max_quantity: Some(HISTORY_PAGE),
                 };
                 // Each event is read on its own: one the connector cannot
@@ -468,29 +470,32 @@ impl Platform for AgentConnection {
                 let items: Vec<serde_json::Value> =
                     self.exchange(&query).await?.decode().unwrap_or_default();
                 let full = items.len() >= HISTORY_PAGE as usize;
-                let records = items.into_iter().filter_map(|item| {
-                    serde_json::from_value::<EventRecord>(item)
-                        .inspect_err(|error| {
-                            tracing::warn!(conversation = conversation_id, %error, "a history event that does not read is skipped");
-                        })
-                        .ok()
-                });
-                let mut page = self.past_events(records.collect());
-                if let Some(seen) = past.last().map(|e| e.sequence) {
-                    page.retain(|e| e.sequence > seen);
-                }
-                // A full page may have a next one; progress guards the loop.
-                let next = page
-                    .last()
-                    .map(|e| e.sequence)
-                    .filter(|&last| full && last > newer_than);
+                let records: Vec<EventRecord> = items
+                    .into_iter()
+                    .filter_map(|item| {
+                        serde_json::from_value::<EventRecord>(item)
+                            .inspect_err(|error| {
+                                tracing::warn!(conversation = conversation_id, %error, "a history event that does not read is skipped");
+                            })
+                            .ok()
+                    })
+                    .collect();
+                // A full page may have a next one, from the newest sequence
+                // it held; progress guards the loop.
+                let next = records
+                    .iter()
+                    .filter_map(|record| record.sequence)
+                    .max()
+                    .filter(|&last| full && newer_than.is_none_or(|asked| last > asked));
+                let mut page = self.past_events(records);
+                page.retain(|e| newer_than.is_none_or(|asked| e.sequence > asked));
                 past.extend(page);
                 // Only the tail matters (the last utterances, what nobody
                 // answered): a long conversation costs bounded memory.
                 let excess = past.len().saturating_sub(HISTORY_KEPT);
                 past.drain(..excess);
                 match next {
-                    Some(last) => newer_than = last,
+                    Some(last) => newer_than = Some(last),
                     None => return Ok(past),
                 }
             }

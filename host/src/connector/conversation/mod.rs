@@ -462,10 +462,13 @@ impl Conversation {
     }
 
     fn consumer_event(&mut self, sequence: u64, event: Event) {
-        if self
-            .st
-            .newest_handled
-            .is_some_and(|newest| sequence <= newest)
+        // Chat states are not in the dialog's numbering (a platform that
+        // gives one a sequence gives it 0, which is the first message's).
+        if matches!(event, Event::ChatState(_))
+            || self
+                .st
+                .newest_handled
+                .is_some_and(|newest| sequence <= newest)
         {
             return;
         }
