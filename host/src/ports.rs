@@ -46,6 +46,15 @@ pub enum PlatformEvent {
         /// Its skill.
         skill_id: Option<String>,
     },
+    /// A ring of this agent's ended without its answer: withdrawn (the
+    /// consumer left, another agent took it), expired, or declined. The
+    /// conversation is not coming.
+    RingEnded {
+        /// The ring that ended.
+        ring_id: String,
+        /// The conversation it offered.
+        conversation_id: String,
+    },
     /// A conversation this agent sees was created or changed.
     ConversationUpsert {
         /// Conversation id.

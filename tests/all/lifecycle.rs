@@ -438,6 +438,46 @@ async fn a_full_connector_takes_no_more_conversations_than_its_maximum() {
     assert_eq!(second.next_agent_text().await, "bot heard: two");
 }
 
+/// A conversation closed while the connector waits to accept its ring
+/// (`ringAcceptWait`) takes no slot with it: the platform withdraws the
+/// ring (CANCELLED) and the connector forgets it, so a connector of one
+/// slot serves the next conversation. Before, every such ring kept a slot
+/// until the connection restarted: any consumer could fill a connector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ring_withdrawn_before_the_accept_frees_its_slot() {
+    let bot = RecordingBot::echo().await;
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write("bots/b.toml", &bot.config("b"));
+    config.write(
+        "connectors/c.toml",
+        &connector_file(
+            "c",
+            "b",
+            "bot-user",
+            "max_conversations = 1",
+            "messageDelay = 100\nringAcceptWait = 1500",
+        ),
+    );
+    let gateway = gateway(&config).await;
+    let hub = gateway.hub_url().unwrap();
+    for n in 0..3 {
+        let mut gone = Consumer::connect(&hub, "123").await;
+        let conversation = gone.start_conversation().await;
+        let closed = gone
+            .wire
+            .request(
+                "cm.UpdateConversationField",
+                json!({"conversationId": conversation, "conversationField": [{"field": "ConversationStateField", "conversationState": "CLOSE"}]}),
+            )
+            .await;
+        assert_eq!(closed["code"], 200, "close {n}: {closed}");
+    }
+    let mut next = Consumer::connect(&hub, "123").await;
+    next.start_conversation().await;
+    next.say("anyone?").await;
+    assert_eq!(next.next_agent_text().await, "bot heard: anyone?");
+}
+
 /// A free loopback port, for a hub that must come back at the same address.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

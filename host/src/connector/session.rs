@@ -2,7 +2,7 @@
 //! reconnects with backoff and jitter, and the session loop that takes
 //! rings and hands each conversation's events to its task.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -102,6 +102,17 @@ pub(super) async fn supervise(
     }
 }
 
+/// Forgets the ring `ring_id` of `conversation_id` if it is still the one
+/// being accepted (a newer ring for the same conversation stays).
+fn forget_ring(rung: &mut HashMap<String, String>, conversation_id: &str, ring_id: &str) {
+    if rung
+        .get(conversation_id)
+        .is_some_and(|rung_id| rung_id == ring_id)
+    {
+        rung.remove(conversation_id);
+    }
+}
+
 /// `base` plus up to 50% more, so that many connectors do not retry in step.
 fn jitter(base: Duration) -> Duration {
     let nanos = std::time::SystemTime::now()
@@ -128,19 +139,28 @@ async fn session(
 ) -> Option<String> {
     let platform: Arc<dyn Platform> = connection;
     let mut conversations: HashMap<String, Tracked> = HashMap::new();
-    let mut rung: HashSet<String> = HashSet::new();
+    // Rings being accepted, by conversation: a slot each until the
+    // conversation comes (its UPSERT) or the ring ends without it.
+    let mut rung: HashMap<String, String> = HashMap::new();
     let mut early: HashMap<String, Vec<(u64, Event)>> = HashMap::new();
     // Conversation tasks live as long as the session: dropping the set (a
     // stop, a lost connection) ends them all.
     let mut tasks = JoinSet::new();
-    // Accepting or declining rings: a stop cancels them at once.
-    let mut rings = JoinSet::new();
+    // Accepting or declining rings: a stop cancels them at once. An accept
+    // the platform refused gives back its conversation and ring.
+    let mut rings: JoinSet<Option<(String, String)>> = JoinSet::new();
     let mut reported_open = usize::MAX;
     let reason = loop {
         let event = tokio::select! {
             event = events.recv() => event,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
-            Some(_) = rings.join_next(), if !rings.is_empty() => continue,
+            Some(answered) = rings.join_next(), if !rings.is_empty() => {
+                // An accept the platform refused: the conversation is not coming.
+                if let Ok(Some((conversation_id, ring_id))) = answered {
+                    forget_ring(&mut rung, &conversation_id, &ring_id);
+                }
+                continue;
+            }
             () = stop_requested(stop) => {
                 rings.shutdown().await;
                 // Rings waiting to be accepted are not; conversations finish
@@ -165,23 +185,35 @@ async fn session(
                 conversation_id,
                 ..
             } => {
+                // The same ring again (a platform may repeat a routing task)
+                // is being accepted already.
+                if rung.get(&conversation_id) == Some(&ring_id) {
+                    continue;
+                }
                 let settings = shared.settings();
-                if conversations.len() + rung.len() >= settings.max_conversations as usize {
+                let taken = conversations.len() + rung.len()
+                    - usize::from(rung.contains_key(&conversation_id));
+                if taken >= settings.max_conversations as usize {
                     let platform = platform.clone();
                     rings.spawn(async move {
                         if let Err(error) = platform.reject_ring(&ring_id).await {
                             tracing::warn!(ring = %ring_id, %error, "could not decline the ring");
                         }
+                        None
                     });
                     continue;
                 }
-                rung.insert(conversation_id);
-                rings.spawn(accept_after_wait(
-                    platform.clone(),
-                    ring_id,
-                    settings.custom.ring_accept_wait,
-                ));
+                rung.insert(conversation_id.clone(), ring_id.clone());
+                let (platform, wait) = (platform.clone(), settings.custom.ring_accept_wait);
+                rings.spawn(async move {
+                    let accepted = accept_after_wait(platform, &ring_id, wait).await;
+                    (!accepted).then_some((conversation_id, ring_id))
+                });
             }
+            PlatformEvent::RingEnded {
+                ring_id,
+                conversation_id,
+            } => forget_ring(&mut rung, &conversation_id, &ring_id),
             PlatformEvent::ConversationUpsert {
                 conversation_id,
                 skill_id,
@@ -222,7 +254,7 @@ async fn session(
                     custom_fields: settings.custom_pairs.clone(),
                     record: Default::default(),
                 };
-                let is_new = rung.remove(&conversation_id);
+                let is_new = rung.remove(&conversation_id).is_some();
                 let (inbox, receiver) = inbox::inbox();
                 for (sequence, event) in early.remove(&conversation_id).unwrap_or_default() {
                     let _ = inbox.send(Input::Consumer {

@@ -40,18 +40,28 @@ pub(super) fn translate(notification: AgentNotification, agent_id: &str) -> Vec<
     }
 }
 
-/// The rings of a routing task still waiting for an answer.
+/// A routing task's rings waiting for an answer, and those that ended
+/// without one (an accepted ring is followed by the conversation itself).
 fn rings(task: RoutingTask) -> Vec<PlatformEvent> {
     let Some(conversation_id) = task.conversation_id else {
         return Vec::new();
     };
+    let conversation_id = conversation_id.as_str();
     task.rings_details
         .into_iter()
-        .filter(|ring| ring.ring_state == RingState::Waiting)
-        .map(|ring| PlatformEvent::Ring {
-            ring_id: ring.ring_id.into(),
-            conversation_id: conversation_id.as_str().to_owned(),
-            skill_id: task.skill_id.clone().map(Into::into),
+        .filter_map(|ring| match ring.ring_state {
+            RingState::Waiting => Some(PlatformEvent::Ring {
+                ring_id: ring.ring_id.into(),
+                conversation_id: conversation_id.to_owned(),
+                skill_id: task.skill_id.clone().map(Into::into),
+            }),
+            RingState::Cancelled | RingState::Expired | RingState::Rejected => {
+                Some(PlatformEvent::RingEnded {
+                    ring_id: ring.ring_id.into(),
+                    conversation_id: conversation_id.to_owned(),
+                })
+            }
+            _ => None,
         })
         .collect()
 }
@@ -111,20 +121,29 @@ mod tests {
     }
 
     #[test]
-    fn waiting_rings_become_ring_events() {
+    fn waiting_rings_become_ring_events_and_unanswered_ones_ring_ends() {
         let events = events_of(
             ".ams.routing.RoutingTaskNotification",
             r#"{"subscriptionId": "s", "changes": [{"type": "UPSERT", "result": {
             "routingTaskId": "rt1", "conversationId": "c1", "consumerId": "cons-1", "skillId": "1",
-            "ringsDetails": [{"ringId": "c1_456_1", "ringState": "WAITING"}, {"ringId": "old", "ringState": "EXPIRED"}]}}]}"#,
+            "ringsDetails": [{"ringId": "c1_456_1", "ringState": "WAITING"}, {"ringId": "old", "ringState": "EXPIRED"},
+                {"ringId": "gone", "ringState": "CANCELLED"}, {"ringId": "mine", "ringState": "ACCEPTED"}]}}]}"#,
         );
+        let ended = |ring_id: &str| PlatformEvent::RingEnded {
+            ring_id: ring_id.into(),
+            conversation_id: "c1".into(),
+        };
         assert_eq!(
             events,
-            vec![PlatformEvent::Ring {
-                ring_id: "c1_456_1".into(),
-                conversation_id: "c1".into(),
-                skill_id: Some("1".into())
-            }]
+            vec![
+                PlatformEvent::Ring {
+                    ring_id: "c1_456_1".into(),
+                    conversation_id: "c1".into(),
+                    skill_id: Some("1".into())
+                },
+                ended("old"),
+                ended("gone"),
+            ]
         );
     }
 

@@ -5,10 +5,15 @@ use std::time::Duration;
 
 use crate::ports::Platform;
 
-/// Waits `wait`, then accepts `ring_id`.
-pub async fn accept_after_wait(platform: Arc<dyn Platform>, ring_id: String, wait: Duration) {
+/// Waits `wait`, then accepts `ring_id`; false if the platform refused
+/// (the ring ended meanwhile, or the request failed).
+pub async fn accept_after_wait(platform: Arc<dyn Platform>, ring_id: &str, wait: Duration) -> bool {
     tokio::time::sleep(wait).await;
-    if let Err(error) = platform.accept_ring(&ring_id).await {
-        tracing::warn!(ring = %ring_id, %error, "could not accept the ring");
+    match platform.accept_ring(ring_id).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(ring = %ring_id, %error, "could not accept the ring");
+            false
+        }
     }
 }

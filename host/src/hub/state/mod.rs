@@ -374,7 +374,8 @@ impl HubState {
         }
         conv.open = false;
         conv.close_reason = Some(by);
-        if let Some(ring) = conv.ring.take() {
+        let withdrawn = conv.ring.take();
+        if let Some(ring) = &withdrawn {
             self.index.ring_ended(ring.agent_conn);
         }
         if let Some(user) = &conv.assigned {
@@ -391,6 +392,15 @@ impl HubState {
             .filter(|c| c.open && c.assigned.is_none())
         {
             waiting.rejected_by.clear();
+        }
+        // The agent it rang learns the ring is withdrawn, as on LivePerson.
+        if let Some(ring) = withdrawn {
+            self.send_ring(
+                ring.agent_conn,
+                conv_id,
+                &ring.id,
+                lp::routing::RingState::Cancelled,
+            );
         }
         self.notify_agents(conv_id, assigned.as_deref());
         self.notify_consumer(conv_id);
