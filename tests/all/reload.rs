@@ -465,6 +465,41 @@ async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice
     assert_eq!(texts, ["one", "two three"], "{:?}", bot.turns());
 }
 
+/// A conversation that reaches a connector without a ring it accepted and
+/// without saved state (here the gateway's state is lost with its machine:
+/// killed, its data directory gone, started again) is not greeted, but what
+/// the consumer said that nobody answered reaches the bot, once; what was
+/// answered does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_arriving_without_its_state_hands_on_what_nobody_answered() {
+    let (_platform, hub) = crash_platform();
+    let bot = RecordingBot::echo().await;
+    let file = connector_file("c", "b", "crash-bot", "", "messageDelay = 100");
+    let config = connectors_for(&hub.hub_url, &bot, &[("c", file)]);
+    let gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    gateway.kill();
+    std::fs::remove_dir_all(config.path().join("data")).unwrap();
+    consumer.say("while you were away").await;
+
+    let _gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    assert_eq!(
+        consumer.next_agent_text().await,
+        "bot heard: while you were away"
+    );
+    // No greeting, no second "hello": the bot got each message once.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        bot.texts(),
+        ["hello", "while you were away"],
+        "{:?}",
+        bot.turns()
+    );
+}
+
 /// A conversation killed before it ever asked the bot: the message in its
 /// messageDelay window reaches the bot after the restart, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -122,7 +122,6 @@ pub struct Conversation {
     platform: Arc<dyn Platform>,
     bot: Arc<dyn Bot>,
     inbox_tx: inbox::Sender<Input>,
-    is_new: bool,
     /// Resumed from saved state: history after `newest_handled` is unhandled.
     restored: bool,
     st: SavedConversation,
@@ -184,7 +183,6 @@ impl Conversation {
             platform,
             bot,
             inbox_tx,
-            is_new: rung,
             restored,
             st,
             last_saved: 0,
@@ -409,13 +407,17 @@ impl Conversation {
         }
     }
 
-    /// Reads the conversation's history. A conversation that is new to the
-    /// connector (a ring was accepted) with utterances in its history is a
-    /// transfer in, or a consumer who wrote before it was accepted: the bot
-    /// sees the last utterance (skipAgentMessage decides whose). A resumed
-    /// conversation hands on the consumer messages after the last one it
-    /// handled. The rest of the history is marked as seen, so it never
-    /// reaches the bot again.
+    /// Reads the conversation's history. A resumed conversation hands on the
+    /// consumer messages after the last one it handled. Any other with
+    /// utterances in its history is a transfer in, or a consumer who wrote
+    /// before it was accepted: the bot sees the last utterance
+    /// (skipAgentMessage decides whose). That includes one assigned to the
+    /// connector without a ring it accepted and without saved state (an
+    /// auto-accepted ring, a connection lost between the accept and the
+    /// conversation's arrival, a conversation whose state stayed with
+    /// another gateway): it is not greeted, but what nobody answered still
+    /// reaches the bot. The rest of the history is marked as seen, so it
+    /// never reaches the bot again.
     async fn catch_up(&mut self) {
         self.resume_queue();
         let events = match self.platform.history(&self.view.id).await {
@@ -429,7 +431,7 @@ impl Conversation {
             for past in events.iter().filter(|e| e.from_consumer) {
                 self.consumer_event(past.sequence, past.event.clone());
             }
-        } else if self.is_new {
+        } else {
             match first_turn(&events, self.settings().custom.skip_agent_message) {
                 FirstTurn::Nothing => {}
                 FirstTurn::Consumer(messages) => {
