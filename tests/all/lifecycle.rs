@@ -399,22 +399,26 @@ async fn a_failover_with_messages_in_flight_hands_on_only_the_unanswered_ones() 
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_connector_takes_no_more_conversations_than_its_maximum() {
-    let bot = RecordingBot::echo().await;
+/// A gateway whose connector `c` (bot `b`) has one slot, with these
+/// custom fields.
+async fn one_slot_connector(
+    bot: &RecordingBot,
+    custom: &str,
+) -> (ConfigDir, switchboard::app::Gateway) {
     let config = ConfigDir::new(&["bot-user"]);
     config.write("bots/b.toml", &bot.config("b"));
     config.write(
         "connectors/c.toml",
-        &connector_file(
-            "c",
-            "b",
-            "bot-user",
-            "max_conversations = 1",
-            "messageDelay = 100",
-        ),
+        &connector_file("c", "b", "bot-user", "max_conversations = 1", custom),
     );
     let gateway = gateway(&config).await;
+    (config, gateway)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_connector_takes_no_more_conversations_than_its_maximum() {
+    let bot = RecordingBot::echo().await;
+    let (_config, gateway) = one_slot_connector(&bot, "messageDelay = 100").await;
     let hub = gateway.hub_url().unwrap();
     let mut first = Consumer::connect(&hub, "123").await;
     let conversation = first.start_conversation().await;
@@ -446,19 +450,8 @@ async fn a_full_connector_takes_no_more_conversations_than_its_maximum() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ring_withdrawn_before_the_accept_frees_its_slot() {
     let bot = RecordingBot::echo().await;
-    let config = ConfigDir::new(&["bot-user"]);
-    config.write("bots/b.toml", &bot.config("b"));
-    config.write(
-        "connectors/c.toml",
-        &connector_file(
-            "c",
-            "b",
-            "bot-user",
-            "max_conversations = 1",
-            "messageDelay = 100\nringAcceptWait = 1500",
-        ),
-    );
-    let gateway = gateway(&config).await;
+    let (_config, gateway) =
+        one_slot_connector(&bot, "messageDelay = 100\nringAcceptWait = 1500").await;
     let hub = gateway.hub_url().unwrap();
     for n in 0..3 {
         let mut gone = Consumer::connect(&hub, "123").await;
