@@ -191,9 +191,15 @@ async fn session(
                     continue;
                 }
                 let settings = shared.settings();
-                let taken = conversations.len() + rung.len()
-                    - usize::from(rung.contains_key(&conversation_id));
-                if taken >= settings.max_conversations as usize {
+                // A conversation held already (rung again before its DELETE
+                // came) has its slot; rings of others being accepted take one.
+                let rung_others = rung
+                    .keys()
+                    .filter(|c| **c != conversation_id && !conversations.contains_key(*c))
+                    .count();
+                if !conversations.contains_key(&conversation_id)
+                    && conversations.len() + rung_others >= settings.max_conversations as usize
+                {
                     let platform = platform.clone();
                     rings.spawn(async move {
                         if let Err(error) = platform.reject_ring(&ring_id).await {
@@ -206,8 +212,8 @@ async fn session(
                 rung.insert(conversation_id.clone(), ring_id.clone());
                 let (platform, wait) = (platform.clone(), settings.custom.ring_accept_wait);
                 rings.spawn(async move {
-                    let accepted = accept_after_wait(platform, &ring_id, wait).await;
-                    (!accepted).then_some((conversation_id, ring_id))
+                    let refused = !accept_after_wait(platform, &ring_id, wait).await;
+                    refused.then_some((conversation_id, ring_id))
                 });
             }
             PlatformEvent::RingEnded {
@@ -222,6 +228,7 @@ async fn session(
                 assigned_to_me,
             } => {
                 if !open {
+                    rung.remove(&conversation_id);
                     if let Some(tracked) = conversations.remove(&conversation_id) {
                         let _ = tracked.inbox.send(Input::Closed);
                     }
@@ -234,6 +241,8 @@ async fn session(
                     continue;
                 }
                 if let Some(tracked) = conversations.get_mut(&conversation_id) {
+                    // Its ring, if it was rung again, is answered.
+                    rung.remove(&conversation_id);
                     let _ = tracked.inbox.send(Input::Skill(skill_id));
                     if tracked.consumer_id != consumer_id {
                         tracked.consumer_id = consumer_id.clone();

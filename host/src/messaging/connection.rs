@@ -452,7 +452,9 @@ impl Platform for AgentConnection {
             // Page by page (LivePerson's maxQuantity is at most 100): a
             // long conversation never comes as one frame over a limit.
             // A dialog's first event is 0. The first page names no
-            // sequence, so it holds event 0 however a platform reads
+            // sequence (the hub reads that as "from the start", LivePerson's
+            // web client as "the newest lines"), so a short history comes
+            // whole with event 0 however a platform reads
             // `newerThanSequence` (LivePerson's agent SDK sends a
             // subscription's `fromSeq` as it, so "from" rather than
             // "after"); each next page asks from the last sequence seen,
