@@ -83,7 +83,12 @@ async fn agent(hub: &HubHandle) -> (AgentWire, String) {
 
 /// Logs the test agent in; returns the agent WebSocket's URL.
 async fn agent_url(hub: &HubHandle) -> String {
-    let base = hub.url();
+    agent_socket_url(&hub.url(), "tester", "pw").await
+}
+
+/// Logs agent user `login` in at the hub serving plain HTTP at `base`,
+/// after checking its domain lookup; returns the agent WebSocket's URL.
+pub(crate) async fn agent_socket_url(base: &str, login: &str, password: &str) -> String {
     let domains = switchboard::http::get_json(&format!(
         "{base}/api/account/123/service/baseURI.json?version=1.0"
     ))
@@ -100,16 +105,14 @@ async fn agent_url(hub: &HubHandle) -> String {
     }
     let login = switchboard::http::post_json(
         &format!("{base}/api/account/123/login?v=1.3"),
-        &json!({"username": "tester", "password": "pw"}),
+        &json!({"username": login, "password": password}),
     )
     .await
     .unwrap();
     let bearer = login["bearer"].as_str().unwrap();
     assert!(login["config"]["userId"].is_string() && login["config"]["userPid"].is_string());
-    format!(
-        "ws://{}/ws_api/account/123/messaging/brand/{bearer}?v=2.1",
-        hub.addr()
-    )
+    let host = base.strip_prefix("http://").expect("a plain HTTP hub");
+    format!("ws://{host}/ws_api/account/123/messaging/brand/{bearer}?v=2.1")
 }
 
 #[tokio::test]
@@ -413,6 +416,92 @@ pub(crate) async fn online_agent(agent: &mut AgentWire, agent_id: &str) -> Strin
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// A private message (`messageAudience` `AGENTS_AND_MANAGERS`) is for agents
+/// and managers, as on LivePerson: the consumer never sees it, neither live
+/// nor in the history a subscription from `fromSeq` 0 replays; the agent
+/// side sees it live and in `QueryMessages`, marked with its audience.
+#[tokio::test]
+async fn a_private_message_reaches_agents_and_never_the_consumer() {
+    let hub = test_hub().await;
+    let (mut agent, agent_id) = agent(&hub).await;
+    online_agent(&mut agent, &agent_id).await;
+    let mut consumer = Consumer::connect(&hub.url(), "123").await;
+    let conversation = consumer.start_conversation().await;
+    accept_the_ring(&mut agent).await;
+    let text = |message: &str| json!({"type": "ContentEvent", "contentType": "text/plain", "message": message});
+    let private = json!({"dialogId": conversation, "messageAudience": "AGENTS_AND_MANAGERS",
+        "event": text("angry customer, careful")});
+    let note = agent.request(".ams.ms.PublishEvent", private).await;
+    assert_eq!(note["code"], 200, "{note}");
+    let public = json!({"dialogId": conversation, "event": text("how can I help?")});
+    let public = agent.request(".ams.ms.PublishEvent", public).await;
+    assert_eq!(public["code"], 200, "{public}");
+    let public_sequence = public["body"]["sequence"].clone();
+
+    assert_eq!(consumer.next_agent_text().await, "how can I help?");
+    let resubscribed = consumer
+        .wire
+        .request(
+            "ms.SubscribeMessagingEvents",
+            json!({"dialogId": conversation, "fromSeq": 0}),
+        )
+        .await;
+    assert_eq!(resubscribed["code"], 200, "{resubscribed}");
+    let replayed = consumer
+        .wire
+        .wait_for(|f| {
+            let changes = f["body"]["changes"].as_array()?;
+            (f["type"] == "ms.MessagingEventNotification"
+                && changes.iter().any(|c| c["sequence"] == public_sequence))
+            .then(|| {
+                changes
+                    .iter()
+                    .map(|c| c["event"]["message"].clone())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .await;
+    assert_eq!(replayed, [json!("how can I help?")]);
+
+    let note_sequence = note["body"]["sequence"].clone();
+    let live = agent
+        .wait_for(|f| {
+            (f["type"] == ".ams.ms.OnlineEventDistribution"
+                && f["body"]["sequence"] == note_sequence)
+                .then(|| f["body"]["messageAudience"].clone())
+        })
+        .await;
+    assert_eq!(live, "AGENTS_AND_MANAGERS");
+    let history = agent
+        .request(
+            ".ams.ms.QueryMessages",
+            json!({"dialogId": conversation, "newerThanSequence": 0}),
+        )
+        .await;
+    let seen: Vec<(Value, Value)> = history["body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["event"]["message"].clone(), e["messageAudience"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                json!("angry customer, careful"),
+                json!("AGENTS_AND_MANAGERS")
+            ),
+            (json!("how can I help?"), Value::Null),
+        ]
+    );
+
+    // An audience the hub does not know is refused, not taken as everyone.
+    let unknown = json!({"dialogId": conversation, "messageAudience": "MANAGERS_ONLY",
+        "event": text("for whom?")});
+    let unknown = agent.request(".ams.ms.PublishEvent", unknown).await;
+    assert_eq!(unknown["code"], 400, "{unknown}");
 }
 
 #[tokio::test]

@@ -191,13 +191,16 @@ fn update_ring_state(ctx: &Ctx, answer: UpdateRingState) -> Reply<Empty> {
     Ok((Empty {}, Then::Route))
 }
 
-/// Publishes into a conversation the agent is assigned to.
+/// Publishes into a conversation the agent is assigned to, for everyone
+/// or, with `messageAudience` `AGENTS_AND_MANAGERS`, for agents only.
 fn publish_event(ctx: &Ctx, publish: PublishEvent) -> Reply<Published> {
     limits::check_event(&publish.event)?;
-    let sequence =
-        ctx.hub
-            .state()
-            .agent_publish(ctx.conn, publish.dialog_id.as_str(), publish.event)?;
+    let sequence = ctx.hub.state().agent_publish(
+        ctx.conn,
+        publish.dialog_id.as_str(),
+        publish.event,
+        publish.message_audience,
+    )?;
     Ok((Published { sequence }, Then::Nothing))
 }
 

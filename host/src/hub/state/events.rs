@@ -1,9 +1,14 @@
 //! Each conversation's event log: publishing (both sides), the last
 //! `limits::KEPT_EVENTS` kept in sequence order, history pages and dialog
 //! subscriptions, and the event frames each side sees.
+//!
+//! An agent may publish a private message (`messageAudience`
+//! `AGENTS_AND_MANAGERS`): as on LivePerson, agents see it, marked with its
+//! audience, live and in history; the consumer never does, neither live
+//! nor in the history its subscription replays.
 
 use lp::common::Role;
-use lp::messaging::{Event, EventRecord, MessagingEventNotification, Originator};
+use lp::messaging::{Event, EventRecord, MessageAudience, MessagingEventNotification, Originator};
 
 use super::{Conversation, HubState, Refusal, not_logged_in, refuse};
 use crate::clock::now_ms;
@@ -21,6 +26,19 @@ pub struct StoredEvent {
     pub role: Role,
     pub server_ts: u64,
     pub event: Event,
+    /// Published with `messageAudience` `AGENTS_AND_MANAGERS`: for agents
+    /// only. A flag rather than an `lp::messaging::MessageAudience`, which
+    /// keeps values it does not know as strings (three words an event,
+    /// every event of every conversation): the hub refuses those when
+    /// they are published, so two values are all it stores.
+    pub private: bool,
+}
+
+/// Who is shown an event: agents see every one, the consumer no private one.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Agents,
+    Consumer,
 }
 
 /// Up to this many events, a conversation's history grows one event at a time.
@@ -37,7 +55,7 @@ impl HubState {
         else {
             return;
         };
-        for changes in changes_from(conv, from_seq).chunks(limits::HISTORY_PAGE) {
+        for changes in changes_from(conv, from_seq, Side::Agents).chunks(limits::HISTORY_PAGE) {
             let note = MessagingEventNotification {
                 dialog_id: Some(dialog_id.into()),
                 changes: changes.to_vec(),
@@ -46,13 +64,31 @@ impl HubState {
         }
     }
 
-    /// An agent publishes an event into a conversation it is assigned to.
+    /// An agent publishes an event into a conversation it is assigned to,
+    /// for everyone or (`audience` `AGENTS_AND_MANAGERS`) for agents only.
+    /// An audience the hub does not know is refused: taken as everyone, a
+    /// message meant to be private would reach the consumer.
     pub fn agent_publish(
         &mut self,
         conn: u64,
         conv_id: &str,
         event: Event,
+        audience: Option<MessageAudience>,
     ) -> Result<u64, Refusal> {
+        let private = match audience {
+            None | Some(MessageAudience::All) => false,
+            Some(MessageAudience::AgentsAndManagers) => true,
+            Some(MessageAudience::Other(unknown)) => {
+                return refuse(
+                    400,
+                    format!(
+                        "messageAudience {unknown} is unknown: use {} or {}",
+                        MessageAudience::All,
+                        MessageAudience::AgentsAndManagers
+                    ),
+                );
+            }
+        };
         let agent = self.agents.get(&conn).ok_or_else(not_logged_in)?;
         let (user_id, pid) = (agent.user_id.clone(), agent.pid.clone());
         let conv = self
@@ -65,7 +101,7 @@ impl HubState {
         if !conv.open {
             return refuse(400, format!("conversation {conv_id} is closed"));
         }
-        Ok(self.append(conv_id, user_id, pid, Role::AssignedAgent, event))
+        Ok(self.append(conv_id, user_id, pid, Role::AssignedAgent, event, private))
     }
 
     /// A consumer publishes an event into its conversation.
@@ -95,11 +131,13 @@ impl HubState {
             consumer_id.to_owned(),
             Role::Consumer,
             event,
+            false,
         ))
     }
 
     /// Records an event (chat states are passed on, not stored) and sends it
-    /// to both sides. Returns its sequence (0 for chat states).
+    /// to the agent side and, unless it is `private`, to the consumer side.
+    /// Returns its sequence (0 for chat states).
     pub(super) fn append(
         &mut self,
         conv_id: &str,
@@ -107,6 +145,7 @@ impl HubState {
         originator_pid: String,
         role: Role,
         event: Event,
+        private: bool,
     ) -> u64 {
         let transient = matches!(event, Event::ChatState(_));
         let conv = self
@@ -127,6 +166,7 @@ impl HubState {
             role,
             server_ts: now_ms(),
             event,
+            private,
         };
         if !transient {
             if conv.events.len() == limits::KEPT_EVENTS {
@@ -147,6 +187,9 @@ impl HubState {
             for agent in self.agents.values().filter(|a| &a.user_id == assigned) {
                 Self::send(&agent.outbox, frame.clone());
             }
+        }
+        if private {
+            return sequence;
         }
         // Consumer side: every socket subscribed to the dialog.
         let note = MessagingEventNotification {
@@ -224,7 +267,7 @@ impl HubState {
         if conv.consumer_id != consumer_id {
             return refuse(403, format!("dialog {dialog_id} is not this consumer's"));
         }
-        let changes = changes_from(conv, from_seq);
+        let changes = changes_from(conv, from_seq, Side::Consumer);
         let consumer = self
             .consumers
             .get_mut(&conn)
@@ -248,12 +291,13 @@ impl HubState {
     }
 }
 
-/// The conversation's events from sequence `from_seq` on, as the changes
-/// of an `ms.MessagingEventNotification`.
-fn changes_from(conv: &Conversation, from_seq: u64) -> Vec<EventRecord> {
+/// The conversation's events from sequence `from_seq` on that `side` is
+/// shown, as the changes of an `ms.MessagingEventNotification`.
+fn changes_from(conv: &Conversation, from_seq: u64, side: Side) -> Vec<EventRecord> {
     let start = conv.events.partition_point(|e| e.sequence < from_seq);
     conv.events
         .range(start..)
+        .filter(|e| side == Side::Agents || !e.private)
         .map(|e| consumer_change(conv, e, false))
         .collect()
 }
@@ -269,7 +313,8 @@ fn agent_event(conv: &Conversation, e: &StoredEvent, transient: bool) -> EventRe
 }
 
 /// An event as consumers see it (`ms.MessagingEventNotification`): the
-/// sender by pid.
+/// sender by pid. A private one, which only agents are shown, names its
+/// audience.
 fn consumer_change(conv: &Conversation, e: &StoredEvent, transient: bool) -> EventRecord {
     EventRecord {
         sequence: (!transient).then_some(e.sequence),
@@ -283,7 +328,7 @@ fn consumer_change(conv: &Conversation, e: &StoredEvent, transient: bool) -> Eve
         }),
         server_timestamp: e.server_ts,
         event: e.event.clone(),
-        message_audience: None,
+        message_audience: e.private.then_some(MessageAudience::AgentsAndManagers),
         metadata: Vec::new(),
     }
 }
@@ -293,8 +338,27 @@ mod tests {
     use futures_util::FutureExt;
 
     use super::*;
+    use crate::hub::state::outbox::OutboxReader;
     use crate::hub::state::tests::{hub_state, text};
     use crate::hub::state::{Consumer, outbox};
+
+    /// A socket of `consumer`, subscribed to `dialog` from its first event.
+    fn subscribed_socket(
+        state: &mut HubState,
+        consumer: &str,
+        dialog: &str,
+    ) -> (u64, OutboxReader) {
+        let (outbox, reader) = outbox();
+        let conn = state.next_id();
+        let socket = Consumer {
+            outbox: Some(outbox),
+            consumer_id: Some(consumer.into()),
+            ..Consumer::default()
+        };
+        state.add_consumer(conn, socket);
+        state.subscribe_dialog(conn, consumer, dialog, 0).unwrap();
+        (conn, reader)
+    }
 
     #[test]
     fn an_event_reaches_the_sockets_subscribed_to_its_dialog_and_no_other() {
@@ -302,15 +366,7 @@ mod tests {
         let mut sockets = Vec::new();
         for consumer in ["c", "d"] {
             let dialog = state.request_conversation(consumer, None, None).unwrap();
-            let (outbox, reader) = outbox();
-            let conn = state.next_id();
-            let socket = Consumer {
-                outbox: Some(outbox),
-                consumer_id: Some(consumer.into()),
-                ..Consumer::default()
-            };
-            state.add_consumer(conn, socket);
-            state.subscribe_dialog(conn, consumer, &dialog, 0).unwrap();
+            let (conn, reader) = subscribed_socket(&mut state, consumer, &dialog);
             sockets.push((conn, dialog, reader));
         }
         let [(c, dialog, c_reader), (_, _, d_reader)] = &mut sockets[..] else {
@@ -327,6 +383,44 @@ mod tests {
         state.remove_consumer(*c);
         assert!(!state.dialog_subscribers.contains_key(dialog.as_str()));
         state.consumer_publish("c", dialog, text(2)).unwrap();
+    }
+
+    #[test]
+    fn a_private_message_is_kept_for_agents_and_never_shown_to_the_consumer() {
+        let mut state = hub_state();
+        let dialog = state.request_conversation("c", None, None).unwrap();
+        let (conn, mut live) = subscribed_socket(&mut state, "c", &dialog);
+        let (agent, pid) = ("123.human".to_owned(), "pid-human".to_owned());
+        let role = Role::AssignedAgent;
+        state.append(
+            &dialog,
+            agent.clone(),
+            pid.clone(),
+            role.clone(),
+            text(0),
+            true,
+        );
+        state.append(&dialog, agent, pid, role, text(1), false);
+        let heard = live.next().now_or_never().flatten();
+        assert!(heard.is_some_and(|frame| format!("{frame:?}").contains("m1")));
+        assert!(
+            live.next().now_or_never().is_none(),
+            "the note stays private"
+        );
+        // A new socket subscribing from the first event gets the history without it.
+        state.remove_consumer(conn);
+        let (_, mut replayed) = subscribed_socket(&mut state, "c", &dialog);
+        let history = format!("{:?}", replayed.next().now_or_never().flatten());
+        assert!(
+            history.contains("m1") && !history.contains("m0"),
+            "{history}"
+        );
+        let agents_see = state.history(&dialog, None, 10).unwrap();
+        let audiences: Vec<_> = agents_see
+            .iter()
+            .map(|e| e.message_audience.clone())
+            .collect();
+        assert_eq!(audiences, [Some(MessageAudience::AgentsAndManagers), None]);
     }
 
     #[test]
