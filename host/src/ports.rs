@@ -91,7 +91,11 @@ pub enum PlatformEvent {
     },
 }
 
-/// A past event of a conversation, from its history.
+/// A past event of a conversation, from its history: one the consumer and
+/// its agents exchanged. Private messages (audience AGENTS_AND_MANAGERS)
+/// and the platform's own (role CONTROLLER) are not past events: the
+/// platform side leaves them out, so nothing the consumer never saw or
+/// nobody said counts as an utterance of the conversation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PastEvent {
     /// Its sequence.
@@ -157,7 +161,7 @@ pub trait Platform: Send + Sync {
         event: Event,
         then: Published,
     ) -> Option<BoxFuture<'static, ()>>;
-    /// The conversation's past events.
+    /// The conversation's past events (see [`PastEvent`] for those left out).
     fn history<'a>(
         &'a self,
         conversation_id: &'a str,

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::hub::{accept_the_ring, agent_socket_url, online_agent};
 use crate::support::{
-    ConfigDir, Consumer, RecordingBot, connector_file, conversation_change, gateway,
+    AgentWire, ConfigDir, Consumer, RecordingBot, connector_file, conversation_change, gateway,
 };
 
 /// How the connector reaches the hub: the scenarios run over both.
@@ -284,27 +285,43 @@ async fn message_delay_joins_messages_within_the_window_and_marks_them_read_over
     );
 }
 
+/// The hub user `expert` (skill 2), after the users `first` (skill 1).
+fn with_expert_after(first: &str) -> ConfigDir {
+    ConfigDir::with_hub(&format!(
+        "{first}[[hub.users]]\nlogin = \"expert\"\npassword = \"pw-expert\"\nskills = [\"2\"]\n"
+    ))
+}
+
+/// The bot `specialist` behind connector `expert` on skill 2, which
+/// conversations are transferred to.
+fn specialist_on_skill_two(
+    config: &ConfigDir,
+    specialist: &RecordingBot,
+    skip_agent_message: bool,
+) {
+    config.write("bots/expert.toml", &specialist.config("expert"));
+    let custom = format!("skipAgentMessage = {skip_agent_message}\nmessageDelay = 100");
+    config.write(
+        "connectors/expert.toml",
+        &connector_file("expert", "expert", "expert", "", &custom),
+    );
+}
+
 async fn transfer_scenario(skip_agent_message: bool) -> String {
     let specialist = RecordingBot::echo().await;
-    let config = ConfigDir::with_hub(
-        "[[hub.users]]\nlogin = \"router\"\npassword = \"pw-router\"\nskills = [\"1\"]\n\n\
-         [[hub.users]]\nlogin = \"expert\"\npassword = \"pw-expert\"\nskills = [\"2\"]\n",
+    let config = with_expert_after(
+        "[[hub.users]]\nlogin = \"router\"\npassword = \"pw-router\"\nskills = [\"1\"]\n\n",
     );
     config.write(
         "bots/router.toml",
         "id = \"router\"\nkind = \"scripted\"\n[[rules]]\nmatch = 'billing'\n\
          say = [{ text = \"Transferring you to billing\" }]\nescalate = \"2\"\n",
     );
-    config.write("bots/expert.toml", &specialist.config("expert"));
     config.write(
         "connectors/router.toml",
         &connector_file("router", "router", "router", "", "messageDelay = 100"),
     );
-    let custom = format!("skipAgentMessage = {skip_agent_message}\nmessageDelay = 100");
-    config.write(
-        "connectors/expert.toml",
-        &connector_file("expert", "expert", "expert", "", &custom),
-    );
+    specialist_on_skill_two(&config, &specialist, skip_agent_message);
     let gateway = gateway(&config).await;
     let mut consumer = Consumer::of(&gateway).await;
     consumer.start_conversation().await;
@@ -334,6 +351,52 @@ async fn skip_agent_message_false_shows_the_transferred_bot_the_last_utterance()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_agent_message_true_shows_the_transferred_bot_the_last_consumer_message() {
     assert_eq!(transfer_scenario(true).await, "bot heard: billing please");
+}
+
+/// A human agent's private note (`messageAudience` `AGENTS_AND_MANAGERS`)
+/// is no utterance: the consumer never saw it. A conversation transferred
+/// in whose history ends with one shows the bot the consumer's message
+/// before it, even without skipAgentMessage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_agent_message_false_never_shows_the_transferred_bot_a_private_note() {
+    let specialist = RecordingBot::echo().await;
+    let config = with_expert_after(
+        "[[hub.users]]\nlogin = \"human\"\ntype = \"human\"\npassword = \"pw-human\"\n\
+         skills = [\"1\"]\n\n",
+    );
+    specialist_on_skill_two(&config, &specialist, false);
+    let gateway = gateway(&config).await;
+    let hub_url = gateway.hub_url().unwrap();
+    let mut human =
+        AgentWire::connect(&agent_socket_url(&hub_url, "human", "pw-human").await).await;
+    online_agent(&mut human, "123.human").await;
+    let mut consumer = Consumer::of(&gateway).await;
+    let conversation = consumer.start_conversation().await;
+    accept_the_ring(&mut human).await;
+    consumer.say("billing please").await;
+    let event = json!({"type": "ContentEvent", "contentType": "text/plain",
+        "message": "third refund request, be firm"});
+    let note = human
+        .request(
+            ".ams.ms.PublishEvent",
+            json!({"dialogId": conversation, "messageAudience": "AGENTS_AND_MANAGERS", "event": event}),
+        )
+        .await;
+    assert_eq!(note["code"], 200, "{note}");
+    let transfer = human
+        .request(
+            ".ams.cm.UpdateConversationField",
+            json!({"conversationId": conversation, "conversationField": [
+                {"field": "ParticipantsChange", "type": "REMOVE", "role": "ASSIGNED_AGENT", "userId": "123.human"},
+                {"field": "Skill", "type": "UPDATE", "skill": "2"}]}),
+        )
+        .await;
+    assert_eq!(transfer["code"], 200, "{transfer}");
+    assert_eq!(
+        consumer.next_agent_text().await,
+        "bot heard: billing please"
+    );
+    assert_eq!(specialist.texts(), ["billing please"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

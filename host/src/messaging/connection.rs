@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use super::Credentials;
 use super::login::{self, LoginSession};
 use super::prerequisites;
+use super::translate;
 use super::transport::{self, Transport};
 use crate::ports::{DialError, PastEvent, Platform, PlatformError, PlatformEvent, Published};
 
@@ -267,23 +268,6 @@ impl AgentConnection {
         &self.agent_id
     }
 
-    /// A page of history as past events.
-    fn past_events(&self, page: Vec<EventRecord>) -> Vec<PastEvent> {
-        page.into_iter()
-            .filter_map(|record| {
-                let from_consumer = record.role() == Some(&Role::Consumer);
-                let from_this_bot =
-                    !from_consumer && self.bot_agents.contains(record.originator_id.as_str());
-                Some(PastEvent {
-                    sequence: record.sequence?,
-                    from_consumer,
-                    from_this_bot,
-                    event: record.event,
-                })
-            })
-            .collect()
-    }
-
     /// Sends a request and waits for its typed answer.
     pub async fn request<R: Request<Agent>>(&self, body: R) -> Result<R::Response, PlatformError> {
         let response = self.exchange(&body).await?;
@@ -489,7 +473,7 @@ impl Platform for AgentConnection {
                     .filter_map(|record| record.sequence)
                     .max()
                     .filter(|&last| full && newer_than.is_none_or(|asked| last > asked));
-                let mut page = self.past_events(records);
+                let mut page = translate::past_events(records, &self.bot_agents);
                 page.retain(|e| newer_than.is_none_or(|asked| e.sequence > asked));
                 past.extend(page);
                 // Only the tail matters (the last utterances, what nobody

@@ -18,7 +18,8 @@
 //!   LivePerson's Login Service describes them;
 //! - `prerequisites`: the bot user's prerequisites in the account's
 //!   configuration;
-//! - `translate`: notifications into the events a connector acts on.
+//! - `translate`: notifications into the events a connector acts on, and
+//!   history pages into past events (without private or platform messages).
 
 mod connection;
 mod login;

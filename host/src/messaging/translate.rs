@@ -1,14 +1,17 @@
 //! The platform's notifications, read once into `lp` types, turned into
 //! the events a connector acts on: waiting rings, conversations it sees
-//! appearing, changing and leaving, and live events of its conversations.
+//! appearing, changing and leaving, and live events of its conversations;
+//! and pages of a conversation's history, turned into its past events.
+
+use std::collections::HashSet;
 
 use lp::common::{ChangeType, Role};
 use lp::conversations::{ConversationChange, ConversationState};
-use lp::messaging::EventRecord;
+use lp::messaging::{EventRecord, MessageAudience};
 use lp::routing::{RingState, RoutingTask};
 use lp::{AgentClientFrame, AgentNotification, Frame};
 
-use crate::ports::PlatformEvent;
+use crate::ports::{PastEvent, PlatformEvent};
 
 /// The events one frame from the platform carries (none for responses
 /// and for frames that do not parse).
@@ -109,6 +112,34 @@ fn live_event(record: EventRecord) -> PlatformEvent {
         from_consumer,
         event: record.event,
     }
+}
+
+/// A page of history as past events; `bot_agents` are the account-qualified
+/// ids of the bot's agent users. What the consumer never saw and nobody in
+/// the conversation said is left out: private messages (`messageAudience`
+/// `AGENTS_AND_MANAGERS`, a human agent's note to colleagues) and the
+/// platform's own (`CONTROLLER`, automatic messages). Left in, either could
+/// be the last utterance a transferred bot is handed (or pass for the bot
+/// having spoken last); dropped here, the history holds only the exchange
+/// between the consumer and its agents, whatever reads it.
+pub(super) fn past_events(page: Vec<EventRecord>, bot_agents: &HashSet<String>) -> Vec<PastEvent> {
+    page.into_iter()
+        .filter(|record| {
+            record.message_audience != Some(MessageAudience::AgentsAndManagers)
+                && record.role() != Some(&Role::Controller)
+        })
+        .filter_map(|record| {
+            let from_consumer = record.role() == Some(&Role::Consumer);
+            let from_this_bot =
+                !from_consumer && bot_agents.contains(record.originator_id.as_str());
+            Some(PastEvent {
+                sequence: record.sequence?,
+                from_consumer,
+                from_this_bot,
+                event: record.event,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -250,5 +281,38 @@ mod tests {
             panic!("a ContentEvent")
         };
         assert_eq!(content.as_text(), Some("hi"));
+    }
+
+    #[test]
+    fn history_leaves_out_private_messages_and_the_platform_s_own() {
+        let page: Vec<EventRecord> = serde_json::from_str(
+            r#"[
+            {"sequence": 0, "dialogId": "c1", "originatorId": "123.cons-1",
+             "originatorMetadata": {"id": "cons-1", "role": "CONSUMER"},
+             "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "billing please"}},
+            {"sequence": 1, "dialogId": "c1", "originatorId": "123.bot",
+             "originatorMetadata": {"id": "pid-bot", "role": "ASSIGNED_AGENT"},
+             "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "one moment"}},
+            {"sequence": 2, "dialogId": "c1", "originatorId": "123.human", "messageAudience": "AGENTS_AND_MANAGERS",
+             "originatorMetadata": {"id": "pid-human", "role": "ASSIGNED_AGENT"},
+             "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "angry customer"}},
+            {"sequence": 3, "dialogId": "c1", "originatorId": "123.system",
+             "originatorMetadata": {"id": "system", "role": "CONTROLLER"},
+             "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "Transferred to billing"}},
+            {"sequence": 4, "dialogId": "c1", "originatorId": "123.human", "messageAudience": "ALL",
+             "originatorMetadata": {"id": "pid-human", "role": "ASSIGNED_AGENT"},
+             "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hello"}}]"#,
+        )
+        .unwrap();
+        let bot = HashSet::from(["123.bot".to_owned()]);
+        let past = past_events(page, &bot);
+        let kept: Vec<(u64, bool, bool)> = past
+            .iter()
+            .map(|e| (e.sequence, e.from_consumer, e.from_this_bot))
+            .collect();
+        assert_eq!(
+            kept,
+            [(0, true, false), (1, false, true), (4, false, false)]
+        );
     }
 }

@@ -9,6 +9,10 @@
 //! same bot left it: a stop, a crash, a lost connection) is a failover, not
 //! a transfer: it resumes where it was, so the bot gets only the consumer
 //! messages it has not answered and never its own last answer.
+//!
+//! A human agent's private note and the platform's automatic (CONTROLLER)
+//! messages are no utterances: the history never holds them (see
+//! `ports::PastEvent`), so the bot is never handed one.
 
 use lp::messaging::{Event, Message};
 
