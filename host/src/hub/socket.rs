@@ -27,6 +27,10 @@ pub const AGENT_READ_BUFFER: usize = 4 << 10;
 /// frames (`InitConnection` with its JWT, a published text).
 pub const CONSUMER_READ_BUFFER: usize = 512;
 
+/// Frames written to a socket stay in its write buffer until this many
+/// bytes wait or the writer flushes (after each burst).
+const WRITE_BUFFER: usize = 64 << 10;
+
 /// Answers a WebSocket upgrade request with 101 and yields the socket, with
 /// a read buffer of `read_buffer` bytes, once hyper hands the connection
 /// over. `None` if the request is no upgrade.
@@ -58,7 +62,11 @@ pub fn upgrade(
         let upgraded = on_upgrade.await.ok()?;
         let config = WebSocketConfig::default()
             .read_buffer_size(read_buffer)
-            .write_buffer_size(0)
+            // Frames are buffered until `write_frames` flushes a burst, so
+            // frames queued together leave in one write. (The buffer grows
+            // with what is written, it is not reserved ahead: an idle
+            // socket keeps at most its last burst's capacity.)
+            .write_buffer_size(WRITE_BUFFER)
             .max_message_size(Some(super::limits::MAX_FRAME_BYTES))
             .max_frame_size(Some(super::limits::MAX_FRAME_BYTES));
         Some(
