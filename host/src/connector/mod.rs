@@ -3,8 +3,9 @@
 //! pipeline (see [`conversation`]) between the platform and the bot.
 //!
 //! Owns: the session loop, per-conversation tasks and their inboxes
-//! ([`inbox`]), the behaviour of the custom fields ([`fields`]) and the
-//! connector's status with its Details.
+//! ([`inbox`]), the events of conversations not known yet (`early`), the
+//! behaviour of the custom fields ([`fields`]) and the connector's status
+//! with its Details.
 //! Reaches the outside only through the [`Platform`] and [`Bot`] traits
 //! ([`ports`]) and the plugin chain; never into `messaging`, `bot` or `hub`
 //! internals.
@@ -16,6 +17,7 @@
 //! in the status history, which the state store keeps.
 
 pub mod conversation;
+mod early;
 pub mod fields;
 pub mod inbox;
 mod saved;

@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use lp::messaging::Event;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::conversation::{Conversation, Input};
+use super::early::Early;
 use super::fields::ring_accept_wait::accept_after_wait;
 use super::inbox;
 use super::status::{Component, Lifecycle};
@@ -142,7 +142,7 @@ async fn session(
     // Rings being accepted, by conversation: a slot each until the
     // conversation comes (its UPSERT) or the ring ends without it.
     let mut rung: HashMap<String, String> = HashMap::new();
-    let mut early: HashMap<String, Vec<(u64, Event)>> = HashMap::new();
+    let mut early = Early::default();
     // Conversation tasks live as long as the session: dropping the set (a
     // stop, a lost connection) ends them all.
     let mut tasks = JoinSet::new();
@@ -265,7 +265,7 @@ async fn session(
                 };
                 let is_new = rung.remove(&conversation_id).is_some();
                 let (inbox, receiver) = inbox::inbox();
-                for (sequence, event) in early.remove(&conversation_id).unwrap_or_default() {
+                for (sequence, event) in early.take(&conversation_id) {
                     let _ = inbox.send(Input::Consumer {
                         sequence,
                         event: Box::new(event),
@@ -302,10 +302,7 @@ async fn session(
                         });
                     }
                     // Notification order is not guaranteed: keep it for the UPSERT.
-                    None => early
-                        .entry(conversation_id)
-                        .or_default()
-                        .push((sequence, event)),
+                    None => early.keep(conversation_id, sequence, event, Instant::now()),
                 }
             }
             PlatformEvent::ConversationEvent { .. } => {}
