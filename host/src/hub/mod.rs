@@ -321,7 +321,7 @@ impl Hub {
                         "unknown or expired bearer token: log in again",
                     );
                 };
-                match socket::upgrade(&mut request, socket::AGENT_READ_BUFFER) {
+                match socket::upgrade(&mut request, socket::AGENT) {
                     Some((response, socket)) => {
                         let hub = self.clone();
                         tokio::spawn(async move {
@@ -350,8 +350,7 @@ impl Hub {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.strip_prefix("jwt "))
                     .map(str::to_owned);
-                let Some((response, socket)) =
-                    socket::upgrade(&mut request, socket::CONSUMER_READ_BUFFER)
+                let Some((response, socket)) = socket::upgrade(&mut request, socket::CONSUMER)
                 else {
                     return http::error(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade");
                 };

@@ -1,12 +1,20 @@
 //! The hub's WebSocket upgrade: the 101 answer, then the socket with
 //! buffers sized for its side.
 //!
-//! The read buffer is sized by side: it is the largest part of an idle
-//! consumer's memory in the hub (tungstenite allocates and zero-fills it
-//! whole when the socket opens and keeps it for the socket's life). Consumers send a few small frames (a larger one
-//! grows the buffer as far as it needs), so their sockets start at
-//! [`CONSUMER_READ_BUFFER`]; the few agent sockets carry every
-//! conversation's traffic and read [`AGENT_READ_BUFFER`] at a time.
+//! Buffers are sized by side ([`Buffers`]). The read buffer is the largest
+//! part of an idle consumer's memory in the hub (tungstenite allocates and
+//! zero-fills it whole when the socket opens and keeps it for the socket's
+//! life). Consumers send a few small frames (a larger one grows the buffer
+//! as far as it needs), so their sockets start at 512 bytes; the few agent
+//! sockets carry every conversation's traffic and read 4 KiB at a time.
+//!
+//! Frames written wait in the write buffer until the writer flushes a
+//! burst (`write_frames`), or until more than the side's write threshold
+//! waits, so frames queued together leave in one write. That buffer is
+//! not reserved ahead but never shrinks: a socket keeps the capacity of
+//! its largest burst, at most the threshold plus one frame. Consumers'
+//! bursts are a few frames, so their threshold is small; an agent socket's
+//! bursts carry many conversations.
 
 use std::future::Future;
 
@@ -20,23 +28,36 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::http::{Body, ServerSocket};
 
-/// The read buffer of an agent socket.
-pub const AGENT_READ_BUFFER: usize = 4 << 10;
+/// A side's socket buffers, in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Buffers {
+    /// The read buffer the socket starts with.
+    read: usize,
+    /// Frames written are sent at the writer's flush or once more than
+    /// this waits.
+    write: usize,
+}
 
-/// The read buffer a consumer socket starts with: room for its usual
-/// frames (`InitConnection` with its JWT, a published text).
-pub const CONSUMER_READ_BUFFER: usize = 512;
+/// An agent socket's buffers.
+pub const AGENT: Buffers = Buffers {
+    read: 4 << 10,
+    write: 64 << 10,
+};
 
-/// Frames written to a socket stay in its write buffer until this many
-/// bytes wait or the writer flushes (after each burst).
-const WRITE_BUFFER: usize = 64 << 10;
+/// A consumer socket's buffers: room to read its usual frames
+/// (`InitConnection` with its JWT, a published text), and a burst of them
+/// to write.
+pub const CONSUMER: Buffers = Buffers {
+    read: 512,
+    write: 4 << 10,
+};
 
 /// Answers a WebSocket upgrade request with 101 and yields the socket, with
-/// a read buffer of `read_buffer` bytes, once hyper hands the connection
-/// over. `None` if the request is no upgrade.
+/// `buffers`, once hyper hands the connection over. `None` if the request
+/// is no upgrade.
 pub fn upgrade(
     request: &mut Request<Incoming>,
-    read_buffer: usize,
+    buffers: Buffers,
 ) -> Option<(
     Response<Body>,
     impl Future<Output = Option<ServerSocket>> + use<>,
@@ -61,12 +82,8 @@ pub fn upgrade(
     let socket = async move {
         let upgraded = on_upgrade.await.ok()?;
         let config = WebSocketConfig::default()
-            .read_buffer_size(read_buffer)
-            // Frames are buffered until `write_frames` flushes a burst, so
-            // frames queued together leave in one write. (The buffer grows
-            // with what is written, it is not reserved ahead: an idle
-            // socket keeps at most its last burst's capacity.)
-            .write_buffer_size(WRITE_BUFFER)
+            .read_buffer_size(buffers.read)
+            .write_buffer_size(buffers.write)
             .max_message_size(Some(super::limits::MAX_FRAME_BYTES))
             .max_frame_size(Some(super::limits::MAX_FRAME_BYTES));
         Some(
