@@ -75,6 +75,7 @@ impl HubState {
         event: Event,
         audience: Option<MessageAudience>,
     ) -> Result<u64, Refusal> {
+        let agent = self.agents.get(&conn).ok_or_else(not_logged_in)?;
         let private = match audience {
             None | Some(MessageAudience::All) => false,
             Some(MessageAudience::AgentsAndManagers) => true,
@@ -89,7 +90,6 @@ impl HubState {
                 );
             }
         };
-        let agent = self.agents.get(&conn).ok_or_else(not_logged_in)?;
         let (user_id, pid) = (agent.user_id.clone(), agent.pid.clone());
         let conv = self
             .conversations
