@@ -229,6 +229,7 @@ async fn session(
             } => {
                 if !open {
                     rung.remove(&conversation_id);
+                    early.take(&conversation_id);
                     if let Some(tracked) = conversations.remove(&conversation_id) {
                         let _ = tracked.inbox.send(Input::Closed);
                     }
