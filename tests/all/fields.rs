@@ -285,10 +285,11 @@ async fn message_delay_joins_messages_within_the_window_and_marks_them_read_over
     );
 }
 
-/// The hub user `expert` (skill 2), after the users `first` (skill 1).
-fn with_expert_after(first: &str) -> ConfigDir {
+/// A hub with the users of `users_toml` (`[[hub.users]]` tables, on skill
+/// 1), then the user `expert` on skill 2.
+fn hub_with_users_then_expert(users_toml: &str) -> ConfigDir {
     ConfigDir::with_hub(&format!(
-        "{first}[[hub.users]]\nlogin = \"expert\"\npassword = \"pw-expert\"\nskills = [\"2\"]\n"
+        "{users_toml}[[hub.users]]\nlogin = \"expert\"\npassword = \"pw-expert\"\nskills = [\"2\"]\n"
     ))
 }
 
@@ -309,7 +310,7 @@ fn specialist_on_skill_two(
 
 async fn transfer_scenario(skip_agent_message: bool) -> String {
     let specialist = RecordingBot::echo().await;
-    let config = with_expert_after(
+    let config = hub_with_users_then_expert(
         "[[hub.users]]\nlogin = \"router\"\npassword = \"pw-router\"\nskills = [\"1\"]\n\n",
     );
     config.write(
@@ -360,7 +361,7 @@ async fn skip_agent_message_true_shows_the_transferred_bot_the_last_consumer_mes
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_agent_message_false_never_shows_the_transferred_bot_a_private_note() {
     let specialist = RecordingBot::echo().await;
-    let config = with_expert_after(
+    let config = hub_with_users_then_expert(
         "[[hub.users]]\nlogin = \"human\"\ntype = \"human\"\npassword = \"pw-human\"\n\
          skills = [\"1\"]\n\n",
     );

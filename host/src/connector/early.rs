@@ -65,7 +65,7 @@ impl Early {
     }
 
     /// The events kept for `conversation_id`, which has come (or will not:
-    /// it closed, or left this agent); none are kept after.
+    /// it closed); none are kept after.
     pub(super) fn take(&mut self, conversation_id: &str) -> Vec<(u64, Event)> {
         self.waiting
             .remove(conversation_id)
