@@ -34,6 +34,7 @@ const HOSTILE: &[&str] = &[
     "unreachable",
     "huge-output",
     "slow",
+    "sleep",
     "invalid-content",
     "file-read",
     "env-read",

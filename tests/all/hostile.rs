@@ -1,5 +1,5 @@
-//! The hostile-plugin suite: thirteen fixture components that loop,
-//! recurse, hoard memory, trap, panic, flood output, dawdle, break the
+//! The hostile-plugin suite: fourteen fixture components that loop,
+//! recurse, hoard memory, trap, panic, flood output, dawdle, sleep, break the
 //! structured-content schema, and try the filesystem, the environment, the
 //! network, the clock and the key-value store. Each is contained: the hook's
 //! default applies, the fault is counted, and the conversation goes on.
@@ -157,6 +157,18 @@ async fn a_slow_hook_just_under_the_deadline_works_and_just_over_is_cut() {
             .as_deref()
             .unwrap()
             .contains("deadline exceeded")
+    );
+}
+
+#[tokio::test]
+async fn a_hook_that_sleeps_faults_at_once_instead_of_holding_the_connector() {
+    // The fixture sleeps 10 s; the deadline would cut it only once it ran again.
+    let started = std::time::Instant::now();
+    contained("hostile_sleep", Limits::default(), "would wait").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the hook waited {:?}",
+        started.elapsed()
     );
 }
 

@@ -377,6 +377,21 @@ async fn a_looping_plugin_is_interrupted_at_its_deadline() {
 }
 
 #[test]
+fn plugins_that_import_nothing_asynchronous_are_called_without_a_fiber() {
+    for name in ["greeting", "step_up", "tile_display", "accessibility"] {
+        assert!(component(name).called_directly(), "{name}");
+    }
+    // A file system or socket import, or the older contract, needs a fiber.
+    for name in [
+        "hostile_file_read",
+        "hostile_socket",
+        "fixture_contract_0_1",
+    ] {
+        assert!(!component(name).called_directly(), "{name}");
+    }
+}
+
+#[test]
 fn a_component_of_another_world_is_refused_naming_the_file() {
     let path = built_plugin("fixture_no_hooks");
     let error = engine().load(&path).unwrap_err();

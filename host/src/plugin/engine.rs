@@ -38,7 +38,11 @@ pub struct PluginEngine {
 
 struct EngineInner {
     engine: Engine,
+    /// Every import asynchronous where wasmtime-wasi makes it so.
     linker: Linker<PluginState>,
+    /// Every import synchronous: the newest contract, `wasi:io` that never
+    /// waits, and the rest of WASI but file systems and sockets.
+    direct: Linker<PluginState>,
     stop_ticker: Arc<AtomicBool>,
     /// Hash of everything that makes compiled code usable by this engine.
     compatibility: [u8; 32],
@@ -95,6 +99,15 @@ pub struct LoadedPlugin {
     pub(super) engine: Engine,
     /// The engine meters fuel.
     pub(super) fuel: bool,
+}
+
+impl LoadedPlugin {
+    /// True if its hooks run on the caller's stack: nothing it imports is
+    /// asynchronous (no file system grant, no sockets, the newest contract).
+    /// Otherwise each call runs on a fiber of its own.
+    pub fn called_directly(&self) -> bool {
+        self.pre.is_direct()
+    }
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -175,6 +188,7 @@ impl PluginEngine {
             state
         })
         .map_err(|e| PluginError::Engine(e.to_string()))?;
+        let direct = direct_linker(&engine).map_err(|e| PluginError::Engine(e.to_string()))?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let (ticking, stop) = (engine.clone(), stop_ticker.clone());
@@ -195,6 +209,7 @@ impl PluginEngine {
             inner: Arc::new(EngineInner {
                 engine,
                 linker,
+                direct,
                 stop_ticker,
                 compatibility,
                 cache_dir,
@@ -283,12 +298,8 @@ impl PluginEngine {
         let component = self
             .component(path, bytes, &digest)
             .map_err(|e| invalid(format!("{e:#}")))?;
-        let instance_pre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
+        let pre = Pre::link(&component, &self.inner.direct, &self.inner.linker)
             .map_err(|e| invalid(format!("{e:#}")))?;
-        let pre = Pre::new(instance_pre).map_err(|e| invalid(format!("{e:#}")))?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -304,6 +315,38 @@ impl PluginEngine {
             fuel: self.inner.fuel,
         }))
     }
+}
+
+/// The linker of components called without a fiber: only synchronous
+/// host functions. A component that imports anything else (a file
+/// system, sockets, an older contract) is not linked here.
+fn direct_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
+    use wasmtime_wasi::WasiView;
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, random};
+    use wasmtime_wasi::random::WasiRandom;
+
+    let mut linker = Linker::new(engine);
+    let l = &mut linker;
+    super::bindings::no_wait::add_to_linker(l)?;
+    clocks::wall_clock::add_to_linker::<PluginState, WasiClocks>(l, PluginState::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<PluginState, WasiClocks>(l, PluginState::clocks)?;
+    random::random::add_to_linker::<PluginState, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    random::insecure::add_to_linker::<PluginState, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<PluginState, WasiRandom>(l, |s| s.ctx().ctx.random())?;
+    cli::exit::add_to_linker::<PluginState, WasiCli>(l, PluginState::cli)?;
+    cli::environment::add_to_linker::<PluginState, WasiCli>(l, PluginState::cli)?;
+    cli::stdin::add_to_linker::<PluginState, WasiCli>(l, PluginState::cli)?;
+    cli::stdout::add_to_linker::<PluginState, WasiCli>(l, PluginState::cli)?;
+    cli::stderr::add_to_linker::<PluginState, WasiCli>(l, PluginState::cli)?;
+    cli::terminal_input::add_to_linker::<PluginState, WasiCli>(l, PluginState::cli)?;
+    cli::terminal_output::add_to_linker::<PluginState, WasiCli>(l, PluginState::cli)?;
+    cli::terminal_stdin::add_to_linker::<PluginState, WasiCli>(l, PluginState::cli)?;
+    cli::terminal_stdout::add_to_linker::<PluginState, WasiCli>(l, PluginState::cli)?;
+    cli::terminal_stderr::add_to_linker::<PluginState, WasiCli>(l, PluginState::cli)?;
+    Plugin::add_to_linker::<PluginState, HasSelf<PluginState>>(l, |state| state)?;
+    Ok(linker)
 }
 
 fn hex(bytes: &[u8]) -> String {

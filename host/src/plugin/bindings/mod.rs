@@ -5,7 +5,15 @@
 //! Components built against an older one are linked too ([`v0_1`]): their
 //! imports are served by the same host state, and their hooks are called
 //! through [`Exports`], which converts at the component's edge.
+//!
+//! A component whose imports are all synchronous host functions (every
+//! Rust plugin, with `wasi:io` from [`no_wait`]) is called directly, on
+//! the caller's stack; one that imports an asynchronous function (a
+//! file system grant, sockets, an older contract) is called through a
+//! fiber. wasmtime decides which from the component's imports: [`Pre`]
+//! links each component the first way when it can.
 
+pub mod no_wait;
 pub mod v0_1;
 
 use std::collections::BTreeMap;
@@ -26,6 +34,19 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
+/// The newest contract's hooks as synchronous calls, for components that
+/// import nothing asynchronous. Its types and host interface are the ones above.
+pub mod direct {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../wit",
+        with: {
+            "switchboard:connector/types": super::switchboard::connector::types,
+            "switchboard:connector/host": super::switchboard::connector::host,
+        },
+    });
+}
+
 pub use self::switchboard::connector::types::{Content, ConversationType};
 pub use exports::switchboard::connector::hooks::{
     BotFailure, ConsumerAction, Conversation, EndReason, FailureAction, Hook, Message,
@@ -33,7 +54,7 @@ pub use exports::switchboard::connector::hooks::{
 
 use super::call::{Call, HookName, Outcome};
 use wasmtime::Store;
-use wasmtime::component::InstancePre;
+use wasmtime::component::{Component, Linker};
 
 use self::switchboard::connector::host::Level;
 
@@ -410,13 +431,27 @@ impl PluginState {
 pub enum Pre {
     /// Built against `switchboard:connector@0.1.0`.
     V0_1(v0_1::PluginPre<PluginState>),
-    /// Built against `switchboard:connector@0.2.0`.
+    /// Built against `switchboard:connector@0.2.0`, importing something asynchronous.
     V0_2(PluginPre<PluginState>),
+    /// Built against `switchboard:connector@0.2.0`, every import synchronous.
+    V0_2Direct(direct::PluginPre<PluginState>),
 }
 
 impl Pre {
-    /// Recognises the contract the component exports, newest first.
-    pub fn new(pre: InstancePre<PluginState>) -> wasmtime::Result<Pre> {
+    /// Links `component` directly when `direct` (every function
+    /// synchronous) serves all its imports, else through `linker`;
+    /// recognises the contract it exports, newest first.
+    pub fn link(
+        component: &Component,
+        direct: &Linker<PluginState>,
+        linker: &Linker<PluginState>,
+    ) -> wasmtime::Result<Pre> {
+        if let Ok(pre) = direct.instantiate_pre(component)
+            && let Ok(pre) = direct::PluginPre::new(pre)
+        {
+            return Ok(Pre::V0_2Direct(pre));
+        }
+        let pre = linker.instantiate_pre(component)?;
         match PluginPre::new(pre.clone()) {
             Ok(pre) => Ok(Pre::V0_2(pre)),
             Err(newest) => match v0_1::PluginPre::new(pre) {
@@ -431,8 +466,13 @@ impl Pre {
     pub fn contract(&self) -> &'static str {
         match self {
             Pre::V0_1(_) => "0.1.0",
-            Pre::V0_2(_) => "0.2.0",
+            Pre::V0_2(_) | Pre::V0_2Direct(_) => "0.2.0",
         }
+    }
+
+    /// True if its hooks are called without a fiber.
+    pub fn is_direct(&self) -> bool {
+        matches!(self, Pre::V0_2Direct(_))
     }
 
     /// A new instance in `store`.
@@ -440,6 +480,7 @@ impl Pre {
         Ok(match self {
             Pre::V0_1(pre) => Exports::V0_1(pre.instantiate_async(store).await?),
             Pre::V0_2(pre) => Exports::V0_2(pre.instantiate_async(store).await?),
+            Pre::V0_2Direct(pre) => Exports::V0_2Direct(pre.instantiate(store)?),
         })
     }
 }
@@ -448,8 +489,38 @@ impl Pre {
 pub enum Exports {
     /// Contract 0.1.0: no `on-bot-error`, no `on-conversation-end`.
     V0_1(v0_1::Plugin),
-    /// Contract 0.2.0.
+    /// Contract 0.2.0, called through a fiber.
     V0_2(Plugin),
+    /// Contract 0.2.0, called directly.
+    V0_2Direct(direct::Plugin),
+}
+
+/// Runs `$call` on `$hooks` (either binding of the newest contract's
+/// hooks): the generated methods have the same names and arguments, and
+/// differ only in being awaited (`$($wait)?` is `await`) or not.
+macro_rules! run_hook {
+    ($hooks:expr, $store:expr, $conv:expr, $call:expr $(, $wait:tt)?) => {{
+        let (hooks, store, conv) = ($hooks, $store, $conv);
+        match $call {
+            Call::Start(greeting) => Outcome::Text(
+                hooks.call_on_conversation_start(store, conv, greeting)$(.$wait)??,
+            ),
+            Call::StepUp(text) => Outcome::Text(hooks.call_on_step_up(store, conv, text)$(.$wait)??),
+            Call::Consumer(text) => {
+                Outcome::Action(hooks.call_on_consumer_message(store, conv, text)$(.$wait)??)
+            }
+            Call::Bot(messages) => {
+                Outcome::Messages(hooks.call_on_bot_message(store, conv, messages)$(.$wait)??)
+            }
+            Call::BotError(text, failure) => {
+                Outcome::Failure(hooks.call_on_bot_error(store, conv, text, failure)$(.$wait)??)
+            }
+            Call::End(reason) => {
+                hooks.call_on_conversation_end(store, conv, reason)$(.$wait)??;
+                Outcome::Ended
+            }
+        }
+    }};
 }
 
 impl Exports {
@@ -458,16 +529,19 @@ impl Exports {
         &self,
         store: &mut Store<PluginState>,
     ) -> wasmtime::Result<Vec<HookName>> {
-        match self {
-            Exports::V0_1(plugin) => v0_1::implemented(plugin, store).await,
-            Exports::V0_2(plugin) => Ok(plugin
+        let hooks = match self {
+            Exports::V0_1(plugin) => return v0_1::implemented(plugin, store).await,
+            Exports::V0_2(plugin) => {
+                plugin
+                    .switchboard_connector_hooks()
+                    .call_implemented(store)
+                    .await?
+            }
+            Exports::V0_2Direct(plugin) => plugin
                 .switchboard_connector_hooks()
-                .call_implemented(store)
-                .await?
-                .into_iter()
-                .map(HookName::of)
-                .collect()),
-        }
+                .call_implemented(store)?,
+        };
+        Ok(hooks.into_iter().map(HookName::of).collect())
     }
 
     /// Runs one hook. The caller calls only hooks the instance implements.
@@ -477,30 +551,19 @@ impl Exports {
         conv: &Conversation,
         call: Call<'_>,
     ) -> wasmtime::Result<Outcome> {
-        let plugin = match self {
+        Ok(match self {
             Exports::V0_1(plugin) => return v0_1::call(plugin, store, conv, call).await,
-            Exports::V0_2(plugin) => plugin,
-        };
-        let hooks = plugin.switchboard_connector_hooks();
-        Ok(match call {
-            Call::Start(greeting) => Outcome::Text(
-                hooks
-                    .call_on_conversation_start(store, conv, greeting)
-                    .await?,
-            ),
-            Call::StepUp(text) => Outcome::Text(hooks.call_on_step_up(store, conv, text).await?),
-            Call::Consumer(text) => {
-                Outcome::Action(hooks.call_on_consumer_message(store, conv, text).await?)
+            Exports::V0_2(plugin) => {
+                run_hook!(
+                    plugin.switchboard_connector_hooks(),
+                    store,
+                    conv,
+                    call,
+                    await
+                )
             }
-            Call::Bot(messages) => {
-                Outcome::Messages(hooks.call_on_bot_message(store, conv, messages).await?)
-            }
-            Call::BotError(text, failure) => {
-                Outcome::Failure(hooks.call_on_bot_error(store, conv, text, failure).await?)
-            }
-            Call::End(reason) => {
-                hooks.call_on_conversation_end(store, conv, reason).await?;
-                Outcome::Ended
+            Exports::V0_2Direct(plugin) => {
+                run_hook!(plugin.switchboard_connector_hooks(), store, conv, call)
             }
         })
     }
