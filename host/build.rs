@@ -35,6 +35,7 @@ const HOSTILE: &[&str] = &[
     "huge-output",
     "slow",
     "sleep",
+    "print",
     "invalid-content",
     "file-read",
     "env-read",

@@ -1,7 +1,7 @@
-//! The hostile-plugin suite: fourteen fixture components that loop,
+//! The hostile-plugin suite: fifteen fixture components that loop,
 //! recurse, hoard memory, trap, panic, flood output, dawdle, sleep, break the
 //! structured-content schema, and try the filesystem, the environment, the
-//! network, the clock and the key-value store. Each is contained: the hook's
+//! network, stdio, the clock and the key-value store. Each is contained: the hook's
 //! default applies, the fault is counted, and the conversation goes on.
 
 use std::collections::BTreeMap;
@@ -170,6 +170,13 @@ async fn a_hook_that_sleeps_faults_at_once_instead_of_holding_the_connector() {
         "the hook waited {:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn printing_to_stdout_and_stderr_is_discarded_and_no_fault() {
+    let (decision, fault) = consumer_hook("hostile_print", Limits::default()).await;
+    assert_eq!(reported(decision), "printed: hello");
+    assert_eq!(fault, None);
 }
 
 #[tokio::test]

@@ -378,7 +378,15 @@ async fn a_looping_plugin_is_interrupted_at_its_deadline() {
 
 #[test]
 fn plugins_that_import_nothing_asynchronous_are_called_without_a_fiber() {
-    for name in ["greeting", "step_up", "tile_display", "accessibility"] {
+    for name in [
+        "greeting",
+        "step_up",
+        "tile_display",
+        "accessibility",
+        "fixture_trap",
+        "hostile_sleep",
+        "hostile_print",
+    ] {
         assert!(component(name).called_directly(), "{name}");
     }
     // A file system or socket import, or the older contract, needs a fiber.

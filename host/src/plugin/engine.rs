@@ -102,9 +102,9 @@ pub struct LoadedPlugin {
 }
 
 impl LoadedPlugin {
-    /// True if its hooks run on the caller's stack: nothing it imports is
-    /// asynchronous (no file system grant, no sockets, the newest contract).
-    /// Otherwise each call runs on a fiber of its own.
+    /// True if its hooks run on the caller's stack: it is built against
+    /// the newest contract and imports nothing asynchronous (neither WASI's
+    /// file system nor its sockets). Otherwise each call runs on a fiber.
     pub fn called_directly(&self) -> bool {
         self.pre.is_direct()
     }
@@ -298,7 +298,7 @@ impl PluginEngine {
         let component = self
             .component(path, bytes, &digest)
             .map_err(|e| invalid(format!("{e:#}")))?;
-        let pre = Pre::link(&component, &self.inner.direct, &self.inner.linker)
+        let pre = Pre::link(path, &component, &self.inner.direct, &self.inner.linker)
             .map_err(|e| invalid(format!("{e:#}")))?;
         let name = path
             .file_stem()

@@ -6,12 +6,16 @@
 //! imports are served by the same host state, and their hooks are called
 //! through [`Exports`], which converts at the component's edge.
 //!
-//! A component whose imports are all synchronous host functions (every
-//! Rust plugin, with `wasi:io` from [`no_wait`]) is called directly, on
-//! the caller's stack; one that imports an asynchronous function (a
-//! file system grant, sockets, an older contract) is called through a
-//! fiber. wasmtime decides which from the component's imports: [`Pre`]
-//! links each component the first way when it can.
+//! A component built against the newest contract whose imports are all
+//! synchronous host functions (Rust plugins that import neither WASI's
+//! file system nor its sockets; `wasi:io` comes from [`no_wait`]) is
+//! called directly, on the caller's stack. Any other is called through a
+//! fiber: one that imports an asynchronous function (the file system,
+//! sockets), and one built against contract 0.1, which has no direct
+//! binding. wasmtime decides from the component's imports, not from
+//! grants: [`Pre::link`] links each component directly when it can.
+//! Called directly, a plugin runs on the caller's stack (a Tokio worker's,
+//! 2 MiB); wasmtime's wasm stack limit (512 KiB) bounds its share.
 
 pub mod no_wait;
 pub mod v0_1;
@@ -438,18 +442,24 @@ pub enum Pre {
 }
 
 impl Pre {
-    /// Links `component` directly when `direct` (every function
+    /// Links `component` (from `path`) directly when `direct` (every function
     /// synchronous) serves all its imports, else through `linker`;
     /// recognises the contract it exports, newest first.
     pub fn link(
+        path: &std::path::Path,
         component: &Component,
         direct: &Linker<PluginState>,
         linker: &Linker<PluginState>,
     ) -> wasmtime::Result<Pre> {
-        if let Ok(pre) = direct.instantiate_pre(component)
-            && let Ok(pre) = direct::PluginPre::new(pre)
+        match direct
+            .instantiate_pre(component)
+            .and_then(direct::PluginPre::new)
         {
-            return Ok(Pre::V0_2Direct(pre));
+            Ok(pre) => return Ok(Pre::V0_2Direct(pre)),
+            // Not an error: the component is called through a fiber.
+            Err(why) => {
+                tracing::debug!(plugin = %path.display(), "called through a fiber: {why:#}")
+            }
         }
         let pre = linker.instantiate_pre(component)?;
         match PluginPre::new(pre.clone()) {

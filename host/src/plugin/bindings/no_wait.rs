@@ -5,8 +5,8 @@
 //! wasmtime calls a component synchronously (no fiber, no stack switch)
 //! only if none of the host functions it imports is asynchronous, and
 //! wasmtime-wasi's waiting `wasi:io` functions (`pollable.block`,
-//! `output-stream.blocking-flush`, the streams' destructors, …) are: every
-//! Rust plugin imports some of them through std's stdout. Their
+//! `output-stream.blocking-flush`, the streams' destructors, …) are: Rust
+//! plugins import some of them through std's stdout and stderr. Their
 //! synchronous versions in wasmtime-wasi start a Tokio runtime to wait,
 //! which panics on a Tokio worker. A hook must not wait anyway: it holds
 //! its connector's instance while it waits, and its deadline counts only
@@ -33,20 +33,22 @@ use waiting_streams::{
 
 /// Adds `wasi:io` (error, poll, streams) to `linker`, every function synchronous.
 pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    // Errors never wait: wasmtime-wasi's own, on the table.
+    // Nothing in `error` waits: wasmtime-wasi's own serves it.
     error::add_to_linker::<T, Table>(linker, |state| state.ctx().table)?;
     poll::add_to_linker::<T, Io>(linker, |state| NoWait(state.ctx().table))?;
     streams::add_to_linker::<T, Io>(linker, |state| NoWait(state.ctx().table))?;
     Ok(())
 }
 
-struct Io;
-
+/// `wasi:io/error` as wasmtime-wasi serves it, on the table.
 struct Table;
 
 impl HasData for Table {
     type Data<'a> = &'a mut ResourceTable;
 }
+
+/// `wasi:io/poll` and `wasi:io/streams` through [`NoWait`].
+struct Io;
 
 impl HasData for Io {
     type Data<'a> = NoWait<'a>;
@@ -56,17 +58,33 @@ impl HasData for Io {
 pub struct NoWait<'a>(&'a mut ResourceTable);
 
 /// The output of `future` if it is ready at once, else a trap naming `call`.
+///
+/// Polled twice: a deadline already past (`subscribe-duration(0)`, an
+/// instant gone by) is ready, but wasmtime-wasi's future for it yields to
+/// the runtime once before it says so.
 fn at_once<F: Future>(call: &str, future: F) -> wasmtime::Result<F::Output> {
     let mut future = std::pin::pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => Ok(output),
-        Poll::Pending => Err(wasmtime::Error::msg(format!(
-            "`{call}` would wait, and a hook may not wait (it runs to completion)"
-        ))),
+    let mut context = Context::from_waker(Waker::noop());
+    for _ in 0..2 {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return Ok(output);
+        }
     }
+    Err(wasmtime::Error::msg(format!(
+        "`{call}` would wait, and a hook may not wait (it runs to completion)"
+    )))
+}
+
+/// Drops a stream with `drop`, which takes it out of the table first and
+/// then cancels what it has in flight: a plugin's streams never have any,
+/// and one that would wait is forgotten rather than waited for. A stream
+/// that cannot leave the table (a pollable of it still lives) is the
+/// plugin's error, as in wasmtime-wasi.
+fn drop_stream<F>(call: &str, drop: F) -> wasmtime::Result<()>
+where
+    F: Future<Output = wasmtime::Result<()>>,
+{
+    at_once(call, drop).unwrap_or(Ok(()))
 }
 
 /// Like [`at_once`], for calls that answer with a stream result.
@@ -106,10 +124,7 @@ impl streams::Host for NoWait<'_> {
 
 impl streams::HostOutputStream for NoWait<'_> {
     fn drop(&mut self, stream: Resource<DynOutputStream>) -> wasmtime::Result<()> {
-        // Dropping cancels what the stream still has in flight; a plugin's
-        // streams never have any, and the stream leaves the table either way.
-        let _ = at_once("output-stream.drop", WaitingOutput::drop(self.0, stream));
-        Ok(())
+        drop_stream("output-stream.drop", WaitingOutput::drop(self.0, stream))
     }
 
     fn check_write(&mut self, stream: Resource<DynOutputStream>) -> StreamResult<u64> {
@@ -188,8 +203,7 @@ impl streams::HostOutputStream for NoWait<'_> {
 
 impl streams::HostInputStream for NoWait<'_> {
     fn drop(&mut self, stream: Resource<DynInputStream>) -> wasmtime::Result<()> {
-        let _ = at_once("input-stream.drop", WaitingInput::drop(self.0, stream));
-        Ok(())
+        drop_stream("input-stream.drop", WaitingInput::drop(self.0, stream))
     }
 
     fn read(&mut self, stream: Resource<DynInputStream>, len: u64) -> StreamResult<Vec<u8>> {
