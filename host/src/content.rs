@@ -51,7 +51,7 @@ impl OutMessage {
         if let Some(replies) = &self.quick_replies {
             validate_quick_replies(replies)?;
         }
-        let size = serde_json::to_vec(&self.to_event()).map_or(usize::MAX, |bytes| bytes.len());
+        let size = serialized_size(&self.to_event());
         if size > MAX_EVENT_BYTES {
             return Err(ContentError::TooLarge { size });
         }
@@ -73,6 +73,25 @@ impl OutMessage {
                 encoded_metadata: None,
             }),
         }
+    }
+}
+
+/// Bytes of `value` as JSON, counted as they are written rather than kept.
+fn serialized_size(value: &impl serde::Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
     }
 }
 

@@ -73,14 +73,16 @@ pub enum PlatformEvent {
         /// Conversation id.
         conversation_id: String,
     },
-    /// A live event of a conversation this agent is in.
-    ConversationEvent {
+    /// A live event the consumer sent, in a conversation this agent is in.
+    /// Nothing else live is passed on: the consumer's chat states without
+    /// a sequence and every agent's events (among them the platform's
+    /// echoes of the connector's own) are dropped where the frame is read,
+    /// since no connector acts on them.
+    ConsumerEvent {
         /// Conversation id (= main dialog id).
         conversation_id: String,
-        /// Its sequence in the dialog; `None` for chat states.
-        sequence: Option<u64>,
-        /// True if the consumer sent it.
-        from_consumer: bool,
+        /// Its sequence in the dialog.
+        sequence: u64,
         /// The event itself (text, structured content, a receipt, ...).
         event: Event,
     },

@@ -289,10 +289,9 @@ async fn session(
                     let _ = tracked.inbox.send(Input::Gone);
                 }
             }
-            PlatformEvent::ConversationEvent {
+            PlatformEvent::ConsumerEvent {
                 conversation_id,
-                sequence: Some(sequence),
-                from_consumer: true,
+                sequence,
                 event,
             } => {
                 match conversations.get(&conversation_id) {
@@ -306,7 +305,6 @@ async fn session(
                     None => early.keep(conversation_id, sequence, event, Instant::now()),
                 }
             }
-            PlatformEvent::ConversationEvent { .. } => {}
             PlatformEvent::Disconnected { reason } => break reason,
         }
         // Only a change of the count is worth a status report.

@@ -36,7 +36,7 @@ pub(super) fn translate(notification: AgentNotification, agent_id: &str) -> Vec<
             .into_iter()
             .map(|change| conversation(change.change_type, change.result, agent_id))
             .collect(),
-        AgentNotification::OnlineEvent(record) => vec![live_event(record)],
+        AgentNotification::OnlineEvent(record) => consumer_event(record).into_iter().collect(),
         // Agent states and subscribed history are not what a bot connector
         // acts on: it reads history with `QueryMessages`.
         AgentNotification::AgentState(_) | AgentNotification::MessagingEvents(_) => Vec::new(),
@@ -99,19 +99,24 @@ fn conversation(change: ChangeType, result: ConversationChange, agent_id: &str) 
     }
 }
 
-fn live_event(record: EventRecord) -> PlatformEvent {
-    let from_consumer = record.role() == Some(&Role::Consumer);
+/// A live event, if the consumer sent it with a sequence: the agents' own
+/// (the platform echoes what this connector publishes, two events a turn)
+/// and chat states end here, not in the session's queue.
+fn consumer_event(record: EventRecord) -> Option<PlatformEvent> {
+    if record.role() != Some(&Role::Consumer) {
+        return None;
+    }
+    let sequence = record.sequence?;
     // The MAIN dialog's id is the conversation's; a peer may name only the latter.
     let conversation_id = match (record.dialog_id.as_str(), record.conversation_id) {
         ("", Some(conversation)) => conversation.into(),
         _ => record.dialog_id.into(),
     };
-    PlatformEvent::ConversationEvent {
+    Some(PlatformEvent::ConsumerEvent {
         conversation_id,
-        sequence: record.sequence,
-        from_consumer,
+        sequence,
         event: record.event,
-    }
+    })
 }
 
 /// A page of history as past events; `bot_agents` are the account-qualified
@@ -246,12 +251,32 @@ mod tests {
         let events = events_of(
             ".ams.ms.OnlineEventDistribution",
             r#"{"conversationId": "c9", "sequence": 2,
+            "originatorMetadata": {"id": "cons-1", "role": "CONSUMER"},
             "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}}"#,
         );
         assert!(
-            matches!(&events[..], [PlatformEvent::ConversationEvent { conversation_id, .. }] if conversation_id == "c9"),
+            matches!(&events[..], [PlatformEvent::ConsumerEvent { conversation_id, .. }] if conversation_id == "c9"),
             "{events:?}"
         );
+    }
+
+    #[test]
+    fn live_events_of_agents_and_chat_states_are_not_passed_on() {
+        // The platform's echo of what this connector published.
+        let echo = events_of(
+            ".ams.ms.OnlineEventDistribution",
+            r#"{"dialogId": "c1", "sequence": 5, "originatorId": "123.bot",
+            "originatorMetadata": {"id": "pid-bot", "role": "ASSIGNED_AGENT"},
+            "event": {"type": "AcceptStatusEvent", "status": "READ", "sequenceList": [4]}}"#,
+        );
+        assert!(echo.is_empty(), "{echo:?}");
+        let typing = events_of(
+            ".ams.ms.OnlineEventDistribution",
+            r#"{"dialogId": "c1", "originatorId": "123.cons-1",
+            "originatorMetadata": {"id": "cons-1", "role": "CONSUMER"},
+            "event": {"type": "ChatStateEvent", "chatState": "COMPOSING"}}"#,
+        );
+        assert!(typing.is_empty(), "{typing:?}");
     }
 
     #[test]
@@ -263,20 +288,16 @@ mod tests {
             "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}}"#,
         );
         let [
-            PlatformEvent::ConversationEvent {
+            PlatformEvent::ConsumerEvent {
                 conversation_id,
                 sequence,
-                from_consumer,
                 event,
             },
         ] = events.as_slice()
         else {
             panic!("one event: {events:?}")
         };
-        assert_eq!(
-            (conversation_id.as_str(), *sequence, *from_consumer),
-            ("c1", Some(4), true)
-        );
+        assert_eq!((conversation_id.as_str(), *sequence), ("c1", 4));
         let lp::messaging::Event::Content(content) = event else {
             panic!("a ContentEvent")
         };

@@ -188,6 +188,12 @@ impl PluginChain {
             else {
                 continue;
             };
+            // What it was given, handed on unchanged (a text a tile or
+            // tooltip plugin leaves alone), has been checked already.
+            if same_messages(&output, &current) {
+                plugin.worked();
+                continue;
+            }
             match from_wit_all(output.clone()) {
                 Ok(valid) => {
                     plugin.worked();
@@ -314,6 +320,20 @@ fn to_wit_message(message: &OutMessage) -> Message {
         },
         quick_replies: message.quick_replies.as_ref().map(|v| v.to_string()),
     }
+}
+
+/// True if `a` and `b` are the same messages, in the same order.
+fn same_messages(a: &[Message], b: &[Message]) -> bool {
+    let same_body = |a: &Content, b: &Content| match (a, b) {
+        (Content::Text(a), Content::Text(b)) | (Content::Structured(a), Content::Structured(b)) => {
+            a == b
+        }
+        _ => false,
+    };
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(a, b)| same_body(&a.body, &b.body) && a.quick_replies == b.quick_replies)
 }
 
 /// Turns plugin output into host messages, refusing what LivePerson would refuse.

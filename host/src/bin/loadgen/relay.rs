@@ -35,9 +35,8 @@ pub(super) async fn start_relays(hub: &str, agents: usize) -> Vec<tokio::task::J
                             let _ = platform.accept_ring(&ring_id).await;
                         });
                     }
-                    PlatformEvent::ConversationEvent {
+                    PlatformEvent::ConsumerEvent {
                         conversation_id,
-                        from_consumer: true,
                         event: Event::Content(content),
                         ..
                     } => {
