@@ -90,22 +90,26 @@ impl Running {
 
     /// CPU seconds (user + system) the process has used.
     fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the command name (which may hold spaces) in parentheses.
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        // utime and stime are fields 14 and 15 of the line: 11 and 12 here.
-        // SAFETY: sysconf only reads a constant of the system.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        (ticks(11) + ticks(12)) / hz.max(1.0)
+        cpu_seconds(self.child.id())
     }
+}
+
+/// CPU seconds (user + system) process `pid` has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 here.
+    // SAFETY: sysconf only reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz.max(1.0)
 }
 
 /// One run's numbers.
@@ -115,6 +119,8 @@ struct Run {
     seconds: f64,
     bot_cpu: f64,
     hub_cpu: f64,
+    /// This process's: the consumers' side.
+    consumers_cpu: f64,
     latencies_us: Vec<u64>,
     lost: u64,
 }
@@ -131,6 +137,15 @@ impl Run {
 
     fn hub_ms(&self) -> f64 {
         1e3 * self.hub_cpu / self.messages.max(1) as f64
+    }
+
+    fn consumers_ms(&self) -> f64 {
+        1e3 * self.consumers_cpu / self.messages.max(1) as f64
+    }
+
+    /// Cores the three processes kept busy together.
+    fn cores_busy(&self) -> f64 {
+        (self.bot_cpu + self.hub_cpu + self.consumers_cpu) / self.seconds.max(f64::EPSILON)
     }
 
     fn percentile(&self, p: f64) -> f64 {
@@ -281,7 +296,9 @@ async fn measure(
     while let Some(consumer) = opening.join_next().await {
         opened.push(consumer.expect("a consumer opens its conversation"));
     }
-    let (bot_before, hub_before) = (bot.cpu_seconds(), hub.cpu_seconds());
+    let me = std::process::id();
+    let (bot_before, hub_before, consumers_before) =
+        (bot.cpu_seconds(), hub.cpu_seconds(), cpu_seconds(me));
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let mut traffic = tokio::task::JoinSet::new();
@@ -306,6 +323,7 @@ async fn measure(
         seconds: 0.0,
         bot_cpu: 0.0,
         hub_cpu: 0.0,
+        consumers_cpu: 0.0,
         latencies_us: Vec::new(),
         lost: 0,
     };
@@ -318,6 +336,7 @@ async fn measure(
     run.seconds = started.elapsed().as_secs_f64();
     run.bot_cpu = bot.cpu_seconds() - bot_before;
     run.hub_cpu = hub.cpu_seconds() - hub_before;
+    run.consumers_cpu = cpu_seconds(me) - consumers_before;
     run.messages = run.latencies_us.len() as u64;
     for consumer in &finished {
         run.lost += consumer.lost;
@@ -330,19 +349,22 @@ fn render(runs: &[Run], seconds: u64, consumers: usize) -> String {
     let mut out = format!(
         "### LivePerson's node-agent-sdk echo bot against one switchboard connector\n\n\
          {consumers} consumers over TLS, closed loop, {seconds} s per run, runs in the order A B B A; \
-         the hub (`switchboard hub`) in its own process; CPU is user + system time of each process \
-         during the traffic.\n\n\
-         | run | behind the hub | messages/s | bot CPU ms / message | hub CPU ms / message | p50 ms | p99 ms | lost |\n\
-         |---|---|---|---|---|---|---|---|\n"
+         the hub (`switchboard hub`) in its own process, the consumers in the load generator's; CPU \
+         is user + system time of each process during the traffic; cores busy is the three \
+         processes' CPU together per second of traffic.\n\n\
+         | run | behind the hub | messages/s | bot CPU ms / message | hub CPU ms / message | consumers CPU ms / message | cores busy | p50 ms | p99 ms | lost |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n"
     );
     for (i, run) in runs.iter().enumerate() {
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.4} | {:.4} | {:.3} | {:.3} | {} |\n",
+            "| {} | {} | {:.0} | {:.4} | {:.4} | {:.4} | {:.2} | {:.3} | {:.3} | {} |\n",
             i + 1,
             run.side.name(),
             run.throughput(),
             run.bot_ms(),
             run.hub_ms(),
+            run.consumers_ms(),
+            run.cores_busy(),
             run.percentile(0.5),
             run.percentile(0.99),
             run.lost
@@ -356,6 +378,18 @@ fn render(runs: &[Run], seconds: u64, consumers: usize) -> String {
     let throughput = mean(Side::Switchboard, Run::throughput) / mean(Side::Sdk, Run::throughput);
     out.push_str(&format!(
         "\nswitchboard / SDK: CPU per message {cpu:.2}x (target at most 0.5x), throughput {throughput:.2}x (target at least 2x)\n"
+    ));
+    // What twice the SDK bot's throughput would cost the hub and the
+    // consumers alone, at their CPU per message in the SDK's runs.
+    let sdk_rate = mean(Side::Sdk, Run::throughput);
+    let others_ms = mean(Side::Sdk, Run::hub_ms) + mean(Side::Sdk, Run::consumers_ms);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    out.push_str(&format!(
+        "\nThe machine has {cores} cores. At twice the SDK bot's throughput ({:.0} messages/s), the hub and \
+         the consumers alone would keep {:.2} cores busy at their CPU per message in the SDK's runs, \
+         before any bot runs.\n",
+        2.0 * sdk_rate,
+        2.0 * sdk_rate * others_ms / 1e3,
     ));
     out
 }
