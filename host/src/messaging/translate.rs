@@ -1,6 +1,8 @@
 //! The platform's notifications, read once into `lp` types, turned into
 //! the events a connector acts on: waiting rings, conversations it sees
-//! appearing, changing and leaving, and live events of its conversations;
+//! appearing, changing and leaving, and what the consumers of its
+//! conversations send (the rest of what is live, agents' events among it,
+//! is read and dropped here);
 //! and pages of a conversation's history, turned into its past events.
 
 use std::collections::HashSet;

@@ -379,3 +379,33 @@ fn from_wit(message: Message) -> Result<OutMessage, String> {
         .map_err(|e| e.to_string())?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(body: Content, quick_replies: Option<&str>) -> Message {
+        Message {
+            body,
+            quick_replies: quick_replies.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn messages_are_the_same_only_with_the_same_bodies_kinds_replies_and_order() {
+        let hi = message(Content::Text("hi".into()), None);
+        let card = message(Content::Structured("{}".into()), Some("{}"));
+        let same = [hi.clone(), card.clone()];
+        assert!(same_messages(&same, &[hi.clone(), card.clone()]));
+        // Another order, another kind of body, other quick replies, one more or less.
+        assert!(!same_messages(&same, &[card.clone(), hi.clone()]));
+        let structured_hi = message(Content::Structured("hi".into()), None);
+        assert!(!same_messages(std::slice::from_ref(&hi), &[structured_hi]));
+        assert!(!same_messages(
+            std::slice::from_ref(&card),
+            &[message(Content::Structured("{}".into()), None)]
+        ));
+        assert!(!same_messages(&same, std::slice::from_ref(&hi)));
+        assert!(same_messages(&[], &[]));
+    }
+}
