@@ -9,6 +9,12 @@ use switchboard::admin::client::AdminClient;
 use switchboard::app::{self, Overrides};
 use switchboard::{server, tools, validate};
 
+/// mimalloc instead of glibc's malloc: the gateway's tasks move between
+/// worker threads, and glibc frees memory of another thread's arena under
+/// that arena's lock (BENCHMARKS.md §4 has the profile that showed it).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A gateway that hosts bot agent connectors, customised by sandboxed WebAssembly plugins.
 #[derive(Parser)]
 #[command(version)]

@@ -44,6 +44,11 @@ use clap::{CommandFactory, Parser};
 
 use report::{run_all, smoke};
 
+/// The allocator `switchboard` runs with, so the raw relay in this process
+/// is measured as the gateway is.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ADMIN_TOKEN: &str = "loadgen-admin-token-0123456789";
 const SET_UP_TIMEOUT: Duration = Duration::from_secs(120);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
