@@ -4,12 +4,23 @@
 //! Owns: the sled database and the layout of its trees. Knows nothing of
 //! connectors' or plugins' logic; callers get narrow handles such as
 //! [`KvScope`].
+//!
+//! # Layout
+//! - this file: the store, its handles, the status log, key-value scopes;
+//! - `conversations`: one connector's conversation states;
+//! - `turn_log`: how a conversation's state becomes durable (an
+//!   append-only log, synced once per group of writers);
+//! - `pending`: logged changes not yet in sled, which reads see first.
 
 use std::path::Path;
 
 use crate::ports::Status;
 
+mod conversations;
+mod pending;
 mod turn_log;
+
+pub use conversations::{ConversationStore, Durable};
 
 /// The tree of conversation states (the turn log's records belong to it).
 const CONVERSATIONS: &str = "conversations";
@@ -38,10 +49,18 @@ struct Inner {
     status_history: sled::Tree,
     desired: sled::Tree,
     conversations: sled::Tree,
-    /// The turn log's queue (none for a store in memory). Dropped before
-    /// [`Release`], so its writer thread lets go of the database.
-    log: Option<std::sync::mpsc::Sender<turn_log::Record>>,
+    /// The turn log's queue and what it holds that sled does not yet
+    /// (none for a store in memory). Dropped before [`Release`], so its
+    /// writer thread lets go of the database.
+    log: Option<Log>,
     _release: Release,
+}
+
+/// The turn log's side of the store: every change of the conversations
+/// tree goes through it.
+struct Log {
+    queue: std::sync::mpsc::Sender<turn_log::Record>,
+    pending: std::sync::Arc<pending::Pending>,
 }
 
 /// Dropped last: waits until the database's lock file is free again, so
@@ -101,9 +120,16 @@ impl StateStore {
         };
         let db = sled::open(dir).map_err(wrap)?;
         let conversations = db.open_tree(CONVERSATIONS).map_err(wrap)?;
-        let log = turn_log::recover(dir, &db, &conversations)
-            .and_then(|generation| turn_log::start(dir, db.clone(), generation))
+        let pending = std::sync::Arc::<pending::Pending>::default();
+        let target = turn_log::Target {
+            db: db.clone(),
+            tree: conversations.clone(),
+            pending: pending.clone(),
+        };
+        let queue = turn_log::recover(dir, &db, &conversations)
+            .and_then(|generation| turn_log::start(dir, target, generation))
             .map_err(|error| wrap(sled::Error::Io(error)))?;
+        let log = Log { queue, pending };
         // sled locks the file `db` in its directory while it is open.
         Self::with_trees(
             db,
@@ -118,7 +144,7 @@ impl StateStore {
         db: sled::Db,
         path: String,
         lock_file: Option<std::path::PathBuf>,
-        log: Option<std::sync::mpsc::Sender<turn_log::Record>>,
+        log: Option<Log>,
     ) -> Result<Self, sled::Error> {
         Ok(StateStore {
             inner: std::sync::Arc::new(Inner {
@@ -221,88 +247,6 @@ impl StateStore {
                 prefix,
                 store: self.inner.clone(),
             },
-        }
-    }
-}
-
-/// One connector's saved conversation states, by conversation id. Values
-/// are opaque bytes to the store; the connector owns their shape.
-#[derive(Clone)]
-pub struct ConversationStore {
-    scope: KvScope,
-}
-
-impl ConversationStore {
-    /// The saved state of `conversation`.
-    pub fn get(&self, conversation: &str) -> Result<Option<Vec<u8>>, sled::Error> {
-        self.scope.get(conversation)
-    }
-
-    /// Saves the state of `conversation` without waiting for the disk: a
-    /// crash may lose it, but never leaves an older save in its place
-    /// (it is logged in order with the durable ones, which a restart
-    /// replays).
-    pub fn put(&self, conversation: &str, state: &[u8]) -> Result<(), sled::Error> {
-        self.scope.set(conversation, state)?;
-        drop(self.log(conversation, Some(state)));
-        Ok(())
-    }
-
-    /// Saves the state of `conversation` now; the returned [`Durable`]
-    /// resolves once it is on disk (writers waiting together share one
-    /// sync of the turn log).
-    pub fn put_durable(&self, conversation: &str, state: &[u8]) -> Result<Durable, sled::Error> {
-        self.scope.set(conversation, state)?;
-        Ok(self.log(conversation, Some(state)))
-    }
-
-    /// Forgets `conversation` (in order with its durable saves, so a crash
-    /// cannot bring it back).
-    pub fn remove(&self, conversation: &str) -> Result<(), sled::Error> {
-        self.scope.delete(conversation)?;
-        drop(self.log(conversation, None));
-        Ok(())
-    }
-
-    fn log(&self, conversation: &str, state: Option<&[u8]>) -> Durable {
-        let Some(queue) = &self.scope.store.log else {
-            return Durable(None);
-        };
-        let (done, on_disk) = tokio::sync::oneshot::channel();
-        let record = turn_log::Record {
-            key: self.scope.key(conversation),
-            value: state.map(<[u8]>::to_vec),
-            done: Some(done),
-        };
-        match queue.send(record) {
-            Ok(()) => Durable(Some(on_disk)),
-            // The writer is gone (it cannot start again): say so to whoever waits.
-            Err(_) => {
-                let (done, on_disk) = tokio::sync::oneshot::channel();
-                let _ = done.send(Err("the turn log's writer has stopped".into()));
-                Durable(Some(on_disk))
-            }
-        }
-    }
-
-    /// Ids of the saved conversations.
-    pub fn ids(&self) -> Vec<String> {
-        self.scope.keys()
-    }
-}
-
-/// A durable save under way: await [`Durable::on_disk`] before acting on it.
-#[must_use = "a durable save is on disk only once `on_disk` resolves"]
-pub struct Durable(Option<tokio::sync::oneshot::Receiver<Result<(), String>>>);
-
-impl Durable {
-    /// Resolves once the save is on disk; an error says why it is not.
-    pub async fn on_disk(self) -> Result<(), String> {
-        match self.0 {
-            None => Ok(()),
-            Some(on_disk) => on_disk
-                .await
-                .unwrap_or_else(|_| Err("the turn log's writer has stopped".into())),
         }
     }
 }

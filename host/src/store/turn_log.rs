@@ -1,14 +1,18 @@
 //! The turn log: how a conversation's state becomes durable before its
 //! bot is asked, cheaper than syncing the whole database.
 //!
-//! A durable write goes to sled (where reads find it) and is appended to
-//! `turns.log` in the store's directory; one writer thread appends what is
-//! queued, syncs the file once for the whole group and then answers every
-//! writer in it. When the log passes [`COMPACT_AT`] bytes, the writer
-//! flushes sled (which holds every logged record already) and starts the
-//! log over. Opening the store replays a log left by a crash into sled
-//! first: records are checksummed, so a torn last record is ignored (its
-//! writer was never answered, so its bot was never asked).
+//! A write is appended to `turns.log` in the store's directory and kept in
+//! memory ([`Pending`], where reads find it first); one writer thread
+//! appends what is queued, syncs the file once for the whole group and then
+//! answers every writer in it. The writer applies what is pending to sled
+//! only now and then: when the log passes [`COMPACT_AT`] bytes (then it
+//! flushes sled and starts the log over), when no record came for
+//! [`IDLE`], and when it stops. A conversation saved many times between
+//! two of those reaches sled once, its newest state: under load, sled's
+//! insert was a tenth of the connector's CPU. Opening the store replays a
+//! log left by a crash into sled first: records are checksummed, so a torn
+//! last record is ignored (its writer was never answered, so its bot was
+//! never asked).
 //!
 //! The file is written in place, never shortened: it is grown in zeroed
 //! [`CHUNK`]s ahead of the records, so that a sync writes only the records'
@@ -21,12 +25,18 @@
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::Duration;
+
+use super::pending::Pending;
 
 /// The log starts over (after sled is flushed) past this size.
 const COMPACT_AT: u64 = 8 << 20;
 /// The file grows by this much at a time, zeroed, ahead of the records.
 const CHUNK: u64 = 1 << 20;
+/// What is pending goes to sled once no record came for this long.
+const IDLE: Duration = Duration::from_millis(250);
 /// The header: [`MAGIC`], then the generation (u64, little-endian).
 const MAGIC: &[u8; 8] = b"SBTURNS2";
 const HEADER_LEN: u64 = 16;
@@ -41,7 +51,7 @@ pub(super) struct Record {
     /// The full key in the tree.
     pub key: Vec<u8>,
     /// The new value; `None` removes the key.
-    pub value: Option<Vec<u8>>,
+    pub value: Option<Arc<[u8]>>,
     /// Told when the record is on disk (or why it is not).
     pub done: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
 }
@@ -188,10 +198,22 @@ impl Log {
     }
 }
 
+/// Where the writer applies what is pending: the database and its
+/// conversations tree.
+pub(super) struct Target {
+    pub db: sled::Db,
+    pub tree: sled::Tree,
+    pub pending: Arc<Pending>,
+}
+
 /// Starts the writer thread of `dir`'s log in `generation`; records sent
 /// to the returned queue are appended in order. The thread ends when
-/// every sender is gone.
-pub(super) fn start(dir: &Path, db: sled::Db, generation: u64) -> std::io::Result<Sender<Record>> {
+/// every sender is gone, after it applied what is pending.
+pub(super) fn start(
+    dir: &Path,
+    target: Target,
+    generation: u64,
+) -> std::io::Result<Sender<Record>> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -209,11 +231,11 @@ pub(super) fn start(dir: &Path, db: sled::Db, generation: u64) -> std::io::Resul
     let (queue, records) = channel();
     std::thread::Builder::new()
         .name("turn-log".into())
-        .spawn(move || write(log, db, records))?;
+        .spawn(move || write(log, target, records))?;
     Ok(queue)
 }
 
-fn write(mut log: Log, db: sled::Db, records: Receiver<Record>) {
+fn write(mut log: Log, target: Target, records: Receiver<Record>) {
     let mut buffer = Vec::new();
     let mut group = Vec::new();
     // After a failed write the file may hold a half-written group where the
@@ -221,14 +243,27 @@ fn write(mut log: Log, db: sled::Db, records: Receiver<Record>) {
     // the records would not be written in: nothing is appended until the
     // log has started over.
     let mut broken = false;
-    while let Ok(first) = records.recv() {
+    loop {
+        let next = if target.pending.is_empty() {
+            records.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            records.recv_timeout(IDLE)
+        };
+        let first = match next {
+            Ok(first) => first,
+            Err(RecvTimeoutError::Timeout) => {
+                apply(&target);
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         group.push(first);
         // Everything queued meanwhile shares this sync.
         while let Ok(next) = records.try_recv() {
             group.push(next);
         }
         if broken {
-            broken = !start_over(&mut log, &db);
+            broken = !start_over(&mut log, &target);
         }
         let written = if broken {
             Err("the turn log could not start over after a failed write".to_owned())
@@ -248,18 +283,33 @@ fn write(mut log: Log, db: sled::Db, records: Receiver<Record>) {
             }
         }
         if !broken && (log.end > COMPACT_AT || written.is_err()) {
-            broken = !start_over(&mut log, &db);
+            broken = !start_over(&mut log, &target);
         }
+    }
+    // Stopping: sled gets what is pending (the log keeps it too).
+    apply(&target);
+    if let Err(error) = target.db.flush() {
+        tracing::error!(%error, "state store: could not flush on stopping");
     }
 }
 
-/// Flushes sled (which holds every logged record) and starts the log over
-/// in the next generation; false, logged, if it could not.
-fn start_over(log: &mut Log, db: &sled::Db) -> bool {
+/// Applies what is pending to sled; logged if it could not (it stays
+/// pending, and in the log).
+fn apply(target: &Target) {
+    if let Err(error) = target.pending.apply(&target.tree) {
+        tracing::error!(%error, "state store: could not apply the turn log's records");
+    }
+}
+
+/// Applies what is pending, flushes sled (which then holds every logged
+/// record) and starts the log over in the next generation; false, logged,
+/// if it could not.
+fn start_over(log: &mut Log, target: &Target) -> bool {
     let next = log.generation.wrapping_add(1);
-    let started = db
-        .flush()
-        .map(drop)
+    let started = target
+        .pending
+        .apply(&target.tree)
+        .and_then(|()| target.db.flush().map(drop))
         .map_err(std::io::Error::other)
         .and_then(|()| log.start_generation(next));
     if let Err(error) = &started {
@@ -288,7 +338,7 @@ mod tests {
         ] {
             let record = Record {
                 key: id.as_bytes().to_vec(),
-                value: state.map(|s| s.as_bytes().to_vec()),
+                value: state.map(|s| s.as_bytes().into()),
                 done: None,
             };
             encode(7, &record, &mut bytes);
@@ -320,7 +370,7 @@ mod tests {
         ] {
             let record = Record {
                 key: key.to_vec(),
-                value: value.map(<[u8]>::to_vec),
+                value: value.map(Into::into),
                 done: None,
             };
             encode(3, &record, &mut bytes);
@@ -350,10 +400,15 @@ mod tests {
         let db = sled::Config::new().temporary(true).open().unwrap();
         let record = |key: &str, value: &str| Record {
             key: key.as_bytes().to_vec(),
-            value: Some(value.as_bytes().to_vec()),
+            value: Some(value.as_bytes().into()),
             done: None,
         };
-        let queue = start(dir.path(), db.clone(), 1).unwrap();
+        let target = || Target {
+            db: db.clone(),
+            tree: db.open_tree("t").unwrap(),
+            pending: Arc::default(),
+        };
+        let queue = start(dir.path(), target(), 1).unwrap();
         let (done, on_disk) = tokio::sync::oneshot::channel();
         for n in 0..3 {
             queue.send(record("old", &n.to_string())).unwrap();
@@ -369,7 +424,7 @@ mod tests {
         let (generation, body) = read_header(&bytes);
         assert_eq!((generation, decode(generation, body).len()), (Some(1), 4));
         // The next generation writes one record over the first of them.
-        let queue = start(dir.path(), db, 2).unwrap();
+        let queue = start(dir.path(), target(), 2).unwrap();
         let (done, on_disk) = tokio::sync::oneshot::channel();
         queue
             .send(Record {

@@ -1,0 +1,110 @@
+//! One connector's saved conversation states: reads and writes go
+//! through the turn log (`turn_log`) when the store has one.
+
+use super::{KvScope, turn_log};
+
+/// One connector's saved conversation states, by conversation id. Values
+/// are opaque bytes to the store; the connector owns their shape.
+#[derive(Clone)]
+pub struct ConversationStore {
+    pub(super) scope: KvScope,
+}
+
+impl ConversationStore {
+    /// The saved state of `conversation`.
+    pub fn get(&self, conversation: &str) -> Result<Option<Vec<u8>>, sled::Error> {
+        if let Some(log) = &self.scope.store.log
+            && let Some(pending) = log.pending.get(&self.scope.key(conversation))
+        {
+            return Ok(pending.map(|state| state.to_vec()));
+        }
+        self.scope.get(conversation)
+    }
+
+    /// Saves the state of `conversation` without waiting for the disk: a
+    /// crash may lose it, but never leaves an older save in its place
+    /// (it is logged in order with the durable ones, which a restart
+    /// replays).
+    pub fn put(&self, conversation: &str, state: &[u8]) -> Result<(), sled::Error> {
+        drop(self.change(conversation, Some(state))?);
+        Ok(())
+    }
+
+    /// Saves the state of `conversation` now; the returned [`Durable`]
+    /// resolves once it is on disk (writers waiting together share one
+    /// sync of the turn log).
+    pub fn put_durable(&self, conversation: &str, state: &[u8]) -> Result<Durable, sled::Error> {
+        self.change(conversation, Some(state))
+    }
+
+    /// Forgets `conversation` (in order with its durable saves, so a crash
+    /// cannot bring it back).
+    pub fn remove(&self, conversation: &str) -> Result<(), sled::Error> {
+        drop(self.change(conversation, None)?);
+        Ok(())
+    }
+
+    /// Changes `conversation`'s state (`None`: forgets it). With a turn
+    /// log, the change is pending (reads find it) and logged; sled gets it
+    /// from the log's writer. Without one (a store in memory), sled gets
+    /// it at once.
+    fn change(&self, conversation: &str, state: Option<&[u8]>) -> Result<Durable, sled::Error> {
+        let Some(log) = &self.scope.store.log else {
+            match state {
+                Some(state) => self.scope.set(conversation, state)?,
+                None => self.scope.delete(conversation)?,
+            }
+            return Ok(Durable(None));
+        };
+        let key = self.scope.key(conversation);
+        let value: Option<std::sync::Arc<[u8]>> = state.map(Into::into);
+        log.pending.set(key.clone(), value.clone());
+        let (done, on_disk) = tokio::sync::oneshot::channel();
+        let record = turn_log::Record {
+            key,
+            value,
+            done: Some(done),
+        };
+        match log.queue.send(record) {
+            Ok(()) => Ok(Durable(Some(on_disk))),
+            // The writer is gone (it cannot start again): say so to whoever waits.
+            Err(_) => {
+                let (done, on_disk) = tokio::sync::oneshot::channel();
+                let _ = done.send(Err("the turn log's writer has stopped".into()));
+                Ok(Durable(Some(on_disk)))
+            }
+        }
+    }
+
+    /// Ids of the saved conversations.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: std::collections::BTreeSet<String> = self.scope.keys().into_iter().collect();
+        if let Some(log) = &self.scope.store.log {
+            for (key, present) in log.pending.keys(&self.scope.prefix) {
+                let id = String::from_utf8_lossy(&key[self.scope.prefix.len()..]).into_owned();
+                if present {
+                    ids.insert(id);
+                } else {
+                    ids.remove(&id);
+                }
+            }
+        }
+        ids.into_iter().collect()
+    }
+}
+
+/// A durable save under way: await [`Durable::on_disk`] before acting on it.
+#[must_use = "a durable save is on disk only once `on_disk` resolves"]
+pub struct Durable(Option<tokio::sync::oneshot::Receiver<Result<(), String>>>);
+
+impl Durable {
+    /// Resolves once the save is on disk; an error says why it is not.
+    pub async fn on_disk(self) -> Result<(), String> {
+        match self.0 {
+            None => Ok(()),
+            Some(on_disk) => on_disk
+                .await
+                .unwrap_or_else(|_| Err("the turn log's writer has stopped".into())),
+        }
+    }
+}
