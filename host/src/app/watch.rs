@@ -50,6 +50,7 @@ impl Watcher {
             (gateway.watched_dirs(), absolute(gateway.data_dir()))
         };
         let (changed, mut changes) = mpsc::unbounded_channel();
+        let store = data_dir.clone();
         let mut debouncer =
             new_debouncer(
                 DEBOUNCE,
@@ -58,7 +59,7 @@ impl Watcher {
                     Ok(events) => {
                         let relevant = events.iter().flat_map(|e| e.paths.iter()).any(|path| {
                             let kind = path.extension().and_then(|e| e.to_str());
-                            matches!(kind, Some("toml" | "wasm")) && !path.starts_with(&data_dir)
+                            matches!(kind, Some("toml" | "wasm")) && !path.starts_with(&store)
                         });
                         if relevant {
                             let _ = changed.send(());
@@ -73,6 +74,13 @@ impl Watcher {
             )
             .map_err(|e| format!("cannot watch files: {e}"))?;
         for dir in dirs.iter().filter(|d| d.is_dir()) {
+            if data_dir.starts_with(absolute(dir)) {
+                tracing::warn!(
+                    data_dir = %data_dir.display(),
+                    watched = %dir.display(),
+                    "the state store's directory is inside a watched directory: each of its writes wakes the file watcher (ignored, but it costs CPU under load); keep it beside, as the default `../data` does"
+                );
+            }
             debouncer
                 .watch(dir, RecursiveMode::Recursive)
                 .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;

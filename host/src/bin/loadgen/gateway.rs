@@ -56,7 +56,7 @@ pub(super) fn write_config(dir: &Path, s: &Scenario) {
             "[hub]\nlisten = \"127.0.0.1:0\"\naccount = \"123\"\ndefault_skill = \"1\"\nring_expiration_ms = 60000\n\n[[hub.skills]]\nid = \"1\"\n\n{users}\
              # loadgen is one client standing for many consumers: it lifts the per-client limits.\n\
              [hub.clients]\nsignups_per_minute = 1000000\nopen_conversations = 1000000\nopen_sockets = 1000000\n\n\
-             [store]\ndata_dir = \"data\"\n\n[plugins]\ndirs = [\"plugins\"]\n\n\
+             [store]\ndata_dir = \"../data\"\n\n[plugins]\ndirs = [\"plugins\"]\n\n\
              [admin]\nlisten = \"127.0.0.1:0\"\n[[admin.tokens]]\nowner = \"loadgen\"\nrole = \"administrator\"\ntoken = \"{ADMIN_TOKEN}\"\n"
         ),
     )

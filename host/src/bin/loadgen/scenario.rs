@@ -107,7 +107,10 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
         "loadgen: {} ({:?}, {} conversations)",
         s.name, s.behind, s.conversations
     );
-    let dir = tempfile_dir();
+    // The configuration in config/, the state store beside it in data/ (as
+    // the shipped configuration has it: the file watcher never sees the
+    // store's writes).
+    let dir = tempfile_dir().join("config");
     write_config(&dir, s);
     let process = start_process(&dir);
     // Relay agents (baseline) or connectors online.
