@@ -1,5 +1,7 @@
-//! One connector's saved conversation states: reads and writes go
-//! through the turn log (`turn_log`) when the store has one.
+//! One connector's saved conversation states. With a turn log (a store on
+//! disk), a change is queued to the log and kept pending (`pending`) until
+//! the log's writer applies it to sled; reads take a pending change before
+//! sled's value. A store in memory writes to sled at once.
 
 use super::{KvScope, turn_log};
 
@@ -58,14 +60,13 @@ impl ConversationStore {
         };
         let key = self.scope.key(conversation);
         let value: Option<std::sync::Arc<[u8]>> = state.map(Into::into);
-        log.pending.set(key.clone(), value.clone());
         let (done, on_disk) = tokio::sync::oneshot::channel();
         let record = turn_log::Record {
-            key,
-            value,
+            key: key.clone(),
+            value: value.clone(),
             done: Some(done),
         };
-        match log.queue.send(record) {
+        match log.pending.set_then(key, value, || log.queue.send(record)) {
             Ok(()) => Ok(Durable(Some(on_disk))),
             // The writer is gone (it cannot start again): say so to whoever waits.
             Err(_) => {
@@ -78,15 +79,19 @@ impl ConversationStore {
 
     /// Ids of the saved conversations.
     pub fn ids(&self) -> Vec<String> {
+        // Pending changes first, sled second: a change the writer applies
+        // in between is then found in sled, never missed in both.
+        let pending = match &self.scope.store.log {
+            Some(log) => log.pending.keys(&self.scope.prefix),
+            None => Vec::new(),
+        };
         let mut ids: std::collections::BTreeSet<String> = self.scope.keys().into_iter().collect();
-        if let Some(log) = &self.scope.store.log {
-            for (key, present) in log.pending.keys(&self.scope.prefix) {
-                let id = String::from_utf8_lossy(&key[self.scope.prefix.len()..]).into_owned();
-                if present {
-                    ids.insert(id);
-                } else {
-                    ids.remove(&id);
-                }
+        for (key, present) in pending {
+            let id = String::from_utf8_lossy(&key[self.scope.prefix.len()..]).into_owned();
+            if present {
+                ids.insert(id);
+            } else {
+                ids.remove(&id);
             }
         }
         ids.into_iter().collect()

@@ -160,9 +160,11 @@ impl StateStore {
         })
     }
 
-    /// Writes everything to disk and lets go of this handle. The directory
-    /// is released when the last handle made from this store is gone
-    /// (handles live in connectors and plugins: stop those first).
+    /// Writes sled to disk and lets go of this handle. The directory is
+    /// released when the last handle made from this store is gone (handles
+    /// live in connectors and plugins: stop those first); then the turn
+    /// log's writer applies the conversation changes still pending (they
+    /// are on disk already, in the log).
     pub fn close(self) -> Result<(), StoreError> {
         let flushed = self.flush().map_err(|source| StoreError::Sled {
             path: self.inner.path.clone(),
@@ -211,7 +213,8 @@ impl StateStore {
         }
     }
 
-    /// Writes everything to disk.
+    /// Writes sled to disk (conversation changes still pending are on disk
+    /// in the turn log).
     pub fn flush(&self) -> Result<(), sled::Error> {
         self.inner.db.flush().map(drop)
     }

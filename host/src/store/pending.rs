@@ -1,13 +1,14 @@
-//! Changes of the conversations tree on their way to sled: logged (or
-//! queued to be) but not yet written there. Reads look here first; the
+//! Changes of the conversations tree on their way to sled: logged, or
+//! queued to be, but not yet written there. Reads look here first; the
 //! turn log's writer applies them (see `turn_log`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Changes of the conversations tree that are logged (or queued to be)
-/// but not yet in sled, by key: the newest of each, which reads take
-/// before sled's. A change is set here before its record is queued, so
+/// Changes of the conversations tree that are queued to the turn log (or
+/// logged) but not yet in sled, by key: the newest of each, which reads
+/// take before sled's. A change is set here in the same step as its
+/// record is queued, so the log's order is the order of the changes, and
 /// whatever the log holds is here or in sled.
 #[derive(Default)]
 pub(super) struct Pending {
@@ -34,12 +35,26 @@ impl Pending {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records the newest change of `key` (`None`: removed).
-    pub(super) fn set(&self, key: Vec<u8>, value: Option<Arc<[u8]>>) {
+    /// Records the newest change of `key` (`None`: removed), then calls
+    /// `queue` (which queues its record) before any other change is set:
+    /// two tasks changing one key leave it in the log's order.
+    pub(super) fn set_then<R>(
+        &self,
+        key: Vec<u8>,
+        value: Option<Arc<[u8]>>,
+        queue: impl FnOnce() -> R,
+    ) -> R {
         let mut entries = self.entries();
         entries.next += 1;
         let number = entries.next;
         entries.by_key.insert(key, Change { value, number });
+        queue()
+    }
+
+    /// Records the newest change of `key` (tests).
+    #[cfg(test)]
+    fn set(&self, key: Vec<u8>, value: Option<Arc<[u8]>>) {
+        self.set_then(key, value, || ());
     }
 
     /// The pending change of `key`: `Some(None)` if it was removed, `None`
@@ -69,10 +84,16 @@ impl Pending {
     /// Writes what is pending to `tree` (not flushed: the log still holds
     /// it), then lets go of each change that no newer one replaced meanwhile.
     pub(super) fn apply(&self, tree: &sled::Tree) -> sled::Result<()> {
+        self.apply_some(tree, usize::MAX).map(drop)
+    }
+
+    /// [`Pending::apply`] for at most `limit` keys; true if more are pending.
+    pub(super) fn apply_some(&self, tree: &sled::Tree, limit: usize) -> sled::Result<bool> {
         let changes: Vec<(Vec<u8>, Change)> = self
             .entries()
             .by_key
             .iter()
+            .take(limit)
             .map(|(key, change)| (key.clone(), change.clone()))
             .collect();
         for (key, change) in &changes {
@@ -82,7 +103,7 @@ impl Pending {
             }
         }
         self.forget_applied(changes);
-        Ok(())
+        Ok(!self.is_empty())
     }
 
     /// Lets go of each applied change that no newer one replaced.
@@ -97,7 +118,10 @@ impl Pending {
                 entries.by_key.remove(&key);
             }
         }
-        entries.by_key.shrink_to_fit();
+        // An emptied map gives its memory back (idle conversations are many).
+        if entries.by_key.is_empty() {
+            entries.by_key.shrink_to_fit();
+        }
     }
 }
 
@@ -129,6 +153,22 @@ mod tests {
         assert_eq!(tree.get("c\0a").unwrap().as_deref(), Some(&b"2"[..]));
         assert_eq!(tree.get("c\0gone").unwrap(), None);
         assert_eq!(tree.get("d\0b").unwrap().as_deref(), Some(&b"3"[..]));
+    }
+
+    #[test]
+    fn applying_part_by_part_reaches_every_key() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        let pending = Pending::default();
+        for n in 0..600u32 {
+            pending.set(n.to_be_bytes().to_vec(), Some(b"x"[..].into()));
+        }
+        assert!(pending.apply_some(&tree, 256).unwrap());
+        assert_eq!(tree.len(), 256);
+        assert!(pending.apply_some(&tree, 256).unwrap());
+        assert!(!pending.apply_some(&tree, 256).unwrap());
+        assert_eq!(tree.len(), 600);
+        assert!(pending.is_empty());
     }
 
     #[test]

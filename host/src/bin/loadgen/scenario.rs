@@ -110,7 +110,8 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
     // The configuration in config/, the state store beside it in data/ (as
     // the shipped configuration has it: the file watcher never sees the
     // store's writes).
-    let dir = tempfile_dir().join("config");
+    let root = tempfile_dir();
+    let dir = root.join("config");
     write_config(&dir, s);
     let process = start_process(&dir);
     // Relay agents (baseline) or connectors online.
@@ -174,7 +175,7 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
         tokio::time::sleep(Duration::from_secs(2)).await;
         outcome.rss_idle_after_kib = process.rss_kib();
         drop(process);
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&root);
         return outcome;
     }
 
@@ -266,7 +267,7 @@ pub(super) async fn run(s: &Scenario) -> Outcome {
     // Stopped first: a running gateway writes into its store while the
     // directory is being removed, and the removal fails half done.
     drop(process);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&root);
     outcome
 }
 
