@@ -190,7 +190,7 @@ impl PluginChain {
             };
             // What it was given, handed on unchanged (a text a tile or
             // tooltip plugin leaves alone), has been checked already.
-            if same_messages(&output, &current) {
+            if output == current {
                 plugin.worked();
                 continue;
             }
@@ -322,20 +322,6 @@ fn to_wit_message(message: &OutMessage) -> Message {
     }
 }
 
-/// True if `a` and `b` are the same messages, in the same order.
-fn same_messages(a: &[Message], b: &[Message]) -> bool {
-    let same_body = |a: &Content, b: &Content| match (a, b) {
-        (Content::Text(a), Content::Text(b)) | (Content::Structured(a), Content::Structured(b)) => {
-            a == b
-        }
-        _ => false,
-    };
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(a, b)| same_body(&a.body, &b.body) && a.quick_replies == b.quick_replies)
-}
-
 /// Turns plugin output into host messages, refusing what LivePerson would refuse.
 pub(super) fn from_wit_all(messages: Vec<Message>) -> Result<Vec<OutMessage>, String> {
     messages
@@ -378,34 +364,4 @@ fn from_wit(message: Message) -> Result<OutMessage, String> {
         .validate(&out, structured.as_deref(), replies_json.as_deref())
         .map_err(|e| e.to_string())?;
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn message(body: Content, quick_replies: Option<&str>) -> Message {
-        Message {
-            body,
-            quick_replies: quick_replies.map(str::to_owned),
-        }
-    }
-
-    #[test]
-    fn messages_are_the_same_only_with_the_same_bodies_kinds_replies_and_order() {
-        let hi = message(Content::Text("hi".into()), None);
-        let card = message(Content::Structured("{}".into()), Some("{}"));
-        let same = [hi.clone(), card.clone()];
-        assert!(same_messages(&same, &[hi.clone(), card.clone()]));
-        // Another order, another kind of body, other quick replies, one more or less.
-        assert!(!same_messages(&same, &[card.clone(), hi.clone()]));
-        let structured_hi = message(Content::Structured("hi".into()), None);
-        assert!(!same_messages(std::slice::from_ref(&hi), &[structured_hi]));
-        assert!(!same_messages(
-            std::slice::from_ref(&card),
-            &[message(Content::Structured("{}".into()), None)]
-        ));
-        assert!(!same_messages(&same, std::slice::from_ref(&hi)));
-        assert!(same_messages(&[], &[]));
-    }
 }

@@ -36,6 +36,8 @@ wasmtime::component::bindgen!({
     path: "../wit",
     imports: { default: trappable },
     exports: { default: async },
+    // The chain tells a plugin's unchanged output by comparing it.
+    additional_derives: [PartialEq],
 });
 
 /// The newest contract's hooks as synchronous calls, for components that
