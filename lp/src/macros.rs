@@ -59,8 +59,7 @@ macro_rules! string_enum {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                Ok(Self::from(text.as_ref()))
+                crate::macros::read_str(deserializer, |text| Self::from(text))
             }
         }
     };
@@ -102,37 +101,145 @@ macro_rules! open_enum {
         )+
 
         impl serde::Serialize for $name {
+            /// The tag first, then the body's fields, written straight out.
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                use serde::ser::Error as _;
-                let (mut map, tag) = match self {
-                    $( Self::$variant(body) => match serde_json::to_value(body).map_err(S::Error::custom)? {
-                        serde_json::Value::Object(map) => (map, $text),
-                        _ => return Err(S::Error::custom(concat!($text, " must be a JSON object"))),
-                    }, )+
-                    Self::Other(map) => return map.serialize(serializer),
-                };
-                map.insert($tag.to_owned(), serde_json::Value::from(tag));
-                map.serialize(serializer)
+                #[derive(serde::Serialize)]
+                struct Tagged<'a, T> {
+                    #[serde(rename = $tag)]
+                    tag: &'static str,
+                    #[serde(flatten)]
+                    body: &'a T,
+                }
+                match self {
+                    $( Self::$variant(body) => Tagged { tag: $text, body }.serialize(serializer), )+
+                    Self::Other(map) => map.serialize(serializer),
+                }
             }
         }
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                use serde::de::Error as _;
-                let mut map = <serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?;
-                let tag = map.get($tag).and_then(serde_json::Value::as_str).map(str::to_owned);
-                match tag.as_deref() {
-                    $( Some($text) => {
-                        map.remove($tag);
-                        serde_json::from_value(serde_json::Value::Object(map))
-                            .map(Self::$variant)
-                            .map_err(|e| D::Error::custom(format_args!("{} {}: {e}", $text, $tag)))
-                    } )+
-                    _ => Ok(Self::Other(map)),
+                struct Read;
+                impl<'de> serde::de::Visitor<'de> for Read {
+                    type Value = $name;
+
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str(concat!("an object tagged by `", $tag, "`"))
+                    }
+
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
+                        use serde::de::Error as _;
+                        // The tag first (as this crate, LivePerson and its SDKs
+                        // write it): the rest of the object is the body's.
+                        let whole = match crate::macros::first_entry(&mut map, $tag)? {
+                            crate::macros::First::Tag(tag) => match tag.as_str() {
+                                $( $text => return serde::Deserialize::deserialize(
+                                    serde::de::value::MapAccessDeserializer::new(map),
+                                )
+                                .map($name::$variant)
+                                .map_err(|e| A::Error::custom(format_args!(
+                                    "{} {}: {}", $text, $tag, crate::macros::without_position(&e),
+                                ))), )+
+                                _ => crate::macros::rest_of(map, Some(($tag.to_owned(), tag.into())))?,
+                            },
+                            crate::macros::First::Other(first) => crate::macros::rest_of(map, first)?,
+                        };
+                        // The tag elsewhere: the whole object, then its body.
+                        let tag = whole.get($tag).and_then(serde_json::Value::as_str).map(str::to_owned);
+                        match tag.as_deref() {
+                            $( Some($text) => {
+                                let mut body = whole;
+                                body.remove($tag);
+                                serde_json::from_value(serde_json::Value::Object(body))
+                                    .map($name::$variant)
+                                    .map_err(|e| A::Error::custom(format_args!("{} {}: {e}", $text, $tag)))
+                            } )+
+                            _ => Ok($name::Other(whole)),
+                        }
+                    }
                 }
+                deserializer.deserialize_map(Read)
             }
         }
     };
+}
+
+/// Reads a string through `from` without copying it first (a known value
+/// of a `string_enum!` is then read without allocating).
+pub(crate) fn read_str<'de, D, T>(deserializer: D, from: fn(&str) -> T) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Read<T>(fn(&str) -> T);
+    impl<T> serde::de::Visitor<'_> for Read<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+            Ok((self.0)(text))
+        }
+    }
+    deserializer.deserialize_str(Read(from))
+}
+
+/// The first entry of an `open_enum!` object.
+pub(crate) enum First {
+    /// The tag, with a string value.
+    Tag(String),
+    /// Another key, or a tag whose value is not a string (`None`: the
+    /// object is empty).
+    Other(Option<(String, serde_json::Value)>),
+}
+
+/// Reads the first entry of an object tagged by `tag`.
+pub(crate) fn first_entry<'de, A: serde::de::MapAccess<'de>>(
+    map: &mut A,
+    tag: &'static str,
+) -> Result<First, A::Error> {
+    let Some(key) = map.next_key::<String>()? else {
+        return Ok(First::Other(None));
+    };
+    let value: serde_json::Value = map.next_value()?;
+    Ok(match value {
+        serde_json::Value::String(text) if key == tag => First::Tag(text),
+        value => First::Other(Some((key, value))),
+    })
+}
+
+/// `first` and the rest of `map`, as an object.
+pub(crate) fn rest_of<'de, A: serde::de::MapAccess<'de>>(
+    mut map: A,
+    first: Option<(String, serde_json::Value)>,
+) -> Result<serde_json::Map<String, serde_json::Value>, A::Error> {
+    let mut whole = serde_json::Map::new();
+    whole.extend(first);
+    while let Some((key, value)) = map.next_entry()? {
+        whole.insert(key, value);
+    }
+    Ok(whole)
+}
+
+/// An error's text without serde_json's " at line L column C" (a body's
+/// error is wrapped, and the frame's reader adds its own position).
+pub(crate) fn without_position(error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    let Some(at) = text.rfind(" at line ") else {
+        return text;
+    };
+    let position = &text[at + " at line ".len()..];
+    let numbers = position.split_once(" column ");
+    if numbers.is_some_and(|(line, column)| {
+        [line, column]
+            .iter()
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    }) {
+        text[..at].to_owned()
+    } else {
+        text
+    }
 }
 
 /// A string id newtype; see the module doc.
@@ -262,5 +369,52 @@ mod tests {
         let error = serde_json::from_value::<Shape>(json!({"kind": "circle"})).unwrap_err();
         assert_eq!(error.to_string(), "circle kind: missing field `radius`");
         assert!(serde_json::from_value::<Shape>(Value::from(1)).is_err());
+    }
+
+    #[test]
+    fn open_enums_read_the_tag_wherever_it_is_and_write_it_first() {
+        let circle = Shape::Circle(Circle { radius: 2 });
+        for text in [
+            r#"{"kind":"circle","radius":2}"#,
+            r#"{"radius":2,"kind":"circle"}"#,
+        ] {
+            assert_eq!(
+                serde_json::from_str::<Shape>(text).unwrap(),
+                circle,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&circle).unwrap(),
+            r#"{"kind":"circle","radius":2}"#
+        );
+        // Unknown tags, and tags that are not text, keep the object whole, in either place.
+        for text in [
+            r#"{"kind":"square","side":3}"#,
+            r#"{"side":3,"kind":"square"}"#,
+            r#"{"kind":4,"side":3}"#,
+            r#"{}"#,
+        ] {
+            let shape: Shape = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                serde_json::to_value(&shape).unwrap(),
+                serde_json::from_str::<Value>(text).unwrap(),
+                "{text}"
+            );
+        }
+        // A body that does not fit names the tag, once, without a position inside.
+        for text in [
+            r#"{"kind":"circle","radius":"x"}"#,
+            r#"{"radius":"x","kind":"circle"}"#,
+        ] {
+            let error = serde_json::from_str::<Shape>(text).unwrap_err().to_string();
+            assert!(
+                error.starts_with(
+                    "circle kind: invalid type: string \"x\", expected u32 at line 1 column "
+                ),
+                "{error}"
+            );
+            assert_eq!(error.matches(" at line ").count(), 1, "{error}");
+        }
     }
 }
