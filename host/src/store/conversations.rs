@@ -66,15 +66,14 @@ impl ConversationStore {
             value: value.clone(),
             done: Some(done),
         };
-        match log.pending.set_then(key, value, || log.queue.send(record)) {
-            Ok(()) => Ok(Durable(Some(on_disk))),
-            // The writer is gone (it cannot start again): say so to whoever waits.
-            Err(_) => {
-                let (done, on_disk) = tokio::sync::oneshot::channel();
-                let _ = done.send(Err("the turn log's writer has stopped".into()));
-                Ok(Durable(Some(on_disk)))
-            }
-        }
+        // The writer gone (it cannot start again), the change is not saved,
+        // and not pending either: the caller hears it at once.
+        log.pending
+            .queue_then_set(key, value, || log.queue.send(record))
+            .map_err(|_| {
+                sled::Error::Io(std::io::Error::other("the turn log's writer has stopped"))
+            })?;
+        Ok(Durable(Some(on_disk)))
     }
 
     /// Ids of the saved conversations.

@@ -35,26 +35,30 @@ impl Pending {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records the newest change of `key` (`None`: removed), then calls
-    /// `queue` (which queues its record) before any other change is set:
-    /// two tasks changing one key leave it in the log's order.
-    pub(super) fn set_then<R>(
+    /// Calls `queue` (which queues the change's record to the turn log)
+    /// and, if the record was queued, records the change as `key`'s newest
+    /// (`None`: removed), in one step: two tasks changing one key leave it
+    /// in the log's order. A change that was not queued is not pending:
+    /// reads never find a state that is on its way nowhere.
+    pub(super) fn queue_then_set<E>(
         &self,
         key: Vec<u8>,
         value: Option<Arc<[u8]>>,
-        queue: impl FnOnce() -> R,
-    ) -> R {
+        queue: impl FnOnce() -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut entries = self.entries();
+        queue()?;
         entries.next += 1;
         let number = entries.next;
         entries.by_key.insert(key, Change { value, number });
-        queue()
+        Ok(())
     }
 
     /// Records the newest change of `key` (tests).
     #[cfg(test)]
     fn set(&self, key: Vec<u8>, value: Option<Arc<[u8]>>) {
-        self.set_then(key, value, || ());
+        self.queue_then_set(key, value, || Ok::<(), ()>(()))
+            .unwrap();
     }
 
     /// The pending change of `key`: `Some(None)` if it was removed, `None`
@@ -153,6 +157,18 @@ mod tests {
         assert_eq!(tree.get("c\0a").unwrap().as_deref(), Some(&b"2"[..]));
         assert_eq!(tree.get("c\0gone").unwrap(), None);
         assert_eq!(tree.get("d\0b").unwrap().as_deref(), Some(&b"3"[..]));
+    }
+
+    #[test]
+    fn a_change_whose_record_was_not_queued_is_not_pending() {
+        let pending = Pending::default();
+        pending.set(b"k".to_vec(), Some(b"1"[..].into()));
+        let refused = pending.queue_then_set(b"k".to_vec(), Some(b"2"[..].into()), || Err("gone"));
+        assert_eq!(refused, Err("gone"));
+        assert_eq!(pending.get(b"k"), Some(Some(b"1"[..].into())));
+        let refused = pending.queue_then_set(b"new".to_vec(), None, || Err("gone"));
+        assert_eq!(refused, Err("gone"));
+        assert_eq!(pending.get(b"new"), None);
     }
 
     #[test]

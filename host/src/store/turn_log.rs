@@ -211,6 +211,15 @@ pub(super) struct Target {
     pub pending: Arc<Pending>,
 }
 
+impl Target {
+    /// Applies everything pending and flushes sled: it then holds every
+    /// record the log holds.
+    fn apply_all(&self) -> sled::Result<()> {
+        self.pending.apply(&self.tree)?;
+        self.db.flush().map(drop)
+    }
+}
+
 /// Starts the writer thread of `dir`'s log in `generation`; records sent
 /// to the returned queue are appended in order. The thread ends when
 /// every sender is gone, after it applied what is pending.
@@ -283,7 +292,7 @@ fn write(mut log: Log, target: Target, records: Receiver<Record>) {
             group.push(next);
         }
         if broken {
-            broken = !start_over(&mut log, &target);
+            broken = start_over(&mut log, &target) != StartOver::Started;
         }
         let written = if broken {
             Err("the turn log could not start over (see the error logged before)".to_owned())
@@ -302,36 +311,48 @@ fn write(mut log: Log, target: Target, records: Receiver<Record>) {
                 let _ = done.send(written.clone());
             }
         }
-        if !broken && (log.end > COMPACT_AT || written.is_err()) {
-            broken = !start_over(&mut log, &target);
+        if !broken && written.is_err() {
+            broken = start_over(&mut log, &target) != StartOver::Started;
+        } else if !broken && log.end > COMPACT_AT {
+            // If sled could not take what is pending, the log goes on
+            // growing, whole, and starts over after a later group.
+            broken = start_over(&mut log, &target) == StartOver::Broken;
         }
     }
     // Stopping: sled gets what is pending (the log keeps it too, and is
     // replayed when the store opens again).
-    if let Err(error) = target
-        .pending
-        .apply(&target.tree)
-        .and_then(|()| target.db.flush().map(drop))
-    {
+    if let Err(error) = target.apply_all() {
         tracing::error!(%error, "state store: could not apply the turn log's records on stopping");
     }
 }
 
+/// How starting the log over went.
+#[derive(Debug, PartialEq)]
+enum StartOver {
+    /// In the next generation, empty.
+    Started,
+    /// Not started: sled did not take what is pending, so the log still
+    /// holds it, as it was.
+    NotApplied,
+    /// Not started: the new generation's header may be half written, so
+    /// nothing may be appended until the log starts over.
+    Broken,
+}
+
 /// Applies what is pending, flushes sled (which then holds every logged
-/// record) and starts the log over in the next generation; false, logged,
-/// if it could not.
-fn start_over(log: &mut Log, target: &Target) -> bool {
-    let next = log.generation.wrapping_add(1);
-    let started = target
-        .pending
-        .apply(&target.tree)
-        .and_then(|()| target.db.flush().map(drop))
-        .map_err(std::io::Error::other)
-        .and_then(|()| log.start_generation(next));
-    if let Err(error) = &started {
-        tracing::error!(%error, "state store: could not start the turn log over");
+/// record) and starts the log over in the next generation; logs why not.
+fn start_over(log: &mut Log, target: &Target) -> StartOver {
+    if let Err(error) = target.apply_all() {
+        tracing::error!(%error, "state store: could not apply the turn log's records to start it over");
+        return StartOver::NotApplied;
     }
-    started.is_ok()
+    match log.start_generation(log.generation.wrapping_add(1)) {
+        Ok(()) => StartOver::Started,
+        Err(error) => {
+            tracing::error!(%error, "state store: could not start the turn log over");
+            StartOver::Broken
+        }
+    }
 }
 
 #[cfg(test)]
