@@ -10,7 +10,7 @@
 use lp::common::Role;
 use lp::messaging::{Event, EventRecord, MessageAudience, MessagingEventNotification, Originator};
 
-use super::{Conversation, HubState, Refusal, not_logged_in, refuse};
+use super::{Conversation, HubState, Refusal, not_logged_in, outbox, refuse};
 use crate::clock::now_ms;
 use crate::hub::limits;
 
@@ -168,7 +168,32 @@ impl HubState {
             event,
             private,
         };
+        // The frames first, from the event as stored; then the history
+        // takes the event itself, and each frame goes to its last reader
+        // without a copy.
+        let conv = &self.conversations[conv_id];
+        // Agent side: every agent assigned to the conversation sees every event.
+        if let Some(assigned) = &conv.assigned {
+            let frame = lp::Agent::notification(&agent_event(conv, &stored, transient));
+            let agents = self.agents.values().filter(|a| &a.user_id == assigned);
+            outbox::send_each(agents.map(|agent| &agent.outbox), frame);
+        }
+        // Consumer side, unless private: every socket subscribed to the dialog.
+        if !private {
+            let note = MessagingEventNotification {
+                dialog_id: None,
+                changes: vec![consumer_change(conv, &stored, transient)],
+            };
+            let subscribers = self.dialog_subscribers.get(conv_id).into_iter().flatten();
+            let outboxes = subscribers
+                .filter_map(|conn| self.consumers.get(conn).and_then(|c| c.outbox.as_ref()));
+            outbox::send_each(outboxes, lp::Consumer::notification(&note));
+        }
         if !transient {
+            let conv = self
+                .conversations
+                .get_mut(conv_id)
+                .expect("checked by callers");
             if conv.events.len() == limits::KEPT_EVENTS {
                 conv.events.pop_front();
             }
@@ -178,30 +203,7 @@ impl HubState {
             if conv.events.len() == conv.events.capacity() && conv.events.len() < SHORT_HISTORY {
                 conv.events.reserve_exact(1);
             }
-            conv.events.push_back(stored.clone());
-        }
-        let conv = &self.conversations[conv_id];
-        // Agent side: every agent assigned to the conversation sees every event.
-        if let Some(assigned) = &conv.assigned {
-            let frame = lp::Agent::notification(&agent_event(conv, &stored, transient));
-            for agent in self.agents.values().filter(|a| &a.user_id == assigned) {
-                Self::send(&agent.outbox, frame.clone());
-            }
-        }
-        if private {
-            return sequence;
-        }
-        // Consumer side: every socket subscribed to the dialog.
-        let note = MessagingEventNotification {
-            dialog_id: None,
-            changes: vec![consumer_change(conv, &stored, transient)],
-        };
-        let frame = lp::Consumer::notification(&note);
-        let subscribers = self.dialog_subscribers.get(conv_id).into_iter().flatten();
-        for conn in subscribers {
-            if let Some(outbox) = self.consumers.get(conn).and_then(|c| c.outbox.as_ref()) {
-                Self::send(outbox, frame.clone());
-            }
+            conv.events.push_back(stored);
         }
         sequence
     }

@@ -26,6 +26,20 @@ const OUTBOX_FRAMES: usize = 4096;
 /// size by four orders of magnitude, so their count alone bounds little).
 const OUTBOX_BYTES: usize = 16 * 1024 * 1024;
 
+/// Sends the text `frame` to each of `outboxes`: a copy to each but the
+/// last, which takes the frame itself (most events have one reader a
+/// side). A closed outbox is skipped: its connection's cleanup follows.
+pub fn send_each<'a>(outboxes: impl IntoIterator<Item = &'a Outbox>, mut frame: String) {
+    let mut outboxes = outboxes.into_iter().peekable();
+    while let Some(outbox) = outboxes.next() {
+        let frame = match outboxes.peek() {
+            Some(_) => frame.clone(),
+            None => std::mem::take(&mut frame),
+        };
+        let _ = outbox.send(Outgoing::Text(frame));
+    }
+}
+
 /// The sending side of a connection's outbox; the writer ends once every
 /// clone is dropped.
 #[derive(Debug)]
@@ -247,6 +261,16 @@ impl Drop for OutboxReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_frame_sent_to_each_of_several_outboxes_reaches_every_one() {
+        let pairs: Vec<_> = (0..3).map(|_| outbox()).collect();
+        send_each(pairs.iter().map(|(outbox, _)| outbox), "hello".into());
+        send_each([], "nobody".into());
+        for (_, mut reader) in pairs {
+            assert!(matches!(reader.next().await, Some(Outgoing::Text(t)) if t == "hello"));
+        }
+    }
 
     #[tokio::test]
     async fn a_peer_that_stops_reading_is_closed_not_buffered_without_end() {
