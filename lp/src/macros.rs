@@ -67,6 +67,10 @@ macro_rules! string_enum {
 
 /// An object tagged by one field, with an `Other(Map)` fallback; see the
 /// module doc. A known tag whose body does not fit is an error naming the tag.
+/// Read in one pass when the tag comes first, through a map otherwise; the
+/// two differ only for keys sent twice, which no peer does: in one pass a
+/// repeated field is refused (the body's reader says so) and the first tag
+/// counts, through the map the last of each counts.
 macro_rules! open_enum {
     (
         $(#[$meta:meta])*
