@@ -183,14 +183,19 @@ pub(crate) fn text_or_number<'de, D: Deserializer<'de>>(
     deserializer.deserialize_any(TextOrNumber)
 }
 
-/// Why a part of a frame did not read, without serde's position: read
-/// from the part's own text, the position would count within it, not the
-/// frame.
-pub(crate) fn without_position(error: &serde_json::Error) -> String {
+/// Why a part of a frame did not read, without serde_json's " at line L
+/// column C": read from the part's own text, the position would count
+/// within it, not the frame (and a wrapped error gets the frame's own).
+/// Any error type, as the generic readers of `macros` see serde_json's.
+pub(crate) fn without_position(error: &impl std::fmt::Display) -> String {
     let text = error.to_string();
-    let position = format!(" at line {} column {}", error.line(), error.column());
-    match text.strip_suffix(&position) {
-        Some(reason) if error.line() > 0 => reason.to_owned(),
+    let Some(at) = text.rfind(" at line ") else {
+        return text;
+    };
+    let position = &text[at + " at line ".len()..];
+    let digits = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    match position.split_once(" column ") {
+        Some((line, column)) if digits(line) && digits(column) => text[..at].to_owned(),
         _ => text,
     }
 }

@@ -142,7 +142,7 @@ macro_rules! open_enum {
                                 )
                                 .map($name::$variant)
                                 .map_err(|e| A::Error::custom(format_args!(
-                                    "{} {}: {}", $text, $tag, crate::macros::without_position(&e),
+                                    "{} {}: {}", $text, $tag, crate::common::without_position(&e),
                                 ))), )+
                                 _ => crate::macros::rest_of(map, Some(($tag.to_owned(), tag.into())))?,
                             },
@@ -224,26 +224,6 @@ pub(crate) fn rest_of<'de, A: serde::de::MapAccess<'de>>(
         whole.insert(key, value);
     }
     Ok(whole)
-}
-
-/// An error's text without serde_json's " at line L column C" (a body's
-/// error is wrapped, and the frame's reader adds its own position).
-pub(crate) fn without_position(error: &impl std::fmt::Display) -> String {
-    let text = error.to_string();
-    let Some(at) = text.rfind(" at line ") else {
-        return text;
-    };
-    let position = &text[at + " at line ".len()..];
-    let numbers = position.split_once(" column ");
-    if numbers.is_some_and(|(line, column)| {
-        [line, column]
-            .iter()
-            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    }) {
-        text[..at].to_owned()
-    } else {
-        text
-    }
 }
 
 /// A string id newtype; see the module doc.
