@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Deserializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -54,6 +54,12 @@ pub trait RequestSet: Sized {
     /// The request of type `kind` from its body's text (`None`: absent or
     /// `null`); `None` when the set has no such type.
     fn from_kind(kind: &str, body: Option<&RawValue>) -> Option<Result<Self, serde_json::Error>>;
+    /// True when the set has a request of type `kind`.
+    fn knows(kind: &str) -> bool;
+    /// The request of type `kind` (one [`knows`](Self::knows)), read
+    /// straight from its body as the frame's reader meets it (`null` reads
+    /// as `{}`).
+    fn read_kind<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Result<Self, D::Error>;
     /// Its `type` string (the table's, not an alias it was read under).
     fn kind(&self) -> &str;
     /// The `type` of its success response, for a request read under `received`.
@@ -70,6 +76,12 @@ pub trait NotificationSet: Sized {
     /// The notification of type `kind` from its body's text (`None`: absent
     /// or `null`); `None` when the set has no such type.
     fn from_kind(kind: &str, body: Option<&RawValue>) -> Option<Result<Self, serde_json::Error>>;
+    /// True when the set has a notification of type `kind`.
+    fn knows(kind: &str) -> bool;
+    /// The notification of type `kind` (one [`knows`](Self::knows)), read
+    /// straight from its body as the frame's reader meets it (`null` reads
+    /// as `{}`).
+    fn read_kind<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Result<Self, D::Error>;
     /// Its `type` string.
     fn kind(&self) -> &str;
     /// Its body as JSON.
@@ -132,6 +144,34 @@ pub(crate) fn read_body<T: DeserializeOwned>(
     body: Option<&RawValue>,
 ) -> Result<T, serde_json::Error> {
     serde_json::from_str(body.map_or("{}", RawValue::get))
+}
+
+/// Reads a request or notification body straight from the frame's reader;
+/// a `null` body reads as `{}`, as [`read_body`] reads an absent one.
+pub(crate) fn read_body_from<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+    body: D,
+) -> Result<T, D::Error> {
+    struct OrEmpty<T>(std::marker::PhantomData<T>);
+    impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for OrEmpty<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a body")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<T, E> {
+            read_body(None).map_err(E::custom)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<T, E> {
+            self.visit_none()
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, body: D) -> Result<T, D::Error> {
+            T::deserialize(body)
+        }
+    }
+    body.deserialize_option(OrEmpty(std::marker::PhantomData))
 }
 
 /// Writes a body the crate's own types make: they are plain data (string
@@ -212,6 +252,19 @@ macro_rules! requests {
                 None
             }
 
+            fn knows(kind: &str) -> bool {
+                $( kind == $kind $($(|| kind == $alias)+)? )||+
+            }
+
+            fn read_kind<'de, D: serde::Deserializer<'de>>(kind: &str, body: D) -> Result<Self, D::Error> {
+                $(
+                    if kind == $kind $($(|| kind == $alias)+)? {
+                        return $crate::kind::read_body_from(body).map(Self::$variant);
+                    }
+                )+
+                Err(<D::Error as serde::de::Error>::custom(format_args!("no request of type {kind:?}")))
+            }
+
             fn kind(&self) -> &str {
                 match self {
                     $( Self::$variant(_) => $kind, )+
@@ -281,6 +334,19 @@ macro_rules! notifications {
                     }
                 )+
                 None
+            }
+
+            fn knows(kind: &str) -> bool {
+                $( kind == <$body as $crate::kind::Notification<$crate::kind::$side>>::KIND )||+
+            }
+
+            fn read_kind<'de, D: serde::Deserializer<'de>>(kind: &str, body: D) -> Result<Self, D::Error> {
+                $(
+                    if kind == <$body as $crate::kind::Notification<$crate::kind::$side>>::KIND {
+                        return $crate::kind::read_body_from(body).map(Self::$variant);
+                    }
+                )+
+                Err(<D::Error as serde::de::Error>::custom(format_args!("no notification of type {kind:?}")))
             }
 
             fn kind(&self) -> &str {
