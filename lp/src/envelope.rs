@@ -124,6 +124,17 @@ fn untyped(kind: &str, body: Option<&RawValue>) -> Result<Untyped, serde_json::E
     })
 }
 
+/// An untyped body read where the frame's reader meets it; `null` is `null`.
+fn untyped_from<'de, D: serde::Deserializer<'de>>(
+    kind: &str,
+    body: D,
+) -> Result<Option<Untyped>, D::Error> {
+    Ok(Some(Untyped {
+        kind: kind.to_owned(),
+        body: Value::deserialize(body)?,
+    }))
+}
+
 impl RequestSet for Untyped {
     const SIDE: &'static str = "any";
 
@@ -131,15 +142,11 @@ impl RequestSet for Untyped {
         Some(untyped(kind, body))
     }
 
-    fn knows(_: &str) -> bool {
-        true
-    }
-
-    fn read_kind<'de, D: serde::Deserializer<'de>>(kind: &str, body: D) -> Result<Self, D::Error> {
-        Ok(Untyped {
-            kind: kind.to_owned(),
-            body: Value::deserialize(body)?,
-        })
+    fn read_kind<'de, D: serde::Deserializer<'de>>(
+        kind: &str,
+        body: D,
+    ) -> Result<Option<Self>, D::Error> {
+        untyped_from(kind, body)
     }
 
     fn kind(&self) -> &str {
@@ -162,15 +169,11 @@ impl NotificationSet for Untyped {
         Some(untyped(kind, body))
     }
 
-    fn knows(_: &str) -> bool {
-        true
-    }
-
-    fn read_kind<'de, D: serde::Deserializer<'de>>(kind: &str, body: D) -> Result<Self, D::Error> {
-        Ok(Untyped {
-            kind: kind.to_owned(),
-            body: Value::deserialize(body)?,
-        })
+    fn read_kind<'de, D: serde::Deserializer<'de>>(
+        kind: &str,
+        body: D,
+    ) -> Result<Option<Self>, D::Error> {
+        untyped_from(kind, body)
     }
 
     fn kind(&self) -> &str {
@@ -184,7 +187,7 @@ impl NotificationSet for Untyped {
 
 /// The envelope's fields as the two-pass reader reads them: the body,
 /// headers and metadata stay text borrowed from the frame until `type` is
-/// known, so each is parsed once, straight into its type.
+/// known (scanned once here, typed from that text after).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawFrame<'a> {
@@ -213,13 +216,21 @@ struct Fields<'a, Q, N> {
     req_id: Option<Value>,
     kind_type: Option<String>,
     code: Option<u16>,
-    body: Option<&'a RawValue>,
-    /// A request's body read in one pass (inner `None`: of a type `Q` does not know).
-    request: Option<Option<Q>>,
-    /// A notification's body read in one pass (inner `None`: of a type `N` does not know).
-    notification: Option<Option<N>>,
+    body: Body<'a, Q, N>,
     headers: Option<&'a RawValue>,
     metadata: Option<&'a RawValue>,
+}
+
+/// A frame's body as read.
+enum Body<'a, Q, N> {
+    /// As text (`None`: absent or `null`), typed once the envelope is read.
+    Text(Option<&'a RawValue>),
+    /// A request's, typed where the one-pass reader met it (`None`: of a
+    /// type `Q` does not know).
+    Request(Option<Q>),
+    /// A notification's, likewise. The one-pass reader types a body only
+    /// once the frame's `kind` said which it is, and a `kind` cannot follow.
+    Notification(Option<N>),
 }
 
 impl<'a, Q, N> From<RawFrame<'a>> for Fields<'a, Q, N> {
@@ -230,9 +241,7 @@ impl<'a, Q, N> From<RawFrame<'a>> for Fields<'a, Q, N> {
             req_id: raw.req_id,
             kind_type: raw.kind_type,
             code: raw.code,
-            body: raw.body,
-            request: None,
-            notification: None,
+            body: Body::Text(raw.body),
             headers: raw.headers,
             metadata: raw.metadata,
         }
@@ -306,85 +315,116 @@ impl<Q: RequestSet, N: NotificationSet> Frame<Q, N> {
 impl<Q: RequestSet, N: NotificationSet> Fields<'_, Q, N> {
     /// The frame these fields make, or what is wrong with them.
     fn into_frame(self) -> Result<Frame<Q, N>, FrameError> {
-        let missing = |what: &str| FrameError::NotEnvelope(format!("missing \"{what}\""));
-        match self.kind.as_deref() {
-            Some("req") => {
-                let id = self
-                    .id
-                    .as_ref()
-                    .and_then(id_text)
-                    .ok_or_else(|| missing("id"))?;
-                let kind = self.kind_type.ok_or_else(|| missing("type"))?;
-                let read = match self.request {
-                    Some(read) => read.map(Ok),
-                    None => Q::from_kind(&kind, self.body),
-                };
-                let request = match read {
-                    Some(Ok(request)) => request,
-                    Some(Err(e)) => {
-                        return Err(FrameError::BadBody {
-                            kind,
-                            reason: crate::common::without_position(&e),
-                            id: Some(id),
-                        });
-                    }
-                    None => {
-                        return Err(FrameError::UnknownType {
-                            frame: "request",
-                            kind,
-                            side: Q::SIDE,
-                            id: Some(id),
-                        });
-                    }
-                };
-                let bad = |what: &str, e: serde_json::Error| FrameError::BadBody {
-                    kind: kind.clone(),
-                    reason: format!("{what}: {}", crate::common::without_position(&e)),
-                    id: Some(id.clone()),
-                };
-                let headers = listed::<Header>(self.headers).map_err(|e| bad("headers", e))?;
-                let metadata = listed::<Metadata>(self.metadata).map_err(|e| bad("metadata", e))?;
-                Ok(Frame::Request(Incoming {
-                    id,
-                    kind,
-                    request,
-                    headers,
-                    metadata,
-                }))
+        let Fields {
+            kind,
+            id,
+            req_id,
+            kind_type,
+            code,
+            body,
+            headers,
+            metadata,
+        } = self;
+        let text = match body {
+            // Typed in one pass, as the frame's kind said.
+            Body::Request(read) => {
+                return request_frame_of(id, kind_type, |_| read.map(Ok), headers, metadata);
             }
+            Body::Notification(read) => return notification_of(kind_type, |_| read.map(Ok)),
+            Body::Text(text) => text,
+        };
+        match kind.as_deref() {
+            Some("req") => request_frame_of(
+                id,
+                kind_type,
+                |kind| Q::from_kind(kind, text),
+                headers,
+                metadata,
+            ),
             Some("resp") => Ok(Frame::Response(ResponseFrame {
-                req_id: self.req_id.as_ref().and_then(id_text),
-                code: self.code.ok_or_else(|| missing("code"))?,
-                kind: self.kind_type.unwrap_or_default(),
-                body: self
-                    .body
+                req_id: req_id.as_ref().and_then(id_text),
+                code: code.ok_or_else(|| missing("code"))?,
+                kind: kind_type.unwrap_or_default(),
+                body: text
                     .map_or(Ok(Value::Null), |raw| serde_json::from_str(raw.get()))
                     .map_err(|e| FrameError::NotEnvelope(e.to_string()))?,
             })),
-            Some("notification") => {
-                let kind = self.kind_type.ok_or_else(|| missing("type"))?;
-                let read = match self.notification {
-                    Some(read) => read.map(Ok),
-                    None => N::from_kind(&kind, self.body),
-                };
-                match read {
-                    Some(Ok(notification)) => Ok(Frame::Notification(notification)),
-                    Some(Err(e)) => Err(FrameError::BadBody {
-                        kind,
-                        reason: crate::common::without_position(&e),
-                        id: None,
-                    }),
-                    None => Err(FrameError::UnknownType {
-                        frame: "notification",
-                        kind,
-                        side: N::SIDE,
-                        id: None,
-                    }),
-                }
-            }
+            Some("notification") => notification_of(kind_type, |kind| N::from_kind(kind, text)),
             Some(other) => Err(FrameError::UnknownFrameKind(other.to_owned())),
             None => Err(missing("kind")),
         }
+    }
+}
+
+fn missing(what: &str) -> FrameError {
+    FrameError::NotEnvelope(format!("missing \"{what}\""))
+}
+
+/// A request frame from its envelope's fields and its body, read by `read`
+/// once its `type` is known (`None`: a type `Q` does not know).
+fn request_frame_of<Q: RequestSet, N>(
+    id: Option<Value>,
+    kind_type: Option<String>,
+    read: impl FnOnce(&str) -> Option<Result<Q, serde_json::Error>>,
+    headers: Option<&RawValue>,
+    metadata: Option<&RawValue>,
+) -> Result<Frame<Q, N>, FrameError> {
+    let id = id.as_ref().and_then(id_text).ok_or_else(|| missing("id"))?;
+    let kind = kind_type.ok_or_else(|| missing("type"))?;
+    let request = match read(&kind) {
+        Some(Ok(request)) => request,
+        Some(Err(e)) => {
+            return Err(FrameError::BadBody {
+                kind,
+                reason: crate::common::without_position(&e),
+                id: Some(id),
+            });
+        }
+        None => {
+            return Err(FrameError::UnknownType {
+                frame: "request",
+                kind,
+                side: Q::SIDE,
+                id: Some(id),
+            });
+        }
+    };
+    let bad = |what: &str, e: serde_json::Error| FrameError::BadBody {
+        kind: kind.clone(),
+        reason: format!("{what}: {}", crate::common::without_position(&e)),
+        id: Some(id.clone()),
+    };
+    let headers = listed::<Header>(headers).map_err(|e| bad("headers", e))?;
+    let metadata = listed::<Metadata>(metadata).map_err(|e| bad("metadata", e))?;
+    Ok(Frame::Request(Incoming {
+        id,
+        kind,
+        request,
+        headers,
+        metadata,
+    }))
+}
+
+/// A notification frame from its `type` and its body, read by `read` once
+/// the type is known (`None`: a type `N` does not know).
+fn notification_of<Q, N: NotificationSet>(
+    kind_type: Option<String>,
+    read: impl FnOnce(&str) -> Option<Result<N, serde_json::Error>>,
+) -> Result<Frame<Q, N>, FrameError> {
+    let kind = kind_type.ok_or_else(|| missing("type"))?;
+    match read(&kind) {
+        Some(Ok(notification)) => Ok(Frame::Notification(notification)),
+        Some(Err(e)) => Err(FrameError::BadBody {
+            kind,
+            reason: crate::common::without_position(&e),
+            id: None,
+        }),
+        None => Err(FrameError::UnknownType {
+            frame: "notification",
+            kind,
+            side: N::SIDE,
+            id: None,
+        }),
     }
 }
 

@@ -15,8 +15,8 @@
 
 use std::borrow::Cow;
 
-use serde::Serialize;
 use serde::de::{DeserializeOwned, Deserializer};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -54,12 +54,11 @@ pub trait RequestSet: Sized {
     /// The request of type `kind` from its body's text (`None`: absent or
     /// `null`); `None` when the set has no such type.
     fn from_kind(kind: &str, body: Option<&RawValue>) -> Option<Result<Self, serde_json::Error>>;
-    /// True when the set has a request of type `kind`.
-    fn knows(kind: &str) -> bool;
-    /// The request of type `kind` (one [`knows`](Self::knows)), read
-    /// straight from its body as the frame's reader meets it (`null` reads
-    /// as `{}`).
-    fn read_kind<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Result<Self, D::Error>;
+    /// The request of type `kind` read straight from its body, where the
+    /// frame's reader meets it (`null` reads as [`from_kind`](Self::from_kind)
+    /// reads an absent body); `None`, the body skipped, when the set has no
+    /// such type.
+    fn read_kind<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Result<Option<Self>, D::Error>;
     /// Its `type` string (the table's, not an alias it was read under).
     fn kind(&self) -> &str;
     /// The `type` of its success response, for a request read under `received`.
@@ -76,12 +75,11 @@ pub trait NotificationSet: Sized {
     /// The notification of type `kind` from its body's text (`None`: absent
     /// or `null`); `None` when the set has no such type.
     fn from_kind(kind: &str, body: Option<&RawValue>) -> Option<Result<Self, serde_json::Error>>;
-    /// True when the set has a notification of type `kind`.
-    fn knows(kind: &str) -> bool;
-    /// The notification of type `kind` (one [`knows`](Self::knows)), read
-    /// straight from its body as the frame's reader meets it (`null` reads
-    /// as `{}`).
-    fn read_kind<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Result<Self, D::Error>;
+    /// The notification of type `kind` read straight from its body, where the
+    /// frame's reader meets it (`null` reads as [`from_kind`](Self::from_kind)
+    /// reads an absent body); `None`, the body skipped, when the set has no
+    /// such type.
+    fn read_kind<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Result<Option<Self>, D::Error>;
     /// Its `type` string.
     fn kind(&self) -> &str;
     /// Its body as JSON.
@@ -163,15 +161,16 @@ pub(crate) fn read_body_from<'de, T: DeserializeOwned, D: Deserializer<'de>>(
             read_body(None).map_err(E::custom)
         }
 
-        fn visit_unit<E: serde::de::Error>(self) -> Result<T, E> {
-            self.visit_none()
-        }
-
         fn visit_some<D: Deserializer<'de>>(self, body: D) -> Result<T, D::Error> {
             T::deserialize(body)
         }
     }
     body.deserialize_option(OrEmpty(std::marker::PhantomData))
+}
+
+/// Skips the body of a type a set does not know.
+pub(crate) fn skip_body<'de, T, D: Deserializer<'de>>(body: D) -> Result<Option<T>, D::Error> {
+    serde::de::IgnoredAny::deserialize(body).map(|_| None)
 }
 
 /// Writes a body the crate's own types make: they are plain data (string
@@ -252,17 +251,13 @@ macro_rules! requests {
                 None
             }
 
-            fn knows(kind: &str) -> bool {
-                $( kind == $kind $($(|| kind == $alias)+)? )||+
-            }
-
-            fn read_kind<'de, D: serde::Deserializer<'de>>(kind: &str, body: D) -> Result<Self, D::Error> {
+            fn read_kind<'de, D: serde::Deserializer<'de>>(kind: &str, body: D) -> Result<Option<Self>, D::Error> {
                 $(
                     if kind == $kind $($(|| kind == $alias)+)? {
-                        return $crate::kind::read_body_from(body).map(Self::$variant);
+                        return $crate::kind::read_body_from(body).map(|body| Some(Self::$variant(body)));
                     }
                 )+
-                Err(<D::Error as serde::de::Error>::custom(format_args!("no request of type {kind:?}")))
+                $crate::kind::skip_body(body)
             }
 
             fn kind(&self) -> &str {
@@ -336,17 +331,13 @@ macro_rules! notifications {
                 None
             }
 
-            fn knows(kind: &str) -> bool {
-                $( kind == <$body as $crate::kind::Notification<$crate::kind::$side>>::KIND )||+
-            }
-
-            fn read_kind<'de, D: serde::Deserializer<'de>>(kind: &str, body: D) -> Result<Self, D::Error> {
+            fn read_kind<'de, D: serde::Deserializer<'de>>(kind: &str, body: D) -> Result<Option<Self>, D::Error> {
                 $(
                     if kind == <$body as $crate::kind::Notification<$crate::kind::$side>>::KIND {
-                        return $crate::kind::read_body_from(body).map(Self::$variant);
+                        return $crate::kind::read_body_from(body).map(|body| Some(Self::$variant(body)));
                     }
                 )+
-                Err(<D::Error as serde::de::Error>::custom(format_args!("no notification of type {kind:?}")))
+                $crate::kind::skip_body(body)
             }
 
             fn kind(&self) -> &str {

@@ -17,7 +17,7 @@ use serde::de::{DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, Vis
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::Fields;
+use super::{Body, Fields};
 use crate::kind::{NotificationSet, RequestSet};
 
 /// Reads `text`'s envelope; `None` when serde_json refuses it.
@@ -53,6 +53,7 @@ fn once<T, E: Error>(slot: &mut Option<T>, value: T, key: &'static str) -> Resul
     Ok(())
 }
 
+/// Reads the envelope's keys in their order, each once.
 struct FrameVisitor<Q, N>(PhantomData<(Q, N)>);
 
 impl<'de, Q: RequestSet, N: NotificationSet> Visitor<'de> for FrameVisitor<Q, N> {
@@ -74,7 +75,7 @@ impl<'de, Q: RequestSet, N: NotificationSet> Visitor<'de> for FrameVisitor<Q, N>
         let mut metadata: Option<Option<&'de RawValue>> = None;
         while let Some(key) = map.next_key::<Key>()? {
             match key {
-                Key::Kind => once(&mut kind, map.next_value_seed(Text)?, "kind")?,
+                Key::Kind => once(&mut kind, map.next_value_seed(KindText)?, "kind")?,
                 Key::Id => once(&mut id, map.next_value()?, "id")?,
                 Key::ReqId => once(&mut req_id, map.next_value()?, "reqId")?,
                 Key::Type => once(&mut kind_type, map.next_value()?, "type")?,
@@ -83,12 +84,18 @@ impl<'de, Q: RequestSet, N: NotificationSet> Visitor<'de> for FrameVisitor<Q, N>
                     let frame = kind.as_ref().and_then(|kind| kind.as_deref());
                     let of_type = kind_type.as_ref().and_then(|kind| kind.as_deref());
                     let read = match (frame, of_type) {
-                        (Some("req"), Some(of_type)) => Body::Request(
-                            map.next_value_seed(RequestBody::<Q>(of_type, PhantomData))?,
-                        ),
-                        (Some("notification"), Some(of_type)) => Body::Notification(
-                            map.next_value_seed(NotificationBody::<N>(of_type, PhantomData))?,
-                        ),
+                        (Some("req"), Some(of_type)) => {
+                            Body::Request(map.next_value_seed(RequestBody::<Q> {
+                                kind: of_type,
+                                set: PhantomData,
+                            })?)
+                        }
+                        (Some("notification"), Some(of_type)) => {
+                            Body::Notification(map.next_value_seed(NotificationBody::<N> {
+                                kind: of_type,
+                                set: PhantomData,
+                            })?)
+                        }
                         _ => Body::Text(map.next_value()?),
                     };
                     once(&mut body, read, "body")?;
@@ -100,39 +107,24 @@ impl<'de, Q: RequestSet, N: NotificationSet> Visitor<'de> for FrameVisitor<Q, N>
                 }
             }
         }
-        let mut fields = Fields {
+        Ok(Fields {
             kind: kind.flatten(),
             id: id.flatten(),
             req_id: req_id.flatten(),
             kind_type: kind_type.flatten(),
             code: code.flatten(),
-            body: None,
-            request: None,
-            notification: None,
+            body: body.unwrap_or(Body::Text(None)),
             headers: headers.flatten(),
             metadata: metadata.flatten(),
-        };
-        match body {
-            Some(Body::Text(text)) => fields.body = text,
-            Some(Body::Request(request)) => fields.request = Some(request),
-            Some(Body::Notification(notification)) => fields.notification = Some(notification),
-            None => {}
-        }
-        Ok(fields)
+        })
     }
 }
 
-/// A body as read: as text, or typed (`None`: of a type its set does not know).
-enum Body<'de, Q, N> {
-    Text(Option<&'de RawValue>),
-    Request(Option<Q>),
-    Notification(Option<N>),
-}
+/// The frame's `kind`: borrowed from the frame unless it has escapes;
+/// `null` is none.
+struct KindText;
 
-/// A string, borrowed from the frame unless it has escapes; `null` is none.
-struct Text;
-
-impl<'de> DeserializeSeed<'de> for Text {
+impl<'de> DeserializeSeed<'de> for KindText {
     type Value = Option<Cow<'de, str>>;
 
     fn deserialize<D: Deserializer<'de>>(self, value: D) -> Result<Self::Value, D::Error> {
@@ -140,7 +132,7 @@ impl<'de> DeserializeSeed<'de> for Text {
     }
 }
 
-impl<'de> Visitor<'de> for Text {
+impl<'de> Visitor<'de> for KindText {
     type Value = Option<Cow<'de, str>>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -164,37 +156,33 @@ impl<'de> Visitor<'de> for Text {
     }
 }
 
-/// Reads a body of one type in the set it belongs to, or skips one of a
-/// type the set does not know (`None`).
-macro_rules! typed_body {
-    ($(#[$meta:meta])* $seed:ident, $set:ident) => {
-        $(#[$meta])*
-        struct $seed<'k, S>(&'k str, PhantomData<S>);
-
-        impl<'de, S: $set> DeserializeSeed<'de> for $seed<'_, S> {
-            type Value = Option<S>;
-
-            fn deserialize<D: Deserializer<'de>>(self, body: D) -> Result<Option<S>, D::Error> {
-                if S::knows(self.0) {
-                    S::read_kind(self.0, body).map(Some)
-                } else {
-                    IgnoredAny::deserialize(body).map(|_| None)
-                }
-            }
-        }
-    };
+/// A request's body of type `kind`, read by the set `Q`.
+struct RequestBody<'k, Q> {
+    kind: &'k str,
+    set: PhantomData<Q>,
 }
 
-typed_body!(
-    /// A request's body of type `.0`.
-    RequestBody,
-    RequestSet
-);
-typed_body!(
-    /// A notification's body of type `.0`.
-    NotificationBody,
-    NotificationSet
-);
+impl<'de, Q: RequestSet> DeserializeSeed<'de> for RequestBody<'_, Q> {
+    type Value = Option<Q>;
+
+    fn deserialize<D: Deserializer<'de>>(self, body: D) -> Result<Option<Q>, D::Error> {
+        Q::read_kind(self.kind, body)
+    }
+}
+
+/// A notification's body of type `kind`, read by the set `N`.
+struct NotificationBody<'k, N> {
+    kind: &'k str,
+    set: PhantomData<N>,
+}
+
+impl<'de, N: NotificationSet> DeserializeSeed<'de> for NotificationBody<'_, N> {
+    type Value = Option<N>;
+
+    fn deserialize<D: Deserializer<'de>>(self, body: D) -> Result<Option<N>, D::Error> {
+        N::read_kind(self.kind, body)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -208,25 +196,26 @@ mod tests {
         let text = r#"{"kind":"req","id":"1","type":".GetClock","body":{}}"#;
         let fields: AgentFields = read(text).unwrap();
         assert!(matches!(
-            fields.request,
-            Some(Some(AgentRequest::GetClock(_)))
+            fields.body,
+            Body::Request(Some(AgentRequest::GetClock(_)))
         ));
-        assert!(fields.body.is_none());
         let text = r#"{"kind":"notification","type":".ams.unknown","body":{"a":1}}"#;
         let fields: AgentFields = read(text).unwrap();
-        assert!(matches!(fields.notification, Some(None)), "skipped");
+        assert!(matches!(fields.body, Body::Notification(None)), "skipped");
     }
 
     #[test]
     fn a_body_before_its_type_is_kept_as_text() {
         let text = r#"{"kind":"req","id":"1","body":{"a":1},"type":".GetClock"}"#;
         let fields: AgentFields = read(text).unwrap();
-        assert!(fields.request.is_none());
-        assert_eq!(fields.body.map(RawValue::get), Some(r#"{"a":1}"#));
+        let Body::Text(text) = fields.body else {
+            panic!("kept as text")
+        };
+        assert_eq!(text.map(RawValue::get), Some(r#"{"a":1}"#));
     }
 
     #[test]
-    fn what_serde_json_refuses_is_left_to_the_two_pass_reader() {
+    fn what_it_refuses_is_left_to_the_two_pass_reader() {
         for text in [
             r#"{"kind":"req","id":"1","type":".ams.routing.SetAgentState","body":{}}"#,
             r#"{"kind":"req","kind":"req"}"#,

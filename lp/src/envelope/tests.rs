@@ -90,8 +90,10 @@ fn written_frames_leave_out_empty_headers_and_metadata() {
 }
 
 /// Frames in the usual order and in every other, with the faults a peer
-/// can send: each reads the same through [`Frame::parse`] (one pass, and
-/// two when that refuses) and through the two-pass reader alone.
+/// can send, and bodies nested about as deep as serde_json reads (one
+/// level less in one pass than in two): each reads the same through
+/// [`Frame::parse`] (one pass, and two when that refuses) and through the
+/// two-pass reader alone.
 #[test]
 fn the_one_pass_reader_reads_every_frame_as_the_two_pass_reader_does() {
     let frames = [
@@ -131,7 +133,19 @@ fn the_one_pass_reader_reads_every_frame_as_the_two_pass_reader_does() {
         "\"req\"",
         "",
     ];
-    for text in frames {
+    let nested = (125..=129).flat_map(|depth| {
+        let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        [
+            format!(r#"{{"kind":"notification","type":".ams.unknown","body":{body}}}"#),
+            format!(r#"{{"kind":"req","id":"1","type":"GetClock","body":{body}}}"#),
+        ]
+    });
+    let frames: Vec<String> = frames
+        .iter()
+        .map(|text| text.to_string())
+        .chain(nested)
+        .collect();
+    for text in frames.iter().map(String::as_str) {
         assert_eq!(
             crate::AgentServerFrame::parse(text),
             crate::AgentServerFrame::parse_in_two_passes(text),
