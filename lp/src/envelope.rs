@@ -26,7 +26,7 @@ use serde_json::value::RawValue;
 
 use crate::connection::Header;
 use crate::error::{ErrorResponse, FrameError};
-use crate::kind::{NotificationSet, RequestSet};
+use crate::kind::{NotificationSet, ReadKind, RequestSet};
 use crate::metadata::Metadata;
 
 mod one_pass;
@@ -124,15 +124,17 @@ fn untyped(kind: &str, body: Option<&RawValue>) -> Result<Untyped, serde_json::E
     })
 }
 
-/// An untyped body read where the frame's reader meets it; `null` is `null`.
-fn untyped_from<'de, D: serde::Deserializer<'de>>(
-    kind: &str,
-    body: D,
-) -> Result<Option<Untyped>, D::Error> {
-    Ok(Some(Untyped {
-        kind: kind.to_owned(),
-        body: Value::deserialize(body)?,
-    }))
+/// Any body reads untyped; `null` is `null`.
+impl ReadKind for Untyped {
+    fn read_kind<'de, D: serde::Deserializer<'de>>(
+        kind: &str,
+        body: D,
+    ) -> Result<Option<Self>, D::Error> {
+        Ok(Some(Untyped {
+            kind: kind.to_owned(),
+            body: Value::deserialize(body)?,
+        }))
+    }
 }
 
 impl RequestSet for Untyped {
@@ -140,13 +142,6 @@ impl RequestSet for Untyped {
 
     fn from_kind(kind: &str, body: Option<&RawValue>) -> Option<Result<Self, serde_json::Error>> {
         Some(untyped(kind, body))
-    }
-
-    fn read_kind<'de, D: serde::Deserializer<'de>>(
-        kind: &str,
-        body: D,
-    ) -> Result<Option<Self>, D::Error> {
-        untyped_from(kind, body)
     }
 
     fn kind(&self) -> &str {
@@ -167,13 +162,6 @@ impl NotificationSet for Untyped {
 
     fn from_kind(kind: &str, body: Option<&RawValue>) -> Option<Result<Self, serde_json::Error>> {
         Some(untyped(kind, body))
-    }
-
-    fn read_kind<'de, D: serde::Deserializer<'de>>(
-        kind: &str,
-        body: D,
-    ) -> Result<Option<Self>, D::Error> {
-        untyped_from(kind, body)
     }
 
     fn kind(&self) -> &str {

@@ -46,19 +46,23 @@ pub trait Notification<S: Side>: Serialize + DeserializeOwned {
     const KIND: &'static str;
 }
 
+/// What a set of requests or of notifications has in common: its bodies
+/// read straight from the frame's reader, by their `type`.
+pub trait ReadKind: Sized {
+    /// The body of type `kind` read where the frame's reader meets it
+    /// (`null` reads as the set's `from_kind` reads an absent body);
+    /// `None`, the body skipped, when the set has no such type.
+    fn read_kind<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Result<Option<Self>, D::Error>;
+}
+
 /// Every request a server of one side reads, as one enum (made by
 /// `requests!`); [`crate::envelope::Untyped`] reads any.
-pub trait RequestSet: Sized {
+pub trait RequestSet: ReadKind {
     /// The side, for messages.
     const SIDE: &'static str;
     /// The request of type `kind` from its body's text (`None`: absent or
     /// `null`); `None` when the set has no such type.
     fn from_kind(kind: &str, body: Option<&RawValue>) -> Option<Result<Self, serde_json::Error>>;
-    /// The request of type `kind` read straight from its body, where the
-    /// frame's reader meets it (`null` reads as [`from_kind`](Self::from_kind)
-    /// reads an absent body); `None`, the body skipped, when the set has no
-    /// such type.
-    fn read_kind<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Result<Option<Self>, D::Error>;
     /// Its `type` string (the table's, not an alias it was read under).
     fn kind(&self) -> &str;
     /// The `type` of its success response, for a request read under `received`.
@@ -69,17 +73,12 @@ pub trait RequestSet: Sized {
 
 /// Every notification a client of one side reads, as one enum (made by
 /// `notifications!`); [`crate::envelope::Untyped`] reads any.
-pub trait NotificationSet: Sized {
+pub trait NotificationSet: ReadKind {
     /// The side, for messages.
     const SIDE: &'static str;
     /// The notification of type `kind` from its body's text (`None`: absent
     /// or `null`); `None` when the set has no such type.
     fn from_kind(kind: &str, body: Option<&RawValue>) -> Option<Result<Self, serde_json::Error>>;
-    /// The notification of type `kind` read straight from its body, where the
-    /// frame's reader meets it (`null` reads as [`from_kind`](Self::from_kind)
-    /// reads an absent body); `None`, the body skipped, when the set has no
-    /// such type.
-    fn read_kind<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Result<Option<Self>, D::Error>;
     /// Its `type` string.
     fn kind(&self) -> &str;
     /// Its body as JSON.
@@ -239,6 +238,17 @@ macro_rules! requests {
             }
         )+
 
+        impl $crate::kind::ReadKind for $name {
+            fn read_kind<'de, D: serde::Deserializer<'de>>(kind: &str, body: D) -> Result<Option<Self>, D::Error> {
+                $(
+                    if kind == $kind $($(|| kind == $alias)+)? {
+                        return $crate::kind::read_body_from(body).map(|body| Some(Self::$variant(body)));
+                    }
+                )+
+                $crate::kind::skip_body(body)
+            }
+        }
+
         impl $crate::kind::RequestSet for $name {
             const SIDE: &'static str = <$crate::kind::$side as $crate::kind::Side>::NAME;
 
@@ -249,15 +259,6 @@ macro_rules! requests {
                     }
                 )+
                 None
-            }
-
-            fn read_kind<'de, D: serde::Deserializer<'de>>(kind: &str, body: D) -> Result<Option<Self>, D::Error> {
-                $(
-                    if kind == $kind $($(|| kind == $alias)+)? {
-                        return $crate::kind::read_body_from(body).map(|body| Some(Self::$variant(body)));
-                    }
-                )+
-                $crate::kind::skip_body(body)
             }
 
             fn kind(&self) -> &str {
@@ -319,6 +320,17 @@ macro_rules! notifications {
             }
         )+
 
+        impl $crate::kind::ReadKind for $name {
+            fn read_kind<'de, D: serde::Deserializer<'de>>(kind: &str, body: D) -> Result<Option<Self>, D::Error> {
+                $(
+                    if kind == <$body as $crate::kind::Notification<$crate::kind::$side>>::KIND {
+                        return $crate::kind::read_body_from(body).map(|body| Some(Self::$variant(body)));
+                    }
+                )+
+                $crate::kind::skip_body(body)
+            }
+        }
+
         impl $crate::kind::NotificationSet for $name {
             const SIDE: &'static str = <$crate::kind::$side as $crate::kind::Side>::NAME;
 
@@ -329,15 +341,6 @@ macro_rules! notifications {
                     }
                 )+
                 None
-            }
-
-            fn read_kind<'de, D: serde::Deserializer<'de>>(kind: &str, body: D) -> Result<Option<Self>, D::Error> {
-                $(
-                    if kind == <$body as $crate::kind::Notification<$crate::kind::$side>>::KIND {
-                        return $crate::kind::read_body_from(body).map(|body| Some(Self::$variant(body)));
-                    }
-                )+
-                $crate::kind::skip_body(body)
             }
 
             fn kind(&self) -> &str {

@@ -82,4 +82,6 @@ pub use consumer::{
 };
 pub use envelope::{Frame, Incoming, ResponseFrame, Untyped};
 pub use error::{ErrorResponse, FrameError};
-pub use kind::{Agent, Consumer, Notification, NotificationSet, Request, RequestSet, Side};
+pub use kind::{
+    Agent, Consumer, Notification, NotificationSet, ReadKind, Request, RequestSet, Side,
+};

@@ -18,7 +18,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::{Body, Fields};
-use crate::kind::{NotificationSet, RequestSet};
+use crate::kind::{NotificationSet, ReadKind, RequestSet};
 
 /// Reads `text`'s envelope; `None` when serde_json refuses it.
 pub(super) fn read<Q: RequestSet, N: NotificationSet>(text: &str) -> Option<Fields<'_, Q, N>> {
@@ -85,16 +85,10 @@ impl<'de, Q: RequestSet, N: NotificationSet> Visitor<'de> for FrameVisitor<Q, N>
                     let of_type = kind_type.as_ref().and_then(|kind| kind.as_deref());
                     let read = match (frame, of_type) {
                         (Some("req"), Some(of_type)) => {
-                            Body::Request(map.next_value_seed(RequestBody::<Q> {
-                                kind: of_type,
-                                set: PhantomData,
-                            })?)
+                            Body::Request(map.next_value_seed(Typed::new(of_type))?)
                         }
                         (Some("notification"), Some(of_type)) => {
-                            Body::Notification(map.next_value_seed(NotificationBody::<N> {
-                                kind: of_type,
-                                set: PhantomData,
-                            })?)
+                            Body::Notification(map.next_value_seed(Typed::new(of_type))?)
                         }
                         _ => Body::Text(map.next_value()?),
                     };
@@ -156,31 +150,26 @@ impl<'de> Visitor<'de> for KindText {
     }
 }
 
-/// A request's body of type `kind`, read by the set `Q`.
-struct RequestBody<'k, Q> {
+/// A body of type `kind`, read by the set `S` (requests or notifications).
+struct Typed<'k, S> {
     kind: &'k str,
-    set: PhantomData<Q>,
+    set: PhantomData<S>,
 }
 
-impl<'de, Q: RequestSet> DeserializeSeed<'de> for RequestBody<'_, Q> {
-    type Value = Option<Q>;
-
-    fn deserialize<D: Deserializer<'de>>(self, body: D) -> Result<Option<Q>, D::Error> {
-        Q::read_kind(self.kind, body)
+impl<'k, S> Typed<'k, S> {
+    fn new(kind: &'k str) -> Self {
+        Typed {
+            kind,
+            set: PhantomData,
+        }
     }
 }
 
-/// A notification's body of type `kind`, read by the set `N`.
-struct NotificationBody<'k, N> {
-    kind: &'k str,
-    set: PhantomData<N>,
-}
+impl<'de, S: ReadKind> DeserializeSeed<'de> for Typed<'_, S> {
+    type Value = Option<S>;
 
-impl<'de, N: NotificationSet> DeserializeSeed<'de> for NotificationBody<'_, N> {
-    type Value = Option<N>;
-
-    fn deserialize<D: Deserializer<'de>>(self, body: D) -> Result<Option<N>, D::Error> {
-        N::read_kind(self.kind, body)
+    fn deserialize<D: Deserializer<'de>>(self, body: D) -> Result<Option<S>, D::Error> {
+        S::read_kind(self.kind, body)
     }
 }
 
