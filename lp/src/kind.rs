@@ -6,9 +6,11 @@
 //! `agent` and `consumer` list each kind once, as
 //! `Variant(Body) -> Response = "type"`, and `requests!` and
 //! `notifications!` turn a table into the impls and into the enum a
-//! reader parses into ([`RequestSet`], [`NotificationSet`]). A table may
-//! name other `type` strings it also accepts (older names, the other
-//! side's), and a response type that is not `type` + `$Response`.
+//! reader parses into ([`RequestSet`], [`NotificationSet`]; both read a
+//! body straight from the frame's reader through their shared
+//! [`ReadKind`]). A table may name other `type` strings it also accepts
+//! (older names, the other side's), and a response type that is not
+//! `type` + `$Response`.
 //!
 //! The same body may be a kind of both sides under different strings
 //! (`.ams.ms.PublishEvent` and `ms.PublishEvent`), hence the side parameter.
