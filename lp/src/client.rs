@@ -259,15 +259,8 @@ impl<S: ClientSide> Connection<S> {
         let (mut sink, mut stream) = socket.split();
         let (outbox, mut outgoing) = mpsc::unbounded_channel::<Message>();
         let writer = tokio::spawn(async move {
-            // Frames already waiting go out in one write. The writer first
-            // lets the tasks that are ready run: many tasks write to one
-            // socket (a connector's conversations, woken together when
-            // their turns are on disk), and the writer, woken by the first,
-            // would run next and write its frames alone. tokio wakes a
-            // yielded task once its worker has nothing else ready (or after
-            // a few dozen polls), so frames wait for no timer.
+            // Frames already waiting go out in one write.
             while let Some(mut message) = outgoing.recv().await {
-                tokio::task::yield_now().await;
                 loop {
                     if sink.feed(message).await.is_err() {
                         return;
