@@ -9,7 +9,8 @@ use switchboard::app::LifecycleError;
 use switchboard::connector::Status;
 
 use crate::support::{
-    ConfigDir, Consumer, RecordingBot, connector_file, connectors_for, eventually, gateway,
+    ConfigDir, Consumer, GatewayProcess, RecordingBot, connector_file, connectors_for, eventually,
+    gateway,
 };
 
 /// Polls `check` until it holds (or the patience runs out).
@@ -469,6 +470,61 @@ async fn a_ring_withdrawn_before_the_accept_frees_its_slot() {
     next.start_conversation().await;
     next.say("anyone?").await;
     assert_eq!(next.next_agent_text().await, "bot heard: anyone?");
+}
+
+/// A ring withdrawn while the connector waits to accept it
+/// (`ringAcceptWait`) is not accepted when the wait is over: the platform
+/// would refuse it, and the connector would warn of a consumer who only
+/// left. The gateway and the hub run as processes, so the gateway's log is
+/// read as an operator sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ring_withdrawn_before_the_accept_is_not_accepted() {
+    let platform = ConfigDir::new(&["bot-c"]);
+    let hub = GatewayProcess::hub(platform.path());
+    let bot = RecordingBot::echo().await;
+    let file = connector_file(
+        "c",
+        "b",
+        "bot-c",
+        "",
+        "messageDelay = 100\nringAcceptWait = 1500",
+    );
+    let config = connectors_for(&hub.hub_url, &bot, &[("c", file)]);
+    let mut gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    // A first conversation answered: the connector is logged in, so the
+    // next conversation rings it at once.
+    let mut first = Consumer::connect(&hub.hub_url, "123").await;
+    first.start_conversation().await;
+    first.say("hello").await;
+    assert_eq!(first.next_agent_text().await, "bot heard: hello");
+
+    let mut gone = Consumer::connect(&hub.hub_url, "123").await;
+    let conversation = gone.start_conversation().await;
+    let closed = gone
+        .wire
+        .request(
+            "cm.UpdateConversationField",
+            json!({"conversationId": conversation, "conversationField": [{"field": "ConversationStateField", "conversationState": "CLOSE"}]}),
+        )
+        .await;
+    assert_eq!(closed["code"], 200, "close: {closed}");
+
+    // The next ring's wait began after the withdrawn one's: once its
+    // conversation is answered, an accept of the withdrawn ring would have
+    // been refused and logged.
+    let mut next = Consumer::connect(&hub.hub_url, "123").await;
+    next.start_conversation().await;
+    next.say("anyone?").await;
+    assert_eq!(next.next_agent_text().await, "bot heard: anyone?");
+    let refused: Vec<&String> = gateway
+        .logged()
+        .iter()
+        .filter(|line| line.contains("could not accept the ring"))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "a withdrawn ring was accepted: {refused:?}"
+    );
 }
 
 /// A free loopback port, for a hub that must come back at the same address.

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 use super::conversation::{Conversation, Input};
 use super::early::Early;
@@ -102,15 +102,27 @@ pub(super) async fn supervise(
     }
 }
 
+/// A ring being accepted: its id, and the task that accepts it once
+/// ringAcceptWait is over.
+struct Rung {
+    ring_id: String,
+    accept: AbortHandle,
+}
+
 /// Forgets the ring `ring_id` of `conversation_id` if it is still the one
-/// being accepted (a newer ring for the same conversation stays).
-fn forget_ring(rung: &mut HashMap<String, String>, conversation_id: &str, ring_id: &str) {
+/// being accepted (a newer ring for the same conversation stays); returns it.
+fn forget_ring(
+    rung: &mut HashMap<String, Rung>,
+    conversation_id: &str,
+    ring_id: &str,
+) -> Option<Rung> {
     if rung
         .get(conversation_id)
-        .is_some_and(|rung_id| rung_id == ring_id)
+        .is_some_and(|rung| rung.ring_id == ring_id)
     {
-        rung.remove(conversation_id);
+        return rung.remove(conversation_id);
     }
+    None
 }
 
 /// `base` plus up to 50% more, so that many connectors do not retry in step.
@@ -141,7 +153,7 @@ async fn session(
     let mut conversations: HashMap<String, Tracked> = HashMap::new();
     // Rings being accepted, by conversation: a slot each until the
     // conversation comes (its UPSERT) or the ring ends without it.
-    let mut rung: HashMap<String, String> = HashMap::new();
+    let mut rung: HashMap<String, Rung> = HashMap::new();
     let mut early = Early::default();
     // Conversation tasks live as long as the session: dropping the set (a
     // stop, a lost connection) ends them all.
@@ -187,7 +199,10 @@ async fn session(
             } => {
                 // The same ring again (a platform may repeat a routing task)
                 // is being accepted already.
-                if rung.get(&conversation_id) == Some(&ring_id) {
+                if rung
+                    .get(&conversation_id)
+                    .is_some_and(|rung| rung.ring_id == ring_id)
+                {
                     continue;
                 }
                 let settings = shared.settings();
@@ -209,17 +224,27 @@ async fn session(
                     });
                     continue;
                 }
-                rung.insert(conversation_id.clone(), ring_id.clone());
                 let (platform, wait) = (platform.clone(), settings.custom.ring_accept_wait);
-                rings.spawn(async move {
-                    let refused = !accept_after_wait(platform, &ring_id, wait).await;
-                    refused.then_some((conversation_id, ring_id))
+                let accept = rings.spawn({
+                    let (conversation_id, ring_id) = (conversation_id.clone(), ring_id.clone());
+                    async move {
+                        let refused = !accept_after_wait(platform, &ring_id, wait).await;
+                        refused.then_some((conversation_id, ring_id))
+                    }
                 });
+                rung.insert(conversation_id, Rung { ring_id, accept });
             }
             PlatformEvent::RingEnded {
                 ring_id,
                 conversation_id,
-            } => forget_ring(&mut rung, &conversation_id, &ring_id),
+            } => {
+                // Withdrawn (the consumer left, another agent took it) or
+                // expired: an accept still waiting for ringAcceptWait would
+                // only be refused.
+                if let Some(ended) = forget_ring(&mut rung, &conversation_id, &ring_id) {
+                    ended.accept.abort();
+                }
+            }
             PlatformEvent::ConversationUpsert {
                 conversation_id,
                 skill_id,

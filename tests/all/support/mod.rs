@@ -426,6 +426,9 @@ pub struct GatewayProcess {
     pub stdout_lines: Vec<String>,
     /// Lines it prints after the one waited for.
     lines: std::sync::mpsc::Receiver<String>,
+    /// Its log (standard error), line by line, and the lines read so far.
+    log: std::sync::mpsc::Receiver<String>,
+    logged: Vec<String>,
 }
 
 impl GatewayProcess {
@@ -455,10 +458,20 @@ impl GatewayProcess {
         let mut child = command
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("the switchboard binary starts");
         let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let (log_tx, log) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Passed on to the test's own output as well, as when it was
+            // inherited.
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let _ = log_tx.send(line);
+            }
+        });
         let (lines_tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             // Keep reading for the life of the process: a closed pipe would
@@ -472,6 +485,8 @@ impl GatewayProcess {
             hub_url: String::new(),
             stdout_lines: Vec::new(),
             lines,
+            log,
+            logged: Vec::new(),
         };
         process.wait_for_line(prefix);
         process.hub_url = process
@@ -496,6 +511,15 @@ impl GatewayProcess {
                 return;
             }
         }
+    }
+
+    /// Every line of its log (standard error) so far, without waiting for
+    /// more.
+    pub fn logged(&mut self) -> &[String] {
+        while let Ok(line) = self.log.try_recv() {
+            self.logged.push(line);
+        }
+        &self.logged
     }
 
     /// Its process id.
