@@ -465,8 +465,8 @@ impl GatewayProcess {
         let stderr = child.stderr.take().expect("piped");
         let (log_tx, log) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            // Passed on to the test's own output as well, as when it was
-            // inherited.
+            // Passed on to the test's output too (which the test harness
+            // shows when the test fails).
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("{line}");
                 let _ = log_tx.send(line);
