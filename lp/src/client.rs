@@ -22,6 +22,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+// tokio's clock, so that a test can pause it and let the waiters grow overdue.
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -167,7 +169,7 @@ enum Waiter {
     /// A task, awaiting it.
     Task(oneshot::Sender<Answered>),
     /// A function the reader runs with it, and when the request went out.
-    Then(Then, std::time::Instant),
+    Then(Then, Instant),
 }
 
 impl Waiter {
@@ -198,7 +200,7 @@ pub struct Connection<S: ClientSide> {
     outbox: mpsc::UnboundedSender<Message>,
     waiters: Waiters,
     /// When overdue waiters were last looked for.
-    last_sweep: Mutex<std::time::Instant>,
+    last_sweep: Mutex<Instant>,
     next_id: AtomicU64,
     tasks: [JoinHandle<()>; 2],
     side: PhantomData<S>,
@@ -337,7 +339,7 @@ impl<S: ClientSide> Connection<S> {
         let connection = Connection {
             outbox,
             waiters,
-            last_sweep: Mutex::new(std::time::Instant::now()),
+            last_sweep: Mutex::new(Instant::now()),
             next_id: AtomicU64::new(1),
             tasks: [writer, reader],
             side: PhantomData,
@@ -431,7 +433,7 @@ impl<S: ClientSide> Connection<S> {
     /// if the socket ends first, or [`ClientError::Unanswered`] once it is
     /// overdue. Frames go out in the order they are sent, whichever way.
     pub fn send_then(&self, id: String, text: String, then: Then) {
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         let mut overdue = Vec::new();
         {
             let mut waiters = self.waiters.lock().expect("not poisoned");

@@ -35,6 +35,18 @@ async fn server(code: u16) -> String {
     url
 }
 
+/// A one-socket server on loopback that reads every frame and answers none.
+async fn silent_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut socket = tokio_tungstenite::accept_async(stream).await.unwrap();
+        while let Some(Ok(_)) = socket.next().await {}
+    });
+    url
+}
+
 /// A connection the server closed (with 4401, asked by "bye"), its
 /// inbox read to the end.
 async fn closed_by_the_server() -> (Connection<Agent>, Inbox<Agent>) {
@@ -124,5 +136,31 @@ async fn the_end_of_the_socket_is_told_with_its_close_code_and_fails_later_reque
     assert!(matches!(
         connection.request(&online()).await,
         Err(ClientError::Closed)
+    ));
+}
+
+#[tokio::test]
+async fn a_request_sent_without_waiting_is_told_unanswered_once_overdue() {
+    let url = silent_server().await;
+    let (connection, _inbox) = Connection::<Agent>::open(&url, &Options::default())
+        .await
+        .unwrap();
+    // The sweep runs on tokio's clock: paused, it moves only when told.
+    tokio::time::pause();
+    let mut first = send_online(&connection);
+    tokio::time::advance(UNANSWERED_AFTER - std::time::Duration::from_secs(1)).await;
+    // The next request looks for overdue ones: the first is not yet.
+    let mut second = send_online(&connection);
+    assert!(matches!(
+        first.try_recv(),
+        Err(oneshot::error::TryRecvError::Empty)
+    ));
+    tokio::time::advance(std::time::Duration::from_secs(2)).await;
+    let _third = send_online(&connection);
+    assert!(matches!(first.try_recv(), Ok(Err(ClientError::Unanswered))));
+    // Sent two seconds ago, the second still waits.
+    assert!(matches!(
+        second.try_recv(),
+        Err(oneshot::error::TryRecvError::Empty)
     ));
 }
