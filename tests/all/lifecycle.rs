@@ -8,12 +8,11 @@ use serde_json::json;
 use switchboard::app::LifecycleError;
 use switchboard::connector::Status;
 
+use crate::support::proxy::{Way, WireProxy};
 use crate::support::{
-    ConfigDir, Consumer, GatewayProcess, RecordingBot, connector_file, connectors_for, eventually,
-    gateway,
+    ConfigDir, Consumer, RecordingBot, connector_file, connectors_for, eventually, gateway,
 };
 
-/// Polls `check` until it holds (or the patience runs out).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statuses_details_start_stop_edit_delete_and_history() {
     let bot = RecordingBot::echo().await;
@@ -465,15 +464,15 @@ async fn a_ring_withdrawn_before_the_accept_frees_its_slot() {
     assert_eq!(next.next_agent_text().await, "bot heard: anyone?");
 }
 
-/// A ring withdrawn while the connector waits to accept it
-/// (`ringAcceptWait`) is not accepted when the wait is over: the platform
-/// would refuse it, and the connector would warn of a consumer who only
-/// left. The gateway and the hub run as processes, so the gateway's log is
-/// read as an operator sees it.
+/// A ring withdrawn (the consumer left) while the connector waits to accept
+/// it (`ringAcceptWait`) is not accepted when the wait is over: the
+/// platform would refuse it, and the connector would warn of a consumer who
+/// only left. The agent side's frames are seen through a recording proxy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ring_withdrawn_before_the_accept_is_not_accepted() {
-    let platform = ConfigDir::new(&["bot-c"]);
-    let hub = GatewayProcess::hub(platform.path());
+    let platform = gateway(&ConfigDir::new(&["bot-c"])).await;
+    let hub = platform.hub_url().unwrap();
+    let proxy = WireProxy::start(&hub).await;
     let bot = RecordingBot::echo().await;
     let file = connector_file(
         "c",
@@ -482,35 +481,42 @@ async fn a_ring_withdrawn_before_the_accept_is_not_accepted() {
         "",
         "messageDelay = 100\nringAcceptWait = 1500",
     );
-    let config = connectors_for(&hub.hub_url, &bot, &[("c", file)]);
-    let mut gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
-    // A first conversation answered: the connector is logged in, so the
-    // next conversation rings it at once.
-    let mut first = Consumer::connect(&hub.hub_url, "123").await;
-    first.start_conversation().await;
-    first.say("hello").await;
-    assert_eq!(first.next_agent_text().await, "bot heard: hello");
+    let _gateway = gateway(&connectors_for(&proxy.url, &bot, &[("c", file)])).await;
+    let rung = |conversation: &str| {
+        let conversation = format!("\"conversationId\":\"{conversation}\"");
+        move |frame: &str| {
+            frame.contains("RoutingTaskNotification")
+                && frame.contains(&conversation)
+                && frame.contains("\"ringState\":\"WAITING\"")
+        }
+    };
 
-    let mut gone = Consumer::connect(&hub.hub_url, "123").await;
-    gone.start_conversation().await;
+    let mut gone = Consumer::connect(&hub, "123").await;
+    let withdrawn = gone.start_conversation().await;
+    proxy.wait_for(Way::ToConnector, rung(&withdrawn)).await;
     gone.close().await;
 
     // The next ring's wait began after the withdrawn one's: once its
-    // conversation is answered, an accept of the withdrawn ring would have
-    // been refused and logged.
-    let mut next = Consumer::connect(&hub.hub_url, "123").await;
-    next.start_conversation().await;
+    // conversation is answered, the withdrawn ring's accept would have
+    // gone out.
+    let mut next = Consumer::connect(&hub, "123").await;
+    let answered = next.start_conversation().await;
     next.say("anyone?").await;
     assert_eq!(next.next_agent_text().await, "bot heard: anyone?");
-    let refused: Vec<&String> = gateway
-        .logged()
-        .iter()
-        .filter(|line| line.contains("could not accept the ring"))
-        .collect();
-    assert!(
-        refused.is_empty(),
-        "a withdrawn ring was accepted: {refused:?}"
-    );
+    let accepts = |conversation: &str| -> Vec<String> {
+        proxy
+            .frames()
+            .into_iter()
+            .filter(|(way, frame)| {
+                *way == Way::ToPlatform
+                    && frame.contains("UpdateRingState")
+                    && frame.contains(&format!("\"ringId\":\"{conversation}_"))
+            })
+            .map(|(_, frame)| frame)
+            .collect()
+    };
+    assert_eq!(accepts(&answered).len(), 1, "{:#?}", proxy.frames());
+    assert_eq!(accepts(&withdrawn), Vec::<String>::new());
 }
 
 /// A free loopback port, for a hub that must come back at the same address.

@@ -28,4 +28,5 @@ mod reload;
 mod shutdown;
 mod support;
 mod tools;
+mod transfers;
 mod validate;

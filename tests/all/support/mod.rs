@@ -1,9 +1,12 @@
 //! Test support: a consumer client written from LivePerson's Messaging
 //! Window API, a test agent client written from its Messaging Agent API, the `switchboard` binary as a real
-//! process, and configuration directories made on the fly. Everything
+//! process, a recording proxy between connectors and their platform
+//! ([`proxy`]), and configuration directories made on the fly. Everything
 //! talks over real sockets on loopback.
 
 #![allow(dead_code)]
+
+pub mod proxy;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
@@ -426,9 +429,6 @@ pub struct GatewayProcess {
     pub stdout_lines: Vec<String>,
     /// Lines it prints after the one waited for.
     lines: std::sync::mpsc::Receiver<String>,
-    /// Its log (standard error), line by line, and the lines read so far.
-    log: std::sync::mpsc::Receiver<String>,
-    logged: Vec<String>,
 }
 
 impl GatewayProcess {
@@ -463,13 +463,11 @@ impl GatewayProcess {
             .expect("the switchboard binary starts");
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
-        let (log_tx, log) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            // Passed on to the test's output too (which the test harness
+            // Its log goes to the test's output (which the test harness
             // shows when the test fails).
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("{line}");
-                let _ = log_tx.send(line);
             }
         });
         let (lines_tx, lines) = std::sync::mpsc::channel();
@@ -485,8 +483,6 @@ impl GatewayProcess {
             hub_url: String::new(),
             stdout_lines: Vec::new(),
             lines,
-            log,
-            logged: Vec::new(),
         };
         process.wait_for_line(prefix);
         process.hub_url = process
@@ -511,15 +507,6 @@ impl GatewayProcess {
                 return;
             }
         }
-    }
-
-    /// Every line of its log (standard error) so far, without waiting for
-    /// more.
-    pub fn logged(&mut self) -> &[String] {
-        while let Ok(line) = self.log.try_recv() {
-            self.logged.push(line);
-        }
-        &self.logged
     }
 
     /// Its process id.
