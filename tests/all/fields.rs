@@ -161,8 +161,7 @@ async fn replayed_conversations_are_not_greeted_again_and_no_message_reaches_the
     // conversation assigned for its grace period, and the restarted
     // connector finds it replayed in its subscription.
     drop(connector);
-    // Let the aborted tasks release the state store's lock.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::support::store_released(&config).await;
     let connector = gateway(&config).await;
     tokio::time::sleep(Duration::from_millis(3500)).await;
     consumer.say("two").await;

@@ -117,7 +117,7 @@ async fn statuses_details_start_stop_edit_delete_and_history() {
     // here with the connector added back by hand.
     gateway.shutdown().await;
     config.write("connectors/c.toml", &file);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::support::store_released(&config).await;
     let again = crate::support::gateway(&config).await;
     let kept = again.history("c").unwrap();
     assert!(kept.iter().any(|h| h.status == Status::Online), "{kept:?}");
@@ -610,7 +610,7 @@ async fn a_dropped_connection_is_shown_and_retried_until_the_platform_is_back() 
         "{detail}"
     );
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::support::store_released(&platform_config).await;
     let _platform = gateway(&platform_config).await;
     eventually("back online", || {
         connectors.report("c").unwrap().status == Status::Online

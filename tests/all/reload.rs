@@ -199,7 +199,7 @@ async fn reloading_an_unchanged_plugin_compiles_nothing_and_a_restart_takes_the_
 
     // A version seen before comes back from the disk cache after a restart.
     gateway.shutdown().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::support::store_released(&config).await;
     let again = crate::support::gateway(&config).await;
     let stats = again.compile_stats();
     assert_eq!(stats.compiled, 0, "{stats:?}");
@@ -391,7 +391,7 @@ async fn a_restart_keeps_a_stopped_connector_stopped_and_resumes_a_running_one()
     gateway.stop_connector("a").await.unwrap();
     gateway.start_connector("b").unwrap();
     gateway.shutdown().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::support::store_released(&config).await;
 
     let gateway = crate::support::gateway(&config).await;
     assert_eq!(

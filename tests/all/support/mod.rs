@@ -559,6 +559,18 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Waits (at most [`PATIENCE`]) until the state store in `config`'s data
+/// directory is free for another gateway: a gateway's last tasks let go
+/// of their handles a moment after it is dropped or shut down.
+pub async fn store_released(config: &ConfigDir) {
+    let lock = std::fs::File::open(config.path().join("data/db")).expect("the store's lock file");
+    eventually("the state store is released", || match lock.try_lock() {
+        Ok(()) => lock.unlock().is_ok(),
+        Err(_) => false,
+    })
+    .await;
+}
+
 impl Drop for GatewayProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
