@@ -870,6 +870,12 @@ async fn an_operator_reset_lifts_a_quarantine() {
         .call(VIEWER, "GET", "/api/connectors/demo/plugins", None)
         .await;
     assert_eq!(plugins(&answer)["quarantined"], true, "{answer}");
+    // The server's folders stay out of what the API says.
+    let file = plugins(&answer)["path"].as_str().unwrap().to_owned();
+    assert!(
+        file.starts_with("…/") && file.ends_with("/hostile_unreachable.wasm"),
+        "{answer}"
+    );
     let (status, answer) = admin
         .call(
             STATUS_ACCESS,

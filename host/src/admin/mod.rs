@@ -150,7 +150,8 @@ impl Admin {
             Route::Show(id) => {
                 let gateway = self.gateway.lock().await;
                 let mut details = summary(&gateway, id.as_str())?;
-                let report = gateway.report(id.as_str())?;
+                let mut report = gateway.report(id.as_str())?;
+                ServerPaths::of(&gateway).hide_plugins(&mut report.details.plugins);
                 details["details"] = json!(report.details);
                 details["progress"] = json!(report.progress);
                 Ok(http::json(StatusCode::OK, &details))
@@ -186,7 +187,8 @@ impl Admin {
             }
             Route::Plugins(id) => {
                 let gateway = self.gateway.lock().await;
-                let plugins = gateway.report(id.as_str())?.details.plugins;
+                let mut plugins = gateway.report(id.as_str())?.details.plugins;
+                ServerPaths::of(&gateway).hide_plugins(&mut plugins);
                 Ok(http::json(StatusCode::OK, &json!({ "plugins": plugins })))
             }
             Route::ResetPlugin(id, name) => {
@@ -195,7 +197,8 @@ impl Admin {
                 let name = *name;
                 gateway.reset_plugin(id, name)?;
                 tracing::info!(connector = id, plugin = name, owner = %caller.owner, "plugin reset by an operator");
-                let plugins = gateway.report(id)?.details.plugins;
+                let mut plugins = gateway.report(id)?.details.plugins;
+                ServerPaths::of(&gateway).hide_plugins(&mut plugins);
                 Ok(http::json(StatusCode::OK, &json!({ "plugins": plugins })))
             }
             Route::ReloadStatus => {

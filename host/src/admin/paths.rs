@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::app::Gateway;
+use crate::plugin::PluginStatus;
 
 /// The server's own folders (the configuration directory, the plugin
 /// folders, the data directory), kept out of what the API says: paths
@@ -76,6 +77,17 @@ impl ServerPaths {
             text = out;
         }
         text
+    }
+
+    /// Plugin statuses as the API tells them: each file, and any fault
+    /// that names one, with the server's folders hidden.
+    pub(super) fn hide_plugins(&self, plugins: &mut [PluginStatus]) {
+        for plugin in plugins {
+            plugin.path = self.hide(&plugin.path);
+            if let Some(fault) = &mut plugin.last_fault {
+                *fault = self.hide(fault);
+            }
+        }
     }
 }
 
