@@ -50,6 +50,8 @@
 //!   [`messaging`] (`PublishEvent`, events, history and event notifications),
 //!   [`metadata`] (bot context on events and transfers),
 //!   [`users`] (`GetUserProfile`).
+//! - [`login`]: the HTTP before the sockets: the domain lookup and the
+//!   agent login API's bodies (login, refresh).
 //! - [`client`] (feature `client`): the one WebSocket client of either
 //!   side, with typed requests matched to their responses.
 //! - `macros`: the string-enum, tagged-object and id shapes, written once.
@@ -71,6 +73,7 @@ pub mod conversations;
 pub mod envelope;
 pub mod error;
 pub mod fields;
+pub mod login;
 pub mod messaging;
 pub mod metadata;
 pub mod routing;

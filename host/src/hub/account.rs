@@ -15,6 +15,7 @@
 
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
+use lp::login::{DomainLookup, ServiceDomain};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -35,21 +36,6 @@ const SERVICES: [&str; 6] = [
 
 /// The id of the hub's one campaign.
 const CAMPAIGN_ID: u64 = 1;
-
-/// The domain lookup's answer.
-#[derive(Serialize)]
-struct BaseUris<'a> {
-    #[serde(rename = "baseURIs")]
-    base_uris: Vec<BaseUri<'a>>,
-}
-
-#[derive(Serialize)]
-struct BaseUri<'a> {
-    service: &'a str,
-    account: &'a str,
-    #[serde(rename = "baseURI")]
-    base_uri: &'a str,
-}
 
 /// What the account configuration lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,16 +105,11 @@ struct Engagement<'a> {
 impl Hub {
     /// Where the account's services are: all at this hub.
     pub(super) fn base_uris(&self, account: &str) -> Response<Body> {
-        let base = self.addr.to_string();
         let base_uris = SERVICES
             .iter()
-            .map(|service| BaseUri {
-                service,
-                account,
-                base_uri: &base,
-            })
+            .map(|service| self.domain_of(account, service))
             .collect();
-        answer_json(&BaseUris { base_uris })
+        answer_json(&DomainLookup { base_uris })
     }
 
     /// Where one service is (404 for a service the hub does not know).
@@ -139,12 +120,16 @@ impl Hub {
                 format!("no service {service} (known: {})", SERVICES.join(", ")),
             );
         }
-        let base = self.addr.to_string();
-        answer_json(&BaseUri {
-            service,
-            account,
-            base_uri: &base,
-        })
+        answer_json(&self.domain_of(account, service))
+    }
+
+    /// Where `service` is: at this hub.
+    fn domain_of(&self, account: &str, service: &str) -> ServiceDomain {
+        ServiceDomain {
+            service: service.to_owned(),
+            account: account.to_owned(),
+            base_uri: self.addr.to_string(),
+        }
     }
 
     /// The account's users, skills, campaign or engagements, for a

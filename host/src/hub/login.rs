@@ -11,7 +11,8 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::header::{RETRY_AFTER, SET_COOKIE};
 use hyper::{Request, Response, StatusCode};
-use serde::{Deserialize, Serialize};
+use lp::login::{LoginAnswer, LoginRequest, LoginSecret, Refresh, SessionUser, UserId};
+use serde::Serialize;
 use tokio::time::Instant;
 
 use super::sessions::LOGIN_RETRY_AFTER_S;
@@ -20,45 +21,9 @@ use super::{BODY_LIMIT, Hub, answer_json, bearer_of, random_token, version_missi
 use crate::config::LoginCredentials;
 use crate::http::{self, Body};
 
-/// The login body: `{"username","password"}`, or
-/// `{"username","appKey","secret","accessToken","accessTokenSecret"}`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-#[derive(Default)]
-struct Login {
-    username: String,
-    password: String,
-    app_key: String,
-    secret: String,
-    access_token: String,
-    access_token_secret: String,
-}
-
-/// The answer to a login: the bearer token and who logged in.
-#[derive(Serialize)]
-struct LoggedIn {
-    bearer: String,
-    csrf: String,
-    config: LoginConfig,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LoginConfig {
-    user_id: String,
-    user_pid: String,
-    login_name: String,
-}
-
 /// An empty JSON object: the answer to a refresh and to a logout.
 #[derive(Serialize)]
 struct Done {}
-
-/// The refresh body: `{"csrf"}`.
-#[derive(Deserialize)]
-struct Refresh {
-    csrf: String,
-}
 
 /// The cookie a login sets and refresh and logout read.
 const SESSION_COOKIE: &str = "Session_id";
@@ -67,33 +32,31 @@ const SESSION_COOKIE: &str = "Session_id";
 /// "authentication problem: log in again").
 const SESSION_ENDED: u16 = 4401;
 
-impl Login {
-    fn matches(&self, credentials: &LoginCredentials) -> bool {
-        match credentials {
-            // Bots send their OAuth2 client credentials in the API-key
-            // fields, with "dummy" for the OAuth1 tokens, as LivePerson
-            // documents the body.
-            LoginCredentials::OAuth2 {
-                client_id,
-                client_secret,
-            } => {
-                self.app_key == *client_id
-                    && self.secret == *client_secret
-                    && self.access_token == "dummy"
-                    && self.access_token_secret == "dummy"
-            }
-            LoginCredentials::Password(password) => self.password == *password,
-            LoginCredentials::ApiKey {
-                app_key,
-                secret,
-                access_token,
-                access_token_secret,
-            } => {
-                self.app_key == *app_key
-                    && self.secret == *secret
-                    && self.access_token == *access_token
-                    && self.access_token_secret == *access_token_secret
-            }
+/// True if the login's secret is the one configured for the user. Bots
+/// send OAuth2 client credentials in the API key's fields, with "dummy"
+/// for the OAuth1 tokens, as LivePerson documents the body.
+fn matches(secret: &LoginSecret, credentials: &LoginCredentials) -> bool {
+    match credentials {
+        LoginCredentials::OAuth2 {
+            client_id,
+            client_secret,
+        } => *secret == LoginSecret::oauth2(client_id, client_secret),
+        LoginCredentials::Password(expected) => {
+            matches!(secret, LoginSecret::Password { password } if password == expected)
+        }
+        LoginCredentials::ApiKey {
+            app_key,
+            secret: key_secret,
+            access_token,
+            access_token_secret,
+        } => {
+            *secret
+                == LoginSecret::ApiKey {
+                    app_key: app_key.clone(),
+                    secret: key_secret.clone(),
+                    access_token: access_token.clone(),
+                    access_token_secret: access_token_secret.clone(),
+                }
         }
     }
 }
@@ -114,7 +77,7 @@ impl Hub {
             Ok(body) => body,
             Err(e) => return http::error(StatusCode::BAD_REQUEST, e),
         };
-        let Ok(login) = serde_json::from_slice::<Login>(&body) else {
+        let Ok(login) = serde_json::from_slice::<LoginRequest>(&body) else {
             return http::error(
                 StatusCode::BAD_REQUEST,
                 "login body must be JSON: {\"username\",\"password\"} or {\"username\",\"appKey\",\"secret\",\"accessToken\",\"accessTokenSecret\"}",
@@ -130,7 +93,7 @@ impl Hub {
         else {
             return http::error(StatusCode::UNAUTHORIZED, "invalid username or credentials");
         };
-        if !login.matches(&user.credentials) {
+        if !matches(&login.secret, &user.credentials) {
             return http::error(StatusCode::UNAUTHORIZED, "invalid username or credentials");
         }
         if !user.enabled {
@@ -159,13 +122,13 @@ impl Hub {
         for old in &ended {
             close_sockets(&state, &old.session.bearer, 4407, "logged in elsewhere");
         }
-        let answer = LoggedIn {
+        let answer = LoginAnswer {
             bearer: live.session.bearer.clone(),
-            csrf: live.csrf.clone(),
-            config: LoginConfig {
-                user_id: live.session.login.clone(),
-                user_pid: live.session.pid.clone(),
-                login_name: live.session.login.clone(),
+            csrf: Some(live.csrf.clone()),
+            config: SessionUser {
+                user_id: UserId::from(live.session.login.as_str()),
+                user_pid: Some(live.session.pid.clone()),
+                login_name: Some(live.session.login.clone()),
             },
         };
         let mut response = answer_json(&answer);

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::Request;
 use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
-use serde::{Deserialize, Serialize};
+use lp::login::{DomainLookup, LoginAnswer, LoginRequest, LoginSecret, Refresh};
 
 use super::Credentials;
 use crate::config::LoginCredentials;
@@ -56,74 +56,6 @@ const SERVER_ERROR_PAUSES: [Duration; 3] = [
 /// How many 429s in a row a login waits out before it gives up.
 const THROTTLED_TRIES: usize = 3;
 
-#[derive(Deserialize)]
-struct Lookup {
-    #[serde(rename = "baseURIs", default)]
-    base_uris: Vec<BaseUri>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BaseUri {
-    service: String,
-    #[serde(rename = "baseURI")]
-    base_uri: String,
-}
-
-/// The login body: the username and one form of credentials. OAuth2
-/// client credentials travel in the API-key fields with "dummy" tokens.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LoginBody<'a> {
-    username: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    password: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    app_key: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    secret: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    access_token: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    access_token_secret: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-struct LoginAnswer {
-    bearer: String,
-    #[serde(default)]
-    csrf: Option<String>,
-    config: LoginConfig,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LoginConfig {
-    user_id: Id,
-}
-
-/// An id LivePerson sends as a number and others as text.
-#[derive(Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(untagged)]
-pub(super) enum Id {
-    Number(u64),
-    Text(String),
-}
-
-impl std::fmt::Display for Id {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Id::Number(n) => write!(f, "{n}"),
-            Id::Text(t) => f.write_str(t),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct Csrf<'a> {
-    csrf: &'a str,
-}
-
 /// Looks up the domains of the services a connector uses.
 pub(super) async fn domains(credentials: &Credentials) -> Result<Domains, DialError> {
     let account = &credentials.account;
@@ -137,15 +69,9 @@ pub(super) async fn domains(credentials: &Credentials) -> Result<Domains, DialEr
     if answer.status != 200 {
         return Err(DialError::Lookup(format!("{url}: HTTP {}", answer.status)));
     }
-    let lookup: Lookup = serde_json::from_slice(&answer.body)
+    let lookup: DomainLookup = serde_json::from_slice(&answer.body)
         .map_err(|e| DialError::Lookup(format!("{url}: {e}")))?;
-    let domain = |service: &str| {
-        lookup
-            .base_uris
-            .iter()
-            .find(|uri| uri.service == service)
-            .map(|uri| uri.base_uri.clone())
-    };
+    let domain = |service: &str| lookup.domain(service).map(str::to_owned);
     let required = |service: &str| {
         domain(service)
             .ok_or_else(|| DialError::Lookup(format!("no {service} domain for account {account}")))
@@ -169,7 +95,7 @@ pub(super) async fn login(
         "{}://{vep}/api/account/{account}/login?v=1.3",
         credentials.http()
     );
-    let body = serde_json::to_vec(&login_body(credentials)).expect("a login body serializes");
+    let body = serde_json::to_vec(&login_request(credentials)).expect("a login body serializes");
     let refused = |reason: String| DialError::Login {
         user: credentials.username.clone(),
         reason,
@@ -231,8 +157,8 @@ pub(super) async fn refresh(
     if let Some(cookie) = &session.cookie {
         request = request.header(COOKIE, cookie);
     }
-    let body = Csrf {
-        csrf: session.csrf.as_deref().unwrap_or_default(),
+    let body = Refresh {
+        csrf: session.csrf.clone().unwrap_or_default(),
     };
     let body = serde_json::to_vec(&body).expect("a csrf body serializes");
     let answer = send(credentials, request, Some(body)).await?;
@@ -282,39 +208,32 @@ pub(super) async fn get_config(
     send(credentials, request, None).await
 }
 
-fn login_body(credentials: &Credentials) -> LoginBody<'_> {
-    let mut body = LoginBody {
-        username: &credentials.username,
-        password: None,
-        app_key: None,
-        secret: None,
-        access_token: None,
-        access_token_secret: None,
-    };
-    match &credentials.login {
+/// The login body for the connector's credentials.
+fn login_request(credentials: &Credentials) -> LoginRequest {
+    let secret = match &credentials.login {
         LoginCredentials::OAuth2 {
             client_id,
             client_secret,
-        } => {
-            body.app_key = Some(client_id);
-            body.secret = Some(client_secret);
-            body.access_token = Some("dummy");
-            body.access_token_secret = Some("dummy");
-        }
-        LoginCredentials::Password(password) => body.password = Some(password),
+        } => LoginSecret::oauth2(client_id, client_secret),
+        LoginCredentials::Password(password) => LoginSecret::Password {
+            password: password.clone(),
+        },
         LoginCredentials::ApiKey {
             app_key,
             secret,
             access_token,
             access_token_secret,
-        } => {
-            body.app_key = Some(app_key);
-            body.secret = Some(secret);
-            body.access_token = Some(access_token);
-            body.access_token_secret = Some(access_token_secret);
-        }
+        } => LoginSecret::ApiKey {
+            app_key: app_key.clone(),
+            secret: secret.clone(),
+            access_token: access_token.clone(),
+            access_token_secret: access_token_secret.clone(),
+        },
+    };
+    LoginRequest {
+        username: credentials.username.clone(),
+        secret,
     }
-    body
 }
 
 /// Sends a request with LivePerson's JSON headers; a transport failure is
@@ -373,19 +292,11 @@ mod tests {
             None,
             tls,
         );
-        let body = serde_json::to_value(login_body(&credentials)).unwrap();
+        let body = serde_json::to_value(login_request(&credentials)).unwrap();
         assert_eq!(
             body,
             serde_json::json!({"username": "bot", "appKey": "id", "secret": "secret",
                 "accessToken": "dummy", "accessTokenSecret": "dummy"})
         );
-    }
-
-    #[test]
-    fn ids_are_read_as_numbers_or_text() {
-        let config: LoginConfig = serde_json::from_str(r#"{"userId": 456}"#).unwrap();
-        assert_eq!(config.user_id.to_string(), "456");
-        let config: LoginConfig = serde_json::from_str(r#"{"userId": "bot"}"#).unwrap();
-        assert_eq!(config.user_id.to_string(), "bot");
     }
 }

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 
 use super::Credentials;
-use super::login::{Id, excerpt, get_config};
+use super::login::{excerpt, get_config};
 use crate::ports::DialError;
 
 /// What the account's configuration says about the bot user.
@@ -24,6 +24,23 @@ pub(super) struct Prerequisites {
     pub(super) bot_agents: HashSet<String>,
     /// What could not be checked, for Details.
     pub(super) warnings: Vec<String>,
+}
+
+/// An id the account configuration APIs send as a number (the hub as text).
+#[derive(Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(untagged)]
+enum Id {
+    Number(u64),
+    Text(String),
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Id::Number(n) => write!(f, "{n}"),
+            Id::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 /// A user as the Users API describes it (ids are numbers at LivePerson).
