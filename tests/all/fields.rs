@@ -526,13 +526,18 @@ async fn max_escalation_retries_bounds_escalation_failed_then_tells_the_consumer
     consumer.say("a person please").await;
     let told = consumer.next_agent_text().await;
     assert!(told.contains("transfer is not possible"), "{told}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The bound is per conversation: the next escalation that fails tells
+    // the consumer at once, and the bot hears no more notices.
+    consumer.say("a person, really").await;
+    let told = consumer.next_agent_text().await;
+    assert!(told.contains("transfer is not possible"), "{told}");
     assert_eq!(
         bot.texts(),
         [
             "a person please",
             "__agent_escalation_failed__",
-            "__agent_escalation_failed__"
+            "__agent_escalation_failed__",
+            "a person, really"
         ]
     );
 }
