@@ -12,6 +12,7 @@ use switchboard::connector::Status;
 use switchboard::plugin::PluginEngine;
 use tokio::sync::Mutex;
 
+use crate::support::proxy::{Way, WireProxy};
 use crate::support::{
     ConfigDir, Consumer, GatewayProcess, PATIENCE, RecordingBot, built_plugin, connector_file,
     connectors_for, eventually, gateway, stamp_version,
@@ -405,27 +406,62 @@ async fn a_restart_keeps_a_stopped_connector_stopped_and_resumes_a_running_one()
     .await;
 }
 
-/// The platform of the crash tests: a hub in a process of its own
-/// (`switchboard hub`), as LivePerson's platform is, with bot user
-/// `crash-bot` and a grace period longer than a test, so a killed
-/// gateway's conversations wait for it.
-fn crash_platform() -> (ConfigDir, GatewayProcess) {
-    let platform = ConfigDir::new(&["crash-bot"]);
-    let text = std::fs::read_to_string(platform.path().join("switchboard.toml")).unwrap();
-    platform.write(
-        "switchboard.toml",
-        &text.replace("agent_grace_ms = 1000", "agent_grace_ms = 60000"),
-    );
-    let hub = GatewayProcess::hub(platform.path());
-    (platform, hub)
+/// The crash tests' set-up: a hub in a process of its own (`switchboard
+/// hub`), as LivePerson's platform is (killing the gateway must not kill
+/// the platform), with bot user `crash-bot` and a grace period longer than
+/// a test, so a killed gateway's conversations wait for it; connector `c`
+/// of bot `bot` with `custom`, reaching the hub through a recording proxy
+/// (a test sees what reached the connector before it kills it).
+struct Crash {
+    hub: GatewayProcess,
+    proxy: WireProxy,
+    config: ConfigDir,
+    _platform: ConfigDir,
 }
 
-/// The crash test runs the hub in a process of its own (`switchboard hub`), as LivePerson's
-/// platform is: killing the gateway must not kill the platform.
+impl Crash {
+    async fn new(bot: &RecordingBot, custom: &str) -> Crash {
+        let platform = ConfigDir::new(&["crash-bot"]);
+        let text = std::fs::read_to_string(platform.path().join("switchboard.toml")).unwrap();
+        platform.write(
+            "switchboard.toml",
+            &text.replace("agent_grace_ms = 1000", "agent_grace_ms = 60000"),
+        );
+        let hub = GatewayProcess::hub(platform.path());
+        let proxy = WireProxy::start(&hub.hub_url).await;
+        let file = connector_file("c", "b", "crash-bot", "", custom);
+        let config = connectors_for(&proxy.url, bot, &[("c", file)]);
+        Crash {
+            hub,
+            proxy,
+            config,
+            _platform: platform,
+        }
+    }
+
+    /// Starts the gateway, as a process of its own.
+    fn gateway(&self) -> GatewayProcess {
+        GatewayProcess::start_until(self.config.path(), "switchboard: connector c:")
+    }
+
+    /// A consumer on the hub.
+    async fn consumer(&self) -> Consumer {
+        Consumer::connect(&self.hub.hub_url, "123").await
+    }
+
+    /// Waits until the consumer's `text` has reached the connector.
+    async fn delivered(&self, text: &str) {
+        let message = format!("\"message\":\"{text}\"");
+        self.proxy
+            .wait_for(Way::ToConnector, |frame| {
+                frame.contains("OnlineEventDistribution") && frame.contains(&message)
+            })
+            .await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice() {
-    let (_platform, hub) = crash_platform();
-
     // "one" keeps the bot busy far longer than the test; the rest are quick.
     let bot = RecordingBot::start_pacing(
         |text| {
@@ -438,11 +474,10 @@ async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice
         |text| json!([{"text": format!("bot heard: {text}")}]),
     )
     .await;
-    let file = connector_file("c", "b", "crash-bot", "", "messageDelay = 1500");
-    let config = connectors_for(&hub.hub_url, &bot, &[("c", file)]);
-    let gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    let crash = Crash::new(&bot, "messageDelay = 1500").await;
+    let gateway = crash.gateway();
 
-    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    let mut consumer = crash.consumer().await;
     consumer.start_conversation().await;
     consumer.say("one").await;
     let turns = bot.wait_for(1).await;
@@ -452,11 +487,12 @@ async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice
     );
     consumer.say("two").await;
     consumer.say("three").await;
-    // Both now wait in the 1.5 s messageDelay window, and "one" is in flight.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both reached the connector and wait in the 1.5 s messageDelay
+    // window, and "one" is in flight.
+    crash.delivered("three").await;
     gateway.kill();
 
-    let _gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    let _gateway = crash.gateway();
     assert_eq!(consumer.next_agent_text().await, "bot heard: two three");
     // Whatever else would come (a repeat of "one", a second "two three")
     // comes soon after a restart; the bot got each message once.
@@ -472,20 +508,18 @@ async fn a_gateway_killed_mid_conversation_loses_no_message_and_sends_none_twice
 /// answered does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_arriving_without_its_state_hands_on_what_nobody_answered() {
-    let (_platform, hub) = crash_platform();
     let bot = RecordingBot::echo().await;
-    let file = connector_file("c", "b", "crash-bot", "", "messageDelay = 100");
-    let config = connectors_for(&hub.hub_url, &bot, &[("c", file)]);
-    let gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
-    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    let crash = Crash::new(&bot, "messageDelay = 100").await;
+    let gateway = crash.gateway();
+    let mut consumer = crash.consumer().await;
     consumer.start_conversation().await;
     consumer.say("hello").await;
     assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
     gateway.kill();
-    std::fs::remove_dir_all(config.path().join("data")).unwrap();
+    std::fs::remove_dir_all(crash.config.path().join("data")).unwrap();
     consumer.say("while you were away").await;
 
-    let _gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    let _gateway = crash.gateway();
     assert_eq!(
         consumer.next_agent_text().await,
         "bot heard: while you were away"
@@ -504,22 +538,26 @@ async fn a_conversation_arriving_without_its_state_hands_on_what_nobody_answered
 /// messageDelay window reaches the bot after the restart, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_killed_before_a_conversations_first_bot_call_loses_no_message() {
-    let (_platform, hub) = crash_platform();
     let bot = RecordingBot::echo().await;
-    let file = connector_file("c", "b", "crash-bot", "", "messageDelay = 3000");
-    let config = connectors_for(&hub.hub_url, &bot, &[("c", file)]);
-    let gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    let crash = Crash::new(&bot, "messageDelay = 3000").await;
+    let gateway = crash.gateway();
 
-    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
-    consumer.start_conversation().await;
-    // Accepted, caught up and saved once: then a message waits in its window.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mut consumer = crash.consumer().await;
+    let conversation = consumer.start_conversation().await;
+    // Accepted and caught up (its history read): then a message waits in
+    // its window.
+    crash
+        .proxy
+        .wait_for(Way::ToPlatform, |frame| {
+            frame.contains("QueryMessages") && frame.contains(&conversation)
+        })
+        .await;
     consumer.say("early").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crash.delivered("early").await;
     gateway.kill();
     assert!(bot.texts().is_empty(), "{:?}", bot.turns());
 
-    let _gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    let _gateway = crash.gateway();
     assert_eq!(consumer.next_agent_text().await, "bot heard: early");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(bot.texts(), ["early"], "{:?}", bot.turns());
