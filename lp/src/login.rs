@@ -103,8 +103,9 @@ impl std::fmt::Debug for LoginSecret {
     }
 }
 
-/// The answer to a login (a `Session_id` cookie comes with it).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The answer to a login (a `Session_id` cookie comes with it). Its
+/// `Debug` hides the bearer and the csrf.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginAnswer {
     /// The bearer token: the agent socket's path and the account APIs'
     /// `Authorization`.
@@ -114,6 +115,15 @@ pub struct LoginAnswer {
     pub csrf: Option<String>,
     /// Who logged in.
     pub config: SessionUser,
+}
+
+impl std::fmt::Debug for LoginAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAnswer")
+            .field("bearer", &"<hidden>")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Who a login session is.
@@ -136,11 +146,17 @@ id!(
     UserId
 );
 
-/// The refresh body.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The refresh body (its `Debug` hides the csrf).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refresh {
     /// The login answer's `csrf`.
     pub csrf: String,
+}
+
+impl std::fmt::Debug for Refresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Refresh(<hidden>)")
+    }
 }
 
 #[cfg(test)]

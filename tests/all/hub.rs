@@ -125,6 +125,19 @@ async fn wrong_password_is_refused_with_401() {
     .await
     .unwrap_err();
     assert!(error.to_string().contains("401"), "{error}");
+    // So is a body with no secret, or only part of an API key.
+    for body in [
+        json!({"username": "tester"}),
+        json!({"username": "tester", "appKey": "k", "secret": "s"}),
+    ] {
+        let error = switchboard::http::post_json(
+            &format!("{}/api/account/123/login?v=1.3", hub.url()),
+            &body,
+        )
+        .await
+        .unwrap_err();
+        assert!(error.to_string().contains("401"), "{body}: {error}");
+    }
 }
 
 #[tokio::test]

@@ -18,7 +18,6 @@ use tokio::time::Instant;
 use super::sessions::LOGIN_RETRY_AFTER_S;
 use super::state::{self, Session};
 use super::{BODY_LIMIT, Hub, answer_json, bearer_of, random_token, version_missing};
-use crate::config::LoginCredentials;
 use crate::http::{self, Body};
 
 /// An empty JSON object: the answer to a refresh and to a logout.
@@ -31,35 +30,6 @@ const SESSION_COOKIE: &str = "Session_id";
 /// The close code of a socket whose session ended (LivePerson's
 /// "authentication problem: log in again").
 const SESSION_ENDED: u16 = 4401;
-
-/// True if the login's secret is the one configured for the user. Bots
-/// send OAuth2 client credentials in the API key's fields, with "dummy"
-/// for the OAuth1 tokens, as LivePerson documents the body.
-fn matches(secret: &LoginSecret, credentials: &LoginCredentials) -> bool {
-    match credentials {
-        LoginCredentials::OAuth2 {
-            client_id,
-            client_secret,
-        } => *secret == LoginSecret::oauth2(client_id, client_secret),
-        LoginCredentials::Password(expected) => {
-            matches!(secret, LoginSecret::Password { password } if password == expected)
-        }
-        LoginCredentials::ApiKey {
-            app_key,
-            secret: key_secret,
-            access_token,
-            access_token_secret,
-        } => {
-            *secret
-                == LoginSecret::ApiKey {
-                    app_key: app_key.clone(),
-                    secret: key_secret.clone(),
-                    access_token: access_token.clone(),
-                    access_token_secret: access_token_secret.clone(),
-                }
-        }
-    }
-}
 
 impl Hub {
     /// How many live login sessions the agent user `login` holds (one at
@@ -77,11 +47,22 @@ impl Hub {
             Ok(body) => body,
             Err(e) => return http::error(StatusCode::BAD_REQUEST, e),
         };
-        let Ok(login) = serde_json::from_slice::<LoginRequest>(&body) else {
-            return http::error(
-                StatusCode::BAD_REQUEST,
-                "login body must be JSON: {\"username\",\"password\"} or {\"username\",\"appKey\",\"secret\",\"accessToken\",\"accessTokenSecret\"}",
-            );
+        let login = match serde_json::from_slice::<LoginRequest>(&body) {
+            Ok(login) => login,
+            // An object that carries neither form of secret whole is
+            // wrong credentials, as an unknown user is.
+            Err(_)
+                if serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
+                    .is_ok() =>
+            {
+                return http::error(StatusCode::UNAUTHORIZED, "invalid username or credentials");
+            }
+            Err(_) => {
+                return http::error(
+                    StatusCode::BAD_REQUEST,
+                    "login body must be JSON: {\"username\",\"password\"} or {\"username\",\"appKey\",\"secret\",\"accessToken\",\"accessTokenSecret\"}",
+                );
+            }
         };
         let mut state = self.state();
         let Some(user) = state
@@ -93,7 +74,9 @@ impl Hub {
         else {
             return http::error(StatusCode::UNAUTHORIZED, "invalid username or credentials");
         };
-        if !matches(&login.secret, &user.credentials) {
+        // Bots send OAuth2 client credentials in the API key's fields, with
+        // "dummy" for the OAuth1 tokens, as LivePerson documents the body.
+        if login.secret != LoginSecret::from(&user.credentials) {
             return http::error(StatusCode::UNAUTHORIZED, "invalid username or credentials");
         }
         if !user.enabled {

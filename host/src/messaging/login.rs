@@ -17,7 +17,6 @@ use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use lp::login::{DomainLookup, LoginAnswer, LoginRequest, LoginSecret, Refresh};
 
 use super::Credentials;
-use crate::config::LoginCredentials;
 use crate::http::{Answer, Body};
 use crate::ports::DialError;
 
@@ -210,29 +209,9 @@ pub(super) async fn get_config(
 
 /// The login body for the connector's credentials.
 fn login_request(credentials: &Credentials) -> LoginRequest {
-    let secret = match &credentials.login {
-        LoginCredentials::OAuth2 {
-            client_id,
-            client_secret,
-        } => LoginSecret::oauth2(client_id, client_secret),
-        LoginCredentials::Password(password) => LoginSecret::Password {
-            password: password.clone(),
-        },
-        LoginCredentials::ApiKey {
-            app_key,
-            secret,
-            access_token,
-            access_token_secret,
-        } => LoginSecret::ApiKey {
-            app_key: app_key.clone(),
-            secret: secret.clone(),
-            access_token: access_token.clone(),
-            access_token_secret: access_token_secret.clone(),
-        },
-    };
     LoginRequest {
         username: credentials.username.clone(),
-        secret,
+        secret: LoginSecret::from(&credentials.login),
     }
 }
 
@@ -277,6 +256,7 @@ pub(super) fn excerpt(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::LoginCredentials;
 
     #[test]
     fn oauth2_credentials_travel_as_the_documented_login_body() {

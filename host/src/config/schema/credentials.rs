@@ -49,6 +49,33 @@ impl std::fmt::Debug for LoginCredentials {
     }
 }
 
+/// What the login API's body carries for these credentials: the connector
+/// sends it, the hub compares what it receives with it.
+impl From<&LoginCredentials> for lp::login::LoginSecret {
+    fn from(credentials: &LoginCredentials) -> Self {
+        match credentials {
+            LoginCredentials::OAuth2 {
+                client_id,
+                client_secret,
+            } => Self::oauth2(client_id, client_secret),
+            LoginCredentials::Password(password) => Self::Password {
+                password: password.clone(),
+            },
+            LoginCredentials::ApiKey {
+                app_key,
+                secret,
+                access_token,
+                access_token_secret,
+            } => Self::ApiKey {
+                app_key: app_key.clone(),
+                secret: secret.clone(),
+                access_token: access_token.clone(),
+                access_token_secret: access_token_secret.clone(),
+            },
+        }
+    }
+}
+
 /// The login keys of a connector file or a `[[hub.users]]` entry, as written.
 pub(super) struct RawSecret {
     pub(super) password: Option<Located<String>>,
