@@ -176,6 +176,18 @@ async fn replayed_conversations_are_not_greeted_again_and_no_message_reaches_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_stepup_message_reaches_the_bot_when_the_consumer_steps_up() {
+    step_up_scenario("", "_STEPUP_").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_stepup_message_set_for_the_connector_is_what_the_bot_hears() {
+    step_up_scenario("defaultStepupMessage = \"signed in\"", "signed in").await;
+}
+
+/// A consumer steps up mid-conversation (connector fields `custom`): the
+/// bot hears `text` once, and a consumer who typed `text` before was not
+/// heard.
+async fn step_up_scenario(custom: &str, text: &str) {
     let bot = RecordingBot::echo().await;
     let config = ConfigDir::with_hub(
         "[hub.consumer_auth]\nhs256_secret = \"brand-secret\"\n\n\
@@ -184,7 +196,13 @@ async fn default_stepup_message_reaches_the_bot_when_the_consumer_steps_up() {
     config.write("bots/b.toml", &bot.config("b"));
     config.write(
         "connectors/c.toml",
-        &connector_file("c", "b", "bot-user", "", "messageDelay = 100"),
+        &connector_file(
+            "c",
+            "b",
+            "bot-user",
+            "",
+            &format!("messageDelay = 100\n{custom}"),
+        ),
     );
     let gateway = gateway(&config).await;
     let hub_url = gateway.hub_url().unwrap();
@@ -193,7 +211,7 @@ async fn default_stepup_message_reaches_the_bot_when_the_consumer_steps_up() {
     consumer.say("hello").await;
     assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
     // Consumer text equal to the step-up message is ignored.
-    consumer.say("_STEPUP_").await;
+    consumer.say(text).await;
 
     // The brand signs a JWT for its customer; the hub exchanges it for an
     // authenticated consumer JWT; InitConnection with it is the step-up.
@@ -217,11 +235,17 @@ async fn default_stepup_message_reaches_the_bot_when_the_consumer_steps_up() {
         )
         .await;
     assert_eq!(init["code"], 200);
-    assert_eq!(consumer.next_agent_text().await, "bot heard: _STEPUP_");
+    assert_eq!(
+        consumer.next_agent_text().await,
+        format!("bot heard: {text}")
+    );
     let turns = bot.turns();
     assert_eq!(
-        turns.iter().map(|t| t.kind.as_str()).collect::<Vec<_>>(),
-        ["message", "step-up"]
+        turns
+            .iter()
+            .map(|t| (t.kind.as_str(), t.text.as_str()))
+            .collect::<Vec<_>>(),
+        [("message", "hello"), ("step-up", text)]
     );
 
     // A brand JWT signed with another key is refused.
@@ -540,6 +564,8 @@ async fn max_escalation_retries_bounds_escalation_failed_then_tells_the_consumer
             "a person, really"
         ]
     );
+    let kinds: Vec<String> = bot.turns().into_iter().map(|t| t.kind).collect();
+    assert_eq!(kinds, ["message", "event", "event", "message"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -600,6 +626,7 @@ async fn the_bot_hears_lp_closeconversation_when_the_conversation_closes_over(
     consumer.close().await;
     let turns = bot.wait_for(2).await;
     assert_eq!(turns[1].text, "LP_CLOSECONVERSATION");
+    assert_eq!(turns[1].kind, "event");
     assert_eq!(turns[1].conversation, conversation);
 }
 

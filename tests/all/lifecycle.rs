@@ -465,9 +465,10 @@ async fn a_ring_withdrawn_before_the_accept_frees_its_slot() {
 }
 
 /// A ring withdrawn (the consumer left) while the connector waits to accept
-/// it (`ringAcceptWait`) is not accepted when the wait is over: the
-/// platform would refuse it, and the connector would warn of a consumer who
-/// only left. The agent side's frames are seen through a recording proxy.
+/// it (`ringAcceptWait`) is not accepted when the wait is over (nor
+/// answered at all): the platform would refuse it, and the connector would
+/// warn of a consumer who only left. The agent side's frames are seen
+/// through a recording proxy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ring_withdrawn_before_the_accept_is_not_accepted() {
     let platform = gateway(&ConfigDir::new(&["bot-c"])).await;

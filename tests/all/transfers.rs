@@ -1,13 +1,16 @@
-//! Transfers a bot asks for, as the platform and the bots see them: the
-//! order of the agent side's requests (seen through a recording proxy),
-//! and what the bot that let the conversation go hears of it.
+//! Transfers and closes a bot asks for, as the platform and the bots see
+//! them: the order of the agent side's requests (seen through a recording
+//! proxy), and what the bot that let a conversation go hears of it.
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::proxy::{Way, WireProxy};
-use crate::support::{ConfigDir, Consumer, RecordingBot, connector_file, connectors_for, gateway};
+use crate::support::{
+    ConfigDir, Consumer, RecordingBot, connector_file, connectors_for, conversation_change,
+    eventually, gateway,
+};
 
 /// A bot that announces a transfer to skill 2 and asks for it; it says
 /// nothing to anything else.
@@ -26,50 +29,61 @@ async fn announcing_router() -> RecordingBot {
 }
 
 /// The platform may run a socket's requests side by side (LivePerson
-/// does): a bot's transfer must not go out before the platform has
-/// answered the messages the bot said before it, or the consumer could
-/// be moved before the words that announce it are in the conversation.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bots_transfer_waits_for_the_platform_to_answer_the_messages_before_it() {
+/// does): a bot's transfer or close must not go out before the platform
+/// has answered the messages the bot said before it, or the consumer could
+/// be moved (or the conversation closed) before the words that announce it
+/// are in the conversation. The consumer says `said`; the bot answers
+/// `announcement` then `action`, which reaches the platform as the frame
+/// `is_action` picks out. Answers the consumer, who has read the
+/// announcement.
+async fn action_waits_for_the_announcement(
+    said: &'static str,
+    announcement: &'static str,
+    action: Value,
+    is_action: impl Fn(&str) -> bool,
+) -> Consumer {
     let platform = gateway(&ConfigDir::new(&["router"])).await;
     let hub = platform.hub_url().unwrap();
     let proxy = WireProxy::start(&hub).await;
-    let bot = announcing_router().await;
+    let bot = RecordingBot::start(move |text| {
+        if text == said {
+            json!([{ "text": announcement }, action])
+        } else {
+            json!([])
+        }
+    })
+    .await;
     let file = connector_file("router", "b", "router", "", "messageDelay = 100");
     let _gateway = gateway(&connectors_for(&proxy.url, &bot, &[("router", file)])).await;
     let mut consumer = Consumer::connect(&hub, "123").await;
     let conversation = consumer.start_conversation().await;
+    let is_action = |frame: &str| frame.contains(&conversation) && is_action(frame);
 
     // From the first publish's answer on, the platform answers nothing.
     proxy.hold_from(|frame| frame.contains("PublishEvent$Response"));
-    consumer.say("billing please").await;
+    consumer.say(said).await;
     let announced = proxy
         .wait_for(Way::ToPlatform, |frame| {
-            frame.contains("PublishEvent") && frame.contains("Transferring you to billing")
+            frame.contains("PublishEvent") && frame.contains(announcement)
         })
         .await;
-    let transfer = |frame: &str| {
-        frame.contains("UpdateConversationField")
-            && frame.contains(&conversation)
-            && frame.contains("\"skill\":\"2\"")
-    };
-    // The transfer would follow the announcement at once if it did not
-    // wait; a second is generous.
+    // The action would follow the announcement at once if it did not wait;
+    // a second is generous.
     let early = tokio::time::timeout(
         Duration::from_secs(1),
-        proxy.wait_for(Way::ToPlatform, transfer),
+        proxy.wait_for(Way::ToPlatform, is_action),
     )
     .await;
     assert!(
         early.is_err(),
-        "the transfer went out before the platform answered the announcement: {:#?}",
+        "the action went out before the platform answered the announcement: {:#?}",
         proxy.frames()
     );
 
     proxy.release();
-    let transferred = proxy.wait_for(Way::ToPlatform, transfer).await;
+    let acted = proxy.wait_for(Way::ToPlatform, is_action).await;
     let frames = proxy.frames();
-    let request: serde_json::Value = serde_json::from_str(&frames[announced].1).unwrap();
+    let request: Value = serde_json::from_str(&frames[announced].1).unwrap();
     let id = request["id"].as_str().unwrap().to_owned();
     let answered = frames
         .iter()
@@ -78,13 +92,41 @@ async fn a_bots_transfer_waits_for_the_platform_to_answer_the_messages_before_it
         })
         .expect("the announcement was answered");
     assert!(
-        answered < transferred,
-        "the transfer (frame {transferred}) left before the announcement's answer came (frame {answered})"
+        answered < acted,
+        "the action (frame {acted}) left before the announcement's answer came (frame {answered})"
     );
-    assert_eq!(
-        consumer.next_agent_text().await,
-        "Transferring you to billing"
-    );
+    assert_eq!(consumer.next_agent_text().await, announcement);
+    consumer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bots_transfer_waits_for_the_platform_to_answer_the_messages_before_it() {
+    let mut consumer = action_waits_for_the_announcement(
+        "billing please",
+        "Transferring you to billing",
+        json!({"custom": {"action": "escalate", "skill": "2"}}),
+        |frame| frame.contains("UpdateConversationField") && frame.contains("\"skill\":\"2\""),
+    )
+    .await;
+    conversation_change(&mut consumer, |details| {
+        (details["skillId"] == "2").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bots_close_waits_for_the_platform_to_answer_the_messages_before_it() {
+    let mut consumer = action_waits_for_the_announcement(
+        "bye",
+        "Goodbye",
+        json!({"custom": {"action": "close"}}),
+        |frame| frame.contains("UpdateConversationField") && frame.contains("\"CLOSE\""),
+    )
+    .await;
+    conversation_change(&mut consumer, |details| {
+        (details["state"] == "CLOSE").then_some(())
+    })
+    .await;
 }
 
 /// A conversation a bot transferred away leaves its connector (the
@@ -116,8 +158,14 @@ async fn a_bot_does_not_hear_lp_closeconversation_for_a_conversation_it_transfer
         "Transferring you to billing"
     );
     // The specialist has the conversation (its first turn is the last
-    // utterance), and then it is closed.
+    // utterance), and the router's connector has dropped it (a wrong
+    // notice to its bot would go out then, long before the close below
+    // has gone round the specialist's connector and bot).
     specialist.wait_for(1).await;
+    eventually("the router let the conversation go", || {
+        gateway.report("router").unwrap().conversations == 0
+    })
+    .await;
     consumer.close().await;
     let heard = specialist.wait_for(2).await;
     assert_eq!(

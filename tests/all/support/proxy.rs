@@ -9,6 +9,13 @@
 //! frame kept in order of passage. A test may hold the frames going to
 //! the connectors from the first one that matches until it releases them,
 //! as a platform slow to answer would.
+//!
+//! Plain HTTP is passed on a connection at a time, unread: a connector
+//! that looks its domains up again (it does at each connect) on a kept-alive
+//! connection its login opened reaches the platform itself from then on.
+//! The first connect's lookup comes before any login, so a test sees all of
+//! a connector's first session; one that tests a reconnect should not rely
+//! on the proxy past it.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -91,8 +98,10 @@ impl WireProxy {
     /// Holds every frame to the connectors from the first that `matches`
     /// on, until [`WireProxy::release`].
     pub fn hold_from(&self, matches: impl Fn(&str) -> bool + Send + Sync + 'static) {
-        *self.shared.hold.lock().unwrap() = Some(Box::new(matches));
+        // The gate first: a frame that matches as soon as the matcher is
+        // in place finds it closed.
         self.open.send_replace(false);
+        *self.shared.hold.lock().unwrap() = Some(Box::new(matches));
     }
 
     /// Lets the held frames go, in order, and holds no more.
@@ -145,6 +154,8 @@ async fn serve(
         if n == 0 || seen.contains("\r\n") || n == head.len() {
             break seen;
         }
+        // The request line is still arriving.
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     };
     if seen.starts_with("GET /ws_api/") {
         websocket(stream, platform, shared, gate).await;
@@ -161,7 +172,7 @@ async fn serve(
         let path = seen.split(' ').nth(1).unwrap_or_default();
         let answer = switchboard::http::get_json(&format!("http://{platform}{path}"))
             .await
-            .expect("the platform's domain lookup");
+            .expect("the platform answers the proxy's domain lookup");
         let body = answer
             .to_string()
             .replace(&platform.to_string(), &own.to_string());
