@@ -876,6 +876,23 @@ async fn an_operator_reset_lifts_a_quarantine() {
         file.starts_with("…/") && file.ends_with("/hostile_unreachable.wasm"),
         "{answer}"
     );
+    // A plugin whose last hook faulted is a component down: Offline, with
+    // the reason in the history.
+    assert_eq!(admin.statuses().await["demo"], "Offline");
+    let (_, history) = admin
+        .call(VIEWER, "GET", "/api/connectors/demo/history", None)
+        .await;
+    let last = history["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["status"].as_str(), last["reason"].as_str()),
+        (Some("Offline"), Some("plugin faults")),
+        "{history}"
+    );
     let (status, answer) = admin
         .call(
             STATUS_ACCESS,
@@ -887,6 +904,7 @@ async fn an_operator_reset_lifts_a_quarantine() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(plugins(&answer)["quarantined"], false);
     assert_eq!(plugins(&answer)["consecutive_faults"], 0);
+    assert_eq!(admin.statuses().await["demo"], "Online");
 }
 
 #[test]

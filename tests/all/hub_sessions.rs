@@ -340,6 +340,21 @@ async fn logout_ends_the_session_at_once() {
     assert_unauthorized(&again);
 }
 
+/// One active session per agent user: logging in again ends the old
+/// session, whose sockets close with 4407 (LivePerson's "log in again").
+#[tokio::test]
+async fn a_second_login_of_a_user_ends_its_first_session_and_closes_its_sockets_4407() {
+    let hub = hub_of(hub_config()).await;
+    let first = login_tester(&hub).await;
+    let mut socket = AgentWire::connect(&socket_url(&hub, &first.bearer)).await;
+    let second = login_tester(&hub).await;
+    assert_eq!(socket.close_code().await, Some(4407));
+    assert_eq!(refused_socket(&hub, &first.bearer).await, 401);
+    assert_unauthorized(&refresh(&hub, &first.cookie, &first.csrf).await);
+    let users = configuration(&hub, &second.bearer, "le-users/users?v=4.0").await;
+    assert_eq!(users.status, 200, "{}", users.body);
+}
+
 #[tokio::test]
 async fn a_burst_of_logins_of_one_user_is_answered_429_retry_after_5() {
     let sessions = AgentSessions {

@@ -340,6 +340,24 @@ async fn behaviour_applies_live_to_a_running_conversation_and_a_broken_plugin_is
         consumer.next_agent_text().await,
         "bot heard: THREE [2] [STAMP-000001]"
     );
+
+    // A custom field changed on the running connector: the open
+    // conversation takes it at its next step (quick messages now join).
+    config.replace("plugins/stamp.wasm", &stamp_version(1));
+    let file = std::fs::read_to_string(config.path().join("connectors/c.toml")).unwrap();
+    assert!(file.contains("messageDelay = 0\n"), "{file}");
+    config.replace(
+        "connectors/c.toml",
+        file.replace("messageDelay = 0\n", "messageDelay = 1500\n")
+            .as_bytes(),
+    );
+    let report = gateway.reload().await.clone();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.changes, ["connector c: updated"]);
+    consumer.say("four").await;
+    consumer.say("five").await;
+    consumer.next_agent_text().await;
+    assert_eq!(bot.texts(), ["one", "TWO", "THREE", "FOUR FIVE"]);
 }
 
 /// Users a-bot and b-bot, an echo bot, and connector `a` (autostart).
@@ -352,6 +370,31 @@ async fn with_connector_a() -> (RecordingBot, ConfigDir) {
         &connector_file("a", "b", "a-bot", "", ""),
     );
     (bot, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_messaging_and_store_changes_wait_for_the_next_start_and_say_so() {
+    let (_bot, config) = with_connector_a().await;
+    let mut gateway = gateway(&config).await;
+    let toml = std::fs::read_to_string(config.path().join("switchboard.toml")).unwrap();
+    assert!(toml.contains("agent_grace_ms = 1000"), "{toml}");
+    config.replace(
+        "switchboard.toml",
+        toml.replace("agent_grace_ms = 1000", "agent_grace_ms = 2000")
+            .as_bytes(),
+    );
+    let report = gateway.reload().await.clone();
+    assert!(report.ok, "{report:?}");
+    assert!(
+        report.warnings.iter().any(|w| w
+            .contains("changes to [hub], [messaging] and [store] take effect at the next start")),
+        "{report:?}"
+    );
+    assert!(report.changes.is_empty(), "{report:?}");
+    eventually("a stays online", || {
+        gateway.report("a").unwrap().status == Status::Online
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

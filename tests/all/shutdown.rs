@@ -3,7 +3,8 @@
 //! SIGTERM or SIGINT logs every connector out (the platform re-routes its
 //! conversations at once, long before its grace period for a dropped
 //! agent), keeps the conversations' state, and exits 0 within 5 s; a second
-//! signal during the shutdown exits at once, non-zero.
+//! signal during the shutdown exits at once, non-zero. A gateway whose hub
+//! is embedded closes the hub's sockets as it goes (1001, going away).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -179,4 +180,29 @@ async fn a_platform_that_does_not_answer_the_logout_does_not_hold_the_shutdown()
     let status = status.expect("the gateway exits within 5 s");
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert!(took < EXIT_WITHIN, "{took:?}");
+}
+
+/// The embedded hub stops with its gateway: its consumers' sockets are
+/// closed with 1001 (going away), and the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_with_the_embedded_hub_closes_its_consumers_sockets_1001_and_exits_zero() {
+    let bot = RecordingBot::echo().await;
+    let config = ConfigDir::new(&["bot-c"]);
+    config.write("bots/b.toml", &bot.config("b"));
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-c", "", "messageDelay = 100"),
+    );
+    let mut gateway = GatewayProcess::start(config.path());
+    let mut consumer = Consumer::connect(&gateway.hub_url, "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+
+    gateway.signal("TERM");
+    assert_eq!(consumer.wire.close_code().await, Some(1001));
+    let status = gateway
+        .exit_within(EXIT_WITHIN)
+        .expect("the gateway exits within 5 s");
+    assert_eq!(status.code(), Some(0), "{status:?}");
 }
