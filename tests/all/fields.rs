@@ -102,6 +102,63 @@ async fn fallback_escalation_time_transfers_a_silent_bot_to_the_fallback_skill_o
     assert_eq!(bot.texts(), ["hello?"]);
 }
 
+/// Resends stop when the conversation moves: a silent bot's message is
+/// resent until the fallback escalation transfers the conversation, and
+/// never after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resends_stop_when_the_conversation_is_transferred() {
+    let bot = RecordingBot::start(|_| json!([])).await;
+    let config = connector_over(
+        Transport::WebSocket,
+        &bot,
+        "fallback_skill_id = \"2\"",
+        "fallbackEscalationTime = 1000\nmessageResendMaxRetries = 5\n\
+         retryMessageInterval = 400\nmessageDelay = 100",
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("hello?").await;
+    conversation_change(&mut consumer, |d| (d["skillId"] == "2").then_some(())).await;
+    let moved = Instant::now();
+    // Three more intervals: a resend still armed would have gone out.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(
+        bot.turns().iter().all(|turn| turn.at < moved),
+        "resent after the transfer: {:?}",
+        bot.turns()
+    );
+}
+
+/// `fallbackEscalationTime = 0` turns the silence escalation off: a bot
+/// that says nothing keeps the conversation (a zero taken as "at once"
+/// would move it before the consumer's next message).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fallback_escalation_time_zero_never_transfers_a_silent_bot() {
+    let bot = RecordingBot::start(|text| {
+        if text == "hello?" {
+            json!([])
+        } else {
+            json!([{"text": format!("bot heard: {text}")}])
+        }
+    })
+    .await;
+    let config = connector_over(
+        Transport::WebSocket,
+        &bot,
+        "fallback_skill_id = \"2\"",
+        "fallbackEscalationTime = 0\nmessageResendMaxRetries = 0\nmessageDelay = 100",
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("hello?").await;
+    bot.wait_for(1).await;
+    consumer.say("still there?").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: still there?");
+    assert_eq!(bot.texts(), ["hello?", "still there?"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_greeting_message_wakes_the_bot_after_three_silent_seconds() {
     default_greeting_message_wakes_the_bot_after_three_silent_seconds_over(Transport::WebSocket)

@@ -131,8 +131,9 @@ async fn a_bots_close_waits_for_the_platform_to_answer_the_messages_before_it() 
 
 /// A conversation a bot transferred away leaves its connector (the
 /// platform's DELETE) without `LP_CLOSECONVERSATION` to that bot: the
-/// conversation goes on with the agent it went to. The bot that has it
-/// hears the close when it comes.
+/// conversation goes on with the agent it went to. The bot that has it is
+/// not greeted (the conversation came with a history) and hears the close
+/// when it comes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_does_not_hear_lp_closeconversation_for_a_conversation_it_transferred() {
     let router = announcing_router().await;
@@ -166,11 +167,61 @@ async fn a_bot_does_not_hear_lp_closeconversation_for_a_conversation_it_transfer
         gateway.report("router").unwrap().conversations == 0
     })
     .await;
+    // A conversation that arrives with a history is not greeted: past the
+    // greeting's 3 s, the specialist has heard nothing more.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     consumer.close().await;
     let heard = specialist.wait_for(2).await;
     assert_eq!(
         (heard[1].text.as_str(), heard[1].conversation.as_str()),
-        ("LP_CLOSECONVERSATION", conversation.as_str())
+        ("LP_CLOSECONVERSATION", conversation.as_str()),
+        "{heard:?}"
     );
     assert_eq!(router.texts(), ["billing please"]);
+}
+
+/// A bot that moves a conversation to a skill only another of its own
+/// agent users serves has transferred it (not failed over): the bot, on
+/// the connector it arrives at, hears the last utterance, as any bot
+/// taking a transfer does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bots_move_to_a_skill_only_another_of_its_users_serves_is_a_transfer() {
+    let bot = RecordingBot::start(|text| {
+        if text == "billing please" {
+            json!([
+                {"text": "Transferring you to billing"},
+                {"custom": {"action": "escalate", "skill": "2"}}
+            ])
+        } else {
+            json!([{ "text": format!("bot heard: {text}") }])
+        }
+    })
+    .await;
+    let config = ConfigDir::with_hub(
+        "[[hub.users]]\nlogin = \"router\"\npassword = \"pw-router\"\nskills = [\"1\"]\n\n\
+         [[hub.users]]\nlogin = \"expert\"\npassword = \"pw-expert\"\nskills = [\"2\"]\n",
+    );
+    config.write("bots/b.toml", &bot.config("b"));
+    for id in ["router", "expert"] {
+        config.write(
+            &format!("connectors/{id}.toml"),
+            &connector_file(id, "b", id, "", "messageDelay = 100"),
+        );
+    }
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("billing please").await;
+    assert_eq!(
+        consumer.next_agent_text().await,
+        "Transferring you to billing"
+    );
+    assert_eq!(
+        consumer.next_agent_text().await,
+        "bot heard: Transferring you to billing"
+    );
+    assert_eq!(
+        bot.texts(),
+        ["billing please", "Transferring you to billing"]
+    );
 }
