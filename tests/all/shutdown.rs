@@ -9,8 +9,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
 use crate::support::{
-    ConfigDir, Consumer, GatewayProcess, RecordingBot, connector_file, connectors_for,
+    ConfigDir, Consumer, GatewayProcess, PATIENCE, RecordingBot, connector_file, connectors_for,
     conversation_change,
 };
 
@@ -205,4 +207,57 @@ async fn a_gateway_with_the_embedded_hub_closes_its_consumers_sockets_1001_and_e
         .exit_within(EXIT_WITHIN)
         .expect("the gateway exits within 5 s");
     assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// A bot call in flight when the signal comes is given its time (1.5 s)
+/// to be answered, and the answer is published before the connector logs
+/// out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_call_in_flight_at_a_signal_is_answered_and_published() {
+    let (_platform, hub) = platform(&["bot-c"]);
+    let bot = RecordingBot::start_slow(
+        Duration::from_millis(500),
+        |text| json!([{ "text": format!("bot heard: {text}") }]),
+    )
+    .await;
+    let config = gateway_config(&hub.hub_url, &bot);
+    let mut gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    consumer.start_conversation().await;
+    consumer.say("last words").await;
+    // The bot has it, and answers half a second later.
+    bot.wait_for(1).await;
+    gateway.signal("TERM");
+    assert_eq!(consumer.next_agent_text().await, "bot heard: last words");
+    let status = gateway
+        .exit_within(EXIT_WITHIN)
+        .expect("the gateway exits within 5 s");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// A signal while a connector is still starting (here its platform never
+/// answers the domain lookup) stops the gateway at once, with status 0: a
+/// login that hangs does not hold the shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_while_a_connector_is_still_starting_stops_at_once() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bot = RecordingBot::echo().await;
+    let config = gateway_config(&format!("http://{}", silent.local_addr().unwrap()), &bot);
+    let mut gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
+    // Starting: it asks the platform, which never answers.
+    let (_asked, _) = tokio::time::timeout(PATIENCE, silent.accept())
+        .await
+        .expect("the connector looks its platform up")
+        .unwrap();
+    let sent = Instant::now();
+    gateway.signal("TERM");
+    let status = gateway
+        .exit_within(Duration::from_secs(2))
+        .expect("the gateway stops at once");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
 }

@@ -454,7 +454,21 @@ impl GatewayProcess {
     }
 
     /// Starts `command` and waits until it prints a line starting with `prefix`.
-    pub fn spawn_until(mut command: Command, prefix: &str) -> GatewayProcess {
+    pub fn spawn_until(command: Command, prefix: &str) -> GatewayProcess {
+        let mut process = Self::spawn(command);
+        process.wait_for_line(prefix);
+        process.hub_url = process
+            .stdout_lines
+            .iter()
+            .find_map(|l| l.strip_prefix("switchboard: hub listening on "))
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        process
+    }
+
+    /// Starts `command`, waiting for nothing it prints.
+    pub fn spawn(mut command: Command) -> GatewayProcess {
         let mut child = command
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -478,21 +492,12 @@ impl GatewayProcess {
                 let _ = lines_tx.send(line);
             }
         });
-        let mut process = GatewayProcess {
+        GatewayProcess {
             child,
             hub_url: String::new(),
             stdout_lines: Vec::new(),
             lines,
-        };
-        process.wait_for_line(prefix);
-        process.hub_url = process
-            .stdout_lines
-            .iter()
-            .find_map(|l| l.strip_prefix("switchboard: hub listening on "))
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
-        process
+        }
     }
 
     /// Waits (a minute at most) until the process prints a line starting with `prefix`.
@@ -501,7 +506,12 @@ impl GatewayProcess {
             let line = self
                 .lines
                 .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("switchboard prints `{prefix}` within a minute"));
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "switchboard prints `{prefix}` within a minute (it printed {:?})",
+                        self.stdout_lines
+                    )
+                });
             self.stdout_lines.push(line.clone());
             if line.starts_with(prefix) {
                 return;
