@@ -138,6 +138,16 @@ async fn wrong_password_is_refused_with_401() {
         .unwrap_err();
         assert!(error.to_string().contains("401"), "{body}: {error}");
     }
+    // What is no JSON object at all is a bad request.
+    for body in [json!("tester"), json!([])] {
+        let error = switchboard::http::post_json(
+            &format!("{}/api/account/123/login?v=1.3", hub.url()),
+            &body,
+        )
+        .await
+        .unwrap_err();
+        assert!(error.to_string().contains("400"), "{body}: {error}");
+    }
 }
 
 #[tokio::test]

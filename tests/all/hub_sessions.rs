@@ -347,6 +347,9 @@ async fn a_second_login_of_a_user_ends_its_first_session_and_closes_its_sockets_
     let hub = hub_of(hub_config()).await;
     let first = login_tester(&hub).await;
     let mut socket = AgentWire::connect(&socket_url(&hub, &first.bearer)).await;
+    // Answered: the hub knows the socket before the second login.
+    let clock = socket.request(".GetClock", json!({})).await;
+    assert_eq!(clock["code"], 200, "{clock}");
     let second = login_tester(&hub).await;
     assert_eq!(socket.close_code().await, Some(4407));
     assert_eq!(refused_socket(&hub, &first.bearer).await, 401);

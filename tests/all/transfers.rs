@@ -34,14 +34,15 @@ async fn announcing_router() -> RecordingBot {
 /// be moved (or the conversation closed) before the words that announce it
 /// are in the conversation. The consumer says `said`; the bot answers
 /// `announcement` then `action`, which reaches the platform as the frame
-/// `is_action` picks out. Answers the consumer, who has read the
-/// announcement.
+/// `is_action` picks out, and the consumer then sees the conversation
+/// change as `done` says.
 async fn action_waits_for_the_announcement(
     said: &'static str,
     announcement: &'static str,
     action: Value,
     is_action: impl Fn(&str) -> bool,
-) -> Consumer {
+    done: impl Fn(&Value) -> bool,
+) {
     let platform = gateway(&ConfigDir::new(&["router"])).await;
     let hub = platform.hub_url().unwrap();
     let proxy = WireProxy::start(&hub).await;
@@ -96,36 +97,31 @@ async fn action_waits_for_the_announcement(
         "the action (frame {acted}) left before the announcement's answer came (frame {answered})"
     );
     assert_eq!(consumer.next_agent_text().await, announcement);
-    consumer
+    // (The hub lives to here: its consumer's socket with it.)
+    conversation_change(&mut consumer, |details| done(details).then_some(())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bots_transfer_waits_for_the_platform_to_answer_the_messages_before_it() {
-    let mut consumer = action_waits_for_the_announcement(
+    action_waits_for_the_announcement(
         "billing please",
         "Transferring you to billing",
         json!({"custom": {"action": "escalate", "skill": "2"}}),
         |frame| frame.contains("UpdateConversationField") && frame.contains("\"skill\":\"2\""),
+        |details| details["skillId"] == "2",
     )
-    .await;
-    conversation_change(&mut consumer, |details| {
-        (details["skillId"] == "2").then_some(())
-    })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bots_close_waits_for_the_platform_to_answer_the_messages_before_it() {
-    let mut consumer = action_waits_for_the_announcement(
+    action_waits_for_the_announcement(
         "bye",
         "Goodbye",
         json!({"custom": {"action": "close"}}),
         |frame| frame.contains("UpdateConversationField") && frame.contains("\"CLOSE\""),
+        |details| details["state"] == "CLOSE",
     )
-    .await;
-    conversation_change(&mut consumer, |details| {
-        (details["state"] == "CLOSE").then_some(())
-    })
     .await;
 }
 

@@ -32,7 +32,7 @@ pub(super) struct Domains {
 }
 
 /// A login session: what refresh and logout need.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(super) struct LoginSession {
     /// The bearer token.
     pub(super) bearer: String,
@@ -42,6 +42,15 @@ pub(super) struct LoginSession {
     pub(super) cookie: Option<String>,
     /// The agent's account-qualified id.
     pub(super) agent_id: String,
+}
+
+impl std::fmt::Debug for LoginSession {
+    /// Never prints the bearer, the csrf or the cookie.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginSession")
+            .field("agent_id", &self.agent_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long LivePerson asks a client to wait after a 429 to a login.

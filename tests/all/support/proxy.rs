@@ -222,12 +222,15 @@ async fn websocket(
             shared.kept.notify_waiters();
         }
     };
+    // A request is kept once it is written on to the platform; a frame to
+    // the connector just before it is written on, so that an answer is
+    // always kept before whatever the connector does on reading it.
     let up = async {
         while let Some(Ok(message)) = from_connector.next().await {
-            keep(Way::ToPlatform, &message);
-            if to_platform.send(message).await.is_err() {
+            if to_platform.send(message.clone()).await.is_err() {
                 break;
             }
+            keep(Way::ToPlatform, &message);
         }
     };
     let down = async {
