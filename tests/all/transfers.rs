@@ -28,6 +28,14 @@ async fn announcing_router() -> RecordingBot {
     .await
 }
 
+/// A hub with bot users `router` (skill 1) and `expert` (skill 2).
+fn router_and_expert() -> ConfigDir {
+    ConfigDir::with_hub(
+        "[[hub.users]]\nlogin = \"router\"\npassword = \"pw-router\"\nskills = [\"1\"]\n\n\
+         [[hub.users]]\nlogin = \"expert\"\npassword = \"pw-expert\"\nskills = [\"2\"]\n",
+    )
+}
+
 /// The platform may run a socket's requests side by side (LivePerson
 /// does): a bot's transfer or close must not go out before the platform
 /// has answered the messages the bot said before it, or the consumer could
@@ -134,10 +142,7 @@ async fn a_bots_close_waits_for_the_platform_to_answer_the_messages_before_it() 
 async fn a_bot_does_not_hear_lp_closeconversation_for_a_conversation_it_transferred() {
     let router = announcing_router().await;
     let specialist = RecordingBot::echo().await;
-    let config = ConfigDir::with_hub(
-        "[[hub.users]]\nlogin = \"router\"\npassword = \"pw-router\"\nskills = [\"1\"]\n\n\
-         [[hub.users]]\nlogin = \"expert\"\npassword = \"pw-expert\"\nskills = [\"2\"]\n",
-    );
+    let config = router_and_expert();
     config.write("bots/router.toml", &router.config("router"));
     config.write("bots/expert.toml", &specialist.config("expert"));
     for (id, bot) in [("router", "router"), ("expert", "expert")] {
@@ -193,10 +198,7 @@ async fn a_bots_move_to_a_skill_only_another_of_its_users_serves_is_a_transfer()
         }
     })
     .await;
-    let config = ConfigDir::with_hub(
-        "[[hub.users]]\nlogin = \"router\"\npassword = \"pw-router\"\nskills = [\"1\"]\n\n\
-         [[hub.users]]\nlogin = \"expert\"\npassword = \"pw-expert\"\nskills = [\"2\"]\n",
-    );
+    let config = router_and_expert();
     config.write("bots/b.toml", &bot.config("b"));
     for id in ["router", "expert"] {
         config.write(
