@@ -176,6 +176,19 @@ pub trait Platform: Send + Sync {
     ) -> BoxFuture<'a, Result<(), PlatformError>>;
     /// Closes the conversation.
     fn close<'a>(&'a self, conversation_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>>;
+    /// Publishes a private text: agents and managers see it, the consumer
+    /// never does (`messageAudience` `AGENTS_AND_MANAGERS`).
+    fn publish_private<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        text: &'a str,
+    ) -> BoxFuture<'a, Result<u64, PlatformError>>;
+    /// Sets the conversation's time to response (`TTRField`).
+    fn change_ttr<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        ttr: lp::fields::Ttr,
+    ) -> BoxFuture<'a, Result<(), PlatformError>>;
 }
 
 /// Why a turn reaches the bot.
@@ -210,12 +223,19 @@ pub struct BotTurn {
 pub enum BotAction {
     /// Publish this message.
     Say(OutMessage),
-    /// Transfer to this skill.
+    /// Transfer to this skill: its id, or (as LivePerson's Third-Party
+    /// Bots name skills) its name.
     Escalate(String),
     /// Close the conversation.
     Close,
     /// Show the consumer that the bot is typing.
     Typing,
+    /// A private text for the agents and managers of the conversation
+    /// (a note for whoever gets it next); the consumer never sees it, and
+    /// no plugin shapes it: the bot-message hooks shape what consumers see.
+    Private(String),
+    /// Set the conversation's time to response (its urgency).
+    ChangeTtr(lp::fields::Ttr),
 }
 
 /// Opens platform sessions for one connector: looks the account up, logs

@@ -527,6 +527,53 @@ async fn a_private_message_reaches_agents_and_never_the_consumer() {
     assert_eq!(unknown["code"], 400, "{unknown}");
 }
 
+/// A conversation's time to response (`TTRField`), as LivePerson's own
+/// tests show it: its assigned agent sets it, and the consumer's side sees
+/// it as the conversation's `ttr`. A CUSTOM type without its seconds, a
+/// type the hub does not know, and a closed conversation are refused.
+#[tokio::test]
+async fn the_assigned_agent_sets_a_conversations_time_to_response() {
+    let hub = test_hub().await;
+    let (mut agent, agent_id) = agent(&hub).await;
+    online_agent(&mut agent, &agent_id).await;
+    let mut consumer = Consumer::connect(&hub.url(), "123").await;
+    let conversation = consumer.start_conversation().await;
+    accept_the_ring(&mut agent).await;
+    let ttr = |field: Value| json!({"conversationId": conversation, "conversationField": field});
+
+    let custom = ttr(json!({"field": "TTRField", "ttrType": "CUSTOM", "value": 1800}));
+    let set = agent
+        .request(".ams.cm.UpdateConversationField", custom)
+        .await;
+    assert_eq!(set["code"], 200, "{set}");
+    let seen =
+        crate::support::conversation_change(&mut consumer, |details| details.get("ttr").cloned())
+            .await;
+    assert_eq!(seen, json!({"ttrType": "CUSTOM", "value": 1800}));
+
+    let without_value = ttr(json!([{"field": "TTRField", "ttrType": "CUSTOM"}]));
+    let refused = agent
+        .request(".ams.cm.UpdateConversationField", without_value)
+        .await;
+    assert_eq!(refused["code"], 400, "{refused}");
+    let unknown = ttr(json!([{"field": "TTRField", "ttrType": "SOONISH"}]));
+    let refused = agent
+        .request(".ams.cm.UpdateConversationField", unknown)
+        .await;
+    assert_eq!(refused["code"], 400, "{refused}");
+
+    let close = ttr(json!([{"field": "ConversationStateField", "conversationState": "CLOSE"}]));
+    let closed = agent
+        .request(".ams.cm.UpdateConversationField", close)
+        .await;
+    assert_eq!(closed["code"], 200, "{closed}");
+    let urgent = ttr(json!([{"field": "TTRField", "ttrType": "URGENT"}]));
+    let refused = agent
+        .request(".ams.cm.UpdateConversationField", urgent)
+        .await;
+    assert_eq!(refused["code"], 400, "{refused}");
+}
+
 #[tokio::test]
 async fn an_agent_unsubscribed_from_conversations_gets_no_more_conversation_notifications() {
     let hub = test_hub().await;

@@ -27,6 +27,7 @@ mod readme;
 mod reload;
 mod shutdown;
 mod support;
+mod third_party_bots;
 mod tools;
 mod transfers;
 mod validate;

@@ -11,7 +11,9 @@
 //! Mapping: text → text; hero cards → structured-content vertical cards
 //! (images, bold title, subtitle, text, buttons: imBack/postBack publish
 //! their value, openUrl opens it); suggestedActions → quick replies on the
-//! last message; typing → a COMPOSING chat state.
+//! last message; typing → a COMPOSING chat state. LivePerson's Third-Party
+//! Bots conventions in `channelData` (bot actions, private texts) are read
+//! as [`super::third_party`] says.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,9 +22,11 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use hyper::{Method, StatusCode};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+use super::third_party::ChannelData;
 use crate::content::{Body, OutMessage};
 use crate::http;
 use crate::ports::{Bot, BotAction, BotError, BotTurn, TurnKind};
@@ -172,15 +176,30 @@ impl Bot for BotFrameworkBot {
     }
 }
 
-/// Maps called-back activities to actions.
+/// Maps called-back activities to actions, with LivePerson's Third-Party
+/// Bots conventions in `channelData` (see [`super::third_party`]): a private
+/// text, then a bot action after the activity's messages; and a
+/// `handoff.initiate` event (botbuilder's `EventFactory`) as a transfer to
+/// its `value.skill`.
 pub fn actions(activities: &[Value]) -> Vec<BotAction> {
     let mut actions = Vec::new();
     for activity in activities {
+        let channel_data = match activity.get("channelData") {
+            None | Some(Value::Null) => ChannelData::default(),
+            Some(data) => ChannelData::deserialize(data).unwrap_or_else(|error| {
+                tracing::warn!(activity = %activity["id"], %error, "the activity's channelData does not read: its actions are ignored");
+                ChannelData::default()
+            }),
+        };
+        let text = activity["text"].as_str().filter(|t| !t.is_empty());
         match activity["type"].as_str() {
             Some("typing") => actions.push(BotAction::Typing),
+            Some("message") if channel_data.private() => {
+                actions.extend(text.map(|text| BotAction::Private(text.to_owned())));
+            }
             Some("message") => {
                 let mut messages = Vec::new();
-                if let Some(text) = activity["text"].as_str().filter(|t| !t.is_empty()) {
+                if let Some(text) = text {
                     messages.push(OutMessage::text(text));
                 }
                 for attachment in activity["attachments"].as_array().into_iter().flatten() {
@@ -199,7 +218,24 @@ pub fn actions(activities: &[Value]) -> Vec<BotAction> {
                 }
                 actions.extend(messages.into_iter().map(BotAction::Say));
             }
+            Some("event") if activity["name"] == "handoff.initiate" => {
+                actions.extend(text.map(|text| BotAction::Say(OutMessage::text(text))));
+                match activity["value"]["skill"].as_str() {
+                    Some(skill) => actions.push(BotAction::Escalate(skill.to_owned())),
+                    None => {
+                        tracing::warn!(activity = %activity["id"], "a handoff.initiate event without value.skill: no transfer")
+                    }
+                }
+            }
             _ => {}
+        }
+        if let Some(action) = &channel_data.action {
+            match action.to_action() {
+                Ok(action) => actions.push(action),
+                Err(error) => {
+                    tracing::warn!(activity = %activity["id"], %error, "the bot's action is not carried out")
+                }
+            }
         }
     }
     actions

@@ -9,6 +9,7 @@
 
 mod botframework;
 mod scripted;
+pub mod third_party;
 mod webhook;
 
 pub use botframework::BotFrameworkBot;

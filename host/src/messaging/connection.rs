@@ -3,7 +3,7 @@
 //! requests and waits for their typed answers, keeps the session alive,
 //! serves the connector's [`Platform`] requests, and logs out.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,9 +14,11 @@ use lp::connection::GetClock;
 use lp::conversations::{ConversationState, SubscribeExConversations};
 use lp::fields::{
     ConversationField, ConversationStateField, FieldChangeType, ParticipantsChange, SkillChange,
-    UpdateConversationField,
+    Ttr, UpdateConversationField,
 };
-use lp::messaging::{Event, EventRecord, PublishEvent, QueryMessages};
+use lp::messaging::{
+    ContentEvent, Event, EventRecord, MessageAudience, PublishEvent, QueryMessages,
+};
 use lp::routing::{Availability, RingState, SetAgentState, SubscribeRoutingTasks, UpdateRingState};
 use lp::{Agent, Request};
 use tokio::sync::mpsc;
@@ -57,6 +59,8 @@ pub struct AgentConnection {
     /// Account-qualified ids of the bot's agent users (see
     /// [`Credentials::bot_users`]).
     bot_agents: HashSet<String>,
+    /// The account's skill ids by name (see [`Self::skill_id`]).
+    skills: HashMap<String, String>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -130,6 +134,7 @@ impl AgentConnection {
             next_id: AtomicU64::new(1),
             agent_id: agent_id.clone(),
             bot_agents: prerequisites.bot_agents,
+            skills: prerequisites.skills,
             tasks,
         });
         progress("subscribing");
@@ -261,6 +266,17 @@ impl AgentConnection {
             tracing::debug!(%error, "the check's session could not be logged out");
         }
         Ok(checked?.created_by)
+    }
+
+    /// The id of the skill `skill` names: a skill id stays as it is, a
+    /// skill's name (as bots written for LivePerson's Third-Party Bots
+    /// name it) becomes its id. Anything else goes as it is, for the
+    /// platform to refuse.
+    fn skill_id<'a>(&'a self, skill: &'a str) -> &'a str {
+        if self.skills.values().any(|id| id == skill) {
+            return skill;
+        }
+        self.skills.get(skill).map_or(skill, String::as_str)
     }
 
     /// This agent's account-qualified id.
@@ -501,7 +517,7 @@ impl Platform for AgentConnection {
             });
             let skill = ConversationField::Skill(SkillChange {
                 change: FieldChangeType::Update,
-                skill: skill_id.into(),
+                skill: self.skill_id(skill_id).into(),
             });
             self.call(UpdateConversationField {
                 conversation_id: conversation_id.into(),
@@ -519,6 +535,34 @@ impl Platform for AgentConnection {
             self.call(UpdateConversationField {
                 conversation_id: conversation_id.into(),
                 conversation_field: vec![close],
+            })
+            .await
+        })
+    }
+
+    fn publish_private<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        text: &'a str,
+    ) -> BoxFuture<'a, Result<u64, PlatformError>> {
+        Box::pin(async move {
+            let note = PublishEvent {
+                message_audience: Some(MessageAudience::AgentsAndManagers),
+                ..PublishEvent::new(conversation_id, ContentEvent::text(text))
+            };
+            Ok(self.request(note).await?.sequence)
+        })
+    }
+
+    fn change_ttr<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        ttr: Ttr,
+    ) -> BoxFuture<'a, Result<(), PlatformError>> {
+        Box::pin(async move {
+            self.call(UpdateConversationField {
+                conversation_id: conversation_id.into(),
+                conversation_field: vec![ConversationField::Ttr(ttr)],
             })
             .await
         })

@@ -7,7 +7,7 @@
 //! cannot be read (no such domain or API, no permission: 401, 403, 404) is
 //! a warning the connector shows in Details, and the user is trusted.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 
@@ -24,6 +24,9 @@ pub(super) struct Prerequisites {
     pub(super) bot_agents: HashSet<String>,
     /// What could not be checked, for Details.
     pub(super) warnings: Vec<String>,
+    /// The account's skill ids by name: a bot written for LivePerson's
+    /// Third-Party Bots names the skill it transfers to.
+    pub(super) skills: HashMap<String, String>,
 }
 
 /// An id the account configuration APIs send as a number (the hub as text).
@@ -57,6 +60,13 @@ struct User {
     skill_ids: Vec<Id>,
     #[serde(default)]
     created_by: Option<Id>,
+}
+
+/// A skill as the Skills API describes it.
+#[derive(Deserialize)]
+struct Skill {
+    id: Id,
+    name: String,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +154,21 @@ pub(super) async fn check(
         Ok(_) => {}
         Err(reason) => warnings.push(format!("the engagements cannot be read ({reason})")),
     }
+    let skills =
+        match read_json::<Vec<Skill>>(credentials, format!("{base}/le-users/skills?v=2.0"), bearer)
+            .await
+        {
+            Ok(skills) => skills
+                .into_iter()
+                .map(|s| (s.name, s.id.to_string()))
+                .collect(),
+            Err(reason) => {
+                warnings.push(format!(
+                "the skills cannot be read ({reason}): a bot's transfer names its skill by id only"
+            ));
+                HashMap::new()
+            }
+        };
     // The bot's users that serve one of this user's skills: a conversation
     // one of them leaves comes here without changing skill (a failover).
     // One that serves other skills only hands over by a transfer.
@@ -157,6 +182,7 @@ pub(super) async fn check(
         created_by: user.created_by.as_ref().map(ToString::to_string),
         bot_agents,
         warnings,
+        skills,
     })
 }
 
@@ -166,27 +192,35 @@ async fn routed_skills(
     base: &str,
     bearer: &str,
 ) -> Result<Vec<Id>, String> {
-    let read = |url: String| async move {
-        let answer = get_config(credentials, &url, bearer).await?;
-        if answer.status != 200 {
-            return Err(format!("HTTP {}", answer.status));
-        }
-        Ok(answer.body)
-    };
-    let campaigns: Vec<Campaign> =
-        serde_json::from_slice(&read(format!("{base}/le-campaigns/campaigns?v=3.4")).await?)
-            .map_err(|e| e.to_string())?;
+    let campaigns: Vec<Campaign> = read_json(
+        credentials,
+        format!("{base}/le-campaigns/campaigns?v=3.4"),
+        bearer,
+    )
+    .await?;
     let mut routed = Vec::new();
     for campaign in campaigns {
         let url = format!(
             "{base}/le-campaigns/campaigns/{}/engagements?v=3.4",
             campaign.id
         );
-        let engagements: Vec<Engagement> =
-            serde_json::from_slice(&read(url).await?).map_err(|e| e.to_string())?;
+        let engagements: Vec<Engagement> = read_json(credentials, url, bearer).await?;
         routed.extend(engagements.into_iter().filter_map(|e| e.skill_id));
     }
     Ok(routed)
+}
+
+/// A listing of the account's configuration, or why it could not be read.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    credentials: &Credentials,
+    url: String,
+    bearer: &str,
+) -> Result<T, String> {
+    let answer = get_config(credentials, &url, bearer).await?;
+    if answer.status != 200 {
+        return Err(format!("HTTP {}", answer.status));
+    }
+    serde_json::from_slice(&answer.body).map_err(|e| e.to_string())
 }
 
 /// Prerequisites that could not be read: the user is trusted, and only

@@ -1,12 +1,37 @@
 // A small bot written with the official Bot Framework SDK (botbuilder), run
 // offline with an empty app id. switchboard's Bot Framework client is tested
 // against it: it answers text, a hero card, suggested actions and typing,
-// and greets new members.
+// and greets new members. Texts starting "tpb " get answers the way bots
+// written for LivePerson's Third-Party Bots write them (channelData bot
+// actions, private texts, botbuilder's handoff event).
 //
 // Usage: node echo-bot.js PORT   (prints "listening on PORT" when ready)
 "use strict";
 const http = require("http");
-const { BotFrameworkAdapter, CardFactory, MessageFactory, ActivityTypes } = require("botbuilder");
+const { BotFrameworkAdapter, CardFactory, EventFactory, MessageFactory, ActivityTypes } = require("botbuilder");
+
+// Third-Party Bots answers, by what the consumer said after "tpb ".
+const THIRD_PARTY_BOTS = {
+  note: () => [
+    { type: "message", text: "note: the consumer asked for a note", channelData: { messageAudience: "AGENTS_AND_MANAGERS" } },
+    { type: "message", text: "noted" },
+  ],
+  urgent: () => [
+    { type: "message", text: "marked urgent", channelData: { action: { name: "CHANGE_TTR", type: "client", parameters: { ttrType: "URGENT" } } } },
+  ],
+  custom: () => [
+    { type: "message", text: "", channelData: { action: { name: "CHANGE_TTR", parameters: { ttrType: "CUSTOM", value: "120" } } } },
+  ],
+  transfer: () => [
+    { type: "message", text: "I'll transfer you to a human agent", channelData: { action: { name: "TRANSFER", parameters: { skill: "human-expert" } } } },
+  ],
+  handoff: (context) => [
+    { text: "handing off", ...EventFactory.createHandoffInitiation(context, { skill: "2" }) },
+  ],
+  close: () => [
+    { type: "message", text: "bye", channelData: { action: { name: "CLOSE_CONVERSATION" } } },
+  ],
+};
 
 const adapter = new BotFrameworkAdapter({ appId: "", appPassword: "" });
 adapter.onTurnError = async (context, error) => {
@@ -26,7 +51,12 @@ async function logic(context) {
   }
   if (activity.type !== ActivityTypes.Message) return;
   const text = (activity.text || "").trim();
-  if (text === "card") {
+  const thirdParty = text.startsWith("tpb ") && THIRD_PARTY_BOTS[text.slice(4)];
+  if (thirdParty) {
+    for (const answer of thirdParty(context)) {
+      await context.sendActivity(answer);
+    }
+  } else if (text === "card") {
     const card = CardFactory.heroCard(
       "Plan A",
       "Ten gigabytes",

@@ -202,6 +202,7 @@ impl Conversation {
     async fn carry_out(&mut self, actions: Vec<BotAction>) {
         let mut messages = Vec::new();
         let mut after = Vec::new();
+        let mut confirmation = None;
         for action in actions {
             match action {
                 BotAction::Say(message) => messages.push(message),
@@ -213,16 +214,27 @@ impl Conversation {
                         tracing::debug!(conversation = %self.view.id, %error, "could not show typing");
                     }
                 }
+                // A private text keeps its place among the messages: those
+                // before it go out first.
+                BotAction::Private(text) => {
+                    if !messages.is_empty() {
+                        self.publish(std::mem::take(&mut messages)).await;
+                    }
+                    if let Err(error) = self.platform.publish_private(&self.view.id, &text).await {
+                        tracing::warn!(conversation = %self.view.id, %error, "could not publish a private text");
+                    }
+                }
                 other => after.push(other),
             }
         }
         if !messages.is_empty() {
-            let confirmation = self.publish(messages).await;
-            // A transfer or a close must not overtake the messages before
-            // it on a platform that runs requests side by side.
-            if !after.is_empty() {
-                confirmation.arrived().await;
-            }
+            confirmation = Some(self.publish(messages).await);
+        }
+        // A transfer, a close or a new time to response must not overtake
+        // the messages before it on a platform that runs requests side by
+        // side.
+        if let Some(confirmation) = confirmation.filter(|_| !after.is_empty()) {
+            confirmation.arrived().await;
         }
         for action in after {
             match action {
@@ -232,7 +244,12 @@ impl Conversation {
                         tracing::warn!(conversation = %self.view.id, %error, "could not close");
                     }
                 }
-                BotAction::Say(_) => unreachable!("separated above"),
+                BotAction::ChangeTtr(ttr) => {
+                    if let Err(error) = self.platform.change_ttr(&self.view.id, ttr).await {
+                        tracing::warn!(conversation = %self.view.id, %error, "could not change the time to response");
+                    }
+                }
+                BotAction::Say(_) | BotAction::Private(_) => unreachable!("published above"),
                 BotAction::Typing => unreachable!("published in order above"),
             }
         }

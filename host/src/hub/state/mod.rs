@@ -23,6 +23,7 @@ mod index;
 mod notify;
 mod outbox;
 pub mod routing;
+mod ttr;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -79,17 +80,9 @@ pub struct Conversation {
     /// The client whose consumer asked for it; `None` for one an agent
     /// opened, which no consumer client is charged for.
     pub client: Option<ClientKey>,
-}
-
-impl Conversation {
-    /// OPEN or CLOSE, as both sides are told.
-    pub fn state(&self) -> ConversationState {
-        if self.open {
-            ConversationState::Open
-        } else {
-            ConversationState::Close
-        }
-    }
+    /// Its time to response, once an agent set one (boxed: most
+    /// conversations never have one).
+    pub ttr: Option<Box<lp::fields::Ttr>>,
 }
 
 /// An agent's availability (`.ams.routing.SetAgentState`): only ONLINE
@@ -284,8 +277,8 @@ impl HubState {
         }
     }
 
-    /// Transfer (`ParticipantsChange REMOVE ASSIGNED_AGENT` + `Skill UPDATE`)
-    /// and close, from an agent.
+    /// Transfer (`ParticipantsChange REMOVE ASSIGNED_AGENT` + `Skill UPDATE`),
+    /// close and time to response, from an agent.
     pub fn agent_update_fields(
         &mut self,
         conn: u64,
@@ -301,6 +294,9 @@ impl HubState {
             .conversations
             .get(conv_id)
             .ok_or_else(|| Refusal::new(404, format!("no conversation {conv_id}")))?;
+        if let [ConversationField::Ttr(ttr)] = fields {
+            return self.set_ttr(&user_id, conv_id, ttr);
+        }
         let close = fields.iter().find_map(|f| match f {
             ConversationField::State(close) => Some(close),
             _ => None,
@@ -323,7 +319,7 @@ impl HubState {
         if !removes_agent && new_skill.is_none() {
             return refuse(
                 400,
-                "supported fields: ConversationStateField CLOSE, or ParticipantsChange REMOVE ASSIGNED_AGENT with Skill UPDATE",
+                "supported fields: ConversationStateField CLOSE, TTRField alone, or ParticipantsChange REMOVE ASSIGNED_AGENT with Skill UPDATE",
             );
         }
         if !conv.open {
@@ -525,6 +521,7 @@ impl HubState {
             events: VecDeque::new(),
             next_sequence: 0,
             client,
+            ttr: None,
         });
         self.index.opened(&conv);
         self.conversations.insert(id.clone(), conv);

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use lp::common::{Change, ChannelType, ParticipantId, Role};
 use lp::conversations::{
-    ConversationChange, ConversationDetails, Dialog, DialogType, ExConversationChangeNotification,
-    Participant, ParticipantDetail, ParticipantState, Participants,
+    ConversationChange, ConversationDetails, ConversationState, Dialog, DialogType,
+    ExConversationChangeNotification, Participant, ParticipantDetail, ParticipantState,
+    Participants,
 };
 use lp::routing::{Ring, RingState, RoutingTask, RoutingTaskNotification};
 
@@ -16,6 +17,17 @@ use crate::clock::now_ms;
 
 /// The agent side says a conversation has no time to response set.
 const NO_TTR: i64 = -1;
+
+impl Conversation {
+    /// OPEN or CLOSE, as both sides are told.
+    pub fn state(&self) -> ConversationState {
+        if self.open {
+            ConversationState::Open
+        } else {
+            ConversationState::Close
+        }
+    }
+}
 
 impl HubState {
     /// The agent-side view of a conversation (`ExConversationChangeNotification`).
@@ -62,7 +74,7 @@ impl HubState {
             dialogs: vec![main_dialog(conv)],
             close_reason: conv.close_reason.clone(),
             closed_by: None,
-            ttr: None,
+            ttr: conv.ttr.as_deref().cloned(),
         }
     }
 
