@@ -52,6 +52,41 @@ fn gateway_config(proxy: &WireProxy, peer: &BotFrameworkPeer) -> ConfigDir {
     config
 }
 
+/// The Bot Framework peer, the platform, the proxy before it and the
+/// gateway behind it, running.
+struct Running {
+    _peer: BotFrameworkPeer,
+    _platform: switchboard::app::Gateway,
+    _gateway: switchboard::app::Gateway,
+    hub: String,
+    proxy: WireProxy,
+}
+
+async fn running() -> Running {
+    let peer = BotFrameworkPeer::start();
+    let platform = gateway(&platform()).await;
+    let hub = platform.hub_url().unwrap();
+    let proxy = WireProxy::start(&hub).await;
+    let gateway = gateway(&gateway_config(&proxy, &peer)).await;
+    Running {
+        _peer: peer,
+        _platform: platform,
+        _gateway: gateway,
+        hub,
+        proxy,
+    }
+}
+
+impl Running {
+    /// A consumer in a new conversation the bot has greeted; its id.
+    async fn greeted_consumer(&self) -> (Consumer, String) {
+        let mut consumer = Consumer::connect(&self.hub, "123").await;
+        let conversation = consumer.start_conversation().await;
+        assert!(consumer.next_agent_text().await.starts_with("welcome, "));
+        (consumer, conversation)
+    }
+}
+
 /// The `UpdateConversationField` requests the connector made for
 /// `conversation`, as sent.
 fn field_updates(proxy: &WireProxy, conversation: &str) -> Vec<Value> {
@@ -69,14 +104,9 @@ fn field_updates(proxy: &WireProxy, conversation: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_third_party_bots_private_text_reaches_agents_only_and_its_ttr_changes_apply() {
-    let peer = BotFrameworkPeer::start();
-    let platform = gateway(&platform()).await;
-    let hub = platform.hub_url().unwrap();
-    let proxy = WireProxy::start(&hub).await;
-    let _gateway = gateway(&gateway_config(&proxy, &peer)).await;
-    let mut consumer = Consumer::connect(&hub, "123").await;
-    let conversation = consumer.start_conversation().await;
-    assert!(consumer.next_agent_text().await.starts_with("welcome, "));
+    let running = running().await;
+    let proxy = &running.proxy;
+    let (mut consumer, conversation) = running.greeted_consumer().await;
 
     // The private text goes out first, to agents and managers only: the
     // consumer's next agent text is the public one after it.
@@ -114,7 +144,7 @@ async fn a_third_party_bots_private_text_reaches_agents_only_and_its_ttr_changes
     })
     .await;
     assert_eq!(ttr["value"], 120);
-    let updates = field_updates(&proxy, &conversation);
+    let updates = field_updates(proxy, &conversation);
     assert_eq!(
         updates
             .iter()
@@ -129,17 +159,11 @@ async fn a_third_party_bots_private_text_reaches_agents_only_and_its_ttr_changes
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_third_party_bots_transfer_names_its_skill_and_a_handoff_event_and_a_close_apply() {
-    let peer = BotFrameworkPeer::start();
-    let platform = gateway(&platform()).await;
-    let hub = platform.hub_url().unwrap();
-    let proxy = WireProxy::start(&hub).await;
-    let _gateway = gateway(&gateway_config(&proxy, &peer)).await;
+    let running = running().await;
 
     // TRANSFER to a skill named as the bot names it: the connector sends
     // the skill's id, after the announcement.
-    let mut transferred = Consumer::connect(&hub, "123").await;
-    let conversation = transferred.start_conversation().await;
-    assert!(transferred.next_agent_text().await.starts_with("welcome, "));
+    let (mut transferred, conversation) = running.greeted_consumer().await;
     transferred.say("tpb transfer").await;
     assert_eq!(
         transferred.next_agent_text().await,
@@ -149,7 +173,7 @@ async fn a_third_party_bots_transfer_names_its_skill_and_a_handoff_event_and_a_c
         (details["skillId"] == "2").then_some(())
     })
     .await;
-    let updates = field_updates(&proxy, &conversation);
+    let updates = field_updates(&running.proxy, &conversation);
     assert_eq!(updates.len(), 1, "{updates:#?}");
     assert!(
         updates[0]["conversationField"]
@@ -162,9 +186,7 @@ async fn a_third_party_bots_transfer_names_its_skill_and_a_handoff_event_and_a_c
 
     // botbuilder's EventFactory.createHandoffInitiation, as Third-Party
     // Bots documents it: the text, then a transfer to `value.skill`.
-    let mut handed_off = Consumer::connect(&hub, "123").await;
-    handed_off.start_conversation().await;
-    assert!(handed_off.next_agent_text().await.starts_with("welcome, "));
+    let (mut handed_off, _) = running.greeted_consumer().await;
     handed_off.say("tpb handoff").await;
     assert_eq!(handed_off.next_agent_text().await, "handing off");
     conversation_change(&mut handed_off, |details| {
@@ -173,13 +195,36 @@ async fn a_third_party_bots_transfer_names_its_skill_and_a_handoff_event_and_a_c
     .await;
 
     // CLOSE_CONVERSATION: the goodbye, then the close.
-    let mut closed = Consumer::connect(&hub, "123").await;
-    closed.start_conversation().await;
-    assert!(closed.next_agent_text().await.starts_with("welcome, "));
+    let (mut closed, _) = running.greeted_consumer().await;
     closed.say("tpb close").await;
     assert_eq!(closed.next_agent_text().await, "bye");
     conversation_change(&mut closed, |details| {
         (details["state"] == "CLOSE").then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_party_bots_structured_content_and_quick_replies_reach_the_consumer() {
+    let running = running().await;
+    let (mut consumer, _) = running.greeted_consumer().await;
+
+    // channelData.structuredContent is the message (the empty text is not).
+    consumer.say("tpb card").await;
+    let card = consumer.next_agent_message().await;
+    assert_eq!(card["type"], "RichContentEvent", "{card}");
+    assert_eq!(card["content"]["type"], "vertical");
+    assert_eq!(
+        card["content"]["elements"][0]["click"]["actions"][0]["text"],
+        "Recommend me a movie"
+    );
+
+    // With quickReplies, its message is the text and they ride with it.
+    consumer.say("tpb quick").await;
+    let question = consumer.next_agent_message().await;
+    assert_eq!(question["message"], "Do you like Bots?", "{question}");
+    let replies = &question["quickReplies"];
+    switchboard::content::validate_quick_replies(replies).unwrap();
+    assert_eq!(replies["replies"][0]["title"], "yes");
+    assert_eq!(replies["replies"][1]["click"]["actions"][0]["text"], "No!");
 }

@@ -22,11 +22,10 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use hyper::{Method, StatusCode};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::third_party::ChannelData;
+use super::third_party::{self, Audience};
 use crate::content::{Body, OutMessage};
 use crate::http;
 use crate::ports::{Bot, BotAction, BotError, BotTurn, TurnKind};
@@ -177,30 +176,31 @@ impl Bot for BotFrameworkBot {
 }
 
 /// Maps called-back activities to actions, with LivePerson's Third-Party
-/// Bots conventions in `channelData` (see [`super::third_party`]): a private
-/// text, then a bot action after the activity's messages; and a
-/// `handoff.initiate` event (botbuilder's `EventFactory`) as a transfer to
-/// its `value.skill`.
+/// Bots conventions in `channelData` (see [`third_party`]): structured
+/// content (or quick replies) instead of the text, a private text, then a
+/// bot action after the activity's messages; and a `handoff.initiate`
+/// event (botbuilder's `EventFactory`) as a transfer to its `value.skill`.
 pub fn actions(activities: &[Value]) -> Vec<BotAction> {
     let mut actions = Vec::new();
     for activity in activities {
-        let channel_data = match activity.get("channelData") {
-            None | Some(Value::Null) => ChannelData::default(),
-            Some(data) => ChannelData::deserialize(data).unwrap_or_else(|error| {
-                tracing::warn!(activity = %activity["id"], %error, "the activity's channelData does not read: its actions are ignored");
-                ChannelData::default()
-            }),
-        };
+        let channel_data = &activity["channelData"];
+        let audience = third_party::audience(channel_data);
         let text = activity["text"].as_str().filter(|t| !t.is_empty());
         match activity["type"].as_str() {
             Some("typing") => actions.push(BotAction::Typing),
-            Some("message") if channel_data.private() => {
+            Some("message") if audience == Audience::AgentsAndManagers => {
                 actions.extend(text.map(|text| BotAction::Private(text.to_owned())));
+            }
+            // Meant for someone in particular, whom switchboard cannot
+            // tell: shown to no one rather than to the consumer.
+            Some("message") if audience != Audience::Everyone => {
+                tracing::warn!(activity = %activity["id"], ?audience, "an activity for an audience switchboard does not know: its messages are shown to no one");
             }
             Some("message") => {
                 let mut messages = Vec::new();
-                if let Some(text) = text {
-                    messages.push(OutMessage::text(text));
+                match third_party::structured_content(channel_data) {
+                    Some(content) => messages.push(content),
+                    None => messages.extend(text.map(OutMessage::text)),
                 }
                 for attachment in activity["attachments"].as_array().into_iter().flatten() {
                     if attachment["contentType"] == "application/vnd.microsoft.card.hero" {
@@ -229,13 +229,12 @@ pub fn actions(activities: &[Value]) -> Vec<BotAction> {
             }
             _ => {}
         }
-        if let Some(action) = &channel_data.action {
-            match action.to_action() {
-                Ok(action) => actions.push(action),
-                Err(error) => {
-                    tracing::warn!(activity = %activity["id"], %error, "the bot's action is not carried out")
-                }
+        match third_party::action(channel_data) {
+            Some(Ok(action)) => actions.push(action),
+            Some(Err(error)) => {
+                tracing::warn!(activity = %activity["id"], %error, "the bot's action is not carried out");
             }
+            None => {}
         }
     }
     actions

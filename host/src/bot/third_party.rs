@@ -1,41 +1,82 @@
 //! LivePerson's Third-Party Bots conventions for what a bot asks of the
-//! conversation besides its messages: bot actions (`TRANSFER`,
-//! `CLOSE_CONVERSATION`, `CHANGE_TTR`) and private texts (`messageAudience`
+//! conversation besides plain text: structured content and quick replies
+//! (`structuredContent`), bot actions (`TRANSFER`, `CLOSE_CONVERSATION`,
+//! `CHANGE_TTR`) and private texts (`messageAudience`
 //! `AGENTS_AND_MANAGERS`). A bot written for Third-Party Bots puts them in
 //! its answers (a Bot Framework activity's `channelData`), so it works here
 //! unchanged.
 //!
-//! What is read: `action.name` and its `parameters` (`skill` for a
-//! transfer, a skill's name or id; `ttrType` and, for `CUSTOM`, `value` in
-//! seconds as a number or a numeric string); `messageAudience`. A
-//! transfer's `agentId`, a close's `withoutPcs` and the actions switchboard
-//! has no counterpart for (`INVOCATION` of a LivePerson Function) are
-//! ignored, with a warning naming them.
+//! What is read: `messageAudience`; `action.name` and its `parameters`
+//! (`skill` for a transfer, a skill's name or id; `ttrType` and, for
+//! `CUSTOM`, `value` in seconds as a number or a numeric string). The two
+//! are read apart, so a bad action never loses a text its audience. A
+//! transfer's `agentId` and a close's `withoutPcs` are not read (the
+//! transfer goes to the skill, the close is a close); the actions
+//! switchboard has no counterpart for (`INVOCATION` of a LivePerson
+//! Function) are refused with their name.
 
 use lp::fields::{Ttr, TtrType};
 use lp::messaging::MessageAudience;
 use serde::Deserialize;
+use serde_json::Value;
 
+use crate::content::{Body, OutMessage};
 use crate::ports::BotAction;
 
-/// The Third-Party Bots part of an answer (a Bot Framework activity's
-/// `channelData`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChannelData {
-    /// `AGENTS_AND_MANAGERS`: the answer's text is a private text.
-    #[serde(default)]
-    pub message_audience: Option<MessageAudience>,
-    /// The bot action, if any.
-    #[serde(default)]
-    pub action: Option<ActionRequest>,
+/// Who may see an answer's text, as its `channelData` says.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Everyone (no `messageAudience`, or `ALL`).
+    Everyone,
+    /// Agents and managers only: a private text.
+    AgentsAndManagers,
+    /// A `messageAudience` that does not read as one of those: the text
+    /// was meant for someone in particular, so it is shown to no one.
+    Unknown(String),
 }
 
-impl ChannelData {
-    /// True when the answer's text is for agents and managers only.
-    pub fn private(&self) -> bool {
-        self.message_audience == Some(MessageAudience::AgentsAndManagers)
+/// The audience `channel_data` (a `channelData` object, or null) names.
+pub fn audience(channel_data: &Value) -> Audience {
+    match channel_data.get("messageAudience") {
+        None | Some(Value::Null) => Audience::Everyone,
+        Some(written) => match MessageAudience::deserialize(written) {
+            Ok(MessageAudience::All) => Audience::Everyone,
+            Ok(MessageAudience::AgentsAndManagers) => Audience::AgentsAndManagers,
+            Ok(MessageAudience::Other(other)) => Audience::Unknown(other),
+            Err(_) => Audience::Unknown(written.to_string()),
+        },
     }
+}
+
+/// The bot action `channel_data` asks for, if it names one.
+pub fn action(channel_data: &Value) -> Option<Result<BotAction, ActionError>> {
+    let written = channel_data.get("action").filter(|a| !a.is_null())?;
+    Some(match ActionRequest::deserialize(written) {
+        Ok(request) => request.to_action(),
+        Err(error) => Err(ActionError::Unreadable(error.to_string())),
+    })
+}
+
+/// The message `channel_data.structuredContent` carries, if any: LivePerson
+/// structured content, or (with `quickReplies`) its `message` text with
+/// those quick replies. It takes the activity's text's place: Third-Party
+/// Bots reads basic content from the text or from `channelData`. Its
+/// `metadata` is not carried. Content LivePerson's schemas refuse is
+/// refused later, with every bot message's.
+pub fn structured_content(channel_data: &Value) -> Option<OutMessage> {
+    let content = channel_data
+        .get("structuredContent")
+        .filter(|c| c.is_object())?;
+    Some(match content.get("quickReplies") {
+        Some(replies) => OutMessage {
+            body: Body::Text(content["message"].as_str().unwrap_or_default().to_owned()),
+            quick_replies: Some(replies.clone()),
+        },
+        None => OutMessage {
+            body: Body::Structured(content.clone()),
+            quick_replies: None,
+        },
+    })
 }
 
 /// A bot action as written: its name and parameters.
@@ -43,9 +84,9 @@ impl ChannelData {
 pub struct ActionRequest {
     /// `TRANSFER`, `CLOSE_CONVERSATION`, `CHANGE_TTR`, ...
     pub name: String,
-    /// What the action needs.
+    /// What the action needs (absent or null: nothing).
     #[serde(default)]
-    pub parameters: Parameters,
+    pub parameters: Option<Parameters>,
 }
 
 /// The parameters the actions read.
@@ -54,21 +95,30 @@ pub struct ActionRequest {
 pub struct Parameters {
     /// A transfer's skill (name or id).
     #[serde(default)]
-    skill: Option<String>,
+    skill: Option<TextOrNumber>,
     /// A new time to response's type.
     #[serde(default)]
     ttr_type: Option<TtrType>,
     /// A `CUSTOM` time to response, in seconds.
     #[serde(default)]
-    value: Option<Seconds>,
+    value: Option<TextOrNumber>,
 }
 
-/// Seconds as a number or as its decimal text (bots write both).
+/// A number or its decimal text (bots write both).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum Seconds {
-    Number(u64),
+enum TextOrNumber {
+    Number(serde_json::Number),
     Text(String),
+}
+
+impl TextOrNumber {
+    fn text(&self) -> String {
+        match self {
+            TextOrNumber::Number(number) => number.to_string(),
+            TextOrNumber::Text(text) => text.trim().to_owned(),
+        }
+    }
 }
 
 /// Why an action was not carried out.
@@ -85,6 +135,9 @@ pub enum ActionError {
     /// switchboard has no counterpart for it.
     #[error("bot action {0} is not supported by switchboard: ignored")]
     Unsupported(String),
+    /// It does not read as an action (`{"name": .., "parameters": {..}}`).
+    #[error("the bot's action does not read: {0}")]
+    Unreadable(String),
 }
 
 impl ActionRequest {
@@ -94,26 +147,32 @@ impl ActionRequest {
             action: self.name.clone(),
             reason: reason.to_owned(),
         };
+        let parameters = self.parameters.as_ref();
         match self.name.as_str() {
-            "TRANSFER" => match self.parameters.skill.as_deref().map(str::trim) {
-                Some(skill) if !skill.is_empty() => Ok(BotAction::Escalate(skill.to_owned())),
+            "TRANSFER" => match parameters
+                .and_then(|p| p.skill.as_ref())
+                .map(TextOrNumber::text)
+            {
+                Some(skill) if !skill.is_empty() => Ok(BotAction::Escalate(skill)),
                 _ => Err(wrong("parameters.skill (a skill's name or id) is missing")),
             },
             "CLOSE_CONVERSATION" => Ok(BotAction::Close),
             "CHANGE_TTR" => {
-                let Some(ttr_type) = self.parameters.ttr_type.clone() else {
+                let Some(ttr_type) = parameters.and_then(|p| p.ttr_type.clone()) else {
                     return Err(wrong(
                         "parameters.ttrType (URGENT, NORMAL, PRIORITIZED or CUSTOM) is missing",
                     ));
                 };
-                let value = match &self.parameters.value {
+                let value = match parameters.and_then(|p| p.value.as_ref()) {
                     None => None,
-                    Some(Seconds::Number(seconds)) => Some(*seconds),
-                    Some(Seconds::Text(text)) => Some(text.trim().parse().map_err(|_| {
-                        wrong(&format!(
-                            "parameters.value {text:?} is not a number of seconds"
-                        ))
-                    })?),
+                    Some(written) => {
+                        let text = written.text();
+                        Some(text.parse::<u64>().map_err(|_| {
+                            wrong(&format!(
+                                "parameters.value {text:?} is not a whole number of seconds"
+                            ))
+                        })?)
+                    }
                 };
                 match (&ttr_type, value) {
                     (TtrType::Other(other), _) => Err(wrong(&format!(
@@ -170,6 +229,48 @@ mod tests {
                 value: Some(120)
             }))
         );
+    }
+
+    #[test]
+    fn a_skill_may_be_a_number_and_parameters_null() {
+        assert_eq!(
+            action(r#"{"name":"TRANSFER","parameters":{"skill":12}}"#),
+            Ok(BotAction::Escalate("12".into()))
+        );
+        assert_eq!(
+            action(r#"{"name":"CLOSE_CONVERSATION","parameters":null}"#),
+            Ok(BotAction::Close)
+        );
+    }
+
+    #[test]
+    fn a_bad_action_never_loses_a_private_texts_audience() {
+        let data = serde_json::json!({
+            "messageAudience": "AGENTS_AND_MANAGERS",
+            "action": {"name": "CHANGE_TTR", "parameters": {"ttrType": "CUSTOM", "value": -1}}
+        });
+        assert_eq!(audience(&data), Audience::AgentsAndManagers);
+        assert!(matches!(
+            super::action(&data),
+            Some(Err(ActionError::Parameters { .. }))
+        ));
+        let unreadable =
+            serde_json::json!({"messageAudience": "AGENTS_AND_MANAGERS", "action": "TRANSFER"});
+        assert_eq!(audience(&unreadable), Audience::AgentsAndManagers);
+        assert!(matches!(
+            super::action(&unreadable),
+            Some(Err(ActionError::Unreadable(_)))
+        ));
+        // An audience that does not read is nobody's, never everyone's.
+        assert_eq!(
+            audience(&serde_json::json!({"messageAudience": 7})),
+            Audience::Unknown("7".into())
+        );
+        assert_eq!(
+            audience(&serde_json::json!({"messageAudience": "MANAGERS_ONLY"})),
+            Audience::Unknown("MANAGERS_ONLY".into())
+        );
+        assert_eq!(audience(&Value::Null), Audience::Everyone);
     }
 
     #[test]

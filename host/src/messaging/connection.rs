@@ -276,7 +276,18 @@ impl AgentConnection {
         if self.skills.values().any(|id| id == skill) {
             return skill;
         }
-        self.skills.get(skill).map_or(skill, String::as_str)
+        match self.skills.get(skill) {
+            Some(id) => id,
+            None => {
+                if !self.skills.is_empty() {
+                    tracing::warn!(
+                        skill,
+                        "no skill of the account has this name or id: asking the platform with it as it is"
+                    );
+                }
+                skill
+            }
+        }
     }
 
     /// This agent's account-qualified id.

@@ -110,10 +110,15 @@ pub(super) async fn check(
         200 => {}
         // No permission, or no such API here: the user is trusted.
         401 | 403 | 404 => {
-            return Ok(unchecked(format!(
+            let mut trusted = unchecked(format!(
                 "the account's users cannot be read (HTTP {})",
                 answer.status
-            )));
+            ));
+            // The skills are another API, which may answer where users do not.
+            if let Ok(skills) = skills_by_name(credentials, &base, bearer).await {
+                trusted.skills = skills;
+            }
+            return Ok(trusted);
         }
         status => {
             return Err(DialError::Prerequisite(format!(
@@ -154,21 +159,15 @@ pub(super) async fn check(
         Ok(_) => {}
         Err(reason) => warnings.push(format!("the engagements cannot be read ({reason})")),
     }
-    let skills =
-        match read_json::<Vec<Skill>>(credentials, format!("{base}/le-users/skills?v=2.0"), bearer)
-            .await
-        {
-            Ok(skills) => skills
-                .into_iter()
-                .map(|s| (s.name, s.id.to_string()))
-                .collect(),
-            Err(reason) => {
-                warnings.push(format!(
+    let skills = match skills_by_name(credentials, &base, bearer).await {
+        Ok(skills) => skills,
+        Err(reason) => {
+            warnings.push(format!(
                 "the skills cannot be read ({reason}): a bot's transfer names its skill by id only"
             ));
-                HashMap::new()
-            }
-        };
+            HashMap::new()
+        }
+    };
     // The bot's users that serve one of this user's skills: a conversation
     // one of them leaves comes here without changing skill (a failover).
     // One that serves other skills only hands over by a transfer.
@@ -208,6 +207,20 @@ async fn routed_skills(
         routed.extend(engagements.into_iter().filter_map(|e| e.skill_id));
     }
     Ok(routed)
+}
+
+/// The account's skill ids by name.
+async fn skills_by_name(
+    credentials: &Credentials,
+    base: &str,
+    bearer: &str,
+) -> Result<HashMap<String, String>, String> {
+    let url = format!("{base}/le-users/skills?v=2.0");
+    let skills: Vec<Skill> = read_json(credentials, url, bearer).await?;
+    Ok(skills
+        .into_iter()
+        .map(|skill| (skill.name, skill.id.to_string()))
+        .collect())
 }
 
 /// A listing of the account's configuration, or why it could not be read.

@@ -28,6 +28,40 @@ const THIRD_PARTY_BOTS = {
   handoff: (context) => [
     { text: "handing off", ...EventFactory.createHandoffInitiation(context, { skill: "2" }) },
   ],
+  card: () => [
+    {
+      type: "message",
+      text: "",
+      channelData: {
+        metadata: [{ type: "ExternalId", id: "ABCD1234" }],
+        structuredContent: {
+          type: "vertical",
+          elements: [
+            { type: "button", title: "Recommend a movie", click: { actions: [{ type: "publishText", text: "Recommend me a movie" }] } },
+          ],
+        },
+      },
+    },
+  ],
+  quick: () => [
+    {
+      type: "message",
+      text: "",
+      channelData: {
+        structuredContent: {
+          quickReplies: {
+            type: "quickReplies",
+            itemsPerRow: 8,
+            replies: [
+              { type: "button", tooltip: "yes i do", title: "yes", click: { actions: [{ type: "publishText", text: "yep" }] } },
+              { type: "button", tooltip: "No!", title: "No!", click: { actions: [{ type: "publishText", text: "No!" }] } },
+            ],
+          },
+          message: "Do you like Bots?",
+        },
+      },
+    },
+  ],
   close: () => [
     { type: "message", text: "bye", channelData: { action: { name: "CLOSE_CONVERSATION" } } },
   ],

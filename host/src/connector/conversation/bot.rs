@@ -236,6 +236,9 @@ impl Conversation {
         if let Some(confirmation) = confirmation.filter(|_| !after.is_empty()) {
             confirmation.arrived().await;
         }
+        // A new time to response goes first: after a transfer or a close
+        // the conversation is no longer this agent's to change.
+        after.sort_by_key(|action| !matches!(action, BotAction::ChangeTtr(_)));
         for action in after {
             match action {
                 BotAction::Escalate(skill) => self.transfer(&skill).await,

@@ -294,8 +294,15 @@ impl HubState {
             .conversations
             .get(conv_id)
             .ok_or_else(|| Refusal::new(404, format!("no conversation {conv_id}")))?;
-        if let [ConversationField::Ttr(ttr)] = fields {
-            return self.set_ttr(&user_id, conv_id, ttr);
+        match fields {
+            [ConversationField::Ttr(ttr)] => return self.set_ttr(&user_id, conv_id, ttr),
+            _ if fields
+                .iter()
+                .any(|f| matches!(f, ConversationField::Ttr(_))) =>
+            {
+                return refuse(400, "TTRField goes alone, not beside other fields");
+            }
+            _ => {}
         }
         let close = fields.iter().find_map(|f| match f {
             ConversationField::State(close) => Some(close),
