@@ -2,14 +2,16 @@
 //! Framework bot made with Microsoft's official SDK (botbuilder, from npm)
 //! answers with `channelData` bot actions and private texts the way
 //! LivePerson documents them for Third-Party Bots, and with botbuilder's
-//! own handoff event. What reaches the platform is seen through a
-//! recording proxy; what the consumer sees, on the consumer's socket.
+//! own handoff event. A scripted bot's rules ask for the same actions
+//! (`note`, `ttr`). What reaches the platform is seen through a recording
+//! proxy; what the consumer sees, on the consumer's socket.
 
 use serde_json::Value;
 
 use crate::support::proxy::{Way, WireProxy};
 use crate::support::{
-    BotFrameworkPeer, ConfigDir, Consumer, connector_file, conversation_change, gateway,
+    BotFrameworkPeer, ConfigDir, Consumer, RecordingBot, connector_file, connectors_for,
+    conversation_change, gateway,
 };
 
 /// A platform (an embedded hub) whose skill 2 is named `human-expert`, with
@@ -55,9 +57,10 @@ fn gateway_config(proxy: &WireProxy, peer: &BotFrameworkPeer) -> ConfigDir {
 /// The Bot Framework peer, the platform, the proxy before it and the
 /// gateway behind it, running.
 struct Running {
-    _peer: BotFrameworkPeer,
-    _platform: switchboard::app::Gateway,
+    // Dropped in this order: the gateway before its platform and bot.
     _gateway: switchboard::app::Gateway,
+    _platform: switchboard::app::Gateway,
+    _peer: BotFrameworkPeer,
     hub: String,
     proxy: WireProxy,
 }
@@ -227,4 +230,104 @@ async fn a_third_party_bots_structured_content_and_quick_replies_reach_the_consu
     switchboard::content::validate_quick_replies(replies).unwrap();
     assert_eq!(replies["replies"][0]["title"], "yes");
     assert_eq!(replies["replies"][1]["click"]["actions"][0]["text"], "No!");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_rule_leaves_a_note_and_sets_the_time_to_response_before_it_transfers() {
+    let platform = gateway(&platform()).await;
+    let hub = platform.hub_url().unwrap();
+    let proxy = WireProxy::start(&hub).await;
+    let config = ConfigDir::new(&[]);
+    config.write(
+        "switchboard.toml",
+        &format!(
+            "[messaging]\ncsds = \"{}\"\n[store]\ndata_dir = \"data\"\n",
+            proxy.url
+        ),
+    );
+    config.write(
+        "bots/s.toml",
+        "id = \"s\"\nkind = \"scripted\"\n\n[[rules]]\nmatch = \"refund\"\n\
+         say = [{ text = \"Let me get someone\" }]\nnote = \"asked: {text}\"\n\
+         ttr = 120\nescalate = \"human-expert\"\n",
+    );
+    config.write(
+        "connectors/tpb.toml",
+        &connector_file("tpb", "s", "tpb", "", "messageDelay = 0"),
+    );
+    let _gateway = gateway(&config).await;
+    let mut consumer = Consumer::connect(&hub, "123").await;
+    let conversation = consumer.start_conversation().await;
+
+    consumer.say("a refund please").await;
+    assert_eq!(consumer.next_agent_text().await, "Let me get someone");
+    let details = conversation_change(&mut consumer, |details| {
+        (details["skillId"] == "2").then(|| details.clone())
+    })
+    .await;
+    assert_eq!(
+        details["ttr"],
+        serde_json::json!({"ttrType": "CUSTOM", "value": 120})
+    );
+
+    let note = proxy
+        .wait_for(Way::ToPlatform, |frame| {
+            frame.contains("PublishEvent") && frame.contains("asked: a refund please")
+        })
+        .await;
+    let request: Value = serde_json::from_str(&proxy.frames()[note].1).unwrap();
+    assert_eq!(request["body"]["messageAudience"], "AGENTS_AND_MANAGERS");
+    let fields: Vec<Value> = field_updates(&proxy, &conversation)
+        .iter()
+        .map(|body| body["conversationField"][0]["field"].clone())
+        .collect();
+    assert_eq!(
+        fields,
+        ["TTRField", "ParticipantsChange"],
+        "the new time first"
+    );
+}
+
+/// An HTTP bot's Third-Party Bots custom payloads: a private text, and a
+/// transfer written before a time-to-response change, which still goes
+/// first (after the transfer the conversation is no longer the bot's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_bots_custom_payloads_change_the_time_to_response_before_the_transfer() {
+    let platform = gateway(&platform()).await;
+    let hub = platform.hub_url().unwrap();
+    let proxy = WireProxy::start(&hub).await;
+    let bot = RecordingBot::start(|text| {
+        if text != "urgent please" {
+            return serde_json::json!([]);
+        }
+        serde_json::json!([
+            {"text": "Passing you on"},
+            {"custom": {"messageAudience": "AGENTS_AND_MANAGERS", "text": "in a hurry"}},
+            {"custom": {"action": {"name": "TRANSFER", "parameters": {"skill": "human-expert"}}}},
+            {"custom": {"action": {"name": "CHANGE_TTR", "parameters": {"ttrType": "URGENT"}}}}
+        ])
+    })
+    .await;
+    let file = connector_file("tpb", "b", "tpb", "", "messageDelay = 0");
+    let _gateway = gateway(&connectors_for(&proxy.url, &bot, &[("tpb", file)])).await;
+    let mut consumer = Consumer::connect(&hub, "123").await;
+    let conversation = consumer.start_conversation().await;
+
+    consumer.say("urgent please").await;
+    assert_eq!(consumer.next_agent_text().await, "Passing you on");
+    let details = conversation_change(&mut consumer, |details| {
+        (details["skillId"] == "2").then(|| details.clone())
+    })
+    .await;
+    assert_eq!(details["ttr"]["ttrType"], "URGENT");
+    let fields: Vec<Value> = field_updates(&proxy, &conversation)
+        .iter()
+        .map(|body| body["conversationField"][0]["field"].clone())
+        .collect();
+    assert_eq!(fields, ["TTRField", "ParticipantsChange"]);
+    let note = proxy
+        .wait_for(Way::ToPlatform, |frame| frame.contains("in a hurry"))
+        .await;
+    let request: Value = serde_json::from_str(&proxy.frames()[note].1).unwrap();
+    assert_eq!(request["body"]["messageAudience"], "AGENTS_AND_MANAGERS");
 }

@@ -12,8 +12,8 @@
 //! (images, bold title, subtitle, text, buttons: imBack/postBack publish
 //! their value, openUrl opens it); suggestedActions → quick replies on the
 //! last message; typing → a COMPOSING chat state. LivePerson's Third-Party
-//! Bots conventions in `channelData` (bot actions, private texts) are read
-//! as [`super::third_party`] says.
+//! Bots conventions in `channelData` (structured content, bot actions,
+//! private texts) are read as [`super::third_party`] says.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,10 +22,11 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use hyper::{Method, StatusCode};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::third_party::{self, Audience};
+use super::third_party::{self, Audience, TextOrNumber};
 use crate::content::{Body, OutMessage};
 use crate::http;
 use crate::ports::{Bot, BotAction, BotError, BotTurn, TurnKind};
@@ -190,6 +191,12 @@ pub fn actions(activities: &[Value]) -> Vec<BotAction> {
             Some("typing") => actions.push(BotAction::Typing),
             Some("message") if audience == Audience::AgentsAndManagers => {
                 actions.extend(text.map(|text| BotAction::Private(text.to_owned())));
+                if activity.get("attachments").is_some()
+                    || activity.get("suggestedActions").is_some()
+                    || channel_data.get("structuredContent").is_some()
+                {
+                    tracing::warn!(activity = %activity["id"], "a private activity's cards and quick replies are not published: a private text is text");
+                }
             }
             // Meant for someone in particular, whom switchboard cannot
             // tell: shown to no one rather than to the consumer.
@@ -219,11 +226,25 @@ pub fn actions(activities: &[Value]) -> Vec<BotAction> {
                 actions.extend(messages.into_iter().map(BotAction::Say));
             }
             Some("event") if activity["name"] == "handoff.initiate" => {
-                actions.extend(text.map(|text| BotAction::Say(OutMessage::text(text))));
-                match activity["value"]["skill"].as_str() {
-                    Some(skill) => actions.push(BotAction::Escalate(skill.to_owned())),
+                match (&audience, text) {
+                    (_, None) => {}
+                    (Audience::Everyone, Some(text)) => {
+                        actions.push(BotAction::Say(OutMessage::text(text)));
+                    }
+                    (Audience::AgentsAndManagers, Some(text)) => {
+                        actions.push(BotAction::Private(text.to_owned()));
+                    }
+                    (Audience::Unknown(_), Some(_)) => {
+                        tracing::warn!(activity = %activity["id"], ?audience, "a handoff's text for an audience switchboard does not know: shown to no one");
+                    }
+                }
+                let skill = TextOrNumber::deserialize(&activity["value"]["skill"])
+                    .ok()
+                    .and_then(|skill| skill.skill());
+                match skill {
+                    Some(skill) => actions.push(BotAction::Escalate(skill)),
                     None => {
-                        tracing::warn!(activity = %activity["id"], "a handoff.initiate event without value.skill: no transfer")
+                        tracing::warn!(activity = %activity["id"], "a handoff.initiate event without a value.skill (a skill's name or id): no transfer");
                     }
                 }
             }
@@ -334,6 +355,31 @@ fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_for_agents_or_for_an_unknown_audience_never_reaches_the_consumer() {
+        let private = json!({"messageAudience": "AGENTS_AND_MANAGERS"});
+        let unknown = json!({"messageAudience": "agents_and_managers"});
+        let activities = [
+            json!({"type": "message", "text": "a note", "channelData": private,
+                "suggestedActions": {"actions": [{"type": "imBack", "title": "Yes", "value": "yes"}]}}),
+            json!({"type": "message", "text": "lost", "channelData": unknown}),
+            json!({"type": "message", "text": "lost too", "channelData": "AGENTS_AND_MANAGERS"}),
+            json!({"type": "event", "name": "handoff.initiate", "text": "a handoff note",
+                "channelData": private, "value": {"skill": 2}}),
+            json!({"type": "event", "name": "handoff.initiate", "text": "lost again",
+                "channelData": unknown, "value": {"skill": "human-expert"}}),
+        ];
+        assert_eq!(
+            actions(&activities),
+            [
+                BotAction::Private("a note".into()),
+                BotAction::Private("a handoff note".into()),
+                BotAction::Escalate("2".into()),
+                BotAction::Escalate("human-expert".into()),
+            ]
+        );
+    }
 
     #[test]
     fn hero_cards_and_suggested_actions_map_to_valid_content() {

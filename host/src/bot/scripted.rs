@@ -1,7 +1,8 @@
 //! The scripted bot: the first rule whose pattern matches the received text
 //! answers with its texts and cards (cards become structured-content
-//! vertical cards), quick replies on the last answer, then escalates or
-//! closes if the rule says so. A text answer may quote the received text as
+//! vertical cards), quick replies on the last answer, then a private note
+//! for agents, a new time to response, and a transfer or a close, as the
+//! rule says. A text answer or a note may quote the received text as
 //! `{text}`. No rule matching means no answer.
 
 use futures_util::future::BoxFuture;
@@ -48,6 +49,12 @@ impl ScriptedBot {
             last.quick_replies = Some(quick_replies(&rule.quick_replies));
         }
         let mut actions: Vec<BotAction> = messages.into_iter().map(BotAction::Say).collect();
+        if let Some(note) = &rule.note {
+            actions.push(BotAction::Private(note.replace("{text}", text)));
+        }
+        if let Some(ttr) = &rule.ttr {
+            actions.push(BotAction::ChangeTtr(ttr.clone()));
+        }
         if let Some(skill) = &rule.escalate {
             actions.push(BotAction::Escalate(skill.clone()));
         }
@@ -117,6 +124,8 @@ mod tests {
             pattern: Regex::new(&format!("(?i){pattern}")).unwrap(),
             say,
             quick_replies: vec![("Yes".into(), "yes".into())],
+            note: None,
+            ttr: None,
             escalate: None,
             close: false,
         }

@@ -37,6 +37,9 @@ pub enum Audience {
 
 /// The audience `channel_data` (a `channelData` object, or null) names.
 pub fn audience(channel_data: &Value) -> Audience {
+    if !channel_data.is_object() && !channel_data.is_null() {
+        return Audience::Unknown(format!("channelData {channel_data}"));
+    }
     match channel_data.get("messageAudience") {
         None | Some(Value::Null) => Audience::Everyone,
         Some(written) => match MessageAudience::deserialize(written) {
@@ -106,17 +109,29 @@ pub struct Parameters {
 
 /// A number or its decimal text (bots write both).
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum TextOrNumber {
+#[serde(untagged, expecting = "a number or its decimal text")]
+pub enum TextOrNumber {
+    /// As a JSON number.
     Number(serde_json::Number),
+    /// As text.
     Text(String),
 }
 
 impl TextOrNumber {
+    /// The value as text: a number as its decimal digits, text trimmed.
     fn text(&self) -> String {
         match self {
             TextOrNumber::Number(number) => number.to_string(),
             TextOrNumber::Text(text) => text.trim().to_owned(),
+        }
+    }
+
+    /// A skill as an id or a name: text that is not empty, or a whole
+    /// number (a skill id).
+    pub fn skill(&self) -> Option<String> {
+        match self {
+            TextOrNumber::Number(number) => number.as_u64().map(|id| id.to_string()),
+            TextOrNumber::Text(_) => Some(self.text()).filter(|skill| !skill.is_empty()),
         }
     }
 }
@@ -149,12 +164,11 @@ impl ActionRequest {
         };
         let parameters = self.parameters.as_ref();
         match self.name.as_str() {
-            "TRANSFER" => match parameters
-                .and_then(|p| p.skill.as_ref())
-                .map(TextOrNumber::text)
-            {
-                Some(skill) if !skill.is_empty() => Ok(BotAction::Escalate(skill)),
-                _ => Err(wrong("parameters.skill (a skill's name or id) is missing")),
+            "TRANSFER" => match parameters.and_then(|p| p.skill.as_ref()) {
+                Some(skill) => skill.skill().map(BotAction::Escalate).ok_or_else(|| {
+                    wrong("parameters.skill must be a skill's name or a whole number id")
+                }),
+                None => Err(wrong("parameters.skill (a skill's name or id) is missing")),
             },
             "CLOSE_CONVERSATION" => Ok(BotAction::Close),
             "CHANGE_TTR" => {
@@ -241,6 +255,21 @@ mod tests {
             action(r#"{"name":"CLOSE_CONVERSATION","parameters":null}"#),
             Ok(BotAction::Close)
         );
+        for bad in ["-3", "12.5", "\"  \""] {
+            let json = format!(r#"{{"name":"TRANSFER","parameters":{{"skill":{bad}}}}}"#);
+            let refused = action(&json).unwrap_err();
+            assert!(
+                refused.to_string().contains("parameters.skill"),
+                "{bad}: {refused}"
+            );
+        }
+        let json = r#"{"name":"TRANSFER","parameters":{"skill":true}}"#;
+        let unreadable =
+            super::action(&serde_json::from_str(&format!(r#"{{"action":{json}}}"#)).unwrap());
+        let Some(Err(ActionError::Unreadable(reason))) = unreadable else {
+            panic!("{unreadable:?}")
+        };
+        assert!(reason.contains("a number or its decimal text"), "{reason}");
     }
 
     #[test]

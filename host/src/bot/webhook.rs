@@ -10,7 +10,11 @@
 //! card; any other with a URL, a card with a link button "Open attachment";
 //! the URL is a string, or `payload.src` / `payload.url`), `custom`
 //! (structured content; or `{"action": "escalate", "skill": "2"}` /
-//! `{"action": "close"}`). What is not LivePerson structured content (a
+//! `{"action": "close"}`; or as LivePerson's Third-Party Bots writes custom
+//! payloads, a private text `{"messageAudience": "AGENTS_AND_MANAGERS",
+//! "text": ..}` or a bot action `{"action": {"name": "CHANGE_TTR",
+//! "parameters": {..}}}`, read as [`third_party`] says; these go after
+//! the answer's messages). What is not LivePerson structured content (a
 //! Slack-style `custom`, an attachment without a URL) is handed on as it is
 //! and refused by the connector's schema check, counted against the bot.
 
@@ -19,6 +23,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
+use super::third_party::{self, Audience};
 use crate::content::{Body, OutMessage};
 use crate::http;
 use crate::ports::{Bot, BotAction, BotError, BotTurn, TurnKind};
@@ -136,6 +141,34 @@ pub fn actions(items: &[Value]) -> Vec<BotAction> {
             }
         }
         let custom = &item["custom"];
+        // Third-Party Bots' custom payloads: a private text, a bot action.
+        let audience = third_party::audience(custom);
+        match audience {
+            Audience::Everyone => {}
+            Audience::AgentsAndManagers => {
+                actions.extend(
+                    custom["text"]
+                        .as_str()
+                        .map(|t| BotAction::Private(t.to_owned())),
+                );
+                continue;
+            }
+            Audience::Unknown(_) => {
+                tracing::warn!(
+                    ?audience,
+                    "a custom item for an audience switchboard does not know: shown to no one"
+                );
+                continue;
+            }
+        }
+        if custom["action"].is_object() {
+            match third_party::action(custom) {
+                Some(Ok(action)) => actions.push(action),
+                Some(Err(error)) => tracing::warn!(%error, "the bot's action is not carried out"),
+                None => {}
+            }
+            continue;
+        }
         match custom["action"].as_str() {
             Some("escalate") => {
                 if let Some(skill) = custom["skill"].as_str() {
@@ -180,6 +213,31 @@ fn attachment_message(attachment: &Value) -> OutMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn third_party_bots_custom_payloads_are_private_texts_and_actions() {
+        let items = json!([
+            {"text": "Let me get someone"},
+            {"custom": {"messageAudience": "AGENTS_AND_MANAGERS", "text": "wants a refund"}},
+            {"custom": {"action": {"name": "CHANGE_TTR", "parameters": {"ttrType": "URGENT"}}}},
+            {"custom": {"action": {"name": "TRANSFER", "parameters": {"skill": "human-expert"}}}},
+            {"custom": {"messageAudience": "MANAGERS_ONLY", "text": "for nobody"}},
+            {"custom": {"action": {"name": "INVOCATION", "parameters": {}}}}
+        ]);
+        let urgent = lp::fields::Ttr {
+            ttr_type: lp::fields::TtrType::Urgent,
+            value: None,
+        };
+        assert_eq!(
+            actions(items.as_array().unwrap()),
+            [
+                BotAction::Say(OutMessage::text("Let me get someone")),
+                BotAction::Private("wants a refund".into()),
+                BotAction::ChangeTtr(urgent),
+                BotAction::Escalate("human-expert".into()),
+            ]
+        );
+    }
 
     #[test]
     fn an_items_buttons_ride_on_its_text_even_beside_an_image() {

@@ -115,8 +115,9 @@ pub(super) async fn check(
                 answer.status
             ));
             // The skills are another API, which may answer where users do not.
-            if let Ok(skills) = skills_by_name(credentials, &base, bearer).await {
-                trusted.skills = skills;
+            match skills_by_name(credentials, &base, bearer).await {
+                Ok(skills) => trusted.skills = skills,
+                Err(reason) => trusted.warnings.push(skills_unread(&reason)),
             }
             return Ok(trusted);
         }
@@ -162,9 +163,7 @@ pub(super) async fn check(
     let skills = match skills_by_name(credentials, &base, bearer).await {
         Ok(skills) => skills,
         Err(reason) => {
-            warnings.push(format!(
-                "the skills cannot be read ({reason}): a bot's transfer names its skill by id only"
-            ));
+            warnings.push(skills_unread(&reason));
             HashMap::new()
         }
     };
@@ -209,6 +208,15 @@ async fn routed_skills(
     Ok(routed)
 }
 
+/// How long the skills may take to read: they only name skills for
+/// transfers, so a slow answer must not hold the login.
+const SKILLS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The warning for skills that could not be read.
+fn skills_unread(reason: &str) -> String {
+    format!("the skills cannot be read ({reason}): a bot's transfer names its skill by id only")
+}
+
 /// The account's skill ids by name.
 async fn skills_by_name(
     credentials: &Credentials,
@@ -216,7 +224,10 @@ async fn skills_by_name(
     bearer: &str,
 ) -> Result<HashMap<String, String>, String> {
     let url = format!("{base}/le-users/skills?v=2.0");
-    let skills: Vec<Skill> = read_json(credentials, url, bearer).await?;
+    let skills: Vec<Skill> =
+        tokio::time::timeout(SKILLS_PATIENCE, read_json(credentials, url, bearer))
+            .await
+            .map_err(|_| format!("no answer within {} s", SKILLS_PATIENCE.as_secs()))??;
     Ok(skills
         .into_iter()
         .map(|skill| (skill.name, skill.id.to_string()))

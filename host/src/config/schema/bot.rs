@@ -62,6 +62,11 @@ pub struct ScriptedRule {
     pub say: Vec<ScriptedAnswer>,
     /// Quick replies attached to the last answer: (title, text sent when tapped).
     pub quick_replies: Vec<(String, String)>,
+    /// A private text for the conversation's agents and managers, after
+    /// the answers (the consumer never sees it).
+    pub note: Option<String>,
+    /// The conversation's new time to response, set after answering.
+    pub ttr: Option<lp::fields::Ttr>,
     /// Transfer the conversation to this skill after answering.
     pub escalate: Option<String>,
     /// Close the conversation after answering.
@@ -138,9 +143,50 @@ struct RawRule {
     #[serde(default)]
     quick_replies: Vec<RawQuickReply>,
     #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    ttr: Option<Located<RawTtr>>,
+    #[serde(default)]
     escalate: Option<String>,
     #[serde(default)]
     close: bool,
+}
+
+/// A rule's `ttr`: `"URGENT"`, `"NORMAL"`, `"PRIORITIZED"`, or a custom
+/// time in seconds.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTtr {
+    Seconds(i64),
+    Type(String),
+}
+
+impl RawTtr {
+    /// The time to response, or what is wrong with it.
+    fn typed(self) -> Result<lp::fields::Ttr, String> {
+        use lp::fields::{Ttr, TtrType};
+        let ttr_type = |ttr_type| {
+            Ok(Ttr {
+                ttr_type,
+                value: None,
+            })
+        };
+        match self {
+            RawTtr::Seconds(seconds) if seconds > 0 => Ok(Ttr {
+                ttr_type: TtrType::Custom,
+                value: Some(seconds.unsigned_abs()),
+            }),
+            RawTtr::Seconds(seconds) => Err(format!(
+                "`ttr` = {seconds}: a custom time to response is seconds, above 0"
+            )),
+            RawTtr::Type(name) => match TtrType::from(name.to_ascii_uppercase().as_str()) {
+                TtrType::Other(_) | TtrType::Custom => Err(format!(
+                    "`ttr` = {name:?}: expected \"URGENT\", \"NORMAL\", \"PRIORITIZED\" or a number of seconds"
+                )),
+                known => ttr_type(known),
+            },
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -282,6 +328,13 @@ fn rules(
                 )),
             }
         }
+        let ttr = rule.ttr.and_then(|ttr| {
+            let at = ttr.span();
+            ttr.into_inner()
+                .typed()
+                .map_err(|reason| diagnostics.push(Diagnostic::error(file, source, at, reason)))
+                .ok()
+        });
         rules.push(ScriptedRule {
             pattern,
             say,
@@ -290,6 +343,8 @@ fn rules(
                 .into_iter()
                 .map(|q| (q.title, q.text))
                 .collect(),
+            note: rule.note,
+            ttr,
             escalate: rule.escalate,
             close: rule.close,
         });
