@@ -18,8 +18,9 @@ use super::random_token;
 use super::state::Session;
 use crate::config::AgentSessions;
 
-/// A live session: who it runs as, its tokens and when it ends.
-#[derive(Clone, Debug)]
+/// A live session: who it runs as, its tokens and when it ends. Its Debug
+/// hides the tokens.
+#[derive(Clone)]
 pub struct Live {
     /// Who it runs as (and its bearer).
     pub session: Session,
@@ -55,7 +56,7 @@ pub struct TooManyLogins {
 pub const LOGIN_RETRY_AFTER_S: u64 = 5;
 
 /// The hub's live sessions and its users' recent logins.
-#[derive(Debug)]
+/// The live sessions; its Debug names their users, not their bearers.
 pub struct Sessions {
     settings: AgentSessions,
     by_bearer: HashMap<String, Live>,
@@ -184,6 +185,33 @@ impl Sessions {
     }
 }
 
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("session", &self.session)
+            .field("cookie", &"<hidden>")
+            .field("csrf", &"<hidden>")
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut users: Vec<&str> = self
+            .by_bearer
+            .values()
+            .map(|live| live.session.login.as_str())
+            .collect();
+        users.sort_unstable();
+        f.debug_struct("Sessions")
+            .field("settings", &self.settings)
+            .field("live_sessions_of", &users)
+            .field("logins", &self.logins)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -205,6 +233,17 @@ mod tests {
             user_id: format!("123.{login}"),
             pid: "pid".into(),
         }
+    }
+
+    #[test]
+    fn debug_output_carries_no_bearer_cookie_or_csrf() {
+        let (mut store, now) = (sessions(5), Instant::now());
+        let (live, _) = store.login(session("bot"), now).unwrap();
+        let printed = format!("{live:?} {store:?} {:?}", live.session);
+        for secret in [&live.session.bearer, &live.cookie, &live.csrf] {
+            assert!(!printed.contains(secret.as_str()), "{printed}");
+        }
+        assert!(printed.contains("bot"), "{printed}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod index;
 mod notify;
 mod outbox;
 pub mod routing;
+mod secrets;
 mod ttr;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -80,8 +81,7 @@ pub struct Conversation {
     /// The client whose consumer asked for it; `None` for one an agent
     /// opened, which no consumer client is charged for.
     pub client: Option<ClientKey>,
-    /// Its time to response, once an agent set one (boxed: most
-    /// conversations never have one).
+    /// Its time to response, once set (boxed: most never have one).
     pub ttr: Option<Box<lp::fields::Ttr>>,
 }
 
@@ -123,7 +123,7 @@ pub struct AgentStateSubscription {
     pub agent_user_id: String,
 }
 
-#[derive(Debug)]
+/// A logged-in agent socket (its Debug, in `secrets.rs`, hides the bearer).
 pub struct Agent {
     pub outbox: Outbox,
     /// The bearer of the session it runs in.
@@ -153,7 +153,7 @@ pub struct Consumer {
 
 /// Who a logged-in agent session runs as (from `login`, used by the
 /// agent socket); the session store is `hub::sessions`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Session {
     /// Its bearer token.
     pub bearer: String,
