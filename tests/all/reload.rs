@@ -279,14 +279,10 @@ async fn behaviour_applies_live_to_a_running_conversation_and_a_broken_plugin_is
         config.path().join("plugins/shout.wasm"),
     )
     .unwrap();
-    let file = std::fs::read_to_string(config.path().join("connectors/c.toml")).unwrap();
-    config.replace(
+    config.edit(
         "connectors/c.toml",
-        file.replace(
-            "[[plugins]]\nfile = \"stamp.wasm\"\n",
-            "[[plugins]]\nfile = \"shout.wasm\"\n[[plugins]]\nfile = \"stamp.wasm\"\n",
-        )
-        .as_bytes(),
+        "[[plugins]]\nfile = \"stamp.wasm\"\n",
+        "[[plugins]]\nfile = \"shout.wasm\"\n[[plugins]]\nfile = \"stamp.wasm\"\n",
     );
     let report = gateway.reload().await.clone();
     assert!(report.ok, "{report:?}");
@@ -344,12 +340,10 @@ async fn behaviour_applies_live_to_a_running_conversation_and_a_broken_plugin_is
     // A custom field changed on the running connector: the open
     // conversation takes it at its next step (quick messages now join).
     config.replace("plugins/stamp.wasm", &stamp_version(1));
-    let file = std::fs::read_to_string(config.path().join("connectors/c.toml")).unwrap();
-    assert!(file.contains("messageDelay = 0\n"), "{file}");
-    config.replace(
+    config.edit(
         "connectors/c.toml",
-        file.replace("messageDelay = 0\n", "messageDelay = 1500\n")
-            .as_bytes(),
+        "messageDelay = 0\n",
+        "messageDelay = 1500\n",
     );
     let report = gateway.reload().await.clone();
     assert!(report.ok, "{report:?}");
@@ -381,12 +375,10 @@ async fn a_hub_change_waits_for_the_next_start_and_says_so() {
     })
     .await;
     let history = gateway.history("a").unwrap().len();
-    let toml = std::fs::read_to_string(config.path().join("switchboard.toml")).unwrap();
-    assert!(toml.contains("agent_grace_ms = 1000"), "{toml}");
-    config.replace(
+    config.edit(
         "switchboard.toml",
-        toml.replace("agent_grace_ms = 1000", "agent_grace_ms = 2000")
-            .as_bytes(),
+        "agent_grace_ms = 1000",
+        "agent_grace_ms = 2000",
     );
     let report = gateway.reload().await.clone();
     assert!(report.ok, "{report:?}");
@@ -469,10 +461,10 @@ struct Crash {
 impl Crash {
     async fn new(bot: &RecordingBot, custom: &str) -> Crash {
         let platform = ConfigDir::new(&["crash-bot"]);
-        let text = std::fs::read_to_string(platform.path().join("switchboard.toml")).unwrap();
-        platform.write(
+        platform.edit(
             "switchboard.toml",
-            &text.replace("agent_grace_ms = 1000", "agent_grace_ms = 60000"),
+            "agent_grace_ms = 1000",
+            "agent_grace_ms = 60000",
         );
         let hub = GatewayProcess::hub(platform.path());
         let proxy = WireProxy::start(&hub.hub_url).await;

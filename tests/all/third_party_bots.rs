@@ -10,28 +10,25 @@ use serde_json::Value;
 
 use crate::support::proxy::{Way, WireProxy};
 use crate::support::{
-    BotFrameworkPeer, ConfigDir, Consumer, RecordingBot, connector_file, connectors_for,
-    conversation_change, gateway,
+    BotFrameworkPeer, ConfigDir, Consumer, RecordingBot, connector_file, conversation_change,
+    gateway,
 };
 
 /// A platform (an embedded hub) whose skill 2 is named `human-expert`, with
 /// bot user `tpb` on skill 1.
 fn platform() -> ConfigDir {
     let config = ConfigDir::new(&["tpb"]);
-    let path = config.path().join("switchboard.toml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let named = text.replace(
+    config.edit(
+        "switchboard.toml",
         "[[hub.skills]]\nid = \"2\"\n",
         "[[hub.skills]]\nid = \"2\"\nname = \"human-expert\"\n",
     );
-    assert_ne!(named, text, "the test hub's skills changed shape");
-    std::fs::write(path, named).unwrap();
     config
 }
 
-/// A gateway whose connector `tpb` serves the Bot Framework peer at
-/// `peer`, reaching the platform through `proxy`.
-fn gateway_config(proxy: &WireProxy, peer: &BotFrameworkPeer) -> ConfigDir {
+/// A gateway whose connector `tpb` serves bot `bot` (its file `bot_file`),
+/// reaching the platform through `proxy`.
+fn behind(proxy: &WireProxy, bot: &str, bot_file: &str) -> ConfigDir {
     let config = ConfigDir::new(&[]);
     config.write(
         "switchboard.toml",
@@ -40,16 +37,10 @@ fn gateway_config(proxy: &WireProxy, peer: &BotFrameworkPeer) -> ConfigDir {
             proxy.url
         ),
     );
-    config.write(
-        "bots/bf.toml",
-        &format!(
-            "id = \"bf\"\nkind = \"botframework\"\nurl = \"{}\"\ntimeout_ms = 10000\n",
-            peer.url
-        ),
-    );
+    config.write(&format!("bots/{bot}.toml"), bot_file);
     config.write(
         "connectors/tpb.toml",
-        &connector_file("tpb", "bf", "tpb", "", "messageDelay = 0"),
+        &connector_file("tpb", bot, "tpb", "", "messageDelay = 0"),
     );
     config
 }
@@ -70,7 +61,11 @@ async fn running() -> Running {
     let platform = gateway(&platform()).await;
     let hub = platform.hub_url().unwrap();
     let proxy = WireProxy::start(&hub).await;
-    let gateway = gateway(&gateway_config(&proxy, &peer)).await;
+    let bot_file = format!(
+        "id = \"bf\"\nkind = \"botframework\"\nurl = \"{}\"\ntimeout_ms = 10000\n",
+        peer.url
+    );
+    let gateway = gateway(&behind(&proxy, "bf", &bot_file)).await;
     Running {
         _peer: peer,
         _platform: platform,
@@ -237,25 +232,10 @@ async fn a_scripted_rule_leaves_a_note_and_sets_the_time_to_response_before_it_t
     let platform = gateway(&platform()).await;
     let hub = platform.hub_url().unwrap();
     let proxy = WireProxy::start(&hub).await;
-    let config = ConfigDir::new(&[]);
-    config.write(
-        "switchboard.toml",
-        &format!(
-            "[messaging]\ncsds = \"{}\"\n[store]\ndata_dir = \"data\"\n",
-            proxy.url
-        ),
-    );
-    config.write(
-        "bots/s.toml",
-        "id = \"s\"\nkind = \"scripted\"\n\n[[rules]]\nmatch = \"refund\"\n\
+    let rules = "id = \"s\"\nkind = \"scripted\"\n\n[[rules]]\nmatch = \"refund\"\n\
          say = [{ text = \"Let me get someone\" }]\nnote = \"asked: {text}\"\n\
-         ttr = 120\nescalate = \"human-expert\"\n",
-    );
-    config.write(
-        "connectors/tpb.toml",
-        &connector_file("tpb", "s", "tpb", "", "messageDelay = 0"),
-    );
-    let _gateway = gateway(&config).await;
+         ttr = 120\nescalate = \"human-expert\"\n";
+    let _gateway = gateway(&behind(&proxy, "s", rules)).await;
     let mut consumer = Consumer::connect(&hub, "123").await;
     let conversation = consumer.start_conversation().await;
 
@@ -308,8 +288,7 @@ async fn an_http_bots_custom_payloads_change_the_time_to_response_before_the_tra
         ])
     })
     .await;
-    let file = connector_file("tpb", "b", "tpb", "", "messageDelay = 0");
-    let _gateway = gateway(&connectors_for(&proxy.url, &bot, &[("tpb", file)])).await;
+    let _gateway = gateway(&behind(&proxy, "b", &bot.config("b"))).await;
     let mut consumer = Consumer::connect(&hub, "123").await;
     let conversation = consumer.start_conversation().await;
 

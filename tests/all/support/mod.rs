@@ -660,6 +660,14 @@ impl ConfigDir {
         std::fs::rename(&temporary, &target).unwrap();
     }
 
+    /// Replaces `from` by `to` in `relative`, which must contain it; the
+    /// file is replaced whole, as [`Self::replace`] does.
+    pub fn edit(&self, relative: &str, from: &str, to: &str) {
+        let text = std::fs::read_to_string(self.dir.path().join(relative)).unwrap();
+        assert!(text.contains(from), "{relative} lacks {from:?}:\n{text}");
+        self.replace(relative, text.replace(from, to).as_bytes());
+    }
+
     /// Appends `text` to `relative`.
     pub fn append(&self, relative: &str, text: &str) {
         let path = self.dir.path().join(relative);
