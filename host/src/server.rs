@@ -35,8 +35,10 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
         tracing::warn!("{warning}");
         let _ = writeln!(std::io::stderr(), "{warning}");
     }
-    // A signal while starting (logging in may wait on the platform) stops
-    // at once: what was started goes with the process.
+    // A signal while starting (plugins compile off the runtime's threads,
+    // which takes seconds for a large one) stops at once: what was started
+    // goes with the process.
+    say(format_args!("switchboard: starting"));
     let gateway = tokio::select! {
         started = Gateway::start(loaded.config, &overrides) => started?,
         () = signals.next() => {

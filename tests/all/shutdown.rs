@@ -23,10 +23,10 @@ const EXIT_WITHIN: Duration = Duration::from_secs(5);
 /// than the test: only a logout moves a conversation in time.
 fn platform(users: &[&str]) -> (ConfigDir, GatewayProcess) {
     let platform = ConfigDir::new(users);
-    let text = std::fs::read_to_string(platform.path().join("switchboard.toml")).unwrap();
-    platform.write(
+    platform.edit(
         "switchboard.toml",
-        &text.replace("agent_grace_ms = 1000", "agent_grace_ms = 60000"),
+        "agent_grace_ms = 1000",
+        "agent_grace_ms = 60000",
     );
     let hub = GatewayProcess::hub(platform.path());
     (platform, hub)
@@ -261,4 +261,66 @@ async fn a_signal_while_a_connector_is_still_starting_stops_at_once() {
         .exit_within(Duration::from_secs(2))
         .unwrap_or_else(|| panic!("not stopped {:?} after the signal", sent.elapsed()));
     assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// A component of [`FUNCTIONS`] functions of [`STEPS`] dependent steps
+/// each: megabytes of code, which take Cranelift seconds to compile, and
+/// no plugin (it exports nothing), so a start that went on would fail.
+fn large_component() -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, Component, Function, FunctionSection, Instruction, Module, ModuleSection,
+        TypeSection, ValType,
+    };
+    const FUNCTIONS: u32 = 400;
+    const STEPS: i32 = 2_000;
+    let mut types = TypeSection::new();
+    types.ty().function([ValType::I32], [ValType::I32]);
+    let (mut functions, mut code) = (FunctionSection::new(), CodeSection::new());
+    for _ in 0..FUNCTIONS {
+        functions.function(0);
+        let mut body = Function::new([]);
+        body.instruction(&Instruction::LocalGet(0));
+        for step in 0..STEPS {
+            body.instruction(&Instruction::I32Const(step | 1))
+                .instruction(&Instruction::I32Mul)
+                .instruction(&Instruction::LocalGet(0))
+                .instruction(&Instruction::I32Xor);
+        }
+        body.instruction(&Instruction::End);
+        code.function(&body);
+    }
+    let mut module = Module::new();
+    module.section(&types).section(&functions).section(&code);
+    let mut component = Component::new();
+    component.section(&ModuleSection(&module));
+    component.finish()
+}
+
+/// A signal while the gateway starts stops it at once, with status 0 and
+/// saying so, even while a large plugin compiles: compiling runs off the
+/// runtime's threads, where it holds neither the signal nor anything else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_while_a_large_plugin_compiles_at_start_stops_at_once() {
+    let bot = RecordingBot::echo().await;
+    // No platform is ever asked: the start does not get that far.
+    let config = gateway_config("http://127.0.0.1:9", &bot);
+    config.append("switchboard.toml", "\n[plugins]\ndirs = [\"plugins\"]\n");
+    config.replace("plugins/large.wasm", &large_component());
+    config.append(
+        "connectors/c.toml",
+        "\n[[plugins]]\nfile = \"large.wasm\"\n",
+    );
+    let mut gateway = GatewayProcess::start_until(config.path(), "switchboard: starting");
+    let sent = Instant::now();
+    gateway.signal("TERM");
+    gateway.wait_for_line("switchboard: stopped while starting");
+    let status = gateway
+        .exit_within(Duration::from_secs(2))
+        .unwrap_or_else(|| panic!("not stopped {:?} after the signal", sent.elapsed()));
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "stopped {:?} after the signal",
+        sent.elapsed()
+    );
 }

@@ -244,10 +244,17 @@ impl Gateway {
             let loaded = match self.loaded.get(&path) {
                 Some(loaded) if loaded.digest == digest => loaded.clone(),
                 _ => {
-                    let loaded = self
-                        .engine
-                        .load_bytes(&path, &bytes)
-                        .map_err(|e| at(e.to_string()))?;
+                    // Compiling takes seconds for a large component (a
+                    // JavaScript or Python plugin): off the runtime's
+                    // threads, so that nothing else waits for it.
+                    let engine = self.engine.clone();
+                    let compile_path = path.clone();
+                    let loaded = tokio::task::spawn_blocking(move || {
+                        engine.load_bytes(&compile_path, &bytes)
+                    })
+                    .await
+                    .map_err(|e| at(format!("the compile stopped: {e}")))?
+                    .map_err(|e| at(e.to_string()))?;
                     self.loaded.insert(path.clone(), loaded.clone());
                     loaded
                 }
