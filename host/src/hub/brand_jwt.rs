@@ -114,6 +114,13 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_brand_secret_is_not_in_debug_output() {
+        let printed = format!("{:?}", auth());
+        assert!(!printed.contains("brand-secret"), "{printed}");
+        assert!(printed.contains("<hidden>"), "{printed}");
+    }
+
     fn signed(claims: Value) -> String {
         encode(
             &Header::new(Algorithm::HS256),

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// The consumer JWTs the hub honours.
-#[derive(Debug)]
+/// The consumer JWTs the hub honours. Its Debug counts them: they are
+/// bearer credentials.
 pub struct ConsumerTokens {
     lifetime: Duration,
     max: usize,
@@ -124,11 +124,30 @@ impl ConsumerTokens {
     }
 }
 
+impl std::fmt::Debug for ConsumerTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerTokens")
+            .field("lifetime", &self.lifetime)
+            .field("max", &self.max)
+            .field("issued", &self.issued.len())
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn debug_output_carries_no_token() {
+        let mut tokens = ConsumerTokens::new(HOUR, 10);
+        tokens.issue("eyJ.secret-token", "c".into(), None, Instant::now());
+        let printed = format!("{tokens:?}");
+        assert!(!printed.contains("secret-token"), "{printed}");
+        assert!(printed.contains("issued: 1"), "{printed}");
+    }
 
     #[test]
     fn a_token_is_honoured_for_its_lifetime_and_refused_after_it() {

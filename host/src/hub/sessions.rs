@@ -55,8 +55,8 @@ pub struct TooManyLogins {
 /// (LivePerson's "retry after 5 seconds").
 pub const LOGIN_RETRY_AFTER_S: u64 = 5;
 
-/// The hub's live sessions and its users' recent logins.
-/// The live sessions; its Debug names their users, not their bearers.
+/// The hub's live sessions and its users' recent logins; its Debug names
+/// the sessions' users, not their bearers.
 pub struct Sessions {
     settings: AgentSessions,
     by_bearer: HashMap<String, Live>,

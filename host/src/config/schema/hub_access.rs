@@ -12,8 +12,9 @@ use crate::config::diagnostic::Diagnostic;
 use crate::config::located::Located;
 
 /// How the hub checks brand JWTs for consumer step-up, and how long and
-/// how many of the consumer JWTs it issues it honours.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// how many of the consumer JWTs it issues it honours. Its Debug hides the
+/// HS256 secret.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConsumerAuth {
     /// HS256 shared secret.
     pub hs256_secret: Option<String>,
@@ -29,6 +30,22 @@ pub struct ConsumerAuth {
     /// The most consumer JWTs the hub honours at once; issuing one more
     /// forgets the oldest.
     pub max_tokens: usize,
+}
+
+impl std::fmt::Debug for ConsumerAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerAuth")
+            .field(
+                "hs256_secret",
+                &self.hs256_secret.as_ref().map(|_| "<hidden>"),
+            )
+            .field("rs256_public_key", &self.rs256_public_key)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("token_lifetime", &self.token_lifetime)
+            .field("max_tokens", &self.max_tokens)
+            .finish()
+    }
 }
 
 impl ConsumerAuth {
