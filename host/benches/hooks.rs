@@ -65,10 +65,7 @@ fn view() -> ConversationView {
 
 fn cards() -> Vec<OutMessage> {
     (0..3)
-        .map(|_| OutMessage {
-            body: Body::Structured(serde_json::from_str(CARD).unwrap()),
-            quick_replies: None,
-        })
+        .map(|_| OutMessage::structured(serde_json::from_str(CARD).unwrap()))
         .collect()
 }
 
@@ -76,10 +73,7 @@ fn cards() -> Vec<OutMessage> {
 fn new_cards(n: u64) -> Vec<OutMessage> {
     let card = CARD.replace("9.99 a month", &format!("9.99 a month, offer {n}"));
     (0..3)
-        .map(|_| OutMessage {
-            body: Body::Structured(serde_json::from_str(&card).unwrap()),
-            quick_replies: None,
-        })
+        .map(|_| OutMessage::structured(serde_json::from_str(&card).unwrap()))
         .collect()
 }
 
@@ -96,8 +90,8 @@ fn check(messages: Vec<Message>) -> Vec<OutMessage> {
                 .quick_replies
                 .map(|json| serde_json::from_str(&json).unwrap());
             let out = OutMessage {
-                body,
                 quick_replies,
+                ..OutMessage::new(body)
             };
             out.validate().unwrap();
             out

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 use jsonschema::{Draft, Retrieve, Uri, Validator};
-use lp::messaging::{ContentEvent, Event, RichContentEvent};
+use lp::messaging::{ContentEvent, EncodedMetadata, EncodedMetadataError, Event, RichContentEvent};
 use serde_json::Value;
 
 /// A message on its way to the consumer.
@@ -22,6 +22,10 @@ pub struct OutMessage {
     pub body: Body,
     /// LivePerson quick replies (`{"type":"quickReplies",...}`), if any.
     pub quick_replies: Option<Value>,
+    /// What the message carries for the consumer's window (`encodedMetadata`),
+    /// if any. Plugins do not see it; it keeps to its message through them
+    /// (see [`crate::plugin::Chain::bot_message`]).
+    pub encoded_metadata: Option<EncodedMetadata>,
 }
 
 /// A message body.
@@ -36,14 +40,26 @@ pub enum Body {
 impl OutMessage {
     /// A plain text message without quick replies.
     pub fn text(text: impl Into<String>) -> Self {
+        OutMessage::new(Body::Text(text.into()))
+    }
+
+    /// Structured content without quick replies.
+    pub fn structured(content: Value) -> Self {
+        OutMessage::new(Body::Structured(content))
+    }
+
+    /// A message of `body` alone.
+    pub fn new(body: Body) -> Self {
         OutMessage {
-            body: Body::Text(text.into()),
+            body,
             quick_replies: None,
+            encoded_metadata: None,
         }
     }
 
     /// Checks structured content and quick replies against LivePerson's
-    /// schemas, and the event's size against [`MAX_EVENT_BYTES`].
+    /// schemas, the encoded metadata against its rules, and the event's size
+    /// against [`MAX_EVENT_BYTES`].
     pub fn validate(&self) -> Result<(), ContentError> {
         if let Body::Structured(content) = &self.body {
             validate_structured(content)?;
@@ -51,6 +67,14 @@ impl OutMessage {
         if let Some(replies) = &self.quick_replies {
             validate_quick_replies(replies)?;
         }
+        if let Some(metadata) = &self.encoded_metadata {
+            metadata.check()?;
+        }
+        self.validate_size()
+    }
+
+    /// Checks the event's size against [`MAX_EVENT_BYTES`].
+    pub fn validate_size(&self) -> Result<(), ContentError> {
         let size = serialized_size(&self.to_event());
         if size > MAX_EVENT_BYTES {
             return Err(ContentError::TooLarge { size });
@@ -62,15 +86,17 @@ impl OutMessage {
     /// quick replies ride inside the event.
     pub fn to_event(&self) -> Event {
         let quick_replies = self.quick_replies.clone();
+        let encoded_metadata = self.encoded_metadata.clone();
         match &self.body {
             Body::Text(text) => Event::Content(ContentEvent {
                 quick_replies,
+                encoded_metadata,
                 ..ContentEvent::text(text.clone())
             }),
             Body::Structured(content) => Event::RichContent(RichContentEvent {
                 content: content.clone(),
                 quick_replies,
-                encoded_metadata: None,
+                encoded_metadata,
             }),
         }
     }
@@ -109,6 +135,9 @@ pub enum ContentError {
     /// Quick replies that are not `{"type":"quickReplies","replies":[buttons]}`.
     #[error("quick replies are malformed: {0}")]
     QuickReplies(String),
+    /// `encodedMetadata` LivePerson would drop the message for.
+    #[error(transparent)]
+    EncodedMetadata(#[from] EncodedMetadataError),
     /// An event larger than the platform takes.
     #[error("the message is {size} bytes as an event; the most is {MAX_EVENT_BYTES}")]
     TooLarge {
@@ -417,10 +446,7 @@ mod tests {
 
     fn card(text: &str) -> (OutMessage, String) {
         let json = json!({"type":"vertical","elements":[{"type":"text","text":text}]}).to_string();
-        let message = OutMessage {
-            body: Body::Structured(serde_json::from_str(&json).unwrap()),
-            quick_replies: None,
-        };
+        let message = OutMessage::structured(serde_json::from_str(&json).unwrap());
         (message, json)
     }
 

@@ -136,7 +136,7 @@ pub struct ContentEvent {
     pub quick_replies: Option<Value>,
     /// Metadata for the receiving side, base64-encoded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoded_metadata: Option<String>,
+    pub encoded_metadata: Option<EncodedMetadata>,
 }
 
 impl ContentEvent {
@@ -226,7 +226,81 @@ pub struct RichContentEvent {
     pub quick_replies: Option<Value>,
     /// Metadata for the receiving side, base64-encoded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoded_metadata: Option<String>,
+    pub encoded_metadata: Option<EncodedMetadata>,
+}
+
+/// `encodedMetadata`: what a message carries for the receiving side's own
+/// use (a brand's window reads it), as base64 text of at most
+/// [`EncodedMetadata::MAX_LEN`] characters. LivePerson drops a message
+/// whose metadata breaks either rule. An event read from the wire keeps
+/// what it carries as sent; a sender makes one with [`EncodedMetadata::new`],
+/// and a platform judges one it is given with [`EncodedMetadata::check`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EncodedMetadata(String);
+
+impl EncodedMetadata {
+    /// The longest LivePerson takes ("5k"), in characters of base64.
+    pub const MAX_LEN: usize = 5 << 10;
+
+    /// Metadata LivePerson takes, or why it would drop the message.
+    pub fn new(text: impl Into<String>) -> Result<Self, EncodedMetadataError> {
+        let metadata = EncodedMetadata(text.into());
+        metadata.check()?;
+        Ok(metadata)
+    }
+
+    /// Metadata as a peer wrote it, not judged yet (see [`Self::check`]).
+    pub fn as_written(text: impl Into<String>) -> Self {
+        EncodedMetadata(text.into())
+    }
+
+    /// Whether LivePerson takes it: base64 (standard alphabet; the `=`
+    /// padding may be left out), not empty, not too long.
+    pub fn check(&self) -> Result<(), EncodedMetadataError> {
+        use base64::Engine;
+        use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+        const BASE64: GeneralPurpose = GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+        );
+        let length = self.0.len();
+        if length > Self::MAX_LEN {
+            return Err(EncodedMetadataError::TooLong { length });
+        }
+        if self.0.is_empty() {
+            return Err(EncodedMetadataError::Empty);
+        }
+        BASE64
+            .decode(&self.0)
+            .map(drop)
+            .map_err(|e| EncodedMetadataError::NotBase64(e.to_string()))
+    }
+
+    /// The base64 text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why LivePerson would drop a message for its `encodedMetadata`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EncodedMetadataError {
+    /// Longer than [`EncodedMetadata::MAX_LEN`].
+    #[error(
+        "encodedMetadata is {length} characters long; the most LivePerson takes is {}",
+        EncodedMetadata::MAX_LEN
+    )]
+    TooLong {
+        /// Its length.
+        length: usize,
+    },
+    /// Empty.
+    #[error("encodedMetadata is empty")]
+    Empty,
+    /// Not base64.
+    #[error("encodedMetadata is not base64: {0}")]
+    NotBase64(String),
 }
 
 /// `AcceptStatusEvent`: `{"status":"READ","sequenceList":[8]}`.

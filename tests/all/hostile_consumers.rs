@@ -81,6 +81,39 @@ async fn an_oversized_message_is_refused_413_and_the_socket_and_others_carry_on(
     assert_eq!(gateway.report("c").unwrap().status, Status::Online);
 }
 
+/// `encodedMetadata` LivePerson would drop a message for (not base64, over
+/// 5k) is refused with 400 saying why; the message reaches no one, and good
+/// metadata goes with its message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_encoded_metadata_breaks_the_rules_is_refused_400() {
+    let bot = RecordingBot::echo().await;
+    let config = one_connector(&bot);
+    let gateway = gateway(&config).await;
+    let (mut hostile, mut polite) = two_consumers(&gateway).await;
+    let id = hostile.conversation_id.clone();
+    let too_long = "A".repeat(lp::messaging::EncodedMetadata::MAX_LEN + 4);
+    for (metadata, code, why) in [
+        (json!("not base64!"), 400, "not base64"),
+        (json!(too_long), 400, "characters long"),
+        (json!("SGk="), 200, ""),
+    ] {
+        let answer = hostile
+            .wire
+            .request(
+                "ms.PublishEvent",
+                json!({"dialogId": id, "conversationId": id, "event": {"type": "ContentEvent",
+                    "contentType": "text/plain", "message": format!("code {code}"),
+                    "encodedMetadata": metadata}}),
+            )
+            .await;
+        assert_eq!(answer["code"], code, "{answer}");
+        assert!(answer.to_string().contains(why), "{answer}");
+    }
+    assert_eq!(hostile.next_agent_text().await, "bot heard: code 200");
+    answered(&mut polite, "hello").await;
+    assert!(!bot.texts().contains(&"code 400".to_owned()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frame_over_the_limit_closes_only_that_socket() {
     let bot = RecordingBot::echo().await;

@@ -82,13 +82,10 @@ fn conversation() -> ConversationView {
 }
 
 fn card(title: &str) -> OutMessage {
-    OutMessage {
-        body: Body::Structured(json!({"type": "vertical", "elements": [
+    OutMessage::structured(json!({"type": "vertical", "elements": [
             {"type": "image", "url": format!("https://example.com/{title}.png"), "caption": title},
             {"type": "text", "text": title},
-            {"type": "button", "title": format!("Choose {title}"), "click": {"actions": [{"type": "publishText", "text": title}]}}]})),
-        quick_replies: None,
-    }
+            {"type": "button", "title": format!("Choose {title}"), "click": {"actions": [{"type": "publishText", "text": title}]}}]}))
 }
 
 fn structured(message: &OutMessage) -> &Value {

@@ -227,6 +227,94 @@ async fn a_third_party_bots_structured_content_and_quick_replies_reach_the_consu
     assert_eq!(replies["replies"][1]["click"]["actions"][0]["text"], "No!");
 }
 
+/// `channelData.encodedMetadata` goes out with the activity's message,
+/// text or structured content, and the consumer receives it in the event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_party_bots_encoded_metadata_reaches_the_consumer_with_its_message() {
+    let running = running().await;
+    let (mut consumer, _) = running.greeted_consumer().await;
+
+    consumer.say("tpb metadata").await;
+    let text = consumer.next_agent_message().await;
+    assert_eq!(text["message"], "with metadata", "{text}");
+    assert_eq!(
+        text["encodedMetadata"],
+        "ewoic29tZUluZm8iOiAiSSB3YXMgZW5jb2RlZCIKfQ=="
+    );
+    let card = consumer.next_agent_message().await;
+    assert_eq!(card["type"], "RichContentEvent", "{card}");
+    assert_eq!(
+        card["encodedMetadata"],
+        "ZGlmZmVyZW50IGVuY29kZWQgbWV0YWRhdGE="
+    );
+}
+
+/// Plugins do not see encoded metadata, and it keeps to its message through
+/// them (the accessibility plugin rewrites the card here). Metadata
+/// LivePerson would drop its message for is the bot's fault: that message
+/// is not published, the bot is blamed, the rest of the answer goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_bots_encoded_metadata_keeps_to_its_message_through_the_plugins() {
+    let card =
+        serde_json::json!({"type": "vertical", "elements": [{"type": "text", "text": "A card"}]});
+    let bot = RecordingBot::start(move |_| {
+        serde_json::json!([
+            {"custom": {"textResponse": "plain", "encodedMetadata": "QQ=="}},
+            {"custom": {"structuredContent": card, "encodedMetadata": "Qg=="}},
+            {"custom": {"textResponse": "dropped", "encodedMetadata": "not base64!"}},
+            {"text": "after"}
+        ])
+    })
+    .await;
+    let config = ConfigDir::new(&["bot-user"]);
+    config.write("bots/b.toml", &bot.config("b"));
+    let plugins = "accessibility = true
+
+[[plugins]]
+file = \"tile_display.wasm\"
+
+\
+                   [[plugins]]
+file = \"accessibility.wasm\"
+";
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-user", plugins, "messageDelay = 0"),
+    );
+    let gateway = gateway(&config).await;
+    let mut consumer = Consumer::of(&gateway).await;
+    consumer.start_conversation().await;
+    consumer.say("hi").await;
+
+    let plain = consumer.next_agent_message().await;
+    assert_eq!(
+        (&plain["message"], &plain["encodedMetadata"]),
+        (&"plain".into(), &"QQ==".into()),
+        "{plain}"
+    );
+    let card = consumer.next_agent_message().await;
+    assert!(
+        card["content"]["elements"][0]["tooltip"].is_string(),
+        "the accessibility plugin rewrote the card: {card}"
+    );
+    assert_eq!(card["encodedMetadata"], "Qg==", "{card}");
+    let after = consumer.next_agent_message().await;
+    assert_eq!(after["message"], "after", "the bad one is not published");
+    assert_eq!(after.get("encodedMetadata"), None);
+
+    let report = gateway.report("c").unwrap();
+    assert!(
+        report
+            .details
+            .bot
+            .detail
+            .contains("encodedMetadata is not base64"),
+        "Details name the bot: {:?}",
+        report.details.bot
+    );
+    assert!(report.details.plugins.iter().all(|p| p.faults == 0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scripted_rule_leaves_a_note_and_sets_the_time_to_response_before_it_transfers() {
     let platform = gateway(&platform()).await;

@@ -13,7 +13,8 @@
 //! their value, openUrl opens it); suggestedActions → quick replies on the
 //! last message; typing → a COMPOSING chat state. LivePerson's Third-Party
 //! Bots conventions in `channelData` (structured content, bot actions,
-//! private texts) are read as [`super::third_party`] says.
+//! private texts) are read as [`super::third_party`] says; its
+//! `encodedMetadata` rides on every message the activity publishes.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,7 +28,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::third_party::{self, Audience, TextOrNumber};
-use crate::content::{Body, OutMessage};
+use crate::content::OutMessage;
 use crate::http;
 use crate::ports::{Bot, BotAction, BotError, BotTurn, TurnKind};
 
@@ -211,10 +212,7 @@ pub fn actions(activities: &[Value]) -> Vec<BotAction> {
                 }
                 for attachment in activity["attachments"].as_array().into_iter().flatten() {
                     if attachment["contentType"] == "application/vnd.microsoft.card.hero" {
-                        messages.push(OutMessage {
-                            body: Body::Structured(hero_card(&attachment["content"])),
-                            quick_replies: None,
-                        });
+                        messages.push(OutMessage::structured(hero_card(&attachment["content"])));
                     }
                 }
                 if let Some(replies) = suggested_actions(&activity["suggestedActions"]) {
@@ -222,6 +220,11 @@ pub fn actions(activities: &[Value]) -> Vec<BotAction> {
                         messages.push(OutMessage::text(""));
                     }
                     messages.last_mut().expect("one at least").quick_replies = Some(replies);
+                }
+                if let Some(metadata) = third_party::encoded_metadata(channel_data) {
+                    for message in &mut messages {
+                        message.encoded_metadata = Some(metadata.clone());
+                    }
                 }
                 actions.extend(messages.into_iter().map(BotAction::Say));
             }
@@ -355,6 +358,7 @@ fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::Body;
 
     #[test]
     fn a_text_for_agents_or_for_an_unknown_audience_never_reaches_the_consumer() {
@@ -414,6 +418,25 @@ mod tests {
             "Yes"
         );
         assert_eq!(actions[2], BotAction::Typing);
+    }
+
+    #[test]
+    fn an_activitys_encoded_metadata_rides_on_each_of_its_messages() {
+        let activities = [
+            json!({"type": "message", "text": "Two plans", "attachments": [
+                {"contentType": "application/vnd.microsoft.card.hero", "content": {"title": "Plan A"}}],
+                "channelData": {"encodedMetadata": "ewoiaWQiOiAidGV4dCIKfQ=="}}),
+            json!({"type": "message", "text": "none"}),
+        ];
+        let metadata: Vec<Option<String>> = actions(&activities)
+            .iter()
+            .map(|action| match action {
+                BotAction::Say(m) => m.encoded_metadata.as_ref().map(|m| m.as_str().to_owned()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let sent = Some("ewoiaWQiOiAidGV4dCIKfQ==".to_owned());
+        assert_eq!(metadata, [sent.clone(), sent, None]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
 use crate::config::{CardConfig, ScriptedAnswer, ScriptedRule};
-use crate::content::{Body, OutMessage};
+use crate::content::OutMessage;
 use crate::ports::{Bot, BotAction, BotError, BotTurn};
 
 /// A bot that answers from rules.
@@ -39,10 +39,7 @@ impl ScriptedBot {
                 ScriptedAnswer::Text(template) => {
                     OutMessage::text(template.replace("{text}", text))
                 }
-                ScriptedAnswer::Card(card) => OutMessage {
-                    body: Body::Structured(card_json(card)),
-                    quick_replies: None,
-                },
+                ScriptedAnswer::Card(card) => OutMessage::structured(card_json(card)),
             })
             .collect();
         if let (Some(last), false) = (messages.last_mut(), rule.quick_replies.is_empty()) {
@@ -117,6 +114,7 @@ fn quick_replies(replies: &[(String, String)]) -> Value {
 mod tests {
     use super::*;
     use crate::config::CardButton;
+    use crate::content::Body;
     use regex::Regex;
 
     fn rule(pattern: &str, say: Vec<ScriptedAnswer>) -> ScriptedRule {

@@ -6,7 +6,8 @@
 //! its answers (a Bot Framework activity's `channelData`), so it works here
 //! unchanged.
 //!
-//! What is read: `messageAudience`; `action.name` and its `parameters`
+//! What is read: `messageAudience`; `encodedMetadata` (base64 metadata a
+//! message carries for the consumer's window); `action.name` and its `parameters`
 //! (`skill` for a transfer, a skill's name or id; `ttrType` and, for
 //! `CUSTOM`, `value` in seconds as a number or a numeric string). The two
 //! are read apart, so a bad action never loses a text its audience. A
@@ -16,11 +17,11 @@
 //! Function) are refused with their name.
 
 use lp::fields::{Ttr, TtrType};
-use lp::messaging::MessageAudience;
+use lp::messaging::{EncodedMetadata, MessageAudience};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::content::{Body, OutMessage};
+use crate::content::OutMessage;
 use crate::ports::BotAction;
 
 /// Who may see an answer's text, as its `channelData` says.
@@ -72,13 +73,22 @@ pub fn structured_content(channel_data: &Value) -> Option<OutMessage> {
         .filter(|c| c.is_object())?;
     Some(match content.get("quickReplies") {
         Some(replies) => OutMessage {
-            body: Body::Text(content["message"].as_str().unwrap_or_default().to_owned()),
             quick_replies: Some(replies.clone()),
+            ..OutMessage::text(content["message"].as_str().unwrap_or_default())
         },
-        None => OutMessage {
-            body: Body::Structured(content.clone()),
-            quick_replies: None,
-        },
+        None => OutMessage::structured(content.clone()),
+    })
+}
+
+/// The `encodedMetadata` `data` (a `channelData` object or a custom
+/// payload) gives its messages, as written: a message whose metadata
+/// LivePerson would drop it for (not base64, over 5k) is refused with
+/// every bot message LivePerson would refuse.
+pub fn encoded_metadata(data: &Value) -> Option<EncodedMetadata> {
+    Some(match data.get("encodedMetadata")? {
+        Value::Null => return None,
+        Value::String(text) => EncodedMetadata::as_written(text.as_str()),
+        other => EncodedMetadata::as_written(other.to_string()),
     })
 }
 

@@ -14,7 +14,9 @@
 //! payloads, a private text `{"messageAudience": "AGENTS_AND_MANAGERS",
 //! "text": ..}` or a bot action `{"action": {"name": "CHANGE_TTR",
 //! "parameters": {..}}}`, read as [`third_party`] says; these go after
-//! the answer's messages). What is not LivePerson structured content (a
+//! the answer's messages; or a message with the metadata it carries for the
+//! consumer's window, `{"textResponse": .., "encodedMetadata": ..}` or
+//! `{"structuredContent": {..}, "encodedMetadata": ..}`). What is not LivePerson structured content (a
 //! Slack-style `custom`, an attachment without a URL) is handed on as it is
 //! and refused by the connector's schema check, counted against the bot.
 
@@ -24,7 +26,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::third_party::{self, Audience};
-use crate::content::{Body, OutMessage};
+use crate::content::OutMessage;
 use crate::http;
 use crate::ports::{Bot, BotAction, BotError, BotTurn, TurnKind};
 
@@ -108,12 +110,9 @@ pub fn actions(items: &[Value]) -> Vec<BotAction> {
             messages.len() - 1
         });
         if let Some(url) = item["image"].as_str() {
-            messages.push(OutMessage {
-                body: Body::Structured(
-                    json!({"type": "vertical", "elements": [{"type": "image", "url": url}]}),
-                ),
-                quick_replies: None,
-            });
+            messages.push(OutMessage::structured(
+                json!({"type": "vertical", "elements": [{"type": "image", "url": url}]}),
+            ));
         }
         if let Some(attachment) = item.get("attachment") {
             messages.push(attachment_message(attachment));
@@ -134,10 +133,9 @@ pub fn actions(items: &[Value]) -> Vec<BotAction> {
                     messages[at].quick_replies =
                         Some(json!({"type": "quickReplies", "itemsPerRow": 8, "replies": buttons}));
                 }
-                (None, false) => messages.push(OutMessage {
-                    body: Body::Structured(json!({"type": "vertical", "elements": buttons})),
-                    quick_replies: None,
-                }),
+                (None, false) => messages.push(OutMessage::structured(
+                    json!({"type": "vertical", "elements": buttons}),
+                )),
             }
         }
         let custom = &item["custom"];
@@ -169,6 +167,10 @@ pub fn actions(items: &[Value]) -> Vec<BotAction> {
             }
             continue;
         }
+        if let Some(message) = third_party_message(custom) {
+            messages.push(message);
+            continue;
+        }
         match custom["action"].as_str() {
             Some("escalate") => {
                 if let Some(skill) = custom["skill"].as_str() {
@@ -176,16 +178,27 @@ pub fn actions(items: &[Value]) -> Vec<BotAction> {
                 }
             }
             Some("close") => actions.push(BotAction::Close),
-            _ if custom.is_object() => messages.push(OutMessage {
-                body: Body::Structured(custom.clone()),
-                quick_replies: None,
-            }),
+            _ if custom.is_object() => messages.push(OutMessage::structured(custom.clone())),
             _ => {}
         }
     }
     let mut all: Vec<BotAction> = messages.into_iter().map(BotAction::Say).collect();
     all.extend(actions);
     all
+}
+
+/// A custom payload as Third-Party Bots writes a message that carries
+/// `encodedMetadata`: a text (`textResponse`) or structured content
+/// (`structuredContent`, quick replies included), with the metadata beside it.
+fn third_party_message(custom: &Value) -> Option<OutMessage> {
+    let message = match custom["textResponse"].as_str() {
+        Some(text) => OutMessage::text(text),
+        None => third_party::structured_content(custom)?,
+    };
+    Some(OutMessage {
+        encoded_metadata: third_party::encoded_metadata(custom),
+        ..message
+    })
 }
 
 /// A Rasa `attachment` as a message (see the module doc).
@@ -204,15 +217,13 @@ fn attachment_message(attachment: &Value) -> OutMessage {
         }]}),
         (_, None) => attachment.clone(),
     };
-    OutMessage {
-        body: Body::Structured(content),
-        quick_replies: None,
-    }
+    OutMessage::structured(content)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::Body;
 
     #[test]
     fn third_party_bots_custom_payloads_are_private_texts_and_actions() {
@@ -237,6 +248,35 @@ mod tests {
                 BotAction::Escalate("human-expert".into()),
             ]
         );
+    }
+
+    #[test]
+    fn third_party_bots_custom_payloads_carry_encoded_metadata_and_bad_metadata_is_refused() {
+        let card = json!({"type": "vertical", "elements": [{"type": "text", "text": "A card"}]});
+        let items = json!([
+            {"custom": {"textResponse": "with metadata", "encodedMetadata": "SGVsbG8gV29ybGQh"}},
+            {"custom": {"structuredContent": card, "encodedMetadata": "ZGlmZmVyZW50"}},
+            {"custom": {"textResponse": "bad metadata", "encodedMetadata": "not base64!"}},
+            {"custom": {"textResponse": "a number", "encodedMetadata": 7}}
+        ]);
+        let says: Vec<OutMessage> = actions(items.as_array().unwrap())
+            .into_iter()
+            .map(|a| match a {
+                BotAction::Say(m) => m,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(says[0].body, Body::Text("with metadata".into()));
+        let metadata = |m: &OutMessage| m.encoded_metadata.as_ref().map(|m| m.as_str().to_owned());
+        assert_eq!(metadata(&says[0]).as_deref(), Some("SGVsbG8gV29ybGQh"));
+        assert_eq!(says[1].body, Body::Structured(card));
+        assert_eq!(metadata(&says[1]).as_deref(), Some("ZGlmZmVyZW50"));
+        says[0].validate().unwrap();
+        says[1].validate().unwrap();
+        for bad in &says[2..] {
+            let refused = bad.validate().unwrap_err().to_string();
+            assert!(refused.contains("encodedMetadata"), "{refused}");
+        }
     }
 
     #[test]

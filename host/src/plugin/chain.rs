@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use lp::messaging::EncodedMetadata;
+
 use super::ConversationView;
 use super::bindings::{
     BotFailure as WitBotFailure, ConsumerAction, Content, Conversation,
@@ -180,6 +182,15 @@ impl PluginChain {
         }
         let wit = conv.wit();
         let mut current: Vec<Message> = messages.iter().map(to_wit_message).collect();
+        let metadata = messages
+            .iter()
+            .any(|m| m.encoded_metadata.is_some())
+            .then(|| {
+                messages
+                    .iter()
+                    .map(|m| m.encoded_metadata.clone())
+                    .collect()
+            });
         let mut checked = messages;
         for plugin in &self.plugins {
             let Some(Outcome::Messages(output)) = plugin
@@ -202,6 +213,9 @@ impl PluginChain {
                 }
                 Err(reason) => plugin.fault(&wit, HookName::BotMessage, reason),
             }
+        }
+        if let Some(metadata) = metadata {
+            keep_metadata(metadata, &mut checked, &conv.id);
         }
         checked
     }
@@ -312,6 +326,44 @@ pub(super) fn to_wit(conv: &ConversationView) -> Conversation {
     }
 }
 
+/// Gives the bot-message hooks' output the `encodedMetadata` of the bot's
+/// messages (`from`, in order), which plugins do not see: message by
+/// message while their number is unchanged. When a plugin joined or split
+/// messages (tile display joins cards into a carousel), the first message
+/// carries the first metadata and any other is dropped, logged. Metadata
+/// that would make its message larger than the platform takes is dropped
+/// too, logged.
+fn keep_metadata(from: Vec<Option<EncodedMetadata>>, to: &mut [OutMessage], conversation: &str) {
+    let pairs: Vec<(usize, EncodedMetadata)> = if from.len() == to.len() {
+        from.into_iter()
+            .enumerate()
+            .filter_map(|(at, m)| Some((at, m?)))
+            .collect()
+    } else {
+        let mut all = from.into_iter().flatten();
+        let first = all.next();
+        let dropped = all.count();
+        if dropped > 0 {
+            tracing::warn!(
+                conversation,
+                dropped,
+                "plugins changed how many messages the bot's answer is: its first message's encodedMetadata goes with the first one, the others' is dropped"
+            );
+        }
+        first.into_iter().map(|m| (0, m)).collect()
+    };
+    for (at, metadata) in pairs {
+        let Some(message) = to.get_mut(at) else {
+            continue;
+        };
+        message.encoded_metadata = Some(metadata);
+        if let Err(error) = message.validate_size() {
+            message.encoded_metadata = None;
+            tracing::warn!(conversation, %error, "the message goes without its encodedMetadata");
+        }
+    }
+}
+
 fn to_wit_message(message: &OutMessage) -> Message {
     Message {
         body: match &message.body {
@@ -357,11 +409,62 @@ fn from_wit(message: Message) -> Result<OutMessage, String> {
         None => None,
     };
     let out = OutMessage {
-        body,
         quick_replies,
+        ..OutMessage::new(body)
     };
     VALIDATED
         .validate(&out, structured.as_deref(), replies_json.as_deref())
         .map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(text: &str, metadata: Option<&str>) -> OutMessage {
+        OutMessage {
+            encoded_metadata: metadata.map(|m| EncodedMetadata::new(m).unwrap()),
+            ..OutMessage::text(text)
+        }
+    }
+
+    fn metadata(messages: &[OutMessage]) -> Vec<Option<&str>> {
+        messages
+            .iter()
+            .map(|m| m.encoded_metadata.as_ref().map(EncodedMetadata::as_str))
+            .collect()
+    }
+
+    #[test]
+    fn encoded_metadata_keeps_to_its_message_through_the_plugins() {
+        let bot = [
+            with("a", Some("QQ==")),
+            with("b", None),
+            with("c", Some("Qw==")),
+        ];
+        let from = || bot.iter().map(|m| m.encoded_metadata.clone()).collect();
+
+        // Rewritten one for one: each keeps its own.
+        let mut rewritten = vec![with("A", None), with("B", None), with("C", None)];
+        keep_metadata(from(), &mut rewritten, "c1");
+        assert_eq!(metadata(&rewritten), [Some("QQ=="), None, Some("Qw==")]);
+
+        // Joined into one: the first metadata goes with it.
+        let mut joined = vec![with("abc", None)];
+        keep_metadata(from(), &mut joined, "c1");
+        assert_eq!(metadata(&joined), [Some("QQ==")]);
+
+        // Metadata that would make the message too large stays behind.
+        let large = "x".repeat(crate::content::MAX_EVENT_BYTES - 100);
+        let mut full = vec![with(&large, None)];
+        let long = "QUFB".repeat(EncodedMetadata::MAX_LEN / 4);
+        keep_metadata(
+            vec![Some(EncodedMetadata::new(long).unwrap())],
+            &mut full,
+            "c1",
+        );
+        assert_eq!(metadata(&full), [None]);
+        full[0].validate().unwrap();
+    }
 }

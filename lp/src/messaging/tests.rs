@@ -237,3 +237,44 @@ fn consumers_subscribe_to_a_dialog_and_receive_its_events() {
         Ok(Frame::Notification(AgentNotification::MessagingEvents(_)))
     ));
 }
+
+#[test]
+fn encoded_metadata_is_base64_of_at_most_5k_and_a_received_one_is_kept_as_sent() {
+    let padded = EncodedMetadata::new("ewoic29tZUluZm8iOiAiSSB3YXMgZW5jb2RlZCIKfQ==").unwrap();
+    assert_eq!(
+        EncodedMetadata::new("ewoic29tZUluZm8iOiAiSSB3YXMgZW5jb2RlZCIKfQ"),
+        Ok(EncodedMetadata(
+            "ewoic29tZUluZm8iOiAiSSB3YXMgZW5jb2RlZCIKfQ".into()
+        )),
+        "the padding may be left out"
+    );
+    assert!(matches!(
+        EncodedMetadata::new("not base64!"),
+        Err(EncodedMetadataError::NotBase64(_))
+    ));
+    assert_eq!(EncodedMetadata::new(""), Err(EncodedMetadataError::Empty));
+    let longest = "A".repeat(EncodedMetadata::MAX_LEN);
+    assert!(EncodedMetadata::new(longest.clone()).is_ok());
+    assert_eq!(
+        EncodedMetadata::new(longest + "AAAA"),
+        Err(EncodedMetadataError::TooLong {
+            length: EncodedMetadata::MAX_LEN + 4
+        })
+    );
+
+    // On the wire it is the text; read back, even a bad one is kept (the
+    // platform judges it with `check`).
+    let event = Event::Content(ContentEvent {
+        encoded_metadata: Some(padded.clone()),
+        ..ContentEvent::text("hi")
+    });
+    assert_eq!(
+        serde_json::to_value(&event).unwrap()["encodedMetadata"],
+        padded.as_str()
+    );
+    let bad: Event = serde_json::from_value(json!({"type": "ContentEvent",
+        "contentType": "text/plain", "message": "hi", "encodedMetadata": "%%"}))
+    .unwrap();
+    let Event::Content(bad) = bad else { panic!() };
+    assert!(bad.encoded_metadata.unwrap().check().is_err());
+}

@@ -3,7 +3,7 @@
 // against it: it answers text, a hero card, suggested actions and typing,
 // and greets new members. Texts starting "tpb " get answers the way bots
 // written for LivePerson's Third-Party Bots write them (channelData bot
-// actions, private texts, botbuilder's handoff event).
+// actions, private texts, encoded metadata, botbuilder's handoff event).
 //
 // Usage: node echo-bot.js PORT   (prints "listening on PORT" when ready)
 "use strict";
@@ -40,6 +40,17 @@ const THIRD_PARTY_BOTS = {
             { type: "button", title: "Recommend a movie", click: { actions: [{ type: "publishText", text: "Recommend me a movie" }] } },
           ],
         },
+      },
+    },
+  ],
+  metadata: () => [
+    { type: "message", text: "with metadata", channelData: { encodedMetadata: "ewoic29tZUluZm8iOiAiSSB3YXMgZW5jb2RlZCIKfQ==" } },
+    {
+      type: "message",
+      text: "",
+      channelData: {
+        encodedMetadata: "ZGlmZmVyZW50IGVuY29kZWQgbWV0YWRhdGE=",
+        structuredContent: { type: "vertical", elements: [{ type: "text", text: "a card with metadata" }] },
       },
     },
   ],
