@@ -93,6 +93,40 @@ pub struct Ttr {
     pub value: Option<u64>,
 }
 
+impl Ttr {
+    /// A time to response LivePerson takes: a known type, and for `CUSTOM`
+    /// its seconds, above 0. The other types' times are the account's, so
+    /// a value given with one is dropped.
+    pub fn new(ttr_type: TtrType, value: Option<u64>) -> Result<Ttr, TtrError> {
+        match (&ttr_type, value) {
+            (TtrType::Other(other), _) => Err(TtrError::UnknownType(other.clone())),
+            (TtrType::Custom, None | Some(0)) => Err(TtrError::CustomWithoutSeconds),
+            (TtrType::Custom, value) => Ok(Ttr { ttr_type, value }),
+            _ => Ok(Ttr {
+                ttr_type,
+                value: None,
+            }),
+        }
+    }
+
+    /// This one as LivePerson takes it (see [`Ttr::new`]), as read from
+    /// the wire.
+    pub fn checked(&self) -> Result<Ttr, TtrError> {
+        Ttr::new(self.ttr_type.clone(), self.value)
+    }
+}
+
+/// Why LivePerson refuses a time to response.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TtrError {
+    /// A type it does not know.
+    #[error("ttrType {0}: expected URGENT, NORMAL, PRIORITIZED or CUSTOM")]
+    UnknownType(String),
+    /// `CUSTOM` without seconds, or with 0.
+    #[error("a CUSTOM ttrType needs a value: seconds, above 0")]
+    CustomWithoutSeconds,
+}
+
 string_enum!(
     /// A time to response type.
     pub enum TtrType {
@@ -110,6 +144,36 @@ string_enum!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_to_response_is_a_known_type_and_a_custom_one_has_seconds() {
+        assert_eq!(
+            Ttr::new(TtrType::Custom, Some(120)),
+            Ok(Ttr {
+                ttr_type: TtrType::Custom,
+                value: Some(120)
+            })
+        );
+        assert_eq!(
+            Ttr::new(TtrType::Urgent, Some(5)),
+            Ok(Ttr {
+                ttr_type: TtrType::Urgent,
+                value: None
+            }),
+            "the account's time, not the request's"
+        );
+        for seconds in [None, Some(0)] {
+            assert_eq!(
+                Ttr::new(TtrType::Custom, seconds),
+                Err(TtrError::CustomWithoutSeconds)
+            );
+        }
+        let asap = Ttr {
+            ttr_type: TtrType::from("ASAP"),
+            value: None,
+        };
+        assert_eq!(asap.checked(), Err(TtrError::UnknownType("ASAP".into())));
+    }
     use crate::agent::{AgentRequest, AgentServerFrame};
     use crate::consumer::{ConsumerRequest, ConsumerServerFrame};
     use crate::envelope::Frame;

@@ -198,19 +198,9 @@ impl ActionRequest {
                         })?)
                     }
                 };
-                match (&ttr_type, value) {
-                    (TtrType::Other(other), _) => Err(wrong(&format!(
-                        "ttrType {other}: expected URGENT, NORMAL, PRIORITIZED or CUSTOM"
-                    ))),
-                    (TtrType::Custom, None | Some(0)) => Err(wrong(
-                        "a CUSTOM ttrType needs parameters.value, seconds above 0",
-                    )),
-                    (TtrType::Custom, value) => Ok(BotAction::ChangeTtr(Ttr { ttr_type, value })),
-                    (_, _) => Ok(BotAction::ChangeTtr(Ttr {
-                        ttr_type,
-                        value: None,
-                    })),
-                }
+                Ttr::new(ttr_type, value)
+                    .map(BotAction::ChangeTtr)
+                    .map_err(|e| wrong(&e.to_string()))
             }
             other => Err(ActionError::Unsupported(other.to_owned())),
         }

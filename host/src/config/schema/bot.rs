@@ -165,26 +165,21 @@ impl RawTtr {
     /// The time to response, or what is wrong with it.
     fn typed(self) -> Result<lp::fields::Ttr, String> {
         use lp::fields::{Ttr, TtrType};
-        let ttr_type = |ttr_type| {
-            Ok(Ttr {
-                ttr_type,
-                value: None,
-            })
-        };
         match self {
-            RawTtr::Seconds(seconds) if seconds > 0 => Ok(Ttr {
-                ttr_type: TtrType::Custom,
-                value: Some(seconds.unsigned_abs()),
-            }),
-            RawTtr::Seconds(seconds) => Err(format!(
-                "`ttr` = {seconds}: a custom time to response is seconds, above 0"
-            )),
+            RawTtr::Seconds(seconds) => Ttr::new(TtrType::Custom, u64::try_from(seconds).ok())
+                .map_err(|_| {
+                    format!("`ttr` = {seconds}: a custom time to response is seconds, above 0")
+                }),
             RawTtr::Type(name) => match TtrType::from(name.to_ascii_uppercase().as_str()) {
-                TtrType::Other(_) | TtrType::Custom => Err(format!(
+                // CUSTOM is written as its seconds.
+                TtrType::Custom => Err(name),
+                known => Ttr::new(known, None).map_err(|_| name),
+            }
+            .map_err(|name| {
+                format!(
                     "`ttr` = {name:?}: expected \"URGENT\", \"NORMAL\", \"PRIORITIZED\" or a number of seconds"
-                )),
-                known => ttr_type(known),
-            },
+                )
+            }),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! (a bot before it transfers, for one); both sides then see it as the
 //! conversation's `ttr`.
 
-use lp::fields::{Ttr, TtrType};
+use lp::fields::Ttr;
 
 use super::{HubState, Refusal, refuse};
 
@@ -27,25 +27,10 @@ impl HubState {
                 format!("{user_id} is not the assigned agent of {conv_id}"),
             );
         }
-        match (&ttr.ttr_type, ttr.value) {
-            (TtrType::Custom, None | Some(0)) => {
-                return refuse(400, "a CUSTOM ttrType needs a value: seconds, above 0");
-            }
-            (TtrType::Other(other), _) => {
-                return refuse(
-                    400,
-                    format!("ttrType {other}: expected URGENT, NORMAL, PRIORITIZED or CUSTOM"),
-                );
-            }
-            _ => {}
-        }
-        // Only a custom time keeps its value: the others' times are the
-        // account's, whatever a request says.
-        let value = ttr.value.filter(|_| ttr.ttr_type == TtrType::Custom);
-        conv.ttr = Some(Box::new(Ttr {
-            ttr_type: ttr.ttr_type.clone(),
-            value,
-        }));
+        let ttr = ttr
+            .checked()
+            .map_err(|e| Refusal::new(400, e.to_string()))?;
+        conv.ttr = Some(Box::new(ttr));
         self.notify_agents(conv_id, None);
         self.notify_consumer(conv_id);
         Ok(())
