@@ -96,7 +96,13 @@ impl ConsumerClient {
             Header::ConsumerAuthentication(ConsumerAuthentication { jwt: jwt.clone() }),
         ];
         connection
-            .request_with(&InitConnection {}, &headers, &[])
+            .request_with(
+                &InitConnection {},
+                lp::envelope::Extras {
+                    headers: &headers,
+                    ..Default::default()
+                },
+            )
             .await?;
         connection
             .request(&SubscribeExConversations {

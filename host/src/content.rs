@@ -22,9 +22,9 @@ pub struct OutMessage {
     pub body: Body,
     /// LivePerson quick replies (`{"type":"quickReplies",...}`), if any.
     pub quick_replies: Option<Value>,
-    /// What the message carries for the consumer's window (`encodedMetadata`),
-    /// if any. Plugins do not see it; it keeps to its message through them
-    /// (see [`crate::plugin::Chain::bot_message`]).
+    /// What the message carries for the consumer's window (`encodedMetadata`,
+    /// published beside the event), if any. Plugins do not see it; it keeps
+    /// to its message through them (see [`crate::plugin::Chain::bot_message`]).
     pub encoded_metadata: Option<EncodedMetadata>,
 }
 
@@ -70,11 +70,6 @@ impl OutMessage {
         if let Some(metadata) = &self.encoded_metadata {
             metadata.check()?;
         }
-        self.validate_size()
-    }
-
-    /// Checks the event's size against [`MAX_EVENT_BYTES`].
-    pub fn validate_size(&self) -> Result<(), ContentError> {
         let size = serialized_size(&self.to_event());
         if size > MAX_EVENT_BYTES {
             return Err(ContentError::TooLarge { size });
@@ -83,20 +78,18 @@ impl OutMessage {
     }
 
     /// The event a connector publishes for this message (LivePerson's `PublishEvent`);
-    /// quick replies ride inside the event.
+    /// quick replies ride inside the event, the encoded metadata beside it
+    /// in the request.
     pub fn to_event(&self) -> Event {
         let quick_replies = self.quick_replies.clone();
-        let encoded_metadata = self.encoded_metadata.clone();
         match &self.body {
             Body::Text(text) => Event::Content(ContentEvent {
                 quick_replies,
-                encoded_metadata,
                 ..ContentEvent::text(text.clone())
             }),
             Body::Structured(content) => Event::RichContent(RichContentEvent {
                 content: content.clone(),
                 quick_replies,
-                encoded_metadata,
             }),
         }
     }

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use lp::messaging::Event;
+use lp::messaging::{EncodedMetadata, Event};
 use tokio::sync::mpsc;
 
 use crate::content::OutMessage;
@@ -156,11 +156,13 @@ pub trait Platform: Send + Sync {
     /// comes; keep it short. Over the agent WebSocket there is nothing left
     /// to await (`None`); over HTTP (`external_webhook_url`) each request is
     /// a call, which the returned future makes: await it to keep the order
-    /// of what follows, or spawn it.
+    /// of what follows, or spawn it. `encoded_metadata` goes with the event
+    /// (beside it in the request).
     fn publish_then(
         &self,
         conversation_id: &str,
         event: Event,
+        encoded_metadata: Option<&EncodedMetadata>,
         then: Published,
     ) -> Option<BoxFuture<'static, ()>>;
     /// The conversation's past events (see [`PastEvent`] for those left out).

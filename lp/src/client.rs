@@ -31,12 +31,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::agent::AgentNotification;
-use crate::connection::Header;
 use crate::consumer::ConsumerNotification;
-use crate::envelope::{Frame, ResponseFrame, Untyped};
+use crate::envelope::{Extras, Frame, ResponseFrame, Untyped};
 use crate::error::{ErrorResponse, FrameError};
 use crate::kind::{Agent, Consumer, NotificationSet, Request, Side};
-use crate::metadata::Metadata;
 
 /// A side a client speaks, with the notifications it reads.
 pub trait ClientSide: Side + Send + Sync + 'static {
@@ -355,17 +353,16 @@ impl<S: ClientSide> Connection<S> {
 
     /// Sends `body` and waits for its success response, typed.
     pub async fn request<R: Request<S>>(&self, body: &R) -> Result<R::Response, ClientError> {
-        self.request_with(body, &[], &[]).await
+        self.request_with(body, Extras::default()).await
     }
 
-    /// [`Connection::request`] with `headers` and `metadata`.
+    /// [`Connection::request`] with `extras` (headers, metadata, encoded metadata).
     pub async fn request_with<R: Request<S>>(
         &self,
         body: &R,
-        headers: &[Header],
-        metadata: &[Metadata],
+        extras: Extras<'_>,
     ) -> Result<R::Response, ClientError> {
-        let response = self.exchange(body, headers, metadata).await?;
+        let response = self.exchange(body, extras).await?;
         match response.error() {
             Some(refusal) => Err(ClientError::Refused {
                 kind: R::KIND.to_owned(),
@@ -375,16 +372,15 @@ impl<S: ClientSide> Connection<S> {
         }
     }
 
-    /// Sends `body` with `headers` and `metadata` and waits for the
-    /// response, whatever its code.
+    /// Sends `body` with `extras` and waits for the response, whatever
+    /// its code.
     pub async fn exchange<R: Request<S>>(
         &self,
         body: &R,
-        headers: &[Header],
-        metadata: &[Metadata],
+        extras: Extras<'_>,
     ) -> Result<ResponseFrame, ClientError> {
         let id = self.next_id();
-        let frame = crate::envelope::request_frame(&id, R::KIND, body, headers, metadata);
+        let frame = crate::envelope::request_frame(&id, R::KIND, body, extras);
         self.exchange_text(&id, frame).await
     }
 
@@ -422,8 +418,13 @@ impl<S: ClientSide> Connection<S> {
     /// Sends `body` without waiting for its response: `then` gets it (see
     /// [`Connection::send_then`]).
     pub fn request_then<R: Request<S>>(&self, body: &R, then: Then) {
+        self.request_then_with(body, Extras::default(), then);
+    }
+
+    /// [`Connection::request_then`] with `extras`.
+    pub fn request_then_with<R: Request<S>>(&self, body: &R, extras: Extras<'_>, then: Then) {
         let id = self.next_id();
-        let frame = crate::envelope::request_frame(&id, R::KIND, body, &[], &[]);
+        let frame = crate::envelope::request_frame(&id, R::KIND, body, extras);
         self.send_then(id, frame, then);
     }
 

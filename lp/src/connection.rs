@@ -116,7 +116,11 @@ mod tests {
     #[test]
     fn a_consumer_client_writes_init_connection_with_its_headers() {
         let headers = [Header::from(ConsumerAuthentication { jwt: "J".into() })];
-        let text = Consumer::request_with("0", &InitConnection {}, &headers, &[]);
+        let extras = crate::envelope::Extras {
+            headers: &headers,
+            ..Default::default()
+        };
+        let text = Consumer::request_with("0", &InitConnection {}, extras);
         assert_eq!(
             serde_json::from_str::<Value>(&text).unwrap(),
             json!({"kind": "req", "id": "0", "type": "InitConnection", "body": {},

@@ -27,6 +27,7 @@ use serde_json::value::RawValue;
 use crate::connection::Header;
 use crate::error::{ErrorResponse, FrameError};
 use crate::kind::{NotificationSet, ReadKind, RequestSet};
+use crate::messaging::EncodedMetadata;
 use crate::metadata::Metadata;
 
 mod one_pass;
@@ -44,9 +45,33 @@ pub struct Incoming<Q> {
     pub headers: Vec<Header>,
     /// Its metadata (bot context on `PublishEvent` and transfers).
     pub metadata: Vec<Metadata>,
+    /// Its encoded metadata (base64 data for the other side's window, on
+    /// `PublishEvent`), as sent.
+    pub encoded_metadata: Option<EncodedMetadata>,
+}
+
+/// What a request frame carries beside its body; empty parts are left out.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extras<'a> {
+    /// Headers (the consumer's `InitConnection` carries its JWT here).
+    pub headers: &'a [Header],
+    /// Metadata (bot context on `PublishEvent` and transfers).
+    pub metadata: &'a [Metadata],
+    /// Encoded metadata: base64 data for the other side's window, which
+    /// LivePerson takes on a `PublishEvent` of text or structured content.
+    pub encoded_metadata: Option<&'a EncodedMetadata>,
 }
 
 impl<Q: RequestSet> Incoming<Q> {
+    /// What it carries beside its body.
+    pub fn extras(&self) -> Extras<'_> {
+        Extras {
+            headers: &self.headers,
+            metadata: &self.metadata,
+            encoded_metadata: self.encoded_metadata.as_ref(),
+        }
+    }
+
     /// The `type` of its success response.
     pub fn response_kind(&self) -> Cow<'static, str> {
         self.request.response_kind(&self.kind)
@@ -194,6 +219,8 @@ struct RawFrame<'a> {
     headers: Option<&'a RawValue>,
     #[serde(borrow)]
     metadata: Option<&'a RawValue>,
+    #[serde(borrow)]
+    encoded_metadata: Option<&'a RawValue>,
 }
 
 /// The envelope's fields as read, by either reader: the body as text, or
@@ -207,6 +234,7 @@ struct Fields<'a, Q, N> {
     body: Body<'a, Q, N>,
     headers: Option<&'a RawValue>,
     metadata: Option<&'a RawValue>,
+    encoded_metadata: Option<&'a RawValue>,
 }
 
 /// A frame's body as read.
@@ -232,8 +260,16 @@ impl<'a, Q, N> From<RawFrame<'a>> for Fields<'a, Q, N> {
             body: Body::Text(raw.body),
             headers: raw.headers,
             metadata: raw.metadata,
+            encoded_metadata: raw.encoded_metadata,
         }
     }
+}
+
+/// A request's `headers`, `metadata` and `encodedMetadata` as text.
+struct RawExtras<'a> {
+    headers: Option<&'a RawValue>,
+    metadata: Option<&'a RawValue>,
+    encoded_metadata: Option<&'a RawValue>,
 }
 
 /// A request's `headers` or `metadata`: absent is none.
@@ -284,8 +320,7 @@ impl<Q: RequestSet, N: NotificationSet> Frame<Q, N> {
                 &incoming.id,
                 incoming.request.kind(),
                 &incoming.request.to_body(),
-                &incoming.headers,
-                &incoming.metadata,
+                incoming.extras(),
             ),
             Frame::Response(response) => response_frame(
                 response.req_id.as_deref(),
@@ -312,23 +347,23 @@ impl<Q: RequestSet, N: NotificationSet> Fields<'_, Q, N> {
             body,
             headers,
             metadata,
+            encoded_metadata,
         } = self;
+        let extras = RawExtras {
+            headers,
+            metadata,
+            encoded_metadata,
+        };
         let text = match body {
             // Typed in one pass, as the frame's kind said.
             Body::Request(read) => {
-                return request_frame_of(id, kind_type, |_| read.map(Ok), headers, metadata);
+                return request_frame_of(id, kind_type, |_| read.map(Ok), extras);
             }
             Body::Notification(read) => return notification_of(kind_type, |_| read.map(Ok)),
             Body::Text(text) => text,
         };
         match kind.as_deref() {
-            Some("req") => request_frame_of(
-                id,
-                kind_type,
-                |kind| Q::from_kind(kind, text),
-                headers,
-                metadata,
-            ),
+            Some("req") => request_frame_of(id, kind_type, |kind| Q::from_kind(kind, text), extras),
             Some("resp") => Ok(Frame::Response(ResponseFrame {
                 req_id: req_id.as_ref().and_then(id_text),
                 code: code.ok_or_else(|| missing("code"))?,
@@ -354,8 +389,7 @@ fn request_frame_of<Q: RequestSet, N>(
     id: Option<Value>,
     kind_type: Option<String>,
     read: impl FnOnce(&str) -> Option<Result<Q, serde_json::Error>>,
-    headers: Option<&RawValue>,
-    metadata: Option<&RawValue>,
+    extras: RawExtras<'_>,
 ) -> Result<Frame<Q, N>, FrameError> {
     let id = id.as_ref().and_then(id_text).ok_or_else(|| missing("id"))?;
     let kind = kind_type.ok_or_else(|| missing("type"))?;
@@ -382,14 +416,21 @@ fn request_frame_of<Q: RequestSet, N>(
         reason: format!("{what}: {}", crate::common::without_position(&e)),
         id: Some(id.clone()),
     };
-    let headers = listed::<Header>(headers).map_err(|e| bad("headers", e))?;
-    let metadata = listed::<Metadata>(metadata).map_err(|e| bad("metadata", e))?;
+    let headers = listed::<Header>(extras.headers).map_err(|e| bad("headers", e))?;
+    let metadata = listed::<Metadata>(extras.metadata).map_err(|e| bad("metadata", e))?;
+    let encoded_metadata = extras
+        .encoded_metadata
+        .map(|raw| serde_json::from_str::<Option<EncodedMetadata>>(raw.get()))
+        .transpose()
+        .map_err(|e| bad("encodedMetadata", e))?
+        .flatten();
     Ok(Frame::Request(Incoming {
         id,
         kind,
         request,
         headers,
         metadata,
+        encoded_metadata,
     }))
 }
 
@@ -425,8 +466,10 @@ pub fn salvage_id(text: &str) -> Option<String> {
         .and_then(id_text)
 }
 
-/// A request frame as written; `headers` and `metadata` only when not empty.
+/// A request frame as written; `headers`, `metadata` and
+/// `encodedMetadata` only when not empty.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct RequestOut<'a, B: ?Sized> {
     kind: &'static str,
     id: &'a str,
@@ -437,6 +480,8 @@ struct RequestOut<'a, B: ?Sized> {
     headers: &'a [Header],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     metadata: &'a [Metadata],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoded_metadata: Option<&'a EncodedMetadata>,
 }
 
 /// A response frame as written (`reqId` is `null` when unknown).
@@ -466,21 +511,21 @@ fn frame_text<F: Serialize>(frame: &F) -> String {
     serde_json::to_string(frame).expect("protocol frames are plain JSON data")
 }
 
-/// A request frame; empty `headers` and `metadata` are left out.
+/// A request frame; empty `extras` are left out.
 pub fn request_frame<B: Serialize + ?Sized>(
     id: &str,
     kind: &str,
     body: &B,
-    headers: &[Header],
-    metadata: &[Metadata],
+    extras: Extras<'_>,
 ) -> String {
     frame_text(&RequestOut {
         kind: "req",
         id,
         kind_type: kind,
         body,
-        headers,
-        metadata,
+        headers: extras.headers,
+        metadata: extras.metadata,
+        encoded_metadata: extras.encoded_metadata,
     })
 }
 

@@ -22,9 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::connection::Header;
-use crate::envelope;
-use crate::metadata::Metadata;
+use crate::envelope::{self, Extras};
 
 /// One side of LivePerson's messaging: which socket a kind belongs to.
 pub trait Side {
@@ -100,19 +98,13 @@ macro_rules! side {
         impl $name {
             /// The request frame for `body` with id `id`.
             pub fn request<R: Request<$name>>(id: &str, body: &R) -> String {
-                envelope::request_frame(id, R::KIND, body, &[], &[])
+                envelope::request_frame(id, R::KIND, body, Extras::default())
             }
 
-            /// The request frame for `body` with id `id`, `headers` (the
-            /// consumer's `InitConnection` carries its JWT there) and
-            /// `metadata` (bot context on `PublishEvent` and transfers).
-            pub fn request_with<R: Request<$name>>(
-                id: &str,
-                body: &R,
-                headers: &[Header],
-                metadata: &[Metadata],
-            ) -> String {
-                envelope::request_frame(id, R::KIND, body, headers, metadata)
+            /// The request frame for `body` with id `id` and `extras`
+            /// (headers, metadata, encoded metadata).
+            pub fn request_with<R: Request<$name>>(id: &str, body: &R, extras: Extras<'_>) -> String {
+                envelope::request_frame(id, R::KIND, body, extras)
             }
 
             /// The success response frame of a request `R` with id `req_id`.

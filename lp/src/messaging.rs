@@ -134,9 +134,6 @@ pub struct ContentEvent {
     /// LivePerson quick replies (`{"type":"quickReplies",..}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quick_replies: Option<Value>,
-    /// Metadata for the receiving side, base64-encoded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoded_metadata: Option<EncodedMetadata>,
 }
 
 impl ContentEvent {
@@ -146,7 +143,6 @@ impl ContentEvent {
             content_type: ContentType::TextPlain,
             message: Message::Text(text.into()),
             quick_replies: None,
-            encoded_metadata: None,
         }
     }
 
@@ -224,17 +220,18 @@ pub struct RichContentEvent {
     /// LivePerson quick replies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quick_replies: Option<Value>,
-    /// Metadata for the receiving side, base64-encoded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoded_metadata: Option<EncodedMetadata>,
 }
 
 /// `encodedMetadata`: what a message carries for the receiving side's own
 /// use (a brand's window reads it), as base64 text of at most
-/// [`EncodedMetadata::MAX_LEN`] characters. LivePerson drops a message
-/// whose metadata breaks either rule. An event read from the wire keeps
-/// what it carries as sent; a sender makes one with [`EncodedMetadata::new`],
-/// and a platform judges one it is given with [`EncodedMetadata::check`].
+/// [`EncodedMetadata::MAX_LEN`] characters. It rides in the envelope of a
+/// `PublishEvent` request (beside `metadata`, see
+/// [`crate::envelope::Extras`]), and live notifications carry it on the
+/// event's record ([`EventRecord::encoded_metadata`]); history does not.
+/// LivePerson refuses a request whose metadata breaks either rule (400). As
+/// read from the wire it is kept as sent; a sender makes one with
+/// [`EncodedMetadata::new`], and a platform judges one with
+/// [`EncodedMetadata::check`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EncodedMetadata(String);
@@ -421,6 +418,9 @@ pub struct EventRecord {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub metadata: Vec<Metadata>,
+    /// Its encoded metadata, on live notifications only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoded_metadata: Option<EncodedMetadata>,
 }
 
 impl EventRecord {

@@ -131,7 +131,7 @@ mod tests {
         let AgentRequest::PublishEvent(publish) = &incoming.request else {
             panic!("PublishEvent")
         };
-        let written = Agent::request_with("1", publish, &[], &incoming.metadata);
+        let written = Agent::request_with("1", publish, incoming.extras());
         assert_eq!(
             serde_json::from_str::<Value>(&written).unwrap(),
             serde_json::from_str::<Value>(text).unwrap()
@@ -144,8 +144,12 @@ mod tests {
             id: "CARD_ID".into(),
         })];
         let publish = PublishEvent::new("c1", ContentEvent::text("hi"));
+        let extras = crate::envelope::Extras {
+            metadata: &metadata,
+            ..Default::default()
+        };
         let written: Value =
-            serde_json::from_str(&Agent::request_with("2", &publish, &[], &metadata)).unwrap();
+            serde_json::from_str(&Agent::request_with("2", &publish, extras)).unwrap();
         assert_eq!(
             written["metadata"],
             json!([{"type": "ExternalId", "id": "CARD_ID"}])

@@ -81,9 +81,9 @@ async fn an_oversized_message_is_refused_413_and_the_socket_and_others_carry_on(
     assert_eq!(gateway.report("c").unwrap().status, Status::Online);
 }
 
-/// `encodedMetadata` LivePerson would drop a message for (not base64, over
-/// 5k) is refused with 400 saying why; the message reaches no one, and good
-/// metadata goes with its message.
+/// `encodedMetadata` LivePerson refuses (not base64, over 5k, on a chat
+/// state) is refused with 400 saying why; the message reaches no one, and
+/// good metadata goes with its message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_whose_encoded_metadata_breaks_the_rules_is_refused_400() {
     let bot = RecordingBot::echo().await;
@@ -92,18 +92,28 @@ async fn a_message_whose_encoded_metadata_breaks_the_rules_is_refused_400() {
     let (mut hostile, mut polite) = two_consumers(&gateway).await;
     let id = hostile.conversation_id.clone();
     let too_long = "A".repeat(lp::messaging::EncodedMetadata::MAX_LEN + 4);
-    for (metadata, code, why) in [
-        (json!("not base64!"), 400, "not base64"),
-        (json!(too_long), 400, "characters long"),
-        (json!("SGk="), 200, ""),
+    let text = |code: u16| {
+        json!({"type": "ContentEvent", "contentType": "text/plain",
+        "message": format!("code {code}")})
+    };
+    for (event, metadata, code, why) in [
+        (text(400), json!("not base64!"), 400, "not base64"),
+        (text(400), json!(too_long), 400, "characters long"),
+        (text(400), json!(7), 400, "encodedMetadata"),
+        (
+            json!({"type": "ChatStateEvent", "chatState": "COMPOSING"}),
+            json!("SGk="),
+            400,
+            "ChatStateEvent",
+        ),
+        (text(200), json!("SGk="), 200, ""),
     ] {
         let answer = hostile
             .wire
-            .request(
+            .request_in(
                 "ms.PublishEvent",
-                json!({"dialogId": id, "conversationId": id, "event": {"type": "ContentEvent",
-                    "contentType": "text/plain", "message": format!("code {code}"),
-                    "encodedMetadata": metadata}}),
+                json!({"dialogId": id, "conversationId": id, "event": event}),
+                json!({"encodedMetadata": metadata}),
             )
             .await;
         assert_eq!(answer["code"], code, "{answer}");

@@ -1,7 +1,7 @@
 //! LivePerson's official node-agent-sdk (from npm) as a client of the
 //! hub over TLS: a bot written the way its README shows goes online,
-//! accepts rings, echoes, transfers and closes, and a consumer on the hub's
-//! consumer WebSocket sees all of it.
+//! accepts rings, echoes (with encoded metadata too), transfers and closes,
+//! and a consumer on the hub's consumer WebSocket sees all of it.
 
 use serde_json::json;
 
@@ -26,6 +26,11 @@ async fn the_official_node_agent_sdk_serves_conversations_on_the_hub_over_tls() 
     first.start_conversation().await;
     first.say("hello").await;
     assert_eq!(first.next_agent_text().await, "sdk echo: hello");
+    // Encoded metadata the SDK sends (its fourth argument) reaches the consumer.
+    first.say("metadata").await;
+    let change = first.next_agent_change().await;
+    assert_eq!(change["event"]["message"], "sdk metadata", "{change}");
+    assert_eq!(change["encodedMetadata"], "U0RLIG1ldGFkYXRh");
     first.say("close").await;
     let reason = crate::support::conversation_change(&mut first, |d| {
         (d["state"] == "CLOSE").then(|| d["closeReason"].clone())

@@ -228,25 +228,38 @@ async fn a_third_party_bots_structured_content_and_quick_replies_reach_the_consu
 }
 
 /// `channelData.encodedMetadata` goes out with the activity's message,
-/// text or structured content, and the consumer receives it in the event.
+/// text or structured content (in the request, beside the event), and the
+/// consumer receives it with the event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_third_party_bots_encoded_metadata_reaches_the_consumer_with_its_message() {
     let running = running().await;
     let (mut consumer, _) = running.greeted_consumer().await;
 
     consumer.say("tpb metadata").await;
-    let text = consumer.next_agent_message().await;
-    assert_eq!(text["message"], "with metadata", "{text}");
+    let text = consumer.next_agent_change().await;
+    assert_eq!(text["event"]["message"], "with metadata", "{text}");
     assert_eq!(
         text["encodedMetadata"],
         "ewoic29tZUluZm8iOiAiSSB3YXMgZW5jb2RlZCIKfQ=="
     );
-    let card = consumer.next_agent_message().await;
-    assert_eq!(card["type"], "RichContentEvent", "{card}");
+    let card = consumer.next_agent_change().await;
+    assert_eq!(card["event"]["type"], "RichContentEvent", "{card}");
     assert_eq!(
         card["encodedMetadata"],
         "ZGlmZmVyZW50IGVuY29kZWQgbWV0YWRhdGE="
     );
+
+    // On the platform's wire it rides in the request, beside the event.
+    let published = running
+        .proxy
+        .wait_for(Way::ToPlatform, |frame| frame.contains("\"with metadata\""))
+        .await;
+    let request: Value = serde_json::from_str(&running.proxy.frames()[published].1).unwrap();
+    assert_eq!(
+        request["encodedMetadata"],
+        "ewoic29tZUluZm8iOiAiSSB3YXMgZW5jb2RlZCIKfQ=="
+    );
+    assert_eq!(request["body"]["event"].get("encodedMetadata"), None);
 }
 
 /// Plugins do not see encoded metadata, and it keeps to its message through
@@ -286,20 +299,23 @@ file = \"accessibility.wasm\"
     consumer.start_conversation().await;
     consumer.say("hi").await;
 
-    let plain = consumer.next_agent_message().await;
+    let plain = consumer.next_agent_change().await;
     assert_eq!(
-        (&plain["message"], &plain["encodedMetadata"]),
+        (&plain["event"]["message"], &plain["encodedMetadata"]),
         (&"plain".into(), &"QQ==".into()),
         "{plain}"
     );
-    let card = consumer.next_agent_message().await;
+    let card = consumer.next_agent_change().await;
     assert!(
-        card["content"]["elements"][0]["tooltip"].is_string(),
+        card["event"]["content"]["elements"][0]["tooltip"].is_string(),
         "the accessibility plugin rewrote the card: {card}"
     );
     assert_eq!(card["encodedMetadata"], "Qg==", "{card}");
-    let after = consumer.next_agent_message().await;
-    assert_eq!(after["message"], "after", "the bad one is not published");
+    let after = consumer.next_agent_change().await;
+    assert_eq!(
+        after["event"]["message"], "after",
+        "the bad one is not published"
+    );
     assert_eq!(after.get("encodedMetadata"), None);
 
     let report = gateway.report("c").unwrap();

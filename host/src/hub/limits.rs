@@ -41,21 +41,30 @@ pub const KEPT_EVENTS: usize = 1_000;
 pub const KEPT_CLOSED_CONVERSATIONS: usize = 10_000;
 
 /// Refuses an event without a `type` with 400 (the hub passes on types it
-/// does not know, but not untyped objects), one whose `encodedMetadata`
-/// LivePerson would drop it for (not base64, over 5k) with 400, and one
-/// larger than [`MAX_EVENT_BYTES`] with 413.
-pub fn check_event(event: &lp::messaging::Event) -> Result<(), super::state::Refusal> {
+/// does not know, but not untyped objects), encoded metadata LivePerson
+/// refuses (not base64, over 5k; on other events than text and structured
+/// content) with 400, and an event larger than [`MAX_EVENT_BYTES`] with 413.
+pub fn check_event(
+    event: &lp::messaging::Event,
+    encoded_metadata: Option<&lp::messaging::EncodedMetadata>,
+) -> Result<(), super::state::Refusal> {
     use lp::messaging::Event;
     if event.tag().is_empty() {
         return Err(Refusal::new(400, "event must be an object with a type"));
     }
-    let metadata = match event {
-        Event::Content(content) => content.encoded_metadata.as_ref(),
-        Event::RichContent(rich) => rich.encoded_metadata.as_ref(),
-        _ => None,
-    };
-    if let Some(Err(error)) = metadata.map(|m| m.check()) {
-        return Err(Refusal::new(400, error.to_string()));
+    if let Some(metadata) = encoded_metadata {
+        if !matches!(event, Event::Content(_) | Event::RichContent(_)) {
+            return Err(Refusal::new(
+                400,
+                format!(
+                    "encodedMetadata goes with text or structured content, not a {}",
+                    event.tag()
+                ),
+            ));
+        }
+        metadata
+            .check()
+            .map_err(|error| Refusal::new(400, error.to_string()))?;
     }
     let size = serde_json::to_vec(event).map_or(usize::MAX, |bytes| bytes.len());
     if size > MAX_EVENT_BYTES {

@@ -12,12 +12,13 @@ use futures_util::future::BoxFuture;
 use lp::common::{ChannelType, Role};
 use lp::connection::GetClock;
 use lp::conversations::{ConversationState, SubscribeExConversations};
+use lp::envelope::Extras;
 use lp::fields::{
     ConversationField, ConversationStateField, FieldChangeType, ParticipantsChange, SkillChange,
     Ttr, UpdateConversationField,
 };
 use lp::messaging::{
-    ContentEvent, Event, EventRecord, MessageAudience, PublishEvent, QueryMessages,
+    ContentEvent, EncodedMetadata, Event, EventRecord, MessageAudience, PublishEvent, QueryMessages,
 };
 use lp::routing::{Availability, RingState, SetAgentState, SubscribeRoutingTasks, UpdateRingState};
 use lp::{Agent, Request};
@@ -320,7 +321,7 @@ impl AgentConnection {
         let kind = R::KIND;
         let response = match &self.transport {
             Transport::Socket(connection) => {
-                let exchange = connection.exchange(body, &[], &[]);
+                let exchange = connection.exchange(body, Extras::default());
                 match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
                     Ok(Ok(response)) => response,
                     Ok(Err(error)) => return Err(unavailable(kind, error.to_string())),
@@ -425,14 +426,20 @@ impl Platform for AgentConnection {
         &self,
         conversation_id: &str,
         event: Event,
+        encoded_metadata: Option<&EncodedMetadata>,
         then: Published,
     ) -> Option<BoxFuture<'static, ()>> {
         let publish = PublishEvent::new(conversation_id, event);
         let kind = <PublishEvent as Request<Agent>>::KIND;
+        let extras = Extras {
+            encoded_metadata,
+            ..Extras::default()
+        };
         match &self.transport {
             Transport::Socket(connection) => {
-                connection.request_then(
+                connection.request_then_with(
                     &publish,
+                    extras,
                     Box::new(move |answered| {
                         let answered = answered
                             .map(|answered| answered.response)
@@ -446,7 +453,7 @@ impl Platform for AgentConnection {
                 client, requests, ..
             } => {
                 let id = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
-                let frame = Agent::request(&id, &publish);
+                let frame = Agent::request_with(&id, &publish, extras);
                 let (client, requests) = (client.clone(), requests.clone());
                 Some(Box::pin(async move {
                     then(sequence_of(post(&client, &requests, frame, kind).await));

@@ -330,9 +330,7 @@ pub(super) fn to_wit(conv: &ConversationView) -> Conversation {
 /// messages (`from`, in order), which plugins do not see: message by
 /// message while their number is unchanged. When a plugin joined or split
 /// messages (tile display joins cards into a carousel), the first message
-/// carries the first metadata and any other is dropped, logged. Metadata
-/// that would make its message larger than the platform takes is dropped
-/// too, logged.
+/// carries the first metadata and any other is dropped, logged.
 fn keep_metadata(from: Vec<Option<EncodedMetadata>>, to: &mut [OutMessage], conversation: &str) {
     let pairs: Vec<(usize, EncodedMetadata)> = if from.len() == to.len() {
         from.into_iter()
@@ -357,10 +355,6 @@ fn keep_metadata(from: Vec<Option<EncodedMetadata>>, to: &mut [OutMessage], conv
             continue;
         };
         message.encoded_metadata = Some(metadata);
-        if let Err(error) = message.validate_size() {
-            message.encoded_metadata = None;
-            tracing::warn!(conversation, %error, "the message goes without its encodedMetadata");
-        }
     }
 }
 
@@ -454,17 +448,5 @@ mod tests {
         let mut joined = vec![with("abc", None)];
         keep_metadata(from(), &mut joined, "c1");
         assert_eq!(metadata(&joined), [Some("QQ==")]);
-
-        // Metadata that would make the message too large stays behind.
-        let large = "x".repeat(crate::content::MAX_EVENT_BYTES - 100);
-        let mut full = vec![with(&large, None)];
-        let long = "QUFB".repeat(EncodedMetadata::MAX_LEN / 4);
-        keep_metadata(
-            vec![Some(EncodedMetadata::new(long).unwrap())],
-            &mut full,
-            "c1",
-        );
-        assert_eq!(metadata(&full), [None]);
-        full[0].validate().unwrap();
     }
 }

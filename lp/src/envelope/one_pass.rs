@@ -40,6 +40,7 @@ enum Key {
     Body,
     Headers,
     Metadata,
+    EncodedMetadata,
     #[serde(other)]
     Other,
 }
@@ -73,6 +74,7 @@ impl<'de, Q: RequestSet, N: NotificationSet> Visitor<'de> for FrameVisitor<Q, N>
         let mut body: Option<Body<'de, Q, N>> = None;
         let mut headers: Option<Option<&'de RawValue>> = None;
         let mut metadata: Option<Option<&'de RawValue>> = None;
+        let mut encoded_metadata: Option<Option<&'de RawValue>> = None;
         while let Some(key) = map.next_key::<Key>()? {
             match key {
                 Key::Kind => once(&mut kind, map.next_value_seed(KindText)?, "kind")?,
@@ -96,6 +98,9 @@ impl<'de, Q: RequestSet, N: NotificationSet> Visitor<'de> for FrameVisitor<Q, N>
                 }
                 Key::Headers => once(&mut headers, map.next_value()?, "headers")?,
                 Key::Metadata => once(&mut metadata, map.next_value()?, "metadata")?,
+                Key::EncodedMetadata => {
+                    once(&mut encoded_metadata, map.next_value()?, "encodedMetadata")?
+                }
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -110,6 +115,7 @@ impl<'de, Q: RequestSet, N: NotificationSet> Visitor<'de> for FrameVisitor<Q, N>
             body: body.unwrap_or(Body::Text(None)),
             headers: headers.flatten(),
             metadata: metadata.flatten(),
+            encoded_metadata: encoded_metadata.flatten(),
         })
     }
 }

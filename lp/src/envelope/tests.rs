@@ -77,7 +77,7 @@ fn malformed_frames_say_what_is_wrong() {
 
 #[test]
 fn written_frames_leave_out_empty_headers_and_metadata() {
-    let text = request_frame("1", ".GetClock", &json!({}), &[], &[]);
+    let text = request_frame("1", ".GetClock", &json!({}), Extras::default());
     assert_eq!(
         serde_json::from_str::<Value>(&text).unwrap(),
         json!({"kind": "req", "id": "1", "type": ".GetClock", "body": {}})

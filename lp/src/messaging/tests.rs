@@ -6,7 +6,7 @@ use crate::common::Empty;
 use crate::consumer::{
     ConsumerClientFrame, ConsumerNotification, ConsumerRequest, ConsumerServerFrame,
 };
-use crate::envelope::Frame;
+use crate::envelope::{Extras, Frame};
 use crate::error::FrameError;
 use crate::kind::{Agent, Consumer};
 use serde_json::json;
@@ -58,7 +58,6 @@ fn an_agent_publishes_structured_content_with_quick_replies() {
         RichContentEvent {
             content: content.clone(),
             quick_replies: Some(replies.clone()),
-            encoded_metadata: None,
         },
     );
     let text = Agent::request("2", &publish);
@@ -262,19 +261,39 @@ fn encoded_metadata_is_base64_of_at_most_5k_and_a_received_one_is_kept_as_sent()
         })
     );
 
-    // On the wire it is the text; read back, even a bad one is kept (the
-    // platform judges it with `check`).
-    let event = Event::Content(ContentEvent {
-        encoded_metadata: Some(padded.clone()),
-        ..ContentEvent::text("hi")
-    });
+    // It rides in the request's envelope, beside the body; read back, even
+    // a bad one is kept as sent (the platform judges it with `check`).
+    let publish = PublishEvent::new("c1", ContentEvent::text("hi"));
+    let extras = Extras {
+        encoded_metadata: Some(&padded),
+        ..Default::default()
+    };
+    let text = Agent::request_with("p1", &publish, extras);
     assert_eq!(
-        serde_json::to_value(&event).unwrap()["encodedMetadata"],
-        padded.as_str()
+        json_of(&text),
+        json!({"kind": "req", "id": "p1", "type": ".ams.ms.PublishEvent", "body": {"dialogId": "c1",
+            "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}},
+            "encodedMetadata": padded.as_str()})
     );
-    let bad: Event = serde_json::from_value(json!({"type": "ContentEvent",
-        "contentType": "text/plain", "message": "hi", "encodedMetadata": "%%"}))
+    let Ok(Frame::Request(incoming)) = AgentServerFrame::parse(&text) else {
+        panic!("a request")
+    };
+    assert_eq!(incoming.encoded_metadata, Some(padded.clone()));
+    let bad = text.replace(padded.as_str(), "%%");
+    let Ok(Frame::Request(incoming)) = AgentServerFrame::parse(&bad) else {
+        panic!("a request")
+    };
+    assert!(incoming.encoded_metadata.unwrap().check().is_err());
+    let not_text = text.replace(&format!("\"{}\"", padded.as_str()), "7");
+    let Err(FrameError::BadBody { reason, .. }) = AgentServerFrame::parse(&not_text) else {
+        panic!("refused")
+    };
+    assert!(reason.starts_with("encodedMetadata"), "{reason}");
+
+    // A live event's record carries it.
+    let record: EventRecord = serde_json::from_value(json!({"sequence": 2, "dialogId": "c1",
+        "originatorId": "a", "serverTimestamp": 1, "encodedMetadata": padded.as_str(),
+        "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}}))
     .unwrap();
-    let Event::Content(bad) = bad else { panic!() };
-    assert!(bad.encoded_metadata.unwrap().check().is_err());
+    assert_eq!(record.encoded_metadata, Some(padded));
 }

@@ -88,12 +88,21 @@ impl<S: ClientSide> WireClient<S> {
         closed.code
     }
 
-    /// Sends a request and returns its response frame; notifications that
-    /// came before it are kept.
+    /// Sends a request with `headers` and returns its response frame.
     pub async fn request_with_headers(&mut self, kind: &str, body: Value, headers: Value) -> Value {
+        self.request_in(kind, body, json!({"headers": headers}))
+            .await
+    }
+
+    /// Sends a request whose envelope also holds `envelope`'s fields
+    /// (`headers`, `metadata`, `encodedMetadata`) and returns its response
+    /// frame; notifications that came before it are kept.
+    pub async fn request_in(&mut self, kind: &str, body: Value, envelope: Value) -> Value {
         let id = self.connection.next_id();
-        let frame =
-            json!({"kind": "req", "id": id, "type": kind, "body": body, "headers": headers});
+        let mut frame = json!({"kind": "req", "id": id, "type": kind, "body": body});
+        for (key, value) in envelope.as_object().expect("envelope fields") {
+            frame[key] = value.clone();
+        }
         let answered = timeout(
             PATIENCE,
             self.connection.exchange_raw(&id, frame.to_string()),
@@ -326,6 +335,12 @@ impl Consumer {
     /// The next message the agent side published (text or rich content),
     /// skipping receipts, chat states and the consumer's own echoes.
     pub async fn next_agent_message(&mut self) -> Value {
+        self.next_agent_change().await["event"].take()
+    }
+
+    /// The next agent message's change: its event, and what comes with
+    /// it (`encodedMetadata`).
+    pub async fn next_agent_change(&mut self) -> Value {
         self.wire
             .wait_for(|frame| {
                 if frame["type"] != "ms.MessagingEventNotification" {
@@ -338,7 +353,7 @@ impl Consumer {
                         let agent = change["originatorMetadata"]["role"] == "ASSIGNED_AGENT";
                         let kind = change["event"]["type"].as_str()?;
                         (agent && (kind == "ContentEvent" || kind == "RichContentEvent"))
-                            .then(|| change["event"].clone())
+                            .then(|| change.clone())
                     })
             })
             .await

@@ -70,6 +70,10 @@ agent.on("ms.MessagingEventNotification", (body) => {
       agent.updateConversationField({ conversationId: dialogId, conversationField: [
         { field: "ConversationStateField", conversationState: "CLOSE" },
       ] }, fail("close"));
+    } else if (text === "metadata") {
+      // The SDK's request signature: body, headers, metadata, encodedMetadata, callback.
+      const event = { type: "ContentEvent", contentType: "text/plain", message: "sdk metadata" };
+      agent.publishEvent({ dialogId, event }, null, null, "U0RLIG1ldGFkYXRh", fail("publishEvent"));
     } else {
       agent.publishEvent({ dialogId, event: { type: "ContentEvent", contentType: "text/plain", message: "sdk echo: " + text } }, fail("publishEvent"));
     }

@@ -279,7 +279,7 @@ impl Conversation {
             }
         });
         let read = Event::AcceptStatus(read);
-        self.platform.publish_then(&self.view.id, read, then)
+        self.platform.publish_then(&self.view.id, read, None, then)
     }
 
     /// Runs the bot-message hooks and publishes the result in order.
@@ -306,10 +306,12 @@ impl Conversation {
                     let _ = last.send(());
                 }
             });
-            if let Some(call) = self
-                .platform
-                .publish_then(&self.view.id, message.to_event(), then)
-            {
+            if let Some(call) = self.platform.publish_then(
+                &self.view.id,
+                message.to_event(),
+                message.encoded_metadata.as_ref(),
+                then,
+            ) {
                 call.await;
             }
         }

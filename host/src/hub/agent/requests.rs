@@ -14,7 +14,7 @@ use lp::conversations::{
 };
 use lp::fields::UpdateConversationField;
 use lp::messaging::{
-    EventRecord, PublishEvent, Published, QueryMessages, SubscribeMessagingEvents,
+    EncodedMetadata, EventRecord, PublishEvent, Published, QueryMessages, SubscribeMessagingEvents,
 };
 use lp::routing::{SetAgentState, SubscribeAgentsState, SubscribeRoutingTasks, UpdateRingState};
 use lp::users::GetUserProfile;
@@ -55,7 +55,10 @@ pub(super) fn answer(ctx: &Ctx, incoming: Incoming<AgentRequest>) -> (String, Th
         R::SubscribeRoutingTasks(r) => to.reply(ctx, r, subscribe_routing_tasks),
         R::SubscribeAgentsState(r) => to.reply(ctx, r, subscribe_agents_state),
         R::UpdateRingState(r) => to.reply(ctx, r, update_ring_state),
-        R::PublishEvent(r) => to.reply(ctx, r, publish_event),
+        R::PublishEvent(r) => {
+            let encoded_metadata = incoming.encoded_metadata;
+            to.reply(ctx, r, |ctx, r| publish_event(ctx, r, encoded_metadata))
+        }
         R::QueryMessages(r) => to.reply(ctx, r, query_messages),
         R::SubscribeMessagingEvents(r) => to.reply(ctx, r, subscribe_messaging_events),
         R::AgentRequestConversation(r) => to.reply(ctx, r, agent_request_conversation),
@@ -77,7 +80,7 @@ impl Answering {
         &self,
         ctx: &Ctx,
         body: Q,
-        handler: fn(&Ctx, Q) -> Reply<Q::Response>,
+        handler: impl FnOnce(&Ctx, Q) -> Reply<Q::Response>,
     ) -> (String, Then) {
         match handler(ctx, body) {
             Ok((answer, then)) => (
@@ -193,13 +196,19 @@ fn update_ring_state(ctx: &Ctx, answer: UpdateRingState) -> Reply<Empty> {
 
 /// Publishes into a conversation the agent is assigned to, for everyone
 /// or, with `messageAudience` `AGENTS_AND_MANAGERS`, for agents only.
-fn publish_event(ctx: &Ctx, publish: PublishEvent) -> Reply<Published> {
-    limits::check_event(&publish.event)?;
+/// Its encoded metadata goes out with it live.
+fn publish_event(
+    ctx: &Ctx,
+    publish: PublishEvent,
+    encoded_metadata: Option<EncodedMetadata>,
+) -> Reply<Published> {
+    limits::check_event(&publish.event, encoded_metadata.as_ref())?;
     let sequence = ctx.hub.state().agent_publish(
         ctx.conn,
         publish.dialog_id.as_str(),
         publish.event,
         publish.message_audience,
+        encoded_metadata,
     )?;
     Ok((Published { sequence }, Then::Nothing))
 }

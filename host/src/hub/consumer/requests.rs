@@ -17,7 +17,7 @@ use lp::conversations::{
 };
 use lp::error::GENERIC_RESPONSE;
 use lp::fields::{ConversationField, UpdateConversationField};
-use lp::messaging::{PublishEvent, Published, SubscribeMessagingEvents};
+use lp::messaging::{EncodedMetadata, PublishEvent, Published, SubscribeMessagingEvents};
 use lp::{Incoming, Request};
 use tokio::time::Instant;
 
@@ -75,7 +75,10 @@ pub(super) fn answer(ctx: &Ctx, incoming: Incoming<ConsumerRequest>) {
         }
         R::GetClock(r) => to.reply(ctx, r, get_clock),
         R::ConsumerRequestConversation(r) => to.reply(ctx, r, consumer_request_conversation),
-        R::PublishEvent(r) => to.reply(ctx, r, publish_event),
+        R::PublishEvent(r) => {
+            let encoded_metadata = incoming.encoded_metadata;
+            to.reply(ctx, r, |ctx, r| publish_event(ctx, r, encoded_metadata))
+        }
         R::SubscribeMessagingEvents(r) => to.reply(ctx, r, subscribe_messaging_events),
         R::SubscribeExConversations(r) => to.reply(ctx, r, subscribe_ex_conversations),
         R::UnsubscribeExConversations(r) => to.reply(ctx, r, unsubscribe_ex_conversations),
@@ -97,7 +100,7 @@ impl Answering {
         &self,
         ctx: &Ctx,
         body: Q,
-        handler: fn(&Ctx, Q) -> Reply<Q::Response>,
+        handler: impl FnOnce(&Ctx, Q) -> Reply<Q::Response>,
     ) -> Then {
         match handler(ctx, body) {
             Ok((answer, then)) => {
@@ -219,13 +222,22 @@ fn consumer_request_conversation(
     Ok((created, Then::Route))
 }
 
-/// Publishes into the consumer's own open conversation.
-fn publish_event(ctx: &Ctx, publish: PublishEvent) -> Reply<Published> {
+/// Publishes into the consumer's own open conversation; its encoded
+/// metadata goes out with it live.
+fn publish_event(
+    ctx: &Ctx,
+    publish: PublishEvent,
+    encoded_metadata: Option<EncodedMetadata>,
+) -> Reply<Published> {
     let mut state = ctx.hub.state();
     let consumer_id = signed_in(&state, ctx.conn)?;
-    limits::check_event(&publish.event)?;
-    let sequence =
-        state.consumer_publish(&consumer_id, publish.dialog_id.as_str(), publish.event)?;
+    limits::check_event(&publish.event, encoded_metadata.as_ref())?;
+    let sequence = state.consumer_publish(
+        &consumer_id,
+        publish.dialog_id.as_str(),
+        publish.event,
+        encoded_metadata,
+    )?;
     Ok((Published { sequence }, Then::Nothing))
 }
 

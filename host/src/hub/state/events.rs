@@ -6,13 +6,29 @@
 //! `AGENTS_AND_MANAGERS`): as on LivePerson, agents see it, marked with its
 //! audience, live and in history; the consumer never does, neither live
 //! nor in the history its subscription replays.
+//!
+//! Encoded metadata published with an event goes out with it live and is
+//! not kept: as on LivePerson, history has none.
 
 use lp::common::Role;
-use lp::messaging::{Event, EventRecord, MessageAudience, MessagingEventNotification, Originator};
+use lp::messaging::{
+    EncodedMetadata, Event, EventRecord, MessageAudience, MessagingEventNotification, Originator,
+};
 
 use super::{Conversation, HubState, Refusal, not_logged_in, outbox, refuse};
 use crate::clock::now_ms;
 use crate::hub::limits;
+
+/// An event as published: whether only agents may see it, and the encoded
+/// metadata that goes out with it live.
+pub struct Posted {
+    /// The event.
+    pub event: Event,
+    /// For agents and managers only.
+    pub private: bool,
+    /// Passed on live, not kept.
+    pub encoded_metadata: Option<EncodedMetadata>,
+}
 
 /// One event of a conversation's history.
 #[derive(Clone, Debug)]
@@ -74,6 +90,7 @@ impl HubState {
         conv_id: &str,
         event: Event,
         audience: Option<MessageAudience>,
+        encoded_metadata: Option<EncodedMetadata>,
     ) -> Result<u64, Refusal> {
         let agent = self.agents.get(&conn).ok_or_else(not_logged_in)?;
         let private = match audience {
@@ -101,7 +118,12 @@ impl HubState {
         if !conv.open {
             return refuse(400, format!("conversation {conv_id} is closed"));
         }
-        Ok(self.append(conv_id, user_id, pid, Role::AssignedAgent, event, private))
+        let posted = Posted {
+            event,
+            private,
+            encoded_metadata,
+        };
+        Ok(self.append(conv_id, user_id, pid, Role::AssignedAgent, posted))
     }
 
     /// A consumer publishes an event into its conversation.
@@ -110,6 +132,7 @@ impl HubState {
         consumer_id: &str,
         conv_id: &str,
         event: Event,
+        encoded_metadata: Option<EncodedMetadata>,
     ) -> Result<u64, Refusal> {
         let conv = self
             .conversations
@@ -130,8 +153,11 @@ impl HubState {
             originator,
             consumer_id.to_owned(),
             Role::Consumer,
-            event,
-            false,
+            Posted {
+                event,
+                private: false,
+                encoded_metadata,
+            },
         ))
     }
 
@@ -144,9 +170,13 @@ impl HubState {
         originator_id: String,
         originator_pid: String,
         role: Role,
-        event: Event,
-        private: bool,
+        posted: Posted,
     ) -> u64 {
+        let Posted {
+            event,
+            private,
+            encoded_metadata,
+        } = posted;
         let transient = matches!(event, Event::ChatState(_));
         let conv = self
             .conversations
@@ -174,7 +204,11 @@ impl HubState {
         let conv = &self.conversations[conv_id];
         // Agent side: every agent assigned to the conversation sees every event.
         if let Some(assigned) = &conv.assigned {
-            let frame = lp::Agent::notification(&agent_event(conv, &stored, transient));
+            let record = EventRecord {
+                encoded_metadata: encoded_metadata.clone(),
+                ..agent_event(conv, &stored, transient)
+            };
+            let frame = lp::Agent::notification(&record);
             let agents = self.agents.values().filter(|a| &a.user_id == assigned);
             outbox::send_each(agents.map(|agent| &agent.outbox), frame);
         }
@@ -182,7 +216,10 @@ impl HubState {
         if !private {
             let note = MessagingEventNotification {
                 dialog_id: None,
-                changes: vec![consumer_change(conv, &stored, transient)],
+                changes: vec![EventRecord {
+                    encoded_metadata,
+                    ..consumer_change(conv, &stored, transient)
+                }],
             };
             let subscribers = self.dialog_subscribers.get(conv_id).into_iter().flatten();
             let outboxes = subscribers
@@ -332,6 +369,7 @@ fn consumer_change(conv: &Conversation, e: &StoredEvent, transient: bool) -> Eve
         event: e.event.clone(),
         message_audience: e.private.then_some(MessageAudience::AgentsAndManagers),
         metadata: Vec::new(),
+        encoded_metadata: None,
     }
 }
 
@@ -374,7 +412,7 @@ mod tests {
         let [(c, dialog, c_reader), (_, _, d_reader)] = &mut sockets[..] else {
             unreachable!("two sockets")
         };
-        state.consumer_publish("c", dialog, text(1)).unwrap();
+        state.consumer_publish("c", dialog, text(1), None).unwrap();
         let heard = c_reader.next().now_or_never().flatten();
         assert!(heard.is_some_and(|frame| format!("{frame:?}").contains("m1")));
         assert!(
@@ -384,7 +422,29 @@ mod tests {
         // A socket that goes leaves no subscription behind.
         state.remove_consumer(*c);
         assert!(!state.dialog_subscribers.contains_key(dialog.as_str()));
-        state.consumer_publish("c", dialog, text(2)).unwrap();
+        state.consumer_publish("c", dialog, text(2), None).unwrap();
+    }
+
+    #[test]
+    fn encoded_metadata_goes_out_live_and_stays_out_of_history() {
+        let mut state = hub_state();
+        let dialog = state.request_conversation("c", None, None).unwrap();
+        let (conn, mut live) = subscribed_socket(&mut state, "c", &dialog);
+        let metadata = EncodedMetadata::new("SGk=").unwrap();
+        state
+            .consumer_publish("c", &dialog, text(1), Some(metadata))
+            .unwrap();
+        let heard = format!("{:?}", live.next().now_or_never().flatten());
+        assert!(heard.contains(r#"\"encodedMetadata\":\"SGk=\""#), "{heard}");
+        state.remove_consumer(conn);
+        let (_, mut replayed) = subscribed_socket(&mut state, "c", &dialog);
+        let history = format!("{:?}", replayed.next().now_or_never().flatten());
+        assert!(
+            history.contains("m1") && !history.contains("encodedMetadata"),
+            "{history}"
+        );
+        let agents_see = state.history(&dialog, None, 10).unwrap();
+        assert_eq!(agents_see[0].encoded_metadata, None);
     }
 
     #[test]
@@ -394,15 +454,19 @@ mod tests {
         let (conn, mut live) = subscribed_socket(&mut state, "c", &dialog);
         let (agent, pid) = ("123.human".to_owned(), "pid-human".to_owned());
         let role = Role::AssignedAgent;
+        let posted = |n, private| Posted {
+            event: text(n),
+            private,
+            encoded_metadata: None,
+        };
         state.append(
             &dialog,
             agent.clone(),
             pid.clone(),
             role.clone(),
-            text(0),
-            true,
+            posted(0, true),
         );
-        state.append(&dialog, agent, pid, role, text(1), false);
+        state.append(&dialog, agent, pid, role, posted(1, false));
         let heard = live.next().now_or_never().flatten();
         assert!(heard.is_some_and(|frame| format!("{frame:?}").contains("m1")));
         assert!(
@@ -431,7 +495,10 @@ mod tests {
         let id = state.request_conversation("c", None, None).unwrap();
         // Numbered from 0, as LivePerson numbers a dialog's events.
         for n in 0..limits::KEPT_EVENTS + 5 {
-            assert_eq!(state.consumer_publish("c", &id, text(n)).unwrap(), n as u64);
+            assert_eq!(
+                state.consumer_publish("c", &id, text(n), None).unwrap(),
+                n as u64
+            );
         }
         let kept = &state.conversations[&id].events;
         assert_eq!(kept.len(), limits::KEPT_EVENTS);
