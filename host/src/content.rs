@@ -24,7 +24,7 @@ pub struct OutMessage {
     pub quick_replies: Option<Value>,
     /// What the message carries for the consumer's window (`encodedMetadata`,
     /// published beside the event), if any. Plugins do not see it; it keeps
-    /// to its message through them (see [`crate::plugin::Chain::bot_message`]).
+    /// to its message through them (the plugin chain puts it back).
     pub encoded_metadata: Option<EncodedMetadata>,
 }
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use lp::messaging::{EncodedMetadata, Event};
+use lp::users::UserProfile;
 use tokio::sync::mpsc;
 
 use crate::content::OutMessage;
@@ -178,6 +179,11 @@ pub trait Platform: Send + Sync {
     ) -> BoxFuture<'a, Result<(), PlatformError>>;
     /// Closes the conversation.
     fn close<'a>(&'a self, conversation_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>>;
+    /// A consumer's engagement attributes (`GetUserProfile`).
+    fn user_profile<'a>(
+        &'a self,
+        consumer_id: &'a str,
+    ) -> BoxFuture<'a, Result<UserProfile, PlatformError>>;
     /// Publishes a private text: agents and managers see it, the consumer
     /// never does (`messageAudience` `AGENTS_AND_MANAGERS`).
     fn publish_private<'a>(
@@ -218,6 +224,11 @@ pub struct BotTurn {
     pub text: String,
     /// Why it is sent.
     pub kind: TurnKind,
+    /// The consumer's engagement attributes, for a bot that takes them
+    /// (read from the platform when the conversation arrives and after a
+    /// step-up; not saved: they are read again).
+    #[serde(skip)]
+    pub engagement: Option<Arc<UserProfile>>,
 }
 
 /// What the bot wants done.
@@ -319,6 +330,13 @@ pub trait Bot: Send + Sync {
     /// hand-overs per turn (the task's timers wait meanwhile, for the
     /// turn's durable save and the answer).
     fn answers_in_process(&self) -> bool {
+        false
+    }
+
+    /// True for a bot that takes the consumer's engagement attributes with
+    /// each turn (`engagement_attributes` in its file): the connector reads
+    /// them from the platform.
+    fn engagement_attributes(&self) -> bool {
         false
     }
 }

@@ -4,8 +4,6 @@
 //! notification it receives. Each `type` string is written here and
 //! nowhere else; see `kind` for how a row becomes types.
 
-use serde_json::Value;
-
 use crate::common::{Empty, Subscribed, Text};
 use crate::connection::GetClock;
 use crate::conversations::{
@@ -23,7 +21,7 @@ use crate::routing::{
     AgentStateNotification, RoutingTaskNotification, SetAgentState, SubscribeAgentsState,
     SubscribeRoutingTasks, UpdateRingState,
 };
-use crate::users::GetUserProfile;
+use crate::users::{GetUserProfile, UserProfile};
 
 requests!(
     /// A request on the agent socket, as its server reads it.
@@ -63,7 +61,7 @@ requests!(
         UpdateConversationField(UpdateConversationField) -> Text =
             ".ams.cm.UpdateConversationField";
         /// A consumer's profile.
-        GetUserProfile(GetUserProfile) -> Value = ".ams.userprofile.GetUserProfile";
+        GetUserProfile(GetUserProfile) -> UserProfile = ".ams.userprofile.GetUserProfile";
     }
 );
 

@@ -18,6 +18,7 @@ use crate::kind::{Agent, Request};
 use crate::messaging::{
     MessagingEventNotification, PublishEvent, Published, SubscribeMessagingEvents,
 };
+use crate::users::SetUserProfile;
 
 requests!(
     /// A request on the consumer socket, as its server reads it.
@@ -46,6 +47,9 @@ requests!(
         /// Closes the conversation (the only field a consumer may change).
         UpdateConversationField(UpdateConversationField) -> Text =
             "cm.UpdateConversationField", answered "StringResponse";
+        /// Says who the consumer is: names, engagement attributes.
+        SetUserProfile(SetUserProfile) -> Text = "userprofile.SetUserProfile",
+            answered ".ReqBody$StringResp";
     }
 );
 

@@ -3,8 +3,9 @@
 //! answers with `channelData` bot actions and private texts the way
 //! LivePerson documents them for Third-Party Bots, and with botbuilder's
 //! own handoff event. A scripted bot's rules ask for the same actions
-//! (`note`, `ttr`). What reaches the platform is seen through a recording
-//! proxy; what the consumer sees, on the consumer's socket.
+//! (`note`, `ttr`). Bots that take them get the consumer's engagement
+//! attributes (`lpSdes`). What reaches the platform is seen through a
+//! recording proxy; what the consumer sees, on the consumer's socket.
 
 use serde_json::Value;
 
@@ -57,12 +58,17 @@ struct Running {
 }
 
 async fn running() -> Running {
+    running_with("").await
+}
+
+/// [`running`], with `extra` lines in the bot's file.
+async fn running_with(extra: &str) -> Running {
     let peer = BotFrameworkPeer::start();
     let platform = gateway(&platform()).await;
     let hub = platform.hub_url().unwrap();
     let proxy = WireProxy::start(&hub).await;
     let bot_file = format!(
-        "id = \"bf\"\nkind = \"botframework\"\nurl = \"{}\"\ntimeout_ms = 10000\n",
+        "id = \"bf\"\nkind = \"botframework\"\nurl = \"{}\"\ntimeout_ms = 10000\n{extra}",
         peer.url
     );
     let gateway = gateway(&behind(&proxy, "bf", &bot_file)).await;
@@ -413,4 +419,106 @@ async fn an_http_bots_custom_payloads_change_the_time_to_response_before_the_tra
         .await;
     let request: Value = serde_json::from_str(&proxy.frames()[note].1).unwrap();
     assert_eq!(request["body"]["messageAudience"], "AGENTS_AND_MANAGERS");
+}
+
+/// A profile request setting `customer_id` as the consumer's customer info.
+fn profile_with(customer_id: &str) -> Value {
+    serde_json::json!({"firstName": "Ada", "authenticatedData": {"lp_sdes": [
+        {"type": "ctmrinfo", "info": {"customerId": customer_id, "ctype": "vip"}}]}})
+}
+
+/// A bot with `engagement_attributes` gets the consumer's engagement
+/// attributes with each turn, as Third-Party Bots hands them to a Bot
+/// Framework bot: `channelData.context.lpSdes`, by type. A consumer who set
+/// none gives the bot an empty object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_framework_bot_gets_the_consumers_engagement_attributes_in_its_context() {
+    let running = running_with("engagement_attributes = true\n").await;
+    let mut consumer = Consumer::connect(&running.hub, "123").await;
+    let set = consumer
+        .wire
+        .request("userprofile.SetUserProfile", profile_with("C-42"))
+        .await;
+    assert_eq!(set["code"], 200, "{set}");
+    consumer.start_conversation().await;
+    assert!(consumer.next_agent_text().await.starts_with("welcome, "));
+    consumer.say("tpb sdes").await;
+    assert_eq!(consumer.next_agent_text().await, "customer C-42");
+
+    let (mut anonymous, _) = running.greeted_consumer().await;
+    anonymous.say("tpb sdes").await;
+    assert_eq!(
+        anonymous.next_agent_text().await,
+        "no engagement attributes"
+    );
+}
+
+/// An HTTP bot gets them in its request's `metadata.lpSdes`. After a
+/// step-up they are read again: the authenticated consumer's, from the
+/// brand JWT's `lp_sdes`. A profile larger than the hub takes is refused
+/// with 413 and the one set before stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_bot_gets_the_engagement_attributes_and_a_step_up_reads_them_again() {
+    let bot = RecordingBot::echo().await;
+    let config = ConfigDir::with_hub(
+        "[hub.consumer_auth]\nhs256_secret = \"brand-secret\"\n\n\
+         [[hub.users]]\nlogin = \"bot-user\"\npassword = \"pw-bot-user\"\nskills = [\"1\"]\n",
+    );
+    config.write(
+        "bots/b.toml",
+        &format!("{}engagement_attributes = true\n", bot.config("b")),
+    );
+    config.write(
+        "connectors/c.toml",
+        &connector_file("c", "b", "bot-user", "", "messageDelay = 0"),
+    );
+    let gateway = gateway(&config).await;
+    let hub = gateway.hub_url().unwrap();
+    let mut consumer = Consumer::connect(&hub, "123").await;
+    consumer
+        .wire
+        .request("userprofile.SetUserProfile", profile_with("anon-1"))
+        .await;
+    let huge = profile_with(&"x".repeat(switchboard::hub::profiles::MAX_PROFILE_BYTES));
+    let refused = consumer
+        .wire
+        .request("userprofile.SetUserProfile", huge)
+        .await;
+    assert_eq!(refused["code"], 413, "{refused}");
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    let turns = bot.turns();
+    let sdes = &turns.last().unwrap().metadata["lpSdes"];
+    assert_eq!(sdes["ctmrinfo"]["info"]["customerId"], "anon-1", "{sdes}");
+    assert_eq!(sdes["personal"]["personal"]["firstname"], "Ada", "{sdes}");
+
+    let exp = jsonwebtoken::get_current_timestamp() + 600;
+    let claims = serde_json::json!({"sub": "customer-42", "exp": exp,
+        "lp_sdes": [{"type": "ctmrinfo", "info": {"customerId": "C-42"}}]});
+    let brand_jwt = crate::support::signed_jwt(b"brand-secret", &claims);
+    let authenticated = switchboard::http::post_json(
+        &format!("{hub}/api/account/123/authenticate"),
+        &serde_json::json!({"authCode": brand_jwt}),
+    )
+    .await
+    .unwrap();
+    let jwt = authenticated["jwt"].as_str().unwrap();
+    let init = consumer
+        .wire
+        .request_with_headers(
+            "InitConnection",
+            serde_json::json!({}),
+            serde_json::json!([{"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt}]),
+        )
+        .await;
+    assert_eq!(init["code"], 200);
+    assert_eq!(consumer.next_agent_text().await, "bot heard: _STEPUP_");
+    let turns = bot.turns();
+    let step_up = turns.last().unwrap();
+    assert_eq!(step_up.kind, "step-up");
+    assert_eq!(
+        step_up.metadata["lpSdes"],
+        serde_json::json!({"ctmrinfo": {"info": {"customerId": "C-42"}}})
+    );
 }

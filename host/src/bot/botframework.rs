@@ -43,6 +43,7 @@ pub struct BotFrameworkBot {
     timeout: Duration,
     collected: Collected,
     server: JoinHandle<()>,
+    engagement_attributes: bool,
 }
 
 impl Drop for BotFrameworkBot {
@@ -78,7 +79,16 @@ impl BotFrameworkBot {
             timeout,
             collected,
             server,
+            engagement_attributes: false,
         })
+    }
+
+    /// With `on`, each activity carries the consumer's engagement
+    /// attributes in `channelData.context.lpSdes`, as Third-Party Bots
+    /// hands them to a Bot Framework bot.
+    pub fn with_engagement_attributes(mut self, on: bool) -> Self {
+        self.engagement_attributes = on;
+        self
     }
 
     fn error(&self, reason: impl Into<String>) -> BotError {
@@ -115,6 +125,10 @@ impl BotFrameworkBot {
             activity["type"] = json!("message");
             activity["text"] = json!(turn.text);
         }
+        if self.engagement_attributes {
+            let lp_sdes = third_party::lp_sdes(turn.engagement.as_deref());
+            activity["channelData"] = json!({"context": {"lpEvent": {}, "lpSdes": lp_sdes}});
+        }
         activity
     }
 }
@@ -150,6 +164,10 @@ async fn callback_handler(
 }
 
 impl Bot for BotFrameworkBot {
+    fn engagement_attributes(&self) -> bool {
+        self.engagement_attributes
+    }
+
     fn ask<'a>(&'a self, turn: &'a BotTurn) -> BoxFuture<'a, Result<Vec<BotAction>, BotError>> {
         Box::pin(async move {
             self.collected

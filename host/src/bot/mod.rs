@@ -24,16 +24,22 @@ use crate::ports::Bot;
 /// The client for a configured bot. A Bot Framework bot's callback server
 /// starts here, so this runs inside the tokio runtime.
 pub fn from_config(config: &BotConfig) -> std::io::Result<Arc<dyn Bot>> {
+    let engagement = config.engagement_attributes;
     Ok(match &config.kind {
         BotKind::Scripted(rules) => Arc::new(ScriptedBot::new(&config.id, rules.clone())),
-        BotKind::Rasa { url, timeout } => Arc::new(WebhookBot::rasa(&config.id, url, *timeout)),
-        BotKind::Webhook { url, timeout } => {
-            Arc::new(WebhookBot::webhook(&config.id, url, *timeout))
-        }
+        BotKind::Rasa { url, timeout } => Arc::new(
+            WebhookBot::rasa(&config.id, url, *timeout).with_engagement_attributes(engagement),
+        ),
+        BotKind::Webhook { url, timeout } => Arc::new(
+            WebhookBot::webhook(&config.id, url, *timeout).with_engagement_attributes(engagement),
+        ),
         BotKind::BotFramework {
             url,
             timeout,
             callback,
-        } => Arc::new(BotFrameworkBot::new(&config.id, url, *timeout, *callback)?),
+        } => Arc::new(
+            BotFrameworkBot::new(&config.id, url, *timeout, *callback)?
+                .with_engagement_attributes(engagement),
+        ),
     })
 }

@@ -6,7 +6,8 @@
 //! its answers (a Bot Framework activity's `channelData`), so it works here
 //! unchanged.
 //!
-//! What is read: `messageAudience`; `encodedMetadata` (base64 metadata a
+//! What is written: the consumer's engagement attributes (`lpSdes`, see
+//! [`lp_sdes`]), for a bot that takes them. What is read: `messageAudience`; `encodedMetadata` (base64 metadata a
 //! message carries for the consumer's window); `action.name` and its `parameters`
 //! (`skill` for a transfer, a skill's name or id; `ttrType` and, for
 //! `CUSTOM`, `value` in seconds as a number or a numeric string). The two
@@ -18,6 +19,7 @@
 
 use lp::fields::{Ttr, TtrType};
 use lp::messaging::{EncodedMetadata, MessageAudience};
+use lp::users::UserProfile;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -90,6 +92,20 @@ pub fn encoded_metadata(data: &Value) -> Option<EncodedMetadata> {
         Value::String(text) => EncodedMetadata::as_written(text.as_str()),
         other => EncodedMetadata::as_written(other.to_string()),
     })
+}
+
+/// The consumer's engagement attributes as Third-Party Bots hands them to
+/// bots (`lpSdes`): an object with one entry per attribute, named by its
+/// type (`ctmrinfo`, `personal`, ...), holding the attribute's content
+/// (`{"info": {..}}`). No attributes read: an empty object.
+pub fn lp_sdes(profile: Option<&UserProfile>) -> Value {
+    let entries = profile.into_iter().flatten().map(|attribute| {
+        (
+            attribute.kind.clone(),
+            Value::Object(attribute.content.clone()),
+        )
+    });
+    Value::Object(entries.collect())
 }
 
 /// A bot action as written: its name and parameters.

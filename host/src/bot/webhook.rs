@@ -2,7 +2,9 @@
 //! itself (`POST {url}/webhooks/rest/webhook`) and the generic webhook, the
 //! same JSON at a URL a brand chooses (§D3).
 //!
-//! Request: `{"sender": consumer id, "message": text, "metadata": {...}}`.
+//! Request: `{"sender": consumer id, "message": text, "metadata": {...}}`;
+//! with `engagement_attributes`, `metadata.lpSdes` holds the consumer's
+//! engagement attributes (see [`third_party::lp_sdes`]).
 //! Answer: a list, one item per message: `text`, `image` (a card with the
 //! image), `buttons` (quick replies on that item's text; an item with
 //! buttons and no text becomes a card of buttons, since quick replies need a
@@ -35,6 +37,7 @@ pub struct WebhookBot {
     id: String,
     endpoint: String,
     timeout: Duration,
+    engagement_attributes: bool,
 }
 
 impl WebhookBot {
@@ -44,6 +47,7 @@ impl WebhookBot {
             id: id.to_owned(),
             endpoint: format!("{}/webhooks/rest/webhook", base.trim_end_matches('/')),
             timeout,
+            engagement_attributes: false,
         }
     }
 
@@ -53,7 +57,15 @@ impl WebhookBot {
             id: id.to_owned(),
             endpoint: url.to_owned(),
             timeout,
+            engagement_attributes: false,
         }
+    }
+
+    /// With `on`, each request's `metadata` carries the consumer's
+    /// engagement attributes as `lpSdes`.
+    pub fn with_engagement_attributes(mut self, on: bool) -> Self {
+        self.engagement_attributes = on;
+        self
     }
 
     fn error(&self, reason: impl Into<String>) -> BotError {
@@ -73,6 +85,10 @@ impl WebhookBot {
 }
 
 impl Bot for WebhookBot {
+    fn engagement_attributes(&self) -> bool {
+        self.engagement_attributes
+    }
+
     fn ask<'a>(&'a self, turn: &'a BotTurn) -> BoxFuture<'a, Result<Vec<BotAction>, BotError>> {
         Box::pin(async move {
             let kind = match turn.kind {
@@ -81,10 +97,13 @@ impl Bot for WebhookBot {
                 TurnKind::StepUp => "step-up",
                 TurnKind::Event => "event",
             };
-            let request = json!({
+            let mut request = json!({
                 "sender": turn.consumer_id, "message": turn.text,
                 "metadata": {"conversationId": turn.conversation_id, "kind": kind},
             });
+            if self.engagement_attributes {
+                request["metadata"]["lpSdes"] = third_party::lp_sdes(turn.engagement.as_deref());
+            }
             let answer =
                 tokio::time::timeout(self.timeout, http::post_json(&self.endpoint, &request))
                     .await

@@ -129,6 +129,7 @@ mod tests {
             consumer_id: "consumer".into(),
             text: "queued".into(),
             kind: TurnKind::Message,
+            engagement: None,
         });
         let bytes = serde_json::to_vec(&saved).unwrap();
         let back: SavedConversation = serde_json::from_slice(&bytes).unwrap();

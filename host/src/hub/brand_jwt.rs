@@ -12,6 +12,10 @@
 //! - `aud`, when `audience` is configured: required and naming it. Without
 //!   `audience`, `aud` is not checked (the hub cannot know its own name).
 //!
+//! - `lp_sdes`, when present: the consumer's engagement attributes, a
+//!   list of records tagged by `type` (LivePerson's authenticated
+//!   engagement attributes); the agents of its conversations read them.
+//!
 //! A token that fails any check gets the answer a bad signature gets:
 //! 401, with the reason.
 
@@ -19,6 +23,8 @@ use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use lp::users::UserProfile;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::ConsumerAuth;
@@ -27,9 +33,18 @@ use crate::config::ConsumerAuth;
 /// between the brand's servers and the hub that is forgiven.
 pub const LEEWAY: Duration = Duration::from_secs(60);
 
-/// Checks a brand JWT against the account's settings; returns its `sub`,
-/// or why it is refused.
-pub fn verify(auth: &ConsumerAuth, token: &str) -> Result<String, String> {
+/// What a brand JWT that passed says of the consumer.
+#[derive(Debug, PartialEq)]
+pub struct Verified {
+    /// Its `sub`: the consumer's identity at the brand.
+    pub subject: String,
+    /// Its `lp_sdes`, if it has some.
+    pub engagement: Option<UserProfile>,
+}
+
+/// Checks a brand JWT against the account's settings; returns what it
+/// says of the consumer, or why it is refused.
+pub fn verify(auth: &ConsumerAuth, token: &str) -> Result<Verified, String> {
     let header = decode_header(token).map_err(|e| format!("the brand JWT is malformed: {e}"))?;
     let key = match header.alg {
         Algorithm::HS256 => auth
@@ -66,10 +81,20 @@ pub fn verify(auth: &ConsumerAuth, token: &str) -> Result<String, String> {
     validation.set_required_spec_claims(&required);
     let data = decode::<Value>(token, &key, &validation)
         .map_err(|e| format!("the brand JWT is not valid: {}", reason(e.kind(), auth)))?;
-    data.claims["sub"]
+    let subject = data.claims["sub"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| "the brand JWT is not valid: its sub is not a string".into())
+        .ok_or("the brand JWT is not valid: its sub is not a string")?;
+    let engagement = match data.claims.get("lp_sdes") {
+        None | Some(Value::Null) => None,
+        Some(written) => Some(UserProfile::deserialize(written).map_err(|e| {
+            format!("the brand JWT is not valid: its lp_sdes is not a list of engagement attributes ({e})")
+        })?),
+    };
+    Ok(Verified {
+        subject,
+        engagement,
+    })
 }
 
 /// Why a token failed, in the terms of the checks above.
@@ -135,6 +160,17 @@ mod tests {
     }
 
     #[test]
+    fn a_brand_jwts_lp_sdes_are_the_consumers_engagement_attributes() {
+        let sdes = json!([{"type": "ctmrinfo", "info": {"customerId": "C-7"}}]);
+        let claims = json!({"sub": "c", "exp": now() + 600, "lp_sdes": sdes});
+        let verified = verify(&auth(), &signed(claims)).unwrap();
+        assert_eq!(serde_json::to_value(verified.engagement).unwrap(), sdes);
+        let bad = json!({"sub": "c", "exp": now() + 600, "lp_sdes": {"customerId": "C-7"}});
+        let refused = verify(&auth(), &signed(bad)).unwrap_err();
+        assert!(refused.contains("lp_sdes"), "{refused}");
+    }
+
+    #[test]
     fn a_brand_jwt_without_exp_is_refused() {
         let refused = verify(&auth(), &signed(json!({"sub": "c"}))).unwrap_err();
         assert!(refused.contains("has no exp"), "{refused}");
@@ -144,7 +180,7 @@ mod tests {
     fn exp_and_nbf_are_forgiven_the_leeway_and_no_more() {
         let leeway = LEEWAY.as_secs() as i64;
         let within = json!({"sub": "c", "exp": now() - leeway + 5, "nbf": now() + leeway - 5});
-        assert_eq!(verify(&auth(), &signed(within)).unwrap(), "c");
+        assert_eq!(verify(&auth(), &signed(within)).unwrap().subject, "c");
         let expired = json!({"sub": "c", "exp": now() - leeway - 5});
         let refused = verify(&auth(), &signed(expired)).unwrap_err();
         assert!(refused.contains("expired"), "{refused}");

@@ -36,6 +36,7 @@ fn hub() -> Arc<Hub> {
     let config = minimal_config();
     Arc::new(Hub {
         state: Mutex::new(HubState::new(config)),
+        profiles: Mutex::default(),
         addr: "127.0.0.1:0".parse().expect("literal address"),
     })
 }

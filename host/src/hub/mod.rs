@@ -36,6 +36,8 @@
 //! - `webhook`: agent sessions over HTTP;
 //! - `account`: the domain lookup and the account configuration (users,
 //!   skills, campaigns and engagements);
+//! - `profiles`: consumers' profiles (names, engagement attributes), which
+//!   consumers set and agents read;
 //! - `clients` and `limits`: the bounds on what peers may take;
 //! - `fuzzing`: the fuzz targets' entry points.
 //!
@@ -53,6 +55,7 @@ mod consumer_tokens;
 pub mod fuzzing;
 pub mod limits;
 mod login;
+pub mod profiles;
 mod sessions;
 mod signup;
 mod socket;
@@ -86,6 +89,7 @@ const BODY_LIMIT: usize = 64 << 10;
 /// A running hub.
 pub struct Hub {
     state: Mutex<HubState>,
+    profiles: Mutex<profiles::Profiles>,
     addr: SocketAddr,
 }
 
@@ -193,6 +197,7 @@ impl Hub {
         let addr = listener.local_addr().map_err(listen_error)?;
         let hub = Arc::new(Hub {
             state: Mutex::new(HubState::new(config)),
+            profiles: Mutex::default(),
             addr,
         });
         let serving = hub.clone();
@@ -211,6 +216,12 @@ impl Hub {
         self.state
             .lock()
             .expect("hub state lock is never poisoned: no panics under it")
+    }
+
+    fn profiles(&self) -> MutexGuard<'_, profiles::Profiles> {
+        self.profiles
+            .lock()
+            .expect("profiles lock is never poisoned: no panics under it")
     }
 
     fn account(&self) -> String {

@@ -109,14 +109,20 @@ impl Hub {
             );
         };
         let auth = self.state().config.consumer_auth.clone();
-        let subject = match brand_jwt::verify(&auth, &code) {
-            Ok(subject) => subject,
+        let verified = match brand_jwt::verify(&auth, &code) {
+            Ok(verified) => verified,
             Err(reason) => return http::error(StatusCode::UNAUTHORIZED, reason),
         };
-        let consumer_id: String = Sha256::digest(subject.as_bytes())
+        let consumer_id: String = Sha256::digest(verified.subject.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
+        if let Some(engagement) = verified.engagement
+            && let Err(refused) = self.profiles().set(&consumer_id, engagement)
+        {
+            let code = StatusCode::from_u16(refused.code).unwrap_or(StatusCode::BAD_REQUEST);
+            return http::error(code, refused.message);
+        }
         let steps_up_from = previous.and_then(|t| {
             let state = self.state();
             state

@@ -21,6 +21,7 @@ use lp::messaging::{
     ContentEvent, EncodedMetadata, Event, EventRecord, MessageAudience, PublishEvent, QueryMessages,
 };
 use lp::routing::{Availability, RingState, SetAgentState, SubscribeRoutingTasks, UpdateRingState};
+use lp::users::{GetUserProfile, UserProfile};
 use lp::{Agent, Request};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -543,6 +544,15 @@ impl Platform for AgentConnection {
             })
             .await
         })
+    }
+
+    fn user_profile<'a>(
+        &'a self,
+        consumer_id: &'a str,
+    ) -> BoxFuture<'a, Result<UserProfile, PlatformError>> {
+        Box::pin(self.request(GetUserProfile {
+            user_id: Some(consumer_id.into()),
+        }))
     }
 
     fn close<'a>(&'a self, conversation_id: &'a str) -> BoxFuture<'a, Result<(), PlatformError>> {

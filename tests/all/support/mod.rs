@@ -723,6 +723,8 @@ pub struct Turn {
     pub text: String,
     pub kind: String,
     pub conversation: String,
+    /// The request's `metadata`, whole.
+    pub metadata: Value,
     pub at: std::time::Instant,
 }
 
@@ -785,6 +787,7 @@ impl RecordingBot {
                         .as_str()
                         .unwrap_or_default()
                         .to_owned(),
+                    metadata: body["metadata"].clone(),
                     at: std::time::Instant::now(),
                 });
                 tokio::time::sleep(delay(&text)).await;

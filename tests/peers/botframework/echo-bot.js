@@ -54,6 +54,11 @@ const THIRD_PARTY_BOTS = {
       },
     },
   ],
+  sdes: (context) => {
+    const sdes = ((context.activity.channelData || {}).context || {}).lpSdes;
+    const customer = sdes && sdes.ctmrinfo && sdes.ctmrinfo.info && sdes.ctmrinfo.info.customerId;
+    return [{ type: "message", text: customer ? "customer " + customer : "no engagement attributes" }];
+  },
   quick: () => [
     {
       type: "message",

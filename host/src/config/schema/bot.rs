@@ -21,6 +21,10 @@ pub struct BotConfig {
     pub id: Located<String>,
     /// What kind of bot brain.
     pub kind: BotKind,
+    /// The bot takes the consumer's engagement attributes with each turn
+    /// (HTTP and Bot Framework bots; the connector reads them from the
+    /// platform when a conversation arrives and after a step-up).
+    pub engagement_attributes: bool,
 }
 
 /// The bot brain.
@@ -127,6 +131,8 @@ struct RawBot {
     timeout_ms: u64,
     #[serde(default)]
     callback_listen: Option<Located<String>>,
+    #[serde(default)]
+    engagement_attributes: Option<Located<bool>>,
 }
 
 fn default_bot_timeout() -> u64 {
@@ -274,10 +280,24 @@ pub(in crate::config) fn parse_bot(
             return None;
         }
     };
+    let engagement_attributes = match &raw.engagement_attributes {
+        Some(flag) if **flag && matches!(kind, BotKind::Scripted(_)) => {
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                flag.span(),
+                "a scripted bot reads no engagement attributes: `engagement_attributes` is for rasa, webhook and botframework bots",
+            ));
+            return None;
+        }
+        Some(flag) => **flag,
+        None => false,
+    };
     Some(BotConfig {
         file: file.to_owned(),
         id: raw.id,
         kind,
+        engagement_attributes,
     })
 }
 

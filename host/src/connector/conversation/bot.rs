@@ -76,7 +76,11 @@ impl Conversation {
     /// this process), or queues the turn behind the call in flight.
     /// The state saying the turn is in flight is durable before the bot
     /// hears it, so a crash never makes the turn go twice.
-    pub(super) fn send(&mut self, turn: BotTurn) {
+    pub(super) fn send(&mut self, mut turn: BotTurn) {
+        // A turn saved before a restart comes back without them.
+        if turn.engagement.is_none() {
+            turn.engagement.clone_from(&self.engagement);
+        }
         if self.st.in_flight.is_some() || self.stopping {
             self.st.queued.push_back(turn);
             return;

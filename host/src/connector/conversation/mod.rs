@@ -143,6 +143,8 @@ pub struct Conversation {
     /// This connector transferred the conversation away: its leaving is
     /// no close.
     transferred: bool,
+    /// The consumer's engagement attributes, for a bot that takes them.
+    engagement: Option<Arc<lp::users::UserProfile>>,
 }
 
 impl Conversation {
@@ -191,6 +193,7 @@ impl Conversation {
             ask_here: None,
             bot_calls: None,
             transferred: false,
+            engagement: None,
         }
     }
 
@@ -419,6 +422,7 @@ impl Conversation {
     /// reaches the bot. The rest of the history is marked as seen, so it
     /// never reaches the bot again.
     async fn catch_up(&mut self) {
+        self.read_engagement().await;
         self.resume_queue();
         let events = match self.platform.history(&self.view.id).await {
             Ok(events) => events,
@@ -510,6 +514,7 @@ impl Conversation {
     async fn step_up(&mut self, consumer_id: String) {
         self.view.consumer_id = consumer_id;
         self.view.authenticated = true;
+        self.read_engagement().await;
         let text = self.settings().custom.default_stepup_message.clone();
         if let Some(text) = self.settings().plugins.step_up(&self.view, text).await {
             self.send(self.turn(text, TurnKind::StepUp));
@@ -584,6 +589,22 @@ impl Conversation {
             consumer_id: self.view.consumer_id.clone(),
             text,
             kind,
+            engagement: self.engagement.clone(),
         }
+    }
+
+    /// Reads the consumer's engagement attributes from the platform, for a
+    /// bot that takes them. Where they cannot be read, the bot gets none.
+    async fn read_engagement(&mut self) {
+        if !self.bot.engagement_attributes() {
+            return;
+        }
+        self.engagement = match self.platform.user_profile(&self.view.consumer_id).await {
+            Ok(profile) => Some(Arc::new(profile)),
+            Err(error) => {
+                tracing::warn!(conversation = %self.view.id, %error, "the consumer's engagement attributes could not be read: the bot gets none");
+                None
+            }
+        };
     }
 }

@@ -74,6 +74,7 @@ mod tests {
             consumer_id: "x".into(),
             text: "hello".into(),
             kind: TurnKind::Message,
+            engagement: None,
         };
         let mut resends = Resends::default();
         resends.arm(&turn, 2);
@@ -97,6 +98,7 @@ mod tests {
             consumer_id: "x".into(),
             text: "one".into(),
             kind: TurnKind::Message,
+            engagement: None,
         };
         let mut resends = Resends::default();
         resends.arm(&turn, 3);

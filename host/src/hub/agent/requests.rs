@@ -17,9 +17,8 @@ use lp::messaging::{
     EncodedMetadata, EventRecord, PublishEvent, Published, QueryMessages, SubscribeMessagingEvents,
 };
 use lp::routing::{SetAgentState, SubscribeAgentsState, SubscribeRoutingTasks, UpdateRingState};
-use lp::users::GetUserProfile;
+use lp::users::{GetUserProfile, UserProfile};
 use lp::{AgentRequest, Incoming, Request};
-use serde_json::Value;
 
 use super::Then;
 use crate::clock::now_ms;
@@ -278,9 +277,14 @@ fn update_conversation_field(ctx: &Ctx, update: UpdateConversationField) -> Repl
     Ok((Text::from("OK"), Then::Route))
 }
 
-/// The hub keeps no consumer profiles: an empty one.
-fn get_user_profile(_: &Ctx, _: GetUserProfile) -> Reply<Value> {
-    Ok((Value::Array(Vec::new()), Then::Nothing))
+/// A consumer's profile: the engagement attributes it set (empty when it
+/// set none). Any agent of the account may read it, as on LivePerson.
+fn get_user_profile(ctx: &Ctx, get: GetUserProfile) -> Reply<UserProfile> {
+    let Some(consumer_id) = get.user_id else {
+        return Err(Refusal::new(400, "userId (a consumer id) is missing"));
+    };
+    let profile = ctx.hub.profiles().get(consumer_id.as_str());
+    Ok((UserProfile::clone(&profile), Then::Nothing))
 }
 
 fn subscribed(id: String) -> Subscribed {

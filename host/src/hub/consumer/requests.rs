@@ -18,6 +18,7 @@ use lp::conversations::{
 use lp::error::GENERIC_RESPONSE;
 use lp::fields::{ConversationField, UpdateConversationField};
 use lp::messaging::{EncodedMetadata, PublishEvent, Published, SubscribeMessagingEvents};
+use lp::users::SetUserProfile;
 use lp::{Incoming, Request};
 use tokio::time::Instant;
 
@@ -83,6 +84,7 @@ pub(super) fn answer(ctx: &Ctx, incoming: Incoming<ConsumerRequest>) {
         R::SubscribeExConversations(r) => to.reply(ctx, r, subscribe_ex_conversations),
         R::UnsubscribeExConversations(r) => to.reply(ctx, r, unsubscribe_ex_conversations),
         R::UpdateConversationField(r) => to.reply(ctx, r, update_conversation_field),
+        R::SetUserProfile(r) => to.reply(ctx, r, set_user_profile),
     };
     after(ctx, then);
 }
@@ -239,6 +241,14 @@ fn publish_event(
         encoded_metadata,
     )?;
     Ok((Published { sequence }, Then::Nothing))
+}
+
+/// The consumer's profile (names, engagement attributes), which the
+/// agents of its conversations read with `GetUserProfile`.
+fn set_user_profile(ctx: &Ctx, set: SetUserProfile) -> Reply<Text> {
+    let consumer_id = signed_in(&ctx.hub.state(), ctx.conn)?;
+    ctx.hub.profiles().set(&consumer_id, set.profile())?;
+    Ok((Text::from("OK"), Then::Nothing))
 }
 
 /// The consumer's own dialog: its past events from `fromSeq` after the
