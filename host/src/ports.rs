@@ -214,7 +214,7 @@ pub enum TurnKind {
 }
 
 /// One turn sent to the bot.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BotTurn {
     /// The conversation.
     pub conversation_id: String,
@@ -229,6 +229,22 @@ pub struct BotTurn {
     /// step-up; not saved: they are read again).
     #[serde(skip)]
     pub engagement: Option<Arc<UserProfile>>,
+}
+
+/// The consumer's engagement attributes are personal data: counted, not shown.
+impl std::fmt::Debug for BotTurn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BotTurn")
+            .field("conversation_id", &self.conversation_id)
+            .field("consumer_id", &self.consumer_id)
+            .field("text", &self.text)
+            .field("kind", &self.kind)
+            .field(
+                "engagement",
+                &self.engagement.as_ref().map(|attributes| attributes.len()),
+            )
+            .finish()
+    }
 }
 
 /// What the bot wants done.

@@ -232,9 +232,16 @@ pub struct RichContentEvent {
 /// read from the wire it is kept as sent; a sender makes one with
 /// [`EncodedMetadata::new`], and a platform judges one with
 /// [`EncodedMetadata::check`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EncodedMetadata(String);
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedMetadata(Written);
+
+/// Encoded metadata as written: text, or (from a peer that wrote something
+/// else) the JSON it wrote, which no check passes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Written {
+    Text(String),
+    NotText(String),
+}
 
 impl EncodedMetadata {
     /// The longest LivePerson takes ("5k"), in characters of base64.
@@ -242,41 +249,71 @@ impl EncodedMetadata {
 
     /// Metadata LivePerson takes, or why it would drop the message.
     pub fn new(text: impl Into<String>) -> Result<Self, EncodedMetadataError> {
-        let metadata = EncodedMetadata(text.into());
+        let metadata = EncodedMetadata::as_written(text);
         metadata.check()?;
         Ok(metadata)
     }
 
     /// Metadata as a peer wrote it, not judged yet (see [`Self::check`]).
     pub fn as_written(text: impl Into<String>) -> Self {
-        EncodedMetadata(text.into())
+        EncodedMetadata(Written::Text(text.into()))
     }
 
-    /// Whether LivePerson takes it: base64 (standard alphabet; the `=`
-    /// padding may be left out), not empty, not too long.
+    /// Metadata as a peer wrote it in JSON: what is not text never passes
+    /// [`Self::check`].
+    pub fn from_json(written: &Value) -> Self {
+        EncodedMetadata(match written {
+            Value::String(text) => Written::Text(text.clone()),
+            other => Written::NotText(other.to_string()),
+        })
+    }
+
+    /// Whether LivePerson takes it: base64 text (standard alphabet; the
+    /// `=` padding may be left out), not empty, not too long.
     pub fn check(&self) -> Result<(), EncodedMetadataError> {
         use base64::Engine;
         use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
         const BASE64: GeneralPurpose = GeneralPurpose::new(
             &base64::alphabet::STANDARD,
-            GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+            GeneralPurposeConfig::new()
+                .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+                .with_decode_allow_trailing_bits(true),
         );
-        let length = self.0.len();
+        let text = match &self.0 {
+            Written::Text(text) => text,
+            Written::NotText(json) => return Err(EncodedMetadataError::NotText(json.clone())),
+        };
+        let length = text.len();
         if length > Self::MAX_LEN {
             return Err(EncodedMetadataError::TooLong { length });
         }
-        if self.0.is_empty() {
+        if text.is_empty() {
             return Err(EncodedMetadataError::Empty);
         }
         BASE64
-            .decode(&self.0)
+            .decode(text)
             .map(drop)
             .map_err(|e| EncodedMetadataError::NotBase64(e.to_string()))
     }
 
-    /// The base64 text.
+    /// The base64 text (for metadata that is not text, the JSON written).
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            Written::Text(text) | Written::NotText(text) => text,
+        }
+    }
+}
+
+impl Serialize for EncodedMetadata {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EncodedMetadata {
+    /// Text as sent; anything else is refused (the frame names the field).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(EncodedMetadata::as_written)
     }
 }
 
@@ -295,6 +332,9 @@ pub enum EncodedMetadataError {
     /// Empty.
     #[error("encodedMetadata is empty")]
     Empty,
+    /// Not text (a number, an object, ...).
+    #[error("encodedMetadata must be base64 text, not {0}")]
+    NotText(String),
     /// Not base64.
     #[error("encodedMetadata is not base64: {0}")]
     NotBase64(String),

@@ -119,6 +119,20 @@ async fn a_message_whose_encoded_metadata_breaks_the_rules_is_refused_400() {
         assert_eq!(answer["code"], code, "{answer}");
         assert!(answer.to_string().contains(why), "{answer}");
     }
+    // The consumer's own message comes back live with its metadata.
+    let echoed = hostile
+        .wire
+        .wait_for(|frame| {
+            frame["body"]["changes"]
+                .as_array()?
+                .iter()
+                .find_map(|change| {
+                    (change["event"]["message"] == "code 200")
+                        .then(|| change["encodedMetadata"].clone())
+                })
+        })
+        .await;
+    assert_eq!(echoed, "SGk=");
     assert_eq!(hostile.next_agent_text().await, "bot heard: code 200");
     answered(&mut polite, "hello").await;
     assert!(!bot.texts().contains(&"code 400".to_owned()));

@@ -568,6 +568,40 @@ async fn the_assigned_agent_sets_a_conversations_time_to_response() {
     }
 }
 
+/// A consumer's engagement attributes are shown to the agent assigned to
+/// its open conversation, and to no agent before that.
+#[tokio::test]
+async fn only_the_assigned_agent_reads_a_consumers_engagement_attributes() {
+    let hub = test_hub().await;
+    let (mut agent, agent_id) = agent(&hub).await;
+    online_agent(&mut agent, &agent_id).await;
+    let mut consumer = Consumer::connect(&hub.url(), "123").await;
+    let sdes = json!([{"type": "ctmrinfo", "info": {"customerId": "C-1"}}]);
+    let set = consumer
+        .wire
+        .request(
+            "userprofile.SetUserProfile",
+            json!({"authenticatedData": {"lp_sdes": sdes}}),
+        )
+        .await;
+    assert_eq!(set["code"], 200, "{set}");
+    let read = |user: Option<&str>| {
+        let body = user.map_or(json!({}), |user| json!({"userId": user}));
+        (".ams.userprofile.GetUserProfile", body)
+    };
+    let (kind, body) = read(Some(&consumer.consumer_id));
+    let early = agent.request(kind, body.clone()).await;
+    assert_eq!(early["code"], 403, "not assigned yet: {early}");
+
+    consumer.start_conversation().await;
+    accept_the_ring(&mut agent).await;
+    let profile = agent.request(kind, body).await;
+    assert_eq!(profile["code"], 200, "{profile}");
+    assert_eq!(profile["body"], sdes);
+    let (kind, nobody) = read(None);
+    assert_eq!(agent.request(kind, nobody).await["code"], 400);
+}
+
 #[tokio::test]
 async fn an_agent_unsubscribed_from_conversations_gets_no_more_conversation_notifications() {
     let hub = test_hub().await;

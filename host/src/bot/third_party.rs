@@ -87,25 +87,30 @@ pub fn structured_content(channel_data: &Value) -> Option<OutMessage> {
 /// LivePerson would drop it for (not base64, over 5k) is refused with
 /// every bot message LivePerson would refuse.
 pub fn encoded_metadata(data: &Value) -> Option<EncodedMetadata> {
-    Some(match data.get("encodedMetadata")? {
-        Value::Null => return None,
-        Value::String(text) => EncodedMetadata::as_written(text.as_str()),
-        other => EncodedMetadata::as_written(other.to_string()),
-    })
+    data.get("encodedMetadata")
+        .filter(|m| !m.is_null())
+        .map(EncodedMetadata::from_json)
 }
 
-/// The consumer's engagement attributes as Third-Party Bots hands them to
-/// bots (`lpSdes`): an object with one entry per attribute, named by its
-/// type (`ctmrinfo`, `personal`, ...), holding the attribute's content
-/// (`{"info": {..}}`). No attributes read: an empty object.
+/// The consumer's engagement attributes where Third-Party Bots hands them
+/// to bots (`lpSdes`). LivePerson documents the place, not the shape
+/// inside; switchboard's is an object with one entry per attribute type
+/// (`ctmrinfo`, `personal`, ...) holding the attribute's content
+/// (`{"info": {..}}`), or a list of contents when the type repeats. No
+/// attributes read: an empty object.
 pub fn lp_sdes(profile: Option<&UserProfile>) -> Value {
-    let entries = profile.into_iter().flatten().map(|attribute| {
-        (
-            attribute.kind.clone(),
-            Value::Object(attribute.content.clone()),
-        )
-    });
-    Value::Object(entries.collect())
+    let mut entries = serde_json::Map::new();
+    for attribute in profile.into_iter().flatten() {
+        let content = Value::Object(attribute.content.clone());
+        match entries.get_mut(&attribute.kind) {
+            None => {
+                entries.insert(attribute.kind.clone(), content);
+            }
+            Some(Value::Array(repeated)) => repeated.push(content),
+            Some(first) => *first = Value::Array(vec![first.take(), content]),
+        }
+    }
+    Value::Object(entries)
 }
 
 /// A bot action as written: its name and parameters.
@@ -216,7 +221,7 @@ impl ActionRequest {
                 };
                 Ttr::new(ttr_type, value)
                     .map(BotAction::ChangeTtr)
-                    .map_err(|e| wrong(&e.to_string()))
+                    .map_err(|e| wrong(&format!("parameters: {e}")))
             }
             other => Err(ActionError::Unsupported(other.to_owned())),
         }
@@ -316,6 +321,23 @@ mod tests {
             Audience::Unknown("MANAGERS_ONLY".into())
         );
         assert_eq!(audience(&Value::Null), Audience::Everyone);
+    }
+
+    #[test]
+    fn lp_sdes_has_an_entry_per_type_and_a_list_where_a_type_repeats() {
+        let profile: UserProfile = serde_json::from_value(serde_json::json!([
+            {"type": "ctmrinfo", "info": {"customerId": "C-1"}},
+            {"type": "cart", "total": 1},
+            {"type": "cart", "total": 2},
+            {"type": "cart", "total": 3}
+        ]))
+        .unwrap();
+        assert_eq!(
+            lp_sdes(Some(&profile)),
+            serde_json::json!({"ctmrinfo": {"info": {"customerId": "C-1"}},
+                "cart": [{"total": 1}, {"total": 2}, {"total": 3}]})
+        );
+        assert_eq!(lp_sdes(None), serde_json::json!({}));
     }
 
     #[test]

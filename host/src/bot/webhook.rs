@@ -276,7 +276,7 @@ mod tests {
             {"custom": {"textResponse": "with metadata", "encodedMetadata": "SGVsbG8gV29ybGQh"}},
             {"custom": {"structuredContent": card, "encodedMetadata": "ZGlmZmVyZW50"}},
             {"custom": {"textResponse": "bad metadata", "encodedMetadata": "not base64!"}},
-            {"custom": {"textResponse": "a number", "encodedMetadata": 7}}
+            {"custom": {"textResponse": "a number", "encodedMetadata": 1234}}
         ]);
         let says: Vec<OutMessage> = actions(items.as_array().unwrap())
             .into_iter()

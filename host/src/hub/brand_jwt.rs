@@ -14,7 +14,7 @@
 //!
 //! - `lp_sdes`, when present: the consumer's engagement attributes, a
 //!   list of records tagged by `type` (LivePerson's authenticated
-//!   engagement attributes); the agents of its conversations read them.
+//!   engagement attributes); the agent assigned to its conversation reads them.
 //!
 //! A token that fails any check gets the answer a bad signature gets:
 //! 401, with the reason.

@@ -117,8 +117,11 @@ impl Hub {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        if let Some(engagement) = verified.engagement
-            && let Err(refused) = self.profiles().set(&consumer_id, engagement)
+        // The brand's attributes, or (without lp_sdes) none of the brand's.
+        let brand = super::profiles::Source::Brand;
+        if let Err(refused) = self
+            .profiles()
+            .set(&consumer_id, brand, verified.engagement.as_ref())
         {
             let code = StatusCode::from_u16(refused.code).unwrap_or(StatusCode::BAD_REQUEST);
             return http::error(code, refused.message);

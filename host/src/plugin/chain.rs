@@ -182,15 +182,8 @@ impl PluginChain {
         }
         let wit = conv.wit();
         let mut current: Vec<Message> = messages.iter().map(to_wit_message).collect();
-        let metadata = messages
-            .iter()
-            .any(|m| m.encoded_metadata.is_some())
-            .then(|| {
-                messages
-                    .iter()
-                    .map(|m| m.encoded_metadata.clone())
-                    .collect()
-            });
+        let carried = Carried::of(&messages);
+        let count = messages.len();
         let mut checked = messages;
         for plugin in &self.plugins {
             let Some(Outcome::Messages(output)) = plugin
@@ -214,8 +207,8 @@ impl PluginChain {
                 Err(reason) => plugin.fault(&wit, HookName::BotMessage, reason),
             }
         }
-        if let Some(metadata) = metadata {
-            keep_metadata(metadata, &mut checked, &conv.id);
+        if !carried.is_empty() {
+            keep_metadata(carried, count, &mut checked, &conv.id);
         }
         checked
     }
@@ -326,35 +319,63 @@ pub(super) fn to_wit(conv: &ConversationView) -> Conversation {
     }
 }
 
-/// Gives the bot-message hooks' output the `encodedMetadata` of the bot's
-/// messages (`from`, in order), which plugins do not see: message by
-/// message while their number is unchanged. When a plugin joined or split
-/// messages (tile display joins cards into a carousel), the first message
-/// carries the first metadata and any other is dropped, logged.
-fn keep_metadata(from: Vec<Option<EncodedMetadata>>, to: &mut [OutMessage], conversation: &str) {
-    let pairs: Vec<(usize, EncodedMetadata)> = if from.len() == to.len() {
-        from.into_iter()
+/// A bot message that carries `encodedMetadata`, which plugins do not see:
+/// where it was, what it was, and its metadata.
+struct Carried {
+    at: usize,
+    body: Body,
+    quick_replies: Option<serde_json::Value>,
+    metadata: EncodedMetadata,
+}
+
+impl Carried {
+    /// The messages of `messages` that carry metadata (none, mostly: then
+    /// nothing is copied).
+    fn of(messages: &[OutMessage]) -> Vec<Carried> {
+        messages
+            .iter()
             .enumerate()
-            .filter_map(|(at, m)| Some((at, m?)))
+            .filter_map(|(at, m)| {
+                Some(Carried {
+                    at,
+                    metadata: m.encoded_metadata.clone()?,
+                    body: m.body.clone(),
+                    quick_replies: m.quick_replies.clone(),
+                })
+            })
             .collect()
-    } else {
-        let mut all = from.into_iter().flatten();
-        let first = all.next();
-        let dropped = all.count();
-        if dropped > 0 {
-            tracing::warn!(
-                conversation,
-                dropped,
-                "plugins changed how many messages the bot's answer is: its first message's encodedMetadata goes with the first one, the others' is dropped"
-            );
+    }
+}
+
+/// Gives the bot-message hooks' output (`to`) the metadata of the bot's
+/// `count` messages: message by message while their number is unchanged
+/// (a plugin that rewrites each message, as tooltips do). When plugins
+/// joined or split messages (tile display), a message they passed on
+/// unchanged keeps its metadata; the metadata of one they changed is
+/// dropped, logged: it is never put on another message.
+fn keep_metadata(carried: Vec<Carried>, count: usize, to: &mut [OutMessage], conversation: &str) {
+    if count == to.len() {
+        for c in carried {
+            to[c.at].encoded_metadata = Some(c.metadata);
         }
-        first.into_iter().map(|m| (0, m)).collect()
-    };
-    for (at, metadata) in pairs {
-        let Some(message) = to.get_mut(at) else {
-            continue;
-        };
-        message.encoded_metadata = Some(metadata);
+        return;
+    }
+    let mut dropped = 0;
+    for c in carried {
+        let unchanged = to.iter_mut().find(|m| {
+            m.encoded_metadata.is_none() && m.body == c.body && m.quick_replies == c.quick_replies
+        });
+        match unchanged {
+            Some(message) => message.encoded_metadata = Some(c.metadata),
+            None => dropped += 1,
+        }
+    }
+    if dropped > 0 {
+        tracing::warn!(
+            conversation,
+            dropped,
+            "plugins joined or split the bot's messages: the encodedMetadata of those they changed is dropped"
+        );
     }
 }
 
@@ -433,20 +454,30 @@ mod tests {
     #[test]
     fn encoded_metadata_keeps_to_its_message_through_the_plugins() {
         let bot = [
-            with("a", Some("QQ==")),
-            with("b", None),
+            with("a", None),
+            with("b", Some("Qg==")),
             with("c", Some("Qw==")),
         ];
-        let from = || bot.iter().map(|m| m.encoded_metadata.clone()).collect();
+        let carried = || Carried::of(&bot);
 
         // Rewritten one for one: each keeps its own.
         let mut rewritten = vec![with("A", None), with("B", None), with("C", None)];
-        keep_metadata(from(), &mut rewritten, "c1");
-        assert_eq!(metadata(&rewritten), [Some("QQ=="), None, Some("Qw==")]);
+        keep_metadata(carried(), 3, &mut rewritten, "c1");
+        assert_eq!(metadata(&rewritten), [None, Some("Qg=="), Some("Qw==")]);
 
-        // Joined into one: the first metadata goes with it.
-        let mut joined = vec![with("abc", None)];
-        keep_metadata(from(), &mut joined, "c1");
-        assert_eq!(metadata(&joined), [Some("QQ==")]);
+        // b and c joined into one: theirs is dropped, never put on a.
+        let mut joined = vec![with("a", None), with("bc", None)];
+        keep_metadata(carried(), 3, &mut joined, "c1");
+        assert_eq!(metadata(&joined), [None, None]);
+
+        // a split in two, b and c passed on unchanged: they keep theirs.
+        let mut split = vec![
+            with("a1", None),
+            with("a2", None),
+            with("b", None),
+            with("c", None),
+        ];
+        keep_metadata(carried(), 3, &mut split, "c1");
+        assert_eq!(metadata(&split), [None, None, Some("Qg=="), Some("Qw==")]);
     }
 }

@@ -242,8 +242,8 @@ fn encoded_metadata_is_base64_of_at_most_5k_and_a_received_one_is_kept_as_sent()
     let padded = EncodedMetadata::new("ewoic29tZUluZm8iOiAiSSB3YXMgZW5jb2RlZCIKfQ==").unwrap();
     assert_eq!(
         EncodedMetadata::new("ewoic29tZUluZm8iOiAiSSB3YXMgZW5jb2RlZCIKfQ"),
-        Ok(EncodedMetadata(
-            "ewoic29tZUluZm8iOiAiSSB3YXMgZW5jb2RlZCIKfQ".into()
+        Ok(EncodedMetadata::as_written(
+            "ewoic29tZUluZm8iOiAiSSB3YXMgZW5jb2RlZCIKfQ"
         )),
         "the padding may be left out"
     );
@@ -252,6 +252,12 @@ fn encoded_metadata_is_base64_of_at_most_5k_and_a_received_one_is_kept_as_sent()
         Err(EncodedMetadataError::NotBase64(_))
     ));
     assert_eq!(EncodedMetadata::new(""), Err(EncodedMetadataError::Empty));
+    // What is not text never passes, whatever its JSON reads as.
+    let number = EncodedMetadata::from_json(&json!(1234));
+    assert_eq!(
+        number.check(),
+        Err(EncodedMetadataError::NotText("1234".into()))
+    );
     let longest = "A".repeat(EncodedMetadata::MAX_LEN);
     assert!(EncodedMetadata::new(longest.clone()).is_ok());
     assert_eq!(

@@ -37,6 +37,7 @@ use crate::store::Durable;
 use bot::AskHere;
 
 mod bot;
+mod engagement;
 
 /// When each of a conversation's timers is due, if it runs.
 #[derive(Clone, Copy)]
@@ -422,9 +423,11 @@ impl Conversation {
     /// reaches the bot. The rest of the history is marked as seen, so it
     /// never reaches the bot again.
     async fn catch_up(&mut self) {
-        self.read_engagement().await;
+        let (engagement, history) =
+            tokio::join!(self.read_engagement(), self.platform.history(&self.view.id));
+        self.engagement = engagement;
         self.resume_queue();
-        let events = match self.platform.history(&self.view.id).await {
+        let events = match history {
             Ok(events) => events,
             Err(error) => {
                 tracing::warn!(conversation = %self.view.id, %error, "no history");
@@ -514,7 +517,7 @@ impl Conversation {
     async fn step_up(&mut self, consumer_id: String) {
         self.view.consumer_id = consumer_id;
         self.view.authenticated = true;
-        self.read_engagement().await;
+        self.engagement = self.read_engagement().await;
         let text = self.settings().custom.default_stepup_message.clone();
         if let Some(text) = self.settings().plugins.step_up(&self.view, text).await {
             self.send(self.turn(text, TurnKind::StepUp));
@@ -591,20 +594,5 @@ impl Conversation {
             kind,
             engagement: self.engagement.clone(),
         }
-    }
-
-    /// Reads the consumer's engagement attributes from the platform, for a
-    /// bot that takes them. Where they cannot be read, the bot gets none.
-    async fn read_engagement(&mut self) {
-        if !self.bot.engagement_attributes() {
-            return;
-        }
-        self.engagement = match self.platform.user_profile(&self.view.consumer_id).await {
-            Ok(profile) => Some(Arc::new(profile)),
-            Err(error) => {
-                tracing::warn!(conversation = %self.view.id, %error, "the consumer's engagement attributes could not be read: the bot gets none");
-                None
-            }
-        };
     }
 }

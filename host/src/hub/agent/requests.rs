@@ -277,14 +277,23 @@ fn update_conversation_field(ctx: &Ctx, update: UpdateConversationField) -> Repl
     Ok((Text::from("OK"), Then::Route))
 }
 
-/// A consumer's profile: the engagement attributes it set (empty when it
-/// set none). Any agent of the account may read it, as on LivePerson.
+/// A consumer's engagement attributes (see `hub::profiles`; empty when
+/// none were set), for the agent assigned to its open conversation only.
 fn get_user_profile(ctx: &Ctx, get: GetUserProfile) -> Reply<UserProfile> {
     let Some(consumer_id) = get.user_id else {
         return Err(Refusal::new(400, "userId (a consumer id) is missing"));
     };
-    let profile = ctx.hub.profiles().get(consumer_id.as_str());
-    Ok((UserProfile::clone(&profile), Then::Nothing))
+    let consumer_id = consumer_id.as_str();
+    if !ctx.hub.state().serves(&ctx.session.user_id, consumer_id) {
+        return Err(Refusal::new(
+            403,
+            format!(
+                "{} is not assigned to a conversation of {consumer_id}",
+                ctx.session.user_id
+            ),
+        ));
+    }
+    Ok((ctx.hub.profiles().get(consumer_id), Then::Nothing))
 }
 
 fn subscribed(id: String) -> Subscribed {

@@ -243,11 +243,13 @@ fn publish_event(
     Ok((Published { sequence }, Then::Nothing))
 }
 
-/// The consumer's profile (names, engagement attributes), which the
-/// agents of its conversations read with `GetUserProfile`.
+/// The consumer's profile (names, engagement attributes), which the agent
+/// assigned to its conversation reads with `GetUserProfile`.
 fn set_user_profile(ctx: &Ctx, set: SetUserProfile) -> Reply<Text> {
     let consumer_id = signed_in(&ctx.hub.state(), ctx.conn)?;
-    ctx.hub.profiles().set(&consumer_id, set.profile())?;
+    let profile = set.profile();
+    let own = crate::hub::profiles::Source::Consumer;
+    ctx.hub.profiles().set(&consumer_id, own, Some(&profile))?;
     Ok((Text::from("OK"), Then::Nothing))
 }
 

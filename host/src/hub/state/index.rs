@@ -94,6 +94,12 @@ impl HubState {
         ids
     }
 
+    /// True if agent `user_id` is assigned to the consumer's open conversation.
+    pub fn serves(&self, user_id: &str, consumer_id: &str) -> bool {
+        self.open_of(consumer_id)
+            .is_some_and(|c| c.assigned.as_deref() == Some(user_id))
+    }
+
     /// The consumer's open conversation, if it has one.
     pub(super) fn open_of(&self, consumer_id: &str) -> Option<&Conversation> {
         self.conversations_of(consumer_id)
