@@ -265,7 +265,14 @@ pub enum BotAction {
     Private(String),
     /// Set the conversation's time to response (its urgency).
     ChangeTtr(lp::fields::Ttr),
+    /// Wait before what follows (at most [`MAX_BOT_DELAY`]): the messages
+    /// before it are published first.
+    Delay(std::time::Duration),
 }
+
+/// The longest a bot's delay waits; a longer one is cut to it, so a bot
+/// cannot hold its conversation (or the connector's stop) for long.
+pub const MAX_BOT_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Opens platform sessions for one connector: looks the account up, logs
 /// in, goes ONLINE and subscribes; what the platform then tells arrives on

@@ -268,6 +268,58 @@ async fn a_third_party_bots_encoded_metadata_reaches_the_consumer_with_its_messa
     assert_eq!(request["body"]["event"].get("encodedMetadata"), None);
 }
 
+/// `multiMessage` publishes its items in order: a text (with its own
+/// encoded metadata), a private text for agents only, a pause, then
+/// structured content. A `delay` shows typing, then waits, then the
+/// activity's message goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_party_bots_multi_message_and_delay_keep_their_order_and_pause() {
+    let running = running().await;
+    let (mut consumer, conversation) = running.greeted_consumer().await;
+
+    consumer.say("tpb multi").await;
+    let first = consumer.next_agent_change().await;
+    let first_at = std::time::Instant::now();
+    assert_eq!(first["event"]["message"], "first of several", "{first}");
+    assert_eq!(first["encodedMetadata"], "Zmlyc3Q=");
+    let card = consumer.next_agent_change().await;
+    assert!(
+        first_at.elapsed() >= std::time::Duration::from_millis(900),
+        "the 1 s pause comes between them"
+    );
+    assert_eq!(
+        card["event"]["content"]["elements"][0]["text"],
+        "after the pause"
+    );
+    let note = running
+        .proxy
+        .wait_for(Way::ToPlatform, |frame| {
+            frame.contains("a note among several")
+        })
+        .await;
+    let request: Value = serde_json::from_str(&running.proxy.frames()[note].1).unwrap();
+    assert_eq!(request["body"]["messageAudience"], "AGENTS_AND_MANAGERS");
+    assert_eq!(request["body"]["dialogId"], conversation.as_str());
+
+    consumer.say("tpb pause").await;
+    let typing = consumer
+        .wire
+        .wait_for(|frame| {
+            frame["body"]["changes"]
+                .as_array()?
+                .iter()
+                .find_map(|change| (change["event"]["chatState"] == "COMPOSING").then_some(()))
+        })
+        .await;
+    let typing_at = std::time::Instant::now();
+    let () = typing;
+    assert_eq!(consumer.next_agent_text().await, "after a pause");
+    assert!(
+        typing_at.elapsed() >= std::time::Duration::from_millis(900),
+        "typing shows for the pause, then the message"
+    );
+}
+
 /// Plugins do not see encoded metadata, and it keeps to its message through
 /// them (the accessibility plugin rewrites the card here). Metadata
 /// LivePerson would drop its message for is the bot's fault: that message

@@ -13,8 +13,9 @@
 //! their value, openUrl opens it); suggestedActions → quick replies on the
 //! last message; typing → a COMPOSING chat state. LivePerson's Third-Party
 //! Bots conventions in `channelData` (structured content, bot actions,
-//! private texts) are read as [`super::third_party`] says; its
-//! `encodedMetadata` rides on every message the activity publishes.
+//! private texts, `delay`, `multiMessage`) are read as
+//! [`super::third_party`] says; its `encodedMetadata` rides on every
+//! message the activity publishes.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -206,6 +207,15 @@ pub fn actions(activities: &[Value]) -> Vec<BotAction> {
         let channel_data = &activity["channelData"];
         let audience = third_party::audience(channel_data);
         let text = activity["text"].as_str().filter(|t| !t.is_empty());
+        // A delay goes before the activity's messages and actions.
+        match third_party::delay(channel_data) {
+            Some(Ok(pause)) => actions.extend(pause),
+            Some(Err(error)) => {
+                tracing::warn!(activity = %activity["id"], %error, "the bot's delay is not carried out");
+            }
+            None => {}
+        }
+        let multi = channel_data["multiMessage"].as_array();
         match activity["type"].as_str() {
             Some("typing") => actions.push(BotAction::Typing),
             Some("message") if audience == Audience::AgentsAndManagers => {
@@ -221,6 +231,10 @@ pub fn actions(activities: &[Value]) -> Vec<BotAction> {
             // tell: shown to no one rather than to the consumer.
             Some("message") if audience != Audience::Everyone => {
                 tracing::warn!(activity = %activity["id"], ?audience, "an activity for an audience switchboard does not know: its messages are shown to no one");
+            }
+            // Several messages in one activity: they take its text's place.
+            Some("message") if let Some(items) = multi => {
+                actions.extend(third_party::multi_message(items));
             }
             Some("message") => {
                 let mut messages = Vec::new();

@@ -6,6 +6,10 @@
 //! its answers (a Bot Framework activity's `channelData`), so it works here
 //! unchanged.
 //!
+//! Also read: `delay` (a pause, with a typing indicator) and
+//! `multiMessage` (several texts, private texts, structured contents and
+//! pauses in one answer), see [`delay`] and [`multi_message`].
+//!
 //! What is written: the consumer's engagement attributes (`lpSdes`, see
 //! [`lp_sdes`]), for a bot that takes them. What is read: `messageAudience`; `encodedMetadata` (base64 metadata a
 //! message carries for the consumer's window); `action.name` and its `parameters`
@@ -16,6 +20,8 @@
 //! transfer goes to the skill, the close is a close); the actions
 //! switchboard has no counterpart for (`INVOCATION` of a LivePerson
 //! Function) are refused with their name.
+
+use std::time::Duration;
 
 use lp::fields::{Ttr, TtrType};
 use lp::messaging::{EncodedMetadata, MessageAudience};
@@ -90,6 +96,89 @@ pub fn encoded_metadata(data: &Value) -> Option<EncodedMetadata> {
     data.get("encodedMetadata")
         .filter(|m| !m.is_null())
         .map(EncodedMetadata::from_json)
+}
+
+/// What a `delay` asks (`channelData.delay`: `{"delay": seconds,
+/// "typing": true}`, typing shown unless `false`): the typing indicator,
+/// then the pause, before the activity's messages and actions.
+pub fn delay(channel_data: &Value) -> Option<Result<Vec<BotAction>, String>> {
+    let written = channel_data.get("delay").filter(|d| !d.is_null())?;
+    let pause = match seconds(&written["delay"]) {
+        Ok(pause) => pause,
+        Err(reason) => return Some(Err(format!("delay.delay {reason}"))),
+    };
+    let typing = written
+        .get("typing")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let mut actions = Vec::new();
+    if typing {
+        actions.push(BotAction::Typing);
+    }
+    actions.push(BotAction::Delay(pause));
+    Some(Ok(actions))
+}
+
+/// A delay's seconds: a whole number, written as a number or as text.
+fn seconds(written: &Value) -> Result<Duration, String> {
+    let text = TextOrNumber::deserialize(written)
+        .map(|n| n.text())
+        .map_err(|_| format!("{written} is not a whole number of seconds"))?;
+    text.parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| format!("{text:?} is not a whole number of seconds"))
+}
+
+/// The actions a `multiMessage` list asks, in its order: `text` (its
+/// `value`), `private-message` (`value`: a text with `messageAudience`
+/// `AGENTS_AND_MANAGERS`; another audience shows it to no one),
+/// `structured-content` (`value`: as [`structured_content`] reads
+/// `channelData`), each text or structured content with its own
+/// `encodedMetadata`, and `delay` (`value`: seconds, no typing indicator).
+/// An item that does not read is left out, logged.
+pub fn multi_message(items: &[Value]) -> Vec<BotAction> {
+    let mut actions = Vec::new();
+    for (at, item) in items.iter().enumerate() {
+        let value = &item["value"];
+        let read = match item["type"].as_str() {
+            Some("text") => value
+                .as_str()
+                .map(|text| {
+                    BotAction::Say(OutMessage {
+                        encoded_metadata: encoded_metadata(item),
+                        ..OutMessage::text(text)
+                    })
+                })
+                .ok_or_else(|| "a text's value must be text".to_owned()),
+            Some("private-message") => match (audience(value), value["text"].as_str()) {
+                (Audience::AgentsAndManagers, Some(text)) => Ok(BotAction::Private(text.into())),
+                (Audience::AgentsAndManagers, None) => {
+                    Err("a private message needs value.text".into())
+                }
+                (other, _) => Err(format!(
+                    "a private message for {other:?}, not AGENTS_AND_MANAGERS: shown to no one"
+                )),
+            },
+            Some("structured-content") => structured_content(value)
+                .map(|message| {
+                    BotAction::Say(OutMessage {
+                        encoded_metadata: encoded_metadata(item),
+                        ..message
+                    })
+                })
+                .ok_or_else(|| "value.structuredContent must be an object".to_owned()),
+            Some("delay") => seconds(value).map(BotAction::Delay),
+            _ => Err(format!(
+                "type {} is not one switchboard reads",
+                item["type"]
+            )),
+        };
+        match read {
+            Ok(action) => actions.push(action),
+            Err(reason) => tracing::warn!(item = at, %reason, "a multiMessage item is left out"),
+        }
+    }
+    actions
 }
 
 /// The consumer's engagement attributes where Third-Party Bots hands them
@@ -321,6 +410,47 @@ mod tests {
             Audience::Unknown("MANAGERS_ONLY".into())
         );
         assert_eq!(audience(&Value::Null), Audience::Everyone);
+    }
+
+    #[test]
+    fn a_delay_and_a_multi_message_read_as_third_party_bots_writes_them() {
+        let quiet = serde_json::json!({"delay": {"delay": "2", "typing": false}});
+        assert_eq!(
+            delay(&quiet),
+            Some(Ok(vec![BotAction::Delay(Duration::from_secs(2))]))
+        );
+        let typing = serde_json::json!({"delay": {"delay": 1}});
+        assert_eq!(
+            delay(&typing),
+            Some(Ok(vec![
+                BotAction::Typing,
+                BotAction::Delay(Duration::from_secs(1))
+            ]))
+        );
+        let bad = serde_json::json!({"delay": {"delay": 1.5}});
+        assert!(delay(&bad).unwrap().unwrap_err().contains("1.5"));
+
+        let items = serde_json::json!([
+            {"type": "text", "value": "one", "encodedMetadata": "b25l"},
+            {"type": "private-message", "value": {"text": "note", "messageAudience": "AGENTS_AND_MANAGERS"}},
+            {"type": "private-message", "value": {"text": "for whom?"}},
+            {"type": "delay", "value": 3},
+            {"type": "structured-content", "value": {"structuredContent": {"type": "vertical", "elements": []}}},
+            {"type": "video", "value": "x"},
+            {"type": "text", "value": 7}
+        ]);
+        let actions = multi_message(items.as_array().unwrap());
+        assert_eq!(actions.len(), 4, "{actions:?}");
+        let BotAction::Say(one) = &actions[0] else {
+            panic!("{actions:?}")
+        };
+        assert_eq!(
+            one.encoded_metadata.as_ref().map(|m| m.as_str()),
+            Some("b25l")
+        );
+        assert_eq!(actions[1], BotAction::Private("note".into()));
+        assert_eq!(actions[2], BotAction::Delay(Duration::from_secs(3)));
+        assert!(matches!(&actions[3], BotAction::Say(m) if m.quick_replies.is_none()));
     }
 
     #[test]

@@ -59,6 +59,26 @@ const THIRD_PARTY_BOTS = {
     const customer = sdes && sdes.ctmrinfo && sdes.ctmrinfo.info && sdes.ctmrinfo.info.customerId;
     return [{ type: "message", text: customer ? "customer " + customer : "no engagement attributes" }];
   },
+  multi: () => [
+    {
+      type: "message",
+      text: "",
+      channelData: {
+        multiMessage: [
+          { type: "text", value: "first of several", encodedMetadata: "Zmlyc3Q=" },
+          { type: "private-message", value: { text: "a note among several", messageAudience: "AGENTS_AND_MANAGERS" } },
+          { type: "delay", value: 1 },
+          {
+            type: "structured-content",
+            value: { metadata: [], structuredContent: { type: "vertical", elements: [{ type: "text", text: "after the pause" }] } },
+          },
+        ],
+      },
+    },
+  ],
+  pause: () => [
+    { type: "message", text: "after a pause", channelData: { delay: { delay: 1, typing: true } } },
+  ],
   quick: () => [
     {
       type: "message",

@@ -11,7 +11,7 @@ use super::super::fields::max_escalation_retries::{ESCALATION_FAILED, TRANSFER_I
 use super::{BotAnswer, CLOSE_CONVERSATION, Conversation, Input};
 use crate::content::OutMessage;
 use crate::plugin::{BotFailure, FailureDecision};
-use crate::ports::{Bot, BotAction, BotError, BotTurn, Published, TurnKind};
+use crate::ports::{Bot, BotAction, BotError, BotTurn, MAX_BOT_DELAY, Published, TurnKind};
 use crate::store::Durable;
 
 /// Waits until `durable` (the state saying the turn is in flight) is on
@@ -211,6 +211,10 @@ impl Conversation {
             match action {
                 BotAction::Say(message) => messages.push(message),
                 BotAction::Typing => {
+                    // After the messages before it, which it would overtake.
+                    if !messages.is_empty() {
+                        self.publish(std::mem::take(&mut messages)).await;
+                    }
                     let typing = Event::ChatState(ChatStateEvent {
                         chat_state: ChatState::Composing,
                     });
@@ -227,6 +231,13 @@ impl Conversation {
                     if let Err(error) = self.platform.publish_private(&self.view.id, &text).await {
                         tracing::warn!(conversation = %self.view.id, %error, "could not publish a private text");
                     }
+                }
+                // A pause between messages: those before it go out first.
+                BotAction::Delay(pause) => {
+                    if !messages.is_empty() {
+                        self.publish(std::mem::take(&mut messages)).await;
+                    }
+                    tokio::time::sleep(pause.min(MAX_BOT_DELAY)).await;
                 }
                 other => after.push(other),
             }
@@ -257,7 +268,9 @@ impl Conversation {
                     }
                 }
                 BotAction::Say(_) | BotAction::Private(_) => unreachable!("published above"),
-                BotAction::Typing => unreachable!("published in order above"),
+                BotAction::Typing | BotAction::Delay(_) => {
+                    unreachable!("carried out in order above")
+                }
             }
         }
     }
