@@ -265,13 +265,19 @@ pub enum BotAction {
     Private(String),
     /// Set the conversation's time to response (its urgency).
     ChangeTtr(lp::fields::Ttr),
-    /// Wait before what follows (at most [`MAX_BOT_DELAY`]): the messages
-    /// before it are published first.
+    /// Wait before what follows: the messages before it are published
+    /// first. An answer's pauses wait [`MAX_BOT_DELAY`] at most, together.
     Delay(std::time::Duration),
 }
 
-/// The longest a bot's delay waits; a longer one is cut to it, so a bot
-/// cannot hold its conversation (or the connector's stop) for long.
+/// The most actions one bot answer is carried out with (messages, private
+/// texts, typing indicators, pauses, transfers...); the rest is left out,
+/// logged, so one answer cannot keep a conversation busy for long.
+pub const MAX_BOT_ACTIONS: usize = 50;
+
+/// The longest an answer's pauses wait, all together; what is asked beyond
+/// it is cut, so a bot cannot hold its conversation (or the connector's
+/// stop) for long.
 pub const MAX_BOT_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Opens platform sessions for one connector: looks the account up, logs

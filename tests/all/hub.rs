@@ -572,7 +572,15 @@ async fn the_assigned_agent_sets_a_conversations_time_to_response() {
 /// its open conversation, and to no agent before that.
 #[tokio::test]
 async fn only_the_assigned_agent_reads_a_consumers_engagement_attributes() {
-    let hub = test_hub().await;
+    let mut config = hub_config();
+    let other = HubUser {
+        login: "other".into(),
+        ..config.users[0].clone()
+    };
+    config.users.push(other);
+    let hub = Hub::start(config, std::path::Path::new("unused"))
+        .await
+        .unwrap();
     let (mut agent, agent_id) = agent(&hub).await;
     online_agent(&mut agent, &agent_id).await;
     let mut consumer = Consumer::connect(&hub.url(), "123").await;
@@ -595,11 +603,20 @@ async fn only_the_assigned_agent_reads_a_consumers_engagement_attributes() {
 
     consumer.start_conversation().await;
     accept_the_ring(&mut agent).await;
-    let profile = agent.request(kind, body).await;
+    let profile = agent.request(kind, body.clone()).await;
     assert_eq!(profile["code"], 200, "{profile}");
     assert_eq!(profile["body"], sdes);
     let (kind, nobody) = read(None);
     assert_eq!(agent.request(kind, nobody).await["code"], 400);
+
+    // Another agent of the account is not shown them.
+    let mut other = AgentWire::connect(&agent_socket_url(&hub.url(), "other", "pw").await).await;
+    let refused = other.request(kind, body.clone()).await;
+    assert_eq!(refused["code"], 403, "{refused}");
+    // Nor is the assigned agent, once the conversation closed.
+    consumer.close().await;
+    let closed = agent.request(kind, body).await;
+    assert_eq!(closed["code"], 403, "{closed}");
 }
 
 #[tokio::test]

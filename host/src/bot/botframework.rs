@@ -209,7 +209,10 @@ pub fn actions(activities: &[Value]) -> Vec<BotAction> {
         let text = activity["text"].as_str().filter(|t| !t.is_empty());
         // A delay goes before the activity's messages and actions.
         match third_party::delay(channel_data) {
-            Some(Ok(pause)) => actions.extend(pause),
+            // The consumer sees typing only for what the consumer will see.
+            Some(Ok(pause)) => actions.extend(pause.into_iter().filter(|action| {
+                audience == Audience::Everyone || !matches!(action, BotAction::Typing)
+            })),
             Some(Err(error)) => {
                 tracing::warn!(activity = %activity["id"], %error, "the bot's delay is not carried out");
             }
@@ -234,6 +237,13 @@ pub fn actions(activities: &[Value]) -> Vec<BotAction> {
             }
             // Several messages in one activity: they take its text's place.
             Some("message") if let Some(items) = multi => {
+                if text.is_some()
+                    || activity.get("attachments").is_some()
+                    || activity.get("suggestedActions").is_some()
+                    || channel_data.get("structuredContent").is_some()
+                {
+                    tracing::warn!(activity = %activity["id"], "an activity with multiMessage: its own text, cards and quick replies are not published");
+                }
                 actions.extend(third_party::multi_message(items));
             }
             Some("message") => {

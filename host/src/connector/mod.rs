@@ -75,6 +75,9 @@ pub struct Shared {
     saved: Option<ConversationStore>,
     /// Counters for `/metrics`.
     pub metrics: ConnectorMetrics,
+    /// Says when the running connector is asked to stop (a bot's pause
+    /// ends early then); set at each start.
+    stop: RwLock<Option<tokio::sync::watch::Receiver<bool>>>,
 }
 
 impl Shared {
@@ -84,6 +87,23 @@ impl Shared {
             .read()
             .expect("settings lock is never poisoned: no panics under it")
             .clone()
+    }
+
+    /// Waits `pause`, or less if the connector is asked to stop meanwhile:
+    /// true if it waited all of it.
+    pub async fn pause(&self, pause: Duration) -> bool {
+        let stop = self
+            .stop
+            .read()
+            .expect("stop lock is never poisoned: no panics under it")
+            .clone();
+        let Some(mut stop) = stop else {
+            tokio::time::sleep(pause).await;
+            return true;
+        };
+        tokio::time::timeout(pause, stop.wait_for(|stop| *stop))
+            .await
+            .is_err()
     }
 }
 
@@ -133,6 +153,7 @@ impl Connector {
             log,
             saved,
             metrics: ConnectorMetrics::default(),
+            stop: RwLock::new(None),
         });
         shared.report();
         Connector {
@@ -177,6 +198,11 @@ impl Connector {
         });
         let (shared, connection) = (self.shared.clone(), self.connection.clone());
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        *self
+            .shared
+            .stop
+            .write()
+            .expect("stop lock is never poisoned: no panics under it") = Some(stopped.clone());
         let task = tokio::spawn(supervise(shared, dialer, bot, connection, stopped));
         self.running = Some(Running { task, stop });
     }

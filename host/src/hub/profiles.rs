@@ -77,6 +77,9 @@ impl Profiles {
                 Some(text.into_boxed_str())
             }
         };
+        if text.is_none() && !self.by_consumer.contains_key(consumer_id) {
+            return Ok(());
+        }
         let set_at = self.next;
         self.next += 1;
         let entry = self.by_consumer.entry(consumer_id.to_owned()).or_default();
@@ -90,22 +93,24 @@ impl Profiles {
         Ok(())
     }
 
-    /// The earliest set go while more than [`KEPT_PROFILES`] are kept;
-    /// stale places are dropped as they come up, and never outnumber the
-    /// profiles kept.
+    /// The earliest set go while more than [`KEPT_PROFILES`] are kept.
+    /// Places left behind by a profile set again are dropped as they come
+    /// up, and all at once when they would outnumber the profiles kept.
     fn forget_beyond_the_bound(&mut self) {
-        while self.by_consumer.len() > KEPT_PROFILES || self.order.len() > 2 * KEPT_PROFILES {
-            let Some((id, set_at)) = self.order.pop_front() else {
+        let current = |profiles: &HashMap<String, Entry>, (id, set_at): &(String, u64)| {
+            profiles.get(id).is_some_and(|e| e.set_at == *set_at)
+        };
+        while self.by_consumer.len() > KEPT_PROFILES {
+            let Some(place) = self.order.pop_front() else {
                 break;
             };
-            if self
-                .by_consumer
-                .get(&id)
-                .is_some_and(|e| e.set_at == set_at)
-                && self.by_consumer.len() > KEPT_PROFILES
-            {
-                self.by_consumer.remove(&id);
+            if current(&self.by_consumer, &place) {
+                self.by_consumer.remove(&place.0);
             }
+        }
+        if self.order.len() > 2 * KEPT_PROFILES {
+            let profiles = &self.by_consumer;
+            self.order.retain(|place| current(profiles, place));
         }
     }
 
@@ -173,6 +178,22 @@ mod tests {
         }
         assert!(profiles.order.len() <= 2 * KEPT_PROFILES);
         assert_eq!(profiles.by_consumer.len(), KEPT_PROFILES);
+        // Still in order: the next two newcomers push out the earliest,
+        // never each other nor the one set again and again.
+        profiles
+            .set("newer", Source::Consumer, Some(&named("n")))
+            .unwrap();
+        profiles
+            .set("newest", Source::Consumer, Some(&named("n")))
+            .unwrap();
+        assert_eq!(profiles.get("newer"), named("n"));
+        assert_eq!(profiles.get("newest"), named("n"));
+        assert_eq!(profiles.get("c1"), named("y"));
+        assert!(profiles.get("c3").is_empty() && profiles.get("c4").is_empty());
+        assert_eq!(profiles.get("c5").len(), 1);
+        // Withdrawing the brand's part of an unknown consumer keeps no place.
+        profiles.set("stranger", Source::Brand, None).unwrap();
+        assert!(!profiles.by_consumer.contains_key("stranger"));
 
         let huge = named(&"x".repeat(MAX_PROFILE_BYTES));
         let refused = profiles

@@ -348,28 +348,33 @@ impl Carried {
 }
 
 /// Gives the bot-message hooks' output (`to`) the metadata of the bot's
-/// `count` messages: message by message while their number is unchanged
-/// (a plugin that rewrites each message, as tooltips do). When plugins
-/// joined or split messages (tile display), a message they passed on
-/// unchanged keeps its metadata; the metadata of one they changed is
-/// dropped, logged: it is never put on another message.
+/// `count` messages: a message plugins passed on unchanged keeps its own,
+/// wherever it went; a changed one keeps its place while the number of
+/// messages is unchanged (a plugin that rewrites each message, as tooltips
+/// do). When plugins joined or split messages (tile display), the metadata
+/// of a message they changed is dropped, logged.
 fn keep_metadata(carried: Vec<Carried>, count: usize, to: &mut [OutMessage], conversation: &str) {
-    if count == to.len() {
-        for c in carried {
-            to[c.at].encoded_metadata = Some(c.metadata);
-        }
-        return;
-    }
-    let mut dropped = 0;
+    let mut changed = Vec::new();
     for c in carried {
         let unchanged = to.iter_mut().find(|m| {
             m.encoded_metadata.is_none() && m.body == c.body && m.quick_replies == c.quick_replies
         });
         match unchanged {
             Some(message) => message.encoded_metadata = Some(c.metadata),
-            None => dropped += 1,
+            None => changed.push(c),
         }
     }
+    // Rewritten one for one (tooltips): a changed message keeps its place.
+    if count == to.len() {
+        changed.retain(|c| match &mut to[c.at].encoded_metadata {
+            free @ None => {
+                *free = Some(c.metadata.clone());
+                false
+            }
+            Some(_) => true,
+        });
+    }
+    let dropped = changed.len();
     if dropped > 0 {
         tracing::warn!(
             conversation,
@@ -469,6 +474,11 @@ mod tests {
         let mut joined = vec![with("a", None), with("bc", None)];
         keep_metadata(carried(), 3, &mut joined, "c1");
         assert_eq!(metadata(&joined), [None, None]);
+
+        // Reordered: each unchanged message keeps its own.
+        let mut reordered = vec![with("c", None), with("b", None), with("a", None)];
+        keep_metadata(carried(), 3, &mut reordered, "c1");
+        assert_eq!(metadata(&reordered), [Some("Qw=="), Some("Qg=="), None]);
 
         // a split in two, b and c passed on unchanged: they keep theirs.
         let mut split = vec![

@@ -11,7 +11,9 @@ use super::super::fields::max_escalation_retries::{ESCALATION_FAILED, TRANSFER_I
 use super::{BotAnswer, CLOSE_CONVERSATION, Conversation, Input};
 use crate::content::OutMessage;
 use crate::plugin::{BotFailure, FailureDecision};
-use crate::ports::{Bot, BotAction, BotError, BotTurn, MAX_BOT_DELAY, Published, TurnKind};
+use crate::ports::{
+    Bot, BotAction, BotError, BotTurn, MAX_BOT_ACTIONS, MAX_BOT_DELAY, Published, TurnKind,
+};
 use crate::store::Durable;
 
 /// Waits until `durable` (the state saying the turn is in flight) is on
@@ -203,17 +205,29 @@ impl Conversation {
         publishable
     }
 
-    async fn carry_out(&mut self, actions: Vec<BotAction>) {
+    async fn carry_out(&mut self, mut actions: Vec<BotAction>) {
+        if actions.len() > MAX_BOT_ACTIONS {
+            tracing::warn!(conversation = %self.view.id, actions = actions.len(), "the bot's answer asks too much: the actions after the first {MAX_BOT_ACTIONS} are left out");
+            actions.truncate(MAX_BOT_ACTIONS);
+        }
         let mut messages = Vec::new();
         let mut after = Vec::new();
-        let mut confirmation = None;
+        // Every part published: the actions after them wait for them all.
+        let mut confirmations = Vec::new();
+        // What the answer's pauses may still wait, all together.
+        let mut pause_left = MAX_BOT_DELAY;
+        let mut typing = false;
         for action in actions {
+            // A typing indicator right after another says nothing new.
+            let repeated = typing && matches!(action, BotAction::Typing);
+            typing = matches!(action, BotAction::Typing);
             match action {
                 BotAction::Say(message) => messages.push(message),
+                BotAction::Typing if repeated => {}
                 BotAction::Typing => {
                     // After the messages before it, which it would overtake.
                     if !messages.is_empty() {
-                        self.publish(std::mem::take(&mut messages)).await;
+                        confirmations.push(self.publish(std::mem::take(&mut messages)).await);
                     }
                     let typing = Event::ChatState(ChatStateEvent {
                         chat_state: ChatState::Composing,
@@ -226,30 +240,37 @@ impl Conversation {
                 // before it go out first.
                 BotAction::Private(text) => {
                     if !messages.is_empty() {
-                        self.publish(std::mem::take(&mut messages)).await;
+                        confirmations.push(self.publish(std::mem::take(&mut messages)).await);
                     }
                     if let Err(error) = self.platform.publish_private(&self.view.id, &text).await {
                         tracing::warn!(conversation = %self.view.id, %error, "could not publish a private text");
                     }
                 }
                 // A pause between messages: those before it go out first.
+                // A stop cuts it short: the rest of the answer goes at once.
                 BotAction::Delay(pause) => {
                     if !messages.is_empty() {
-                        self.publish(std::mem::take(&mut messages)).await;
+                        confirmations.push(self.publish(std::mem::take(&mut messages)).await);
                     }
-                    tokio::time::sleep(pause.min(MAX_BOT_DELAY)).await;
+                    let pause = pause.min(pause_left);
+                    pause_left -= pause;
+                    if !self.shared.pause(pause).await {
+                        pause_left = std::time::Duration::ZERO;
+                    }
                 }
                 other => after.push(other),
             }
         }
         if !messages.is_empty() {
-            confirmation = Some(self.publish(messages).await);
+            confirmations.push(self.publish(messages).await);
         }
         // A transfer, a close or a new time to response must not overtake
         // the messages before it on a platform that runs requests side by
         // side.
-        if let Some(confirmation) = confirmation.filter(|_| !after.is_empty()) {
-            confirmation.arrived().await;
+        if !after.is_empty() {
+            for confirmation in confirmations {
+                confirmation.arrived().await;
+            }
         }
         // A new time to response goes first: after a transfer or a close
         // the conversation is no longer this agent's to change.
