@@ -458,8 +458,13 @@ pub struct EventRecord {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub metadata: Vec<Metadata>,
-    /// Its encoded metadata, on live notifications only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its encoded metadata, on live notifications only. Read leniently:
+    /// metadata that is not text is left out, never the event with it.
+    #[serde(
+        default,
+        deserialize_with = "crate::common::lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encoded_metadata: Option<EncodedMetadata>,
 }
 

@@ -277,22 +277,7 @@ async fn step_up_scenario(custom: &str, text: &str) {
     let exp = jsonwebtoken::get_current_timestamp() + 600;
     let brand_jwt =
         crate::support::signed_jwt(b"brand-secret", &json!({"sub": "customer-42", "exp": exp}));
-    let authenticated = switchboard::http::post_json(
-        &format!("{hub_url}/api/account/123/authenticate"),
-        &json!({"authCode": brand_jwt}),
-    )
-    .await
-    .unwrap();
-    let jwt = authenticated["jwt"].as_str().unwrap();
-    let init = consumer
-        .wire
-        .request_with_headers(
-            "InitConnection",
-            json!({}),
-            json!([{"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt}]),
-        )
-        .await;
-    assert_eq!(init["code"], 200);
+    consumer.step_up(&hub_url, &brand_jwt).await;
     assert_eq!(
         consumer.next_agent_text().await,
         format!("bot heard: {text}")

@@ -556,22 +556,7 @@ async fn an_http_bot_gets_the_engagement_attributes_and_a_step_up_reads_them_aga
     let claims = serde_json::json!({"sub": "customer-42", "exp": exp,
         "lp_sdes": [{"type": "ctmrinfo", "info": {"customerId": "C-42"}}]});
     let brand_jwt = crate::support::signed_jwt(b"brand-secret", &claims);
-    let authenticated = switchboard::http::post_json(
-        &format!("{hub}/api/account/123/authenticate"),
-        &serde_json::json!({"authCode": brand_jwt}),
-    )
-    .await
-    .unwrap();
-    let jwt = authenticated["jwt"].as_str().unwrap();
-    let init = consumer
-        .wire
-        .request_with_headers(
-            "InitConnection",
-            serde_json::json!({}),
-            serde_json::json!([{"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt}]),
-        )
-        .await;
-    assert_eq!(init["code"], 200);
+    consumer.step_up(&hub, &brand_jwt).await;
     assert_eq!(consumer.next_agent_text().await, "bot heard: _STEPUP_");
     let turns = bot.turns();
     let step_up = turns.last().unwrap();

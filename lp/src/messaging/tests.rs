@@ -302,4 +302,10 @@ fn encoded_metadata_is_base64_of_at_most_5k_and_a_received_one_is_kept_as_sent()
         "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}}))
     .unwrap();
     assert_eq!(record.encoded_metadata, Some(padded));
+    // Metadata that is not text costs the event nothing.
+    let odd: EventRecord = serde_json::from_value(json!({"sequence": 3, "dialogId": "c1",
+        "originatorId": "a", "serverTimestamp": 1, "encodedMetadata": {"x": 1},
+        "event": {"type": "ContentEvent", "contentType": "text/plain", "message": "hi"}}))
+    .unwrap();
+    assert_eq!(odd.encoded_metadata, None);
 }

@@ -321,6 +321,28 @@ impl Consumer {
         self.conversation_id.clone()
     }
 
+    /// Steps up with `brand_jwt` (the brand's token for its customer): the
+    /// hub at `hub` exchanges it for an authenticated consumer JWT, and
+    /// `InitConnection` with that on this socket is the step-up.
+    pub async fn step_up(&mut self, hub: &str, brand_jwt: &str) {
+        let authenticated = switchboard::http::post_json(
+            &format!("{hub}/api/account/123/authenticate"),
+            &json!({"authCode": brand_jwt}),
+        )
+        .await
+        .unwrap();
+        let jwt = authenticated["jwt"].as_str().unwrap();
+        let init = self
+            .wire
+            .request_with_headers(
+                "InitConnection",
+                json!({}),
+                json!([{"type": ".ams.headers.ConsumerAuthentication", "jwt": jwt}]),
+            )
+            .await;
+        assert_eq!(init["code"], 200, "{init}");
+    }
+
     /// Publishes a text message; returns its sequence.
     pub async fn say(&mut self, text: &str) -> u64 {
         let said = switchboard::consumer::say(&self.wire.connection, &self.conversation_id, text);

@@ -226,9 +226,8 @@ impl Conversation {
                 BotAction::Typing if repeated => {}
                 BotAction::Typing => {
                     // After the messages before it, which it would overtake.
-                    if !messages.is_empty() {
-                        confirmations.push(self.publish(std::mem::take(&mut messages)).await);
-                    }
+                    self.publish_gathered(&mut messages, &mut confirmations)
+                        .await;
                     let typing = Event::ChatState(ChatStateEvent {
                         chat_state: ChatState::Composing,
                     });
@@ -239,9 +238,8 @@ impl Conversation {
                 // A private text keeps its place among the messages: those
                 // before it go out first.
                 BotAction::Private(text) => {
-                    if !messages.is_empty() {
-                        confirmations.push(self.publish(std::mem::take(&mut messages)).await);
-                    }
+                    self.publish_gathered(&mut messages, &mut confirmations)
+                        .await;
                     if let Err(error) = self.platform.publish_private(&self.view.id, &text).await {
                         tracing::warn!(conversation = %self.view.id, %error, "could not publish a private text");
                     }
@@ -249,9 +247,8 @@ impl Conversation {
                 // A pause between messages: those before it go out first.
                 // A stop cuts it short: the rest of the answer goes at once.
                 BotAction::Delay(pause) => {
-                    if !messages.is_empty() {
-                        confirmations.push(self.publish(std::mem::take(&mut messages)).await);
-                    }
+                    self.publish_gathered(&mut messages, &mut confirmations)
+                        .await;
                     let pause = pause.min(pause_left);
                     pause_left -= pause;
                     if !self.shared.pause(pause).await {
@@ -261,9 +258,8 @@ impl Conversation {
                 other => after.push(other),
             }
         }
-        if !messages.is_empty() {
-            confirmations.push(self.publish(messages).await);
-        }
+        self.publish_gathered(&mut messages, &mut confirmations)
+            .await;
         // A transfer, a close or a new time to response must not overtake
         // the messages before it on a platform that runs requests side by
         // side.
@@ -293,6 +289,18 @@ impl Conversation {
                     unreachable!("carried out in order above")
                 }
             }
+        }
+    }
+
+    /// Publishes the messages gathered so far, if any, keeping the
+    /// platform's confirmation of them.
+    async fn publish_gathered(
+        &mut self,
+        messages: &mut Vec<OutMessage>,
+        confirmations: &mut Vec<Confirmation>,
+    ) {
+        if !messages.is_empty() {
+            confirmations.push(self.publish(std::mem::take(messages)).await);
         }
     }
 
