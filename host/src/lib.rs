@@ -43,6 +43,9 @@
 //!   and the tests chat with.
 //! - [`http`]: small hyper helpers for servers and clients.
 //! - [`tls`]: rustls configuration: the hub's certificate, clients' roots.
+//! - [`cluster`]: several gateways sharing their connectors through etcd:
+//!   each connector runs on one gateway, another takes it over when that
+//!   one is lost.
 //! - [`app`]: the gateway as a whole ([`app::Gateway`]): wiring, hot
 //!   reload, the connectors' lifecycle.
 //! - [`server`]: `switchboard run` and `switchboard hub`: the process from
@@ -59,6 +62,7 @@ pub mod admin;
 pub mod app;
 pub mod bot;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod connector;
 pub mod consumer;

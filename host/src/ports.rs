@@ -33,6 +33,9 @@ pub enum Status {
     Offline,
     /// Stopped by a person.
     Stopped,
+    /// In a cluster: runs on another gateway; this one takes it over if
+    /// that one stops or is lost.
+    Standby,
 }
 
 /// What the platform tells a connector.

@@ -95,6 +95,12 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
             None
         }
     };
+    let cluster = gateway
+        .lock()
+        .await
+        .cluster()
+        .cloned()
+        .map(|link| crate::cluster::Cluster::start(gateway.clone(), link));
     signals.next().await;
     say(format_args!("switchboard: shutting down"));
     tokio::spawn(async move {
@@ -111,9 +117,18 @@ pub async fn run(config_dir: &Path, overrides: Overrides) -> Result<(), StartErr
     if let Some(admin) = admin {
         admin.stop().await;
     }
-    // Nobody else holds the lock for long now: the watcher and every admin
-    // request are gone.
+    // The cluster claims nothing more; its lease goes once the connectors
+    // have logged out, so the other gateways take them over at once.
+    let release = match cluster {
+        Some(cluster) => Some(cluster.halt().await),
+        None => None,
+    };
+    // Nobody else holds the lock for long now: the watcher, the cluster
+    // task and every admin request are gone.
     gateway.lock().await.wind_down().await;
+    if let Some(release) = release {
+        release.revoke().await;
+    }
     say(format_args!("switchboard: stopped"));
     Ok(())
 }

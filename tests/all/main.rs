@@ -6,6 +6,7 @@
 mod admin;
 mod blame;
 mod bots;
+mod cluster;
 mod config;
 mod config_ui;
 mod contract;

@@ -383,8 +383,9 @@ async fn a_hub_change_waits_for_the_next_start_and_says_so() {
     let report = gateway.reload().await.clone();
     assert!(report.ok, "{report:?}");
     assert!(
-        report.warnings.iter().any(|w| w
-            .contains("changes to [hub], [messaging] and [store] take effect at the next start")),
+        report.warnings.iter().any(|w| w.contains(
+            "changes to [hub], [messaging], [store] and [cluster] take effect at the next start"
+        )),
         "{report:?}"
     );
     assert!(report.changes.is_empty(), "{report:?}");

@@ -15,6 +15,7 @@ use super::error::{ApiError, Handled, bad_connector, bad_id};
 use crate::app::Gateway;
 use crate::config::{ConnectorId, DeployTo};
 use crate::http;
+use crate::ports::Status;
 
 /// The largest request body the API reads.
 const MAX_BODY: usize = 256 << 10;
@@ -193,7 +194,9 @@ pub(super) fn summary(gateway: &Gateway, id: &str) -> Result<Value, ApiError> {
         "conversation_type": identity.conversation_type,
         "deploy_to": identity.deploy_to,
         "status": report.status,
-        "running": gateway.is_running(id),
+        // A Standby connector runs, on another gateway of the cluster.
+        "running": gateway.is_running(id) || report.status == Status::Standby,
         "conversations": report.conversations,
+        "gateway": report.gateway,
     }))
 }

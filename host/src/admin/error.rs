@@ -61,6 +61,9 @@ impl From<LifecycleError> for ApiError {
             }
             LifecycleError::BadId(_) => (StatusCode::BAD_REQUEST, "bad_id"),
             LifecycleError::Closing => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            LifecycleError::Cluster { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "cluster_unavailable")
+            }
             LifecycleError::Write { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "write_failed"),
             LifecycleError::Refused(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid_configuration")

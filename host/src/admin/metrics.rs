@@ -8,12 +8,13 @@ use crate::connector::{Connector, StatusReport};
 use crate::metrics::{BUCKETS, HistogramSnapshot};
 use crate::ports::Status;
 
-const STATUSES: [(Status, &str); 5] = [
+const STATUSES: [(Status, &str); 6] = [
     (Status::ReadyToStart, "Ready to Start"),
     (Status::Starting, "Starting"),
     (Status::Online, "Online"),
     (Status::Offline, "Offline"),
     (Status::Stopped, "Stopped"),
+    (Status::Standby, "Standby"),
 ];
 
 /// Renders every metric.

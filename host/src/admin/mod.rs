@@ -169,11 +169,7 @@ impl Admin {
                 let id = id.as_str();
                 let mut gateway = self.gateway.lock().await;
                 caller.require(Action::Change, is_production(&gateway, id)?)?;
-                if start {
-                    gateway.start_connector(id)?;
-                } else {
-                    gateway.stop_connector(id).await?;
-                }
+                gateway.set_running(id, start).await?;
                 let verb = if start { "start" } else { "stop" };
                 tracing::info!(connector = id, owner = %caller.owner, "connector {verb} through the admin API");
                 Ok(http::json(StatusCode::OK, &summary(&gateway, id)?))

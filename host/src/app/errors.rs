@@ -124,4 +124,12 @@ pub enum LifecycleError {
         /// What the platform said.
         reason: String,
     },
+    /// A Start or Stop could not be recorded in the cluster's etcd.
+    #[error("connector `{id}`: {reason}")]
+    Cluster {
+        /// The connector.
+        id: String,
+        /// Why.
+        reason: String,
+    },
 }

@@ -9,6 +9,7 @@
 //! [`Gateway::reload`].
 
 mod errors;
+mod placement;
 mod reload;
 mod watch;
 
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::bot;
+use crate::cluster::ClusterLink;
 use crate::config::{Config, ConnectorConfig};
 use crate::connector::{Connector, StatusReport};
 use crate::hub::{Hub, HubHandle};
@@ -58,6 +60,9 @@ pub struct Gateway {
     owners: HashMap<(String, String), Option<String>>,
     /// Winding down: no connector starts and no reload applies any more.
     closing: bool,
+    /// In a cluster (`[cluster]`), the cluster decides where connectors
+    /// run (see `placement`).
+    cluster: Option<ClusterLink>,
 }
 
 /// What `switchboard run` may override.
@@ -116,6 +121,7 @@ impl Gateway {
             last_reload: ReloadReport::default(),
             owners: HashMap::new(),
             closing: false,
+            cluster: config.gateway.cluster.as_ref().map(ClusterLink::new),
         };
         for connector_config in &config.connectors {
             let (chain, _) = gateway
@@ -133,7 +139,9 @@ impl Gateway {
                 .connectors
                 .insert(connector_config.id.get().clone(), connector);
         }
-        for connector_config in &config.connectors {
+        // In a cluster, the cluster task starts what this gateway wins.
+        let autostart = gateway.cluster.is_none();
+        for connector_config in config.connectors.iter().filter(|_| autostart) {
             let desired = gateway.store.desired_running(&connector_config.id);
             if desired.unwrap_or(connector_config.autostart) {
                 gateway
@@ -306,7 +314,9 @@ impl Gateway {
             .get_mut(id)
             .ok_or_else(|| LifecycleError::Unknown(id.to_owned()))?
             .start(Arc::new(LivePersonDialer::new(credentials)), bot);
-        self.remember(id, true);
+        if self.cluster.is_none() {
+            self.remember(id, true);
+        }
         Ok(())
     }
 
@@ -317,7 +327,9 @@ impl Gateway {
             .ok_or_else(|| LifecycleError::Unknown(id.to_owned()))?
             .stop()
             .await;
-        self.remember(id, false);
+        if self.cluster.is_none() {
+            self.remember(id, false);
+        }
         Ok(())
     }
 

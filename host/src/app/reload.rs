@@ -121,7 +121,7 @@ impl Gateway {
         let mut new = loaded.config;
         if restart_only(&new) != self.restart_only {
             warnings.push(format!(
-                "{}: changes to [hub], [messaging] and [store] take effect at the next start",
+                "{}: changes to [hub], [messaging], [store] and [cluster] take effect at the next start",
                 new.dir.join("switchboard.toml").display()
             ));
         }
@@ -134,6 +134,7 @@ impl Gateway {
         // The hub, platform and store keep what they started with.
         new.gateway.hub.clone_from(&self.config.gateway.hub);
         new.gateway.csds.clone_from(&self.config.gateway.csds);
+        new.gateway.cluster.clone_from(&self.config.gateway.cluster);
         new.gateway.ca_file.clone_from(&self.config.gateway.ca_file);
         new.gateway
             .data_dir
@@ -355,7 +356,8 @@ impl Gateway {
                     let connector = Connector::new(settings, Some(&self.store), false);
                     self.connectors.insert(config.id.get().clone(), connector);
                     changes.push(format!("connector {}: added", config.id));
-                    if config.autostart {
+                    // In a cluster, the cluster task starts what this gateway wins.
+                    if config.autostart && self.cluster.is_none() {
                         autostart.push(config.id.get().clone());
                     }
                 }
@@ -390,7 +392,10 @@ pub(super) fn settings_of(config: &ConnectorConfig, plugins: PluginChain) -> Con
 /// The parts of switchboard.toml a reload cannot change.
 pub(super) fn restart_only(config: &Config) -> String {
     let g = &config.gateway;
-    format!("{:?}", (&g.hub, &g.csds, &g.ca_file, &g.data_dir))
+    format!(
+        "{:?}",
+        (&g.hub, &g.csds, &g.ca_file, &g.data_dir, &g.cluster)
+    )
 }
 
 fn render(diagnostics: &[Diagnostic]) -> Vec<String> {

@@ -149,6 +149,7 @@ impl Connector {
                 conversations: 0,
                 recorded: None,
                 bot_refused: None,
+                placement: None,
             }),
             log,
             saved,
@@ -253,6 +254,12 @@ impl Connector {
     /// Status and Details.
     pub fn report(&self) -> StatusReport {
         self.shared.report()
+    }
+
+    /// In a cluster: where it runs (`gateway`), and whether that is
+    /// another gateway (then, stopped here, its status is Standby).
+    pub fn place(&self, gateway: Option<&str>, elsewhere: bool) {
+        self.shared.place(gateway, elsewhere);
     }
 
     /// Its counters.

@@ -64,6 +64,9 @@ pub struct StatusReport {
     pub details: Details,
     /// Conversations the connector is handling.
     pub conversations: usize,
+    /// In a cluster: the gateway that runs the connector (this one or
+    /// another); none when no gateway runs it, or outside a cluster.
+    pub gateway: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +86,9 @@ pub(super) struct Health {
     pub(super) recorded: Option<(Status, String)>,
     /// Why the bot's last refused message was refused.
     pub(super) bot_refused: Option<String>,
+    /// In a cluster: the gateway that runs it, and whether that is
+    /// another gateway.
+    pub(super) placement: Option<(String, bool)>,
 }
 
 /// The health half of what a connector's tasks share.
@@ -135,7 +141,9 @@ impl Shared {
     fn compute(&self, health: &Health) -> StatusReport {
         let plugins = self.settings().plugins.status();
         let plugin_down = plugins.iter().any(|p| p.consecutive_faults > 0);
+        let elsewhere = matches!(health.placement, Some((_, true)));
         let status = match health.lifecycle {
+            Lifecycle::NeverStarted | Lifecycle::Stopped if elsewhere => Status::Standby,
             Lifecycle::NeverStarted => Status::ReadyToStart,
             Lifecycle::Stopped => Status::Stopped,
             Lifecycle::Starting => Status::Starting,
@@ -157,6 +165,10 @@ impl Shared {
                 plugins,
             },
             conversations: health.conversations,
+            gateway: health
+                .placement
+                .as_ref()
+                .map(|(gateway, _)| gateway.clone()),
         }
     }
 
@@ -172,6 +184,10 @@ impl Shared {
             }
             Status::Offline => "plugin faults".into(),
             Status::Starting => report.progress.clone().unwrap_or_default(),
+            Status::Standby => format!(
+                "runs on gateway {}",
+                report.gateway.as_deref().unwrap_or("?")
+            ),
             _ => String::new(),
         };
         let entry = (report.status, reason);
@@ -184,6 +200,15 @@ impl Shared {
         {
             tracing::error!(connector = %self.settings().id, %error, "could not record the status change");
         }
+    }
+
+    /// Where the connector runs in a cluster (see [`StatusReport::gateway`]).
+    pub(super) fn place(&self, gateway: Option<&str>, elsewhere: bool) {
+        let placement = gateway.map(|g| (g.to_owned(), elsewhere));
+        if self.health().placement == placement {
+            return;
+        }
+        self.update(|h| h.placement = placement);
     }
 
     /// Status and Details now.

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod etcd;
 pub mod proxy;
 
 use std::collections::VecDeque;

@@ -1,11 +1,13 @@
 //! `switchboard.toml` as a whole: `[hub]` (see [`super::hub`]), `[admin]`
-//! (see [`super::admin`]), `[messaging]`, `[store]` and `[plugins]`.
+//! (see [`super::admin`]), `[cluster]` (see [`super::cluster`]), `[messaging]`,
+//! `[store]` and `[plugins]`.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::admin::{AdminConfig, RawAdmin};
+use super::cluster::{ClusterConfig, RawCluster};
 use super::hub::{HubConfig, RawHub};
 use super::limits::RawLimits;
 use super::parse;
@@ -34,6 +36,8 @@ pub struct GatewayConfig {
     pub plugin_limits: Limits,
     /// The admin API and the Agent Connectors page, when enabled.
     pub admin: Option<AdminConfig>,
+    /// The etcd cluster whose gateways share the connectors, when set.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl GatewayConfig {
@@ -60,6 +64,8 @@ struct RawGateway {
     plugins: RawPlugins,
     #[serde(default)]
     admin: Option<RawAdmin>,
+    #[serde(default)]
+    cluster: Option<RawCluster>,
 }
 
 #[derive(Deserialize, Default)]
@@ -141,6 +147,9 @@ pub(in crate::config) fn parse_gateway(
         Some(ms) => std::time::Duration::from_millis(*ms.get()),
         None => DEFAULT_SESSION_REFRESH,
     };
+    let cluster = raw
+        .cluster
+        .and_then(|cluster| cluster.check(raw.messaging.csds.is_some(), file, source, diagnostics));
     Some(GatewayConfig {
         hub,
         csds: raw.messaging.csds,
@@ -150,6 +159,7 @@ pub(in crate::config) fn parse_gateway(
         plugin_dirs,
         plugin_limits,
         admin,
+        cluster,
     })
 }
 

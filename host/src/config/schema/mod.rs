@@ -7,6 +7,7 @@
 //!   [`hub_access`]: `[hub.consumer_auth]` and `[hub.clients]`;
 //!   [`hub_sessions`]: `[hub]`'s agent login session keys.
 //! - [`admin`]: `[admin]` and its tokens.
+//! - [`cluster`]: `[cluster]`, the etcd cluster whose gateways share connectors.
 //! - [`connector`]: one `connectors/*.toml`, split into what the connector
 //!   *is* (its identity) and how it *behaves*.
 //! - [`plugin`]: a connector's `[[plugins]]` entries and their grants;
@@ -21,6 +22,7 @@
 
 mod admin;
 mod bot;
+mod cluster;
 mod connector;
 mod credentials;
 mod gateway;
@@ -33,6 +35,7 @@ mod transcripts;
 
 pub use admin::{AdminConfig, AdminRole, AdminToken};
 pub use bot::{BotConfig, BotKind, CardButton, CardConfig, ScriptedAnswer, ScriptedRule};
+pub use cluster::{ClusterConfig, DEFAULT_LEASE_TTL};
 pub use connector::{
     ConnectorBehaviour, ConnectorConfig, ConnectorIdentity, ConversationType, DeployTo,
     MAX_CONVERSATIONS_PER_AGENT, Role,

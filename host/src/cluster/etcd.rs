@@ -1,0 +1,424 @@
+//! The few etcd v3 calls the cluster needs (leases, a prefix read, a
+//! create-if-absent, a compare-and-delete), over etcd's own JSON gateway
+//! (`POST /v3/...`, served by every etcd on its client URL).
+//!
+//! Why not the gRPC client crates: they compile etcd's protobufs in their
+//! build scripts and need `protoc` on the machine, which `cargo run` on a
+//! fresh checkout would then lack. The JSON gateway is part of etcd's
+//! documented API; its messages are typed here once (keys and values are
+//! base64, 64-bit numbers are decimal strings).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Request;
+use hyper::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+
+use crate::http::HttpClient;
+
+/// A lease's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaseId(pub i64);
+
+/// A granted lease.
+#[derive(Clone, Copy, Debug)]
+pub struct Lease {
+    /// Its id.
+    pub id: LeaseId,
+    /// Its time to live, as etcd granted it.
+    pub ttl: Duration,
+}
+
+/// One key and its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// The lease the key lives with, if any.
+    pub lease: Option<LeaseId>,
+}
+
+/// What a create-if-absent found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Created {
+    /// The key was absent and is now ours.
+    Created,
+    /// Someone holds it.
+    Held(Entry),
+}
+
+/// An etcd call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EtcdError {
+    /// No endpoint answered.
+    #[error("etcd unreachable ({endpoints}): {reason}")]
+    Unreachable {
+        /// The endpoints tried.
+        endpoints: String,
+        /// The last one's error.
+        reason: String,
+    },
+    /// etcd refused the call.
+    #[error("etcd refused {call}: {status} {message}")]
+    Refused {
+        /// The call.
+        call: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// etcd's message.
+        message: String,
+    },
+    /// etcd's answer is not what its API says.
+    #[error("etcd's answer to {call} is not understood: {reason}")]
+    Answer {
+        /// The call.
+        call: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A client of one etcd cluster.
+pub struct Etcd {
+    endpoints: Vec<String>,
+    http: HttpClient,
+    /// The endpoint that answered last, tried first.
+    current: AtomicUsize,
+}
+
+impl std::fmt::Debug for Etcd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Etcd")
+            .field("endpoints", &self.endpoints)
+            .finish()
+    }
+}
+
+/// How long one call may take before the next endpoint is tried.
+const CALL_LIMIT: Duration = Duration::from_secs(2);
+
+impl Etcd {
+    /// A client of the cluster at `endpoints` (`http://host:port`).
+    pub fn new(endpoints: &[String]) -> Etcd {
+        let tls = crate::tls::client_config(None).expect("the web PKI roots load");
+        Etcd {
+            endpoints: endpoints
+                .iter()
+                .map(|e| e.trim_end_matches('/').to_owned())
+                .collect(),
+            http: HttpClient::new(tls),
+            current: AtomicUsize::new(0),
+        }
+    }
+
+    /// Grants a lease of `ttl`.
+    pub async fn grant(&self, ttl: Duration) -> Result<Lease, EtcdError> {
+        #[derive(Deserialize)]
+        struct Granted {
+            #[serde(rename = "ID", deserialize_with = "number")]
+            id: i64,
+            #[serde(rename = "TTL", deserialize_with = "number")]
+            ttl: i64,
+        }
+        let granted: Granted = self
+            .call(
+                "lease grant",
+                "/v3/lease/grant",
+                json!({ "TTL": ttl.as_secs().max(1) }),
+            )
+            .await?;
+        Ok(Lease {
+            id: LeaseId(granted.id),
+            ttl: seconds(granted.ttl),
+        })
+    }
+
+    /// Renews lease `id`; its time to live from now, or `None` if the
+    /// lease is gone (it expired or was revoked).
+    pub async fn keep_alive(&self, id: LeaseId) -> Result<Option<Duration>, EtcdError> {
+        #[derive(Deserialize)]
+        struct Renewed {
+            result: RenewedResult,
+        }
+        #[derive(Deserialize)]
+        struct RenewedResult {
+            #[serde(rename = "TTL", default, deserialize_with = "number")]
+            ttl: i64,
+        }
+        let renewed: Renewed = self
+            .call(
+                "lease keep-alive",
+                "/v3/lease/keepalive",
+                json!({ "ID": id.0.to_string() }),
+            )
+            .await?;
+        Ok((renewed.result.ttl > 0).then(|| seconds(renewed.result.ttl)))
+    }
+
+    /// Revokes lease `id`: every key attached to it goes at once.
+    pub async fn revoke(&self, id: LeaseId) -> Result<(), EtcdError> {
+        let _: serde_json::Value = self
+            .call(
+                "lease revoke",
+                "/v3/lease/revoke",
+                json!({ "ID": id.0.to_string() }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Every key under `prefix`, in key order.
+    pub async fn range_prefix(&self, prefix: &str) -> Result<Vec<Entry>, EtcdError> {
+        let ranged: Ranged = self
+            .call(
+                "range",
+                "/v3/kv/range",
+                json!({ "key": encode(prefix), "range_end": encode(&prefix_end(prefix)) }),
+            )
+            .await?;
+        ranged.kvs.into_iter().map(RawEntry::decode).collect()
+    }
+
+    /// Puts `key` = `value`, attached to `lease` if given.
+    pub async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        lease: Option<LeaseId>,
+    ) -> Result<(), EtcdError> {
+        let mut body = json!({ "key": encode(key), "value": encode(value) });
+        if let Some(lease) = lease {
+            body["lease"] = json!(lease.0.to_string());
+        }
+        let _: serde_json::Value = self.call("put", "/v3/kv/put", body).await?;
+        Ok(())
+    }
+
+    /// Creates `key` = `value` with `lease` if nobody holds `key`;
+    /// otherwise answers who does.
+    pub async fn create(
+        &self,
+        key: &str,
+        value: &str,
+        lease: LeaseId,
+    ) -> Result<Created, EtcdError> {
+        let answer: Transacted = self
+            .call(
+                "create",
+                "/v3/kv/txn",
+                json!({
+                    "compare": [{ "key": encode(key), "target": "CREATE", "create_revision": "0" }],
+                    "success": [{ "request_put": {
+                        "key": encode(key), "value": encode(value), "lease": lease.0.to_string(),
+                    }}],
+                    "failure": [{ "request_range": { "key": encode(key) } }],
+                }),
+            )
+            .await?;
+        if answer.succeeded {
+            return Ok(Created::Created);
+        }
+        let held = answer
+            .responses
+            .into_iter()
+            .filter_map(|r| r.response_range)
+            .flat_map(|r| r.kvs)
+            .next();
+        match held {
+            Some(entry) => Ok(Created::Held(entry.decode()?)),
+            // Deleted between the compare and the read: try again later.
+            None => Err(EtcdError::Answer {
+                call: "create",
+                reason: "the key was held and is gone".into(),
+            }),
+        }
+    }
+
+    /// Deletes `key` if its value is `value`; true if it was deleted.
+    pub async fn delete_if(&self, key: &str, value: &str) -> Result<bool, EtcdError> {
+        let answer: Transacted = self
+            .call(
+                "compare-and-delete",
+                "/v3/kv/txn",
+                json!({
+                    "compare": [{ "key": encode(key), "target": "VALUE", "value": encode(value) }],
+                    "success": [{ "request_delete_range": { "key": encode(key) } }],
+                }),
+            )
+            .await?;
+        Ok(answer.succeeded)
+    }
+
+    /// POSTs `body` to `path` of the endpoint that answered last, then of
+    /// the others in turn.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        call: &'static str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<T, EtcdError> {
+        let first = self.current.load(Ordering::Relaxed);
+        let mut last_error = String::new();
+        for turn in 0..self.endpoints.len() {
+            let index = (first + turn) % self.endpoints.len();
+            let url = format!("{}{path}", self.endpoints[index]);
+            let request = Request::post(&url)
+                .header(CONTENT_TYPE, "application/json")
+                .body(Full::new(Bytes::from(body.to_string())))
+                .map_err(|e| EtcdError::Answer {
+                    call,
+                    reason: e.to_string(),
+                })?;
+            let answer = match tokio::time::timeout(CALL_LIMIT, self.http.request(request)).await {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(error)) => {
+                    last_error = error.to_string();
+                    continue;
+                }
+                Err(_) => {
+                    last_error = format!("{url}: no answer within {CALL_LIMIT:?}");
+                    continue;
+                }
+            };
+            self.current.store(index, Ordering::Relaxed);
+            if answer.status != 200 {
+                #[derive(Deserialize)]
+                struct Failure {
+                    #[serde(default)]
+                    message: String,
+                }
+                let message = serde_json::from_slice::<Failure>(&answer.body)
+                    .map(|f| f.message)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&answer.body).into_owned());
+                return Err(EtcdError::Refused {
+                    call,
+                    status: answer.status,
+                    message,
+                });
+            }
+            return serde_json::from_slice(&answer.body).map_err(|e| EtcdError::Answer {
+                call,
+                reason: e.to_string(),
+            });
+        }
+        Err(EtcdError::Unreachable {
+            endpoints: self.endpoints.join(", "),
+            reason: last_error,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct Ranged {
+    #[serde(default)]
+    kvs: Vec<RawEntry>,
+}
+
+#[derive(Deserialize)]
+struct Transacted {
+    #[serde(default)]
+    succeeded: bool,
+    #[serde(default)]
+    responses: Vec<TxnResponse>,
+}
+
+#[derive(Deserialize)]
+struct TxnResponse {
+    #[serde(default)]
+    response_range: Option<Ranged>,
+}
+
+#[derive(Deserialize)]
+struct RawEntry {
+    key: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default, deserialize_with = "number")]
+    lease: i64,
+}
+
+impl RawEntry {
+    fn decode(self) -> Result<Entry, EtcdError> {
+        let text = |field: &str, base64: &str| {
+            BASE64
+                .decode(base64)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| EtcdError::Answer {
+                    call: "range",
+                    reason: format!("a {field} is not base64 of UTF-8 text"),
+                })
+        };
+        Ok(Entry {
+            key: text("key", &self.key)?,
+            value: text("value", &self.value)?,
+            lease: (self.lease != 0).then_some(LeaseId(self.lease)),
+        })
+    }
+}
+
+/// A 64-bit number as etcd's JSON writes it: a decimal string (or, read
+/// leniently, a number).
+fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Text(String),
+        Number(i64),
+    }
+    match Number::deserialize(deserializer)? {
+        Number::Number(n) => Ok(n),
+        Number::Text(text) => text.parse().map_err(serde::de::Error::custom),
+    }
+}
+
+fn seconds(ttl: i64) -> Duration {
+    Duration::from_secs(u64::try_from(ttl).unwrap_or(0))
+}
+
+fn encode(text: &str) -> String {
+    BASE64.encode(text)
+}
+
+/// The end of the range of keys starting with `prefix`: its last byte
+/// plus one (switchboard's prefixes end in `/`, never in 0xff).
+fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix.as_bytes().to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    String::from_utf8(end).expect("the prefix ends in an ASCII byte")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_range_ends_after_its_last_byte() {
+        assert_eq!(prefix_end("/switchboard/"), "/switchboard0");
+    }
+
+    #[test]
+    fn numbers_are_read_as_etcd_writes_them() {
+        let entry: RawEntry =
+            serde_json::from_str(r#"{"key":"L2E=","value":"Zw==","lease":"7"}"#).unwrap();
+        assert_eq!(
+            entry.decode().unwrap(),
+            Entry {
+                key: "/a".into(),
+                value: "g".into(),
+                lease: Some(LeaseId(7)),
+            }
+        );
+    }
+}

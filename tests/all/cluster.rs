@@ -1,0 +1,262 @@
+//! Several gateways sharing their connectors through a real etcd
+//! (`[cluster]`): each a `switchboard run` process with its own data
+//! directory, the same connector files and the same hub (a process of its
+//! own, as LivePerson's platform is). What each gateway says is read from
+//! its admin API; what the consumer and the bot see is on the wire.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::etcd::EtcdPeer;
+use crate::support::{
+    ConfigDir, Consumer, GatewayProcess, PATIENCE, RecordingBot, connector_file, connectors_for,
+};
+
+const TOKEN: &str = "cluster-test-admin-token";
+
+/// A hub alone whose grace period for a dropped agent (60 s) is longer
+/// than a test: a lost gateway's conversations wait for its bot users.
+fn platform(users: &[&str]) -> (ConfigDir, GatewayProcess) {
+    let platform = ConfigDir::new(users);
+    platform.edit(
+        "switchboard.toml",
+        "agent_grace_ms = 1000",
+        "agent_grace_ms = 60000",
+    );
+    let hub = GatewayProcess::hub(platform.path());
+    (platform, hub)
+}
+
+/// One gateway of the cluster.
+struct Member {
+    process: GatewayProcess,
+    admin: String,
+    _config: ConfigDir,
+}
+
+impl Member {
+    /// Gateway `name` with connectors `ids` (bot user `bot-{id}` each),
+    /// in the cluster of `etcd` with a lease of `lease_ms`.
+    fn start(
+        hub: &GatewayProcess,
+        etcd: &EtcdPeer,
+        name: &str,
+        bot: &RecordingBot,
+        ids: &[&str],
+        lease_ms: u64,
+    ) -> Member {
+        let files: Vec<(&str, String)> = ids
+            .iter()
+            .map(|id| {
+                let file = connector_file(id, "b", &format!("bot-{id}"), "", "messageDelay = 100");
+                (*id, file)
+            })
+            .collect();
+        let config = connectors_for(&hub.hub_url, bot, &files);
+        config.append(
+            "switchboard.toml",
+            &format!(
+                "\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[admin.tokens]]\nowner = \"ops\"\nrole = \"administrator\"\ntoken = \"{TOKEN}\"\n\n\
+                 [cluster]\netcd = [\"{}\"]\ngateway = \"{name}\"\nlease_ttl_ms = {lease_ms}\n",
+                etcd.url
+            ),
+        );
+        let prefix = "switchboard: Agent Connectors page and admin API at ";
+        let process = GatewayProcess::start_until(config.path(), prefix);
+        let admin = process
+            .stdout_lines
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .expect("the admin line")
+            .trim()
+            .to_owned();
+        Member {
+            process,
+            admin,
+            _config: config,
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str) -> (u16, Value) {
+        switchboard::http::default_client()
+            .call(method, &format!("{}{path}", self.admin), TOKEN, None)
+            .await
+            .expect("the admin API answers")
+    }
+
+    /// Connector `id` as this gateway reports it: status and gateway.
+    async fn placed(&self, id: &str) -> (String, Option<String>) {
+        let (code, body) = self.call("GET", &format!("api/connectors/{id}")).await;
+        assert_eq!(code, 200, "{body}");
+        (
+            body["status"].as_str().expect("a status").to_owned(),
+            body["gateway"].as_str().map(str::to_owned),
+        )
+    }
+
+    /// Waits (at most [`PATIENCE`]) until connector `id` has `status` and
+    /// runs on `gateway` as this gateway reports it.
+    async fn until(&self, id: &str, status: &str, gateway: Option<&str>) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let now = self.placed(id).await;
+            if now.0 == status && now.1.as_deref() == gateway {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "connector {id} never {status} on {gateway:?} (last: {now:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_runs_on_one_gateway_and_another_takes_it_over_when_that_one_is_lost() {
+    let etcd = EtcdPeer::start();
+    let (_platform, hub) = platform(&["bot-c"]);
+    let bot = RecordingBot::echo().await;
+    let a = Member::start(&hub, &etcd, "a", &bot, &["c"], 2000);
+    a.until("c", "Online", Some("a")).await;
+    let b = Member::start(&hub, &etcd, "b", &bot, &["c"], 2000);
+    b.until("c", "Standby", Some("a")).await;
+    let (_, summary) = b.call("GET", "api/connectors/c").await;
+    assert_eq!(summary["running"], true, "it runs, on a: {summary}");
+
+    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+
+    // Lost without a word: its lease (2 s) runs out, then b takes over.
+    a.process.kill();
+    b.until("c", "Online", Some("b")).await;
+    consumer.say("still there?").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: still there?");
+    // The conversation resumed: no greeting, nothing handed on twice.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(bot.texts(), ["hello", "still there?"], "{:?}", bot.turns());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_stops_cleanly_hands_its_connectors_over_at_once() {
+    let etcd = EtcdPeer::start();
+    let (_platform, hub) = platform(&["bot-c"]);
+    let bot = RecordingBot::echo().await;
+    // A lease of a minute: only the stopping gateway's revoke frees the
+    // connector within the test's patience.
+    let mut a = Member::start(&hub, &etcd, "a", &bot, &["c"], 60_000);
+    a.until("c", "Online", Some("a")).await;
+    let b = Member::start(&hub, &etcd, "b", &bot, &["c"], 60_000);
+    b.until("c", "Standby", Some("a")).await;
+
+    a.process.signal("TERM");
+    let status = a.process.exit_within(Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    b.until("c", "Online", Some("b")).await;
+    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_on_any_gateway_stops_the_connector_in_the_whole_cluster() {
+    let etcd = EtcdPeer::start();
+    let (_platform, hub) = platform(&["bot-c"]);
+    let bot = RecordingBot::echo().await;
+    let a = Member::start(&hub, &etcd, "a", &bot, &["c"], 2000);
+    a.until("c", "Online", Some("a")).await;
+    let b = Member::start(&hub, &etcd, "b", &bot, &["c"], 2000);
+    b.until("c", "Standby", Some("a")).await;
+
+    // Stopped through b, where it does not run.
+    let (code, body) = b.call("POST", "api/connectors/c/stop").await;
+    assert_eq!(code, 200, "{body}");
+    a.until("c", "Stopped", None).await;
+    b.until("c", "Ready to Start", None).await;
+    // Neither takes it up again, not even after a lease's time.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(a.placed("c").await, ("Stopped".to_owned(), None));
+    assert_eq!(b.placed("c").await, ("Ready to Start".to_owned(), None));
+
+    // Started through a: one gateway runs it again.
+    let (code, body) = a.call("POST", "api/connectors/c/start").await;
+    assert_eq!(code, 200, "{body}");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let runner = loop {
+        match a.placed("c").await {
+            (status, Some(runner)) if status == "Online" || status == "Standby" => break runner,
+            other => assert!(
+                tokio::time::Instant::now() < deadline,
+                "never started: {other:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (here, there) = if runner == "a" { (&a, &b) } else { (&b, &a) };
+    here.until("c", "Online", Some(&runner)).await;
+    there.until("c", "Standby", Some(&runner)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_joins_gets_its_share_of_the_connectors() {
+    let etcd = EtcdPeer::start();
+    let (_platform, hub) = platform(&["bot-c1", "bot-c2"]);
+    let bot = RecordingBot::echo().await;
+    let a = Member::start(&hub, &etcd, "a", &bot, &["c1", "c2"], 2000);
+    a.until("c1", "Online", Some("a")).await;
+    a.until("c2", "Online", Some("a")).await;
+
+    let b = Member::start(&hub, &etcd, "b", &bot, &["c1", "c2"], 2000);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let mut on_b = Vec::new();
+        for id in ["c1", "c2"] {
+            if b.placed(id).await == ("Online".to_owned(), Some("b".to_owned())) {
+                on_b.push(id);
+            }
+        }
+        if on_b.len() == 1 {
+            let other = if on_b[0] == "c1" { "c2" } else { "c1" };
+            a.until(other, "Online", Some("a")).await;
+            a.until(on_b[0], "Standby", Some("b")).await;
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "b runs {on_b:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Both answer.
+    for _ in 0..2 {
+        let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+        consumer.start_conversation().await;
+        consumer.say("hello").await;
+        assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_cut_off_from_etcd_stops_its_connectors_before_its_lease_runs_out() {
+    let mut etcd = EtcdPeer::start();
+    let (_platform, hub) = platform(&["bot-c"]);
+    let bot = RecordingBot::echo().await;
+    let a = Member::start(&hub, &etcd, "a", &bot, &["c"], 8000);
+    a.until("c", "Online", Some("a")).await;
+
+    etcd.kill();
+    let cut_off = tokio::time::Instant::now();
+    a.until("c", "Stopped", None).await;
+    // Stopped (logged out) before another gateway could have taken it:
+    // the lease was last renewed before the cut and lasts 8 s from then.
+    let stopped_after = cut_off.elapsed();
+    assert!(stopped_after < Duration::from_secs(8), "{stopped_after:?}");
+
+    etcd.restart();
+    a.until("c", "Online", Some("a")).await;
+    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+}
