@@ -79,8 +79,12 @@ impl Member {
     }
 
     async fn call(&self, method: &str, path: &str) -> (u16, Value) {
+        self.send(method, path, None).await
+    }
+
+    async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         switchboard::http::default_client()
-            .call(method, &format!("{}{path}", self.admin), TOKEN, None)
+            .call(method, &format!("{}{path}", self.admin), TOKEN, body)
             .await
             .expect("the admin API answers")
     }
@@ -259,4 +263,57 @@ async fn a_gateway_cut_off_from_etcd_stops_its_connectors_before_its_lease_runs_
     consumer.start_conversation().await;
     consumer.say("hello").await;
     assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_edited_through_one_gateway_changes_on_every_gateway() {
+    let etcd = EtcdPeer::start();
+    let (_platform, hub) = platform(&["bot-c"]);
+    let bot = RecordingBot::echo().await;
+    let a = Member::start(&hub, &etcd, "a", &bot, &["c"], 2000);
+    a.until("c", "Online", Some("a")).await;
+    let b = Member::start(&hub, &etcd, "b", &bot, &["c"], 2000);
+    b.until("c", "Standby", Some("a")).await;
+
+    // Edited through b, where it does not run: a plugin that stamps the
+    // bot's answers.
+    let edited = serde_json::json!({
+        "bot": "b", "account": "123", "agent_user_id": "bot-c", "password": "pw-bot-c",
+        "autostart": true, "custom": {"messageDelay": 100},
+        "plugins": [{"file": "fixture_stamp.wasm"}],
+    });
+    let (code, body) = b.send("PUT", "api/connectors/c", Some(&edited)).await;
+    assert_eq!(code, 200, "{body}");
+    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    consumer.start_conversation().await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut n = 0;
+    loop {
+        n += 1;
+        consumer.say(&format!("hello {n}")).await;
+        let answer = consumer.next_agent_text().await;
+        if answer == format!("bot heard: hello {n} [STAMP-000000]") {
+            break;
+        }
+        assert_eq!(answer, format!("bot heard: hello {n}"));
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a never took b's edit"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    a.until("c", "Online", Some("a")).await;
+
+    // It runs (on a): b refuses to delete it, and to change who it is.
+    let (code, body) = b.call("DELETE", "api/connectors/c").await;
+    assert_eq!(code, 409, "{body}");
+    let mut renamed = edited.clone();
+    renamed["agent_user_id"] = "bot-other".into();
+    renamed["password"] = "pw-bot-other".into();
+    let (code, body) = b.send("PUT", "api/connectors/c", Some(&renamed)).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.to_string().contains("cannot change while it runs"),
+        "{body}"
+    );
 }

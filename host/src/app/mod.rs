@@ -219,6 +219,15 @@ impl Gateway {
         self.connectors.get(id).is_some_and(Connector::is_running)
     }
 
+    /// True while connector `id` runs here or, in a cluster, on another
+    /// gateway: its identity and its file are then not to be changed, and
+    /// its user not to be logged in as.
+    pub fn runs_anywhere(&self, id: &str) -> bool {
+        self.connectors
+            .get(id)
+            .is_some_and(|c| c.is_running() || c.runs_elsewhere())
+    }
+
     /// Lifts a plugin's quarantine and forgets its faults in a row: an
     /// operator's reset.
     pub fn reset_plugin(&self, id: &str, name: &str) -> Result<(), LifecycleError> {
@@ -262,7 +271,7 @@ impl Gateway {
             return owner.clone();
         }
         // A second login would log a running connector out: ask only when stopped.
-        if self.is_running(&config.id) {
+        if self.runs_anywhere(&config.id) {
             return None;
         }
         AgentConnection::verify(&self.credentials(config))
@@ -363,7 +372,8 @@ impl Gateway {
             ),
             owner,
         );
-        self.write_connector(&config.id, Some(&config.source)).await
+        self.change_connector(&config.id, Some(&config.source))
+            .await
     }
 
     /// Replaces a connector's configuration: its file is written and the
@@ -372,18 +382,20 @@ impl Gateway {
     pub async fn edit_connector(&mut self, config: ConnectorConfig) -> Result<(), LifecycleError> {
         self.connector(&config.id)?;
         self.check_user_free(&config)?;
-        self.write_connector(&config.id, Some(&config.source)).await
+        self.change_connector(&config.id, Some(&config.source))
+            .await
     }
 
     /// Deletes a stopped connector (and its file).
     pub async fn delete_connector(&mut self, id: &str) -> Result<(), LifecycleError> {
-        if self.connector(id)?.is_running() {
+        self.connector(id)?;
+        if self.runs_anywhere(id) {
             return Err(LifecycleError::Running {
                 id: id.to_owned(),
                 action: "delete",
             });
         }
-        self.write_connector(id, None).await
+        self.change_connector(id, None).await
     }
 
     /// The one path of every change made through the gateway: writes

@@ -33,6 +33,32 @@ impl Gateway {
             })
     }
 
+    /// A person's change of connector `id`'s file (`None`: deleted)
+    /// through this gateway: written and reloaded here, then, in a
+    /// cluster, shared with every gateway. A change the cluster cannot
+    /// take is undone here too, so the gateways do not drift apart.
+    pub(super) async fn change_connector(
+        &mut self,
+        id: &str,
+        text: Option<&str>,
+    ) -> Result<(), LifecycleError> {
+        let before = self.connector_config(id).ok().map(|c| c.source.clone());
+        self.write_connector(id, text).await?;
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        let Err(error) = cluster.share_file(id, text).await else {
+            return Ok(());
+        };
+        if let Err(undo) = self.write_connector(id, before.as_deref()).await {
+            tracing::error!(connector = id, error = %undo, "cluster: could not undo a change etcd did not take");
+        }
+        Err(LifecycleError::Cluster {
+            id: id.to_owned(),
+            reason: format!("{error}; the change was undone"),
+        })
+    }
+
     /// The cluster this gateway is part of, if any.
     pub fn cluster(&self) -> Option<&ClusterLink> {
         self.cluster.as_ref()
@@ -66,6 +92,23 @@ impl Members for Gateway {
     fn place(&self, id: &str, gateway: Option<&str>, elsewhere: bool) {
         if let Some(connector) = self.connectors.get(id) {
             connector.place(gateway, elsewhere);
+        }
+    }
+
+    fn connector_file(&self, id: &str) -> Option<String> {
+        self.connector_config(id).ok().map(|c| c.source.to_string())
+    }
+
+    fn apply_file(
+        &mut self,
+        id: &str,
+        text: Option<String>,
+    ) -> impl Future<Output = ()> + Send + '_ {
+        let id = id.to_owned();
+        async move {
+            if let Err(error) = self.write_connector(&id, text.as_deref()).await {
+                tracing::error!(connector = %id, %error, "cluster: the connector file shared through another gateway is refused here; this gateway keeps its own");
+            }
         }
     }
 }

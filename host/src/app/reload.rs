@@ -142,10 +142,7 @@ impl Gateway {
 
         let mut errors = Vec::new();
         for old in &self.config.connectors {
-            let running = self
-                .connectors
-                .get(old.id.as_str())
-                .is_some_and(Connector::is_running);
+            let running = self.runs_anywhere(old.id.as_str());
             if running && !new.connectors.iter().any(|c| c.id == old.id) {
                 errors.push(Diagnostic::file_error(
                     &old.file,
@@ -178,10 +175,7 @@ impl Gateway {
         let mut planned = Vec::new();
         for connector in &new.connectors {
             let before = self.connector_config(&connector.id).ok().cloned();
-            let running = self
-                .connectors
-                .get(connector.id.as_str())
-                .is_some_and(Connector::is_running);
+            let running = self.runs_anywhere(connector.id.as_str());
             if let (true, Some(before)) = (running, &before)
                 && before.identity != connector.identity
                 && let Some((field, span)) = before.identity.first_change(&connector.identity)

@@ -45,6 +45,8 @@ pub struct Entry {
     pub value: String,
     /// The lease the key lives with, if any.
     pub lease: Option<LeaseId>,
+    /// The revision of the key's last change.
+    pub revision: i64,
 }
 
 /// What a create-if-absent found.
@@ -344,6 +346,8 @@ struct RawEntry {
     value: String,
     #[serde(default, deserialize_with = "number")]
     lease: i64,
+    #[serde(default, deserialize_with = "number")]
+    mod_revision: i64,
 }
 
 impl RawEntry {
@@ -362,6 +366,7 @@ impl RawEntry {
             key: text("key", &self.key)?,
             value: text("value", &self.value)?,
             lease: (self.lease != 0).then_some(LeaseId(self.lease)),
+            revision: self.mod_revision,
         })
     }
 }
@@ -411,13 +416,15 @@ mod tests {
     #[test]
     fn numbers_are_read_as_etcd_writes_them() {
         let entry: RawEntry =
-            serde_json::from_str(r#"{"key":"L2E=","value":"Zw==","lease":"7"}"#).unwrap();
+            serde_json::from_str(r#"{"key":"L2E=","value":"Zw==","lease":"7","mod_revision":"9"}"#)
+                .unwrap();
         assert_eq!(
             entry.decode().unwrap(),
             Entry {
                 key: "/a".into(),
                 value: "g".into(),
                 lease: Some(LeaseId(7)),
+                revision: 9,
             }
         );
     }

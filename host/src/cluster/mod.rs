@@ -11,7 +11,11 @@
 //!   that gateway's lease, so a lost gateway's connectors come free when
 //!   its lease runs out (`lease_ttl_ms`);
 //! - `desired/{connector}`: `running` or `stopped`, a person's last Start
-//!   or Stop on any gateway (without one, the file's `autostart`).
+//!   or Stop on any gateway (without one, the file's `autostart`);
+//! - `files/{connector}`: a connector file as last added or edited through
+//!   a gateway's admin API (empty: deleted there). Every gateway writes it
+//!   into its own `connectors/` and reloads, so a change made on one
+//!   gateway holds on all; files changed by hand stay the gateway's own.
 //!
 //! Each gateway reads the keys every `lease_ttl / 4` (at most a second)
 //! and at once after a Start or Stop made through it, and then:
@@ -59,6 +63,15 @@ pub trait Members: Send + 'static {
     /// Where connector `id` runs: `Some(gateway)` (`elsewhere` when that
     /// is another gateway), or `None` when no gateway runs it.
     fn place(&self, id: &str, gateway: Option<&str>, elsewhere: bool);
+    /// Connector `id`'s file as this gateway has it.
+    fn connector_file(&self, id: &str) -> Option<String>;
+    /// Writes connector `id`'s file as another gateway shared it (`None`:
+    /// deleted there) and reloads.
+    fn apply_file(
+        &mut self,
+        id: &str,
+        text: Option<String>,
+    ) -> impl Future<Output = ()> + Send + '_;
 }
 
 /// What a gateway and its cluster task share: the etcd client, the keys,
@@ -99,6 +112,15 @@ impl ClusterLink {
         Ok(())
     }
 
+    /// Shares connector `id`'s file as a person added or edited it (or
+    /// deleted it: `None`) through this gateway, for every gateway.
+    pub async fn share_file(&self, id: &str, text: Option<&str>) -> Result<(), WantError> {
+        self.etcd
+            .put(&self.key(FILES, id), text.unwrap_or(""), None)
+            .await?;
+        Ok(())
+    }
+
     fn key(&self, family: &str, name: &str) -> String {
         format!("{}/{family}/{name}", self.config.prefix)
     }
@@ -111,6 +133,7 @@ impl ClusterLink {
 const GATEWAYS: &str = "gateways";
 const OWNERS: &str = "owners";
 const DESIRED: &str = "desired";
+const FILES: &str = "files";
 const RUNNING: &str = "running";
 const STOPPED: &str = "stopped";
 
@@ -173,6 +196,8 @@ struct View {
     gateways: BTreeSet<String>,
     owners: BTreeMap<String, Entry>,
     desired: BTreeMap<String, bool>,
+    /// Shared connector files (`None`: deleted) and their revisions.
+    files: BTreeMap<String, (Option<String>, i64)>,
 }
 
 impl View {
@@ -206,6 +231,10 @@ impl View {
                         tracing::warn!(key = %entry.key, value = other, "cluster: a desired state that is neither `running` nor `stopped`: ignored")
                     }
                 },
+                FILES => {
+                    let text = (!entry.value.is_empty()).then_some(entry.value);
+                    view.files.insert(name, (text, entry.revision));
+                }
                 _ => {}
             }
         }
@@ -222,6 +251,8 @@ struct Membership {
     renewed_at: Instant,
     owned: BTreeSet<String>,
     free_since: HashMap<String, Instant>,
+    /// The revision of each shared file this gateway has looked at.
+    files_seen: HashMap<String, i64>,
 }
 
 async fn run<G: Members>(
@@ -307,6 +338,7 @@ async fn join(link: &ClusterLink) -> Option<Membership> {
                 renewed_at: sent,
                 owned: BTreeSet::new(),
                 free_since: HashMap::new(),
+                files_seen: HashMap::new(),
             })
         }
         Ok(Created::Held(_)) => {
@@ -332,6 +364,17 @@ async fn reconcile<G: Members>(
     view: &View,
 ) {
     let me = link.gateway();
+    for (id, (text, revision)) in &view.files {
+        if member.files_seen.insert(id.clone(), *revision) == Some(*revision) {
+            continue;
+        }
+        let mut gateway = gateway.lock().await;
+        let here = gateway.connector_file(id);
+        if here != *text && (here.is_some() || text.is_some()) {
+            tracing::info!(connector = %id, "cluster: applying the connector file shared through another gateway");
+            gateway.apply_file(id, text.clone()).await;
+        }
+    }
     let ours = |entry: Option<&Entry>| entry.is_some_and(|e| e.lease == Some(member.lease.id));
     let configured = gateway.lock().await.connectors();
     let wanted: BTreeSet<&str> = configured

@@ -256,6 +256,11 @@ impl Connector {
         self.shared.report()
     }
 
+    /// In a cluster: true while another gateway runs it.
+    pub fn runs_elsewhere(&self) -> bool {
+        matches!(self.shared.health().placement, Some((_, true)))
+    }
+
     /// In a cluster: where it runs (`gateway`), and whether that is
     /// another gateway (then, stopped here, its status is Standby).
     pub fn place(&self, gateway: Option<&str>, elsewhere: bool) {
