@@ -17,7 +17,8 @@
 //!   into its own `connectors/` and reloads, so a change made on one
 //!   gateway holds on all; files changed by hand stay the gateway's own.
 //!
-//! Each gateway reads the keys every `lease_ttl / 4` (at most a second)
+//! Each gateway renews its lease every sixth of `lease_ttl`, and reads the
+//! keys every eighth (at most every second)
 //! and at once after a Start or Stop made through it, and then:
 //! releases what it runs that nobody wants any more; claims free wanted
 //! connectors while it runs fewer than its share (wanted connectors over
@@ -242,6 +243,16 @@ impl View {
     }
 }
 
+impl Membership {
+    /// When this gateway stops its connectors unless the lease is renewed
+    /// first: a quarter lease before it can run out.
+    fn fence_at(&self, ttl: Duration) -> Instant {
+        self.alive_until
+            .checked_sub(ttl / 4)
+            .unwrap_or(self.alive_until)
+    }
+}
+
 /// One gateway's membership: its lease and what it runs.
 struct Membership {
     lease: Lease,
@@ -260,57 +271,87 @@ async fn run<G: Members>(
     link: ClusterLink,
     mut halted: tokio::sync::watch::Receiver<bool>,
 ) -> Option<LeaseId> {
-    let ttl = link.config.lease_ttl;
-    let poll = (ttl / 4).min(Duration::from_secs(1));
+    let poll = (link.config.lease_ttl / 8).min(Duration::from_secs(1));
     let mut membership: Option<Membership> = None;
     loop {
+        let lease = membership.as_ref().map(|m| m.lease.id);
+        // Far off when not a member: nothing to fence then.
+        let fence_at = membership.as_ref().map_or_else(
+            || Instant::now() + poll * 2,
+            |m| m.fence_at(link.config.lease_ttl),
+        );
         tokio::select! {
-            _ = halted.wait_for(|h| *h) => return membership.map(|m| m.lease.id),
+            _ = halted.wait_for(|h| *h) => return lease,
             () = tokio::time::sleep(poll) => {}
+            () = tokio::time::sleep_until(fence_at) => {}
             () = link.nudge.notified() => {}
         }
-        let Some(member) = &mut membership else {
-            membership = join(&link).await;
-            if membership.is_none() {
-                unplace_all(&gateway).await;
-            }
-            continue;
-        };
-        if member.renewed_at.elapsed() >= ttl / 3 {
-            let sent = Instant::now();
-            match link.etcd.keep_alive(member.lease.id).await {
-                Ok(Some(left)) => {
-                    member.alive_until = sent + left;
-                    member.renewed_at = sent;
-                }
-                Ok(None) => {
-                    tracing::error!(
-                        "cluster: this gateway's lease ran out: its connectors stop here"
-                    );
-                    fence(&gateway, member).await;
-                    membership = None;
-                    continue;
-                }
-                Err(error) => tracing::warn!(%error, "cluster: could not renew the lease"),
-            }
+        // A halt does not wait for a round that waits on etcd.
+        tokio::select! {
+            _ = halted.wait_for(|h| *h) => return lease,
+            () = round(&gateway, &link, &mut membership) => {}
         }
-        if Instant::now() + ttl / 4 >= member.alive_until {
-            tracing::error!(
-                "cluster: etcd has not renewed this gateway's lease in time: its connectors stop here before another gateway may take them"
-            );
-            fence(&gateway, member).await;
-            membership = None;
-            continue;
-        }
-        let view = match link.etcd.range_prefix(&link.root()).await {
-            Ok(entries) => View::read(&link, entries),
-            Err(error) => {
-                tracing::warn!(%error, "cluster: could not read the connectors' places");
-                continue;
-            }
-        };
-        reconcile(&gateway, &link, member, &view).await;
     }
+}
+
+/// One look at the cluster: join if not a member; otherwise renew the
+/// lease when due, read the keys and act on them, all before the fence
+/// deadline, or else stop this gateway's connectors.
+async fn round<G: Members>(
+    gateway: &Arc<Mutex<G>>,
+    link: &ClusterLink,
+    membership: &mut Option<Membership>,
+) {
+    let ttl = link.config.lease_ttl;
+    let Some(member) = membership else {
+        *membership = join(link).await;
+        if membership.is_none() {
+            unplace_all(gateway).await;
+        }
+        return;
+    };
+    let fence_at = member.fence_at(ttl);
+    let alive = tokio::time::timeout_at(fence_at, renew_and_reconcile(gateway, link, member)).await;
+    match alive {
+        Ok(true) if Instant::now() < member.fence_at(ttl) => return,
+        Ok(true) | Err(_) => tracing::error!(
+            "cluster: etcd has not renewed this gateway's lease in time: its connectors stop here before another gateway may take them"
+        ),
+        Ok(false) => {
+            tracing::error!("cluster: this gateway's lease ran out: its connectors stop here");
+        }
+    }
+    fence(gateway, member).await;
+    *membership = None;
+}
+
+/// Renews the lease when due (false if etcd says it is gone), then reads
+/// the keys and acts on them.
+async fn renew_and_reconcile<G: Members>(
+    gateway: &Arc<Mutex<G>>,
+    link: &ClusterLink,
+    member: &mut Membership,
+) -> bool {
+    let ttl = link.config.lease_ttl;
+    if member.renewed_at.elapsed() >= ttl / 6 {
+        let sent = Instant::now();
+        match link.etcd.keep_alive(member.lease.id).await {
+            Ok(Some(left)) => {
+                member.alive_until = sent + left;
+                member.renewed_at = sent;
+            }
+            Ok(None) => return false,
+            Err(error) => tracing::warn!(%error, "cluster: could not renew the lease"),
+        }
+    }
+    if Instant::now() >= member.fence_at(ttl) {
+        return true;
+    }
+    match link.etcd.range_prefix(&link.root()).await {
+        Ok(entries) => reconcile(gateway, link, member, &View::read(link, entries)).await,
+        Err(error) => tracing::warn!(%error, "cluster: could not read the connectors' places"),
+    }
+    true
 }
 
 /// Grants a lease and enters the gateway's name; `None` (logged) when etcd

@@ -36,6 +36,27 @@ impl EtcdPeer {
         }
     }
 
+    /// Freezes it (SIGSTOP): its sockets stay open and nothing answers, as
+    /// with a hung server or a network that drops packets.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a paused etcd go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("etcd runs");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} etcd");
+    }
+
     /// Starts it again on the same ports and data.
     pub fn restart(&mut self) {
         self.kill();
@@ -80,6 +101,9 @@ impl EtcdPeer {
 
 impl Drop for EtcdPeer {
     fn drop(&mut self) {
+        if self.child.is_some() {
+            self.resume();
+        }
         self.kill();
     }
 }
