@@ -38,6 +38,30 @@ pub enum Status {
     Standby,
 }
 
+/// Where a connector runs in a cluster of gateways (`[cluster]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Not known: this gateway is not a member of the cluster now (it is
+    /// starting, or cannot reach etcd). It may run on another gateway.
+    Unknown,
+    /// No gateway runs it.
+    Nowhere,
+    /// This gateway, named, runs it.
+    Here(String),
+    /// Another gateway, named, runs it.
+    Elsewhere(String),
+}
+
+impl Placement {
+    /// The gateway that runs it, if known.
+    pub fn gateway(&self) -> Option<&str> {
+        match self {
+            Placement::Here(gateway) | Placement::Elsewhere(gateway) => Some(gateway),
+            Placement::Unknown | Placement::Nowhere => None,
+        }
+    }
+}
+
 /// What the platform tells a connector.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PlatformEvent {

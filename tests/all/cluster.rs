@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::etcd::EtcdPeer;
+use crate::support::etcd::{EtcdLine, EtcdPeer};
 use crate::support::{
     ConfigDir, Consumer, GatewayProcess, PATIENCE, RecordingBot, connector_file, connectors_for,
 };
@@ -32,15 +32,15 @@ fn platform(users: &[&str]) -> (ConfigDir, GatewayProcess) {
 struct Member {
     process: GatewayProcess,
     admin: String,
-    _config: ConfigDir,
+    config: ConfigDir,
 }
 
 impl Member {
     /// Gateway `name` with connectors `ids` (bot user `bot-{id}` each),
-    /// in the cluster of `etcd` with a lease of `lease_ms`.
+    /// in the cluster of etcd at `etcd` with a lease of `lease_ms`.
     fn start(
         hub: &GatewayProcess,
-        etcd: &EtcdPeer,
+        etcd: &str,
         name: &str,
         bot: &RecordingBot,
         ids: &[&str],
@@ -58,8 +58,7 @@ impl Member {
             "switchboard.toml",
             &format!(
                 "\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[admin.tokens]]\nowner = \"ops\"\nrole = \"administrator\"\ntoken = \"{TOKEN}\"\n\n\
-                 [cluster]\netcd = [\"{}\"]\ngateway = \"{name}\"\nlease_ttl_ms = {lease_ms}\n",
-                etcd.url
+                 [cluster]\netcd = [\"{etcd}\"]\ngateway = \"{name}\"\nlease_ttl_ms = {lease_ms}\n"
             ),
         );
         let prefix = "switchboard: Agent Connectors page and admin API at ";
@@ -74,7 +73,7 @@ impl Member {
         Member {
             process,
             admin,
-            _config: config,
+            config,
         }
     }
 
@@ -99,6 +98,16 @@ impl Member {
         )
     }
 
+    /// Connector `id`'s status history as this gateway has it: when (ms
+    /// since the epoch) and what.
+    async fn history(&self, id: &str) -> Vec<(u64, String)> {
+        let (code, body) = self
+            .call("GET", &format!("api/connectors/{id}/history"))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        history_of(&body["history"])
+    }
+
     /// Waits (at most [`PATIENCE`]) until connector `id` has `status` and
     /// runs on `gateway` as this gateway reports it.
     async fn until(&self, id: &str, status: &str, gateway: Option<&str>) {
@@ -117,14 +126,38 @@ impl Member {
     }
 }
 
+fn history_of(entries: &Value) -> Vec<(u64, String)> {
+    entries
+        .as_array()
+        .expect("a history")
+        .iter()
+        .map(|e| {
+            (
+                e["at_ms"].as_u64().expect("at_ms"),
+                e["status"].as_str().expect("status").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// When connector `id` last went `status` in `history`.
+fn last(history: &[(u64, String)], status: &str) -> u64 {
+    history
+        .iter()
+        .rev()
+        .find(|(_, s)| s == status)
+        .unwrap_or_else(|| panic!("never {status}: {history:?}"))
+        .0
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connector_runs_on_one_gateway_and_another_takes_it_over_when_that_one_is_lost() {
     let etcd = EtcdPeer::start();
     let (_platform, hub) = platform(&["bot-c"]);
     let bot = RecordingBot::echo().await;
-    let a = Member::start(&hub, &etcd, "a", &bot, &["c"], 2000);
+    let a = Member::start(&hub, &etcd.url, "a", &bot, &["c"], 6000);
     a.until("c", "Online", Some("a")).await;
-    let b = Member::start(&hub, &etcd, "b", &bot, &["c"], 2000);
+    let b = Member::start(&hub, &etcd.url, "b", &bot, &["c"], 6000);
     b.until("c", "Standby", Some("a")).await;
     let (_, summary) = b.call("GET", "api/connectors/c").await;
     assert_eq!(summary["running"], true, "it runs, on a: {summary}");
@@ -151,15 +184,28 @@ async fn a_gateway_that_stops_cleanly_hands_its_connectors_over_at_once() {
     let bot = RecordingBot::echo().await;
     // A lease of a minute: only the stopping gateway's revoke frees the
     // connector within the test's patience.
-    let mut a = Member::start(&hub, &etcd, "a", &bot, &["c"], 60_000);
+    let mut a = Member::start(&hub, &etcd.url, "a", &bot, &["c"], 60_000);
     a.until("c", "Online", Some("a")).await;
-    let b = Member::start(&hub, &etcd, "b", &bot, &["c"], 60_000);
+    let b = Member::start(&hub, &etcd.url, "b", &bot, &["c"], 60_000);
     b.until("c", "Standby", Some("a")).await;
 
     a.process.signal("TERM");
     let status = a.process.exit_within(Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
     b.until("c", "Online", Some("b")).await;
+    // a had logged out before b started logging in.
+    let store = switchboard::store::StateStore::open(&a.config.path().join("data")).unwrap();
+    let a_history: Vec<(u64, String)> = store
+        .status_log()
+        .history("c")
+        .into_iter()
+        .map(|change| (change.at_ms, format!("{:?}", change.status)))
+        .collect();
+    let b_history = b.history("c").await;
+    assert!(
+        last(&a_history, "Stopped") <= last(&b_history, "Starting"),
+        "a: {a_history:?}\nb: {b_history:?}"
+    );
     let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
     consumer.start_conversation().await;
     consumer.say("hello").await;
@@ -171,9 +217,9 @@ async fn a_stop_on_any_gateway_stops_the_connector_in_the_whole_cluster() {
     let etcd = EtcdPeer::start();
     let (_platform, hub) = platform(&["bot-c"]);
     let bot = RecordingBot::echo().await;
-    let a = Member::start(&hub, &etcd, "a", &bot, &["c"], 2000);
+    let a = Member::start(&hub, &etcd.url, "a", &bot, &["c"], 6000);
     a.until("c", "Online", Some("a")).await;
-    let b = Member::start(&hub, &etcd, "b", &bot, &["c"], 2000);
+    let b = Member::start(&hub, &etcd.url, "b", &bot, &["c"], 6000);
     b.until("c", "Standby", Some("a")).await;
 
     // Stopped through b, where it does not run.
@@ -210,11 +256,11 @@ async fn a_gateway_that_joins_gets_its_share_of_the_connectors() {
     let etcd = EtcdPeer::start();
     let (_platform, hub) = platform(&["bot-c1", "bot-c2"]);
     let bot = RecordingBot::echo().await;
-    let a = Member::start(&hub, &etcd, "a", &bot, &["c1", "c2"], 2000);
+    let a = Member::start(&hub, &etcd.url, "a", &bot, &["c1", "c2"], 6000);
     a.until("c1", "Online", Some("a")).await;
     a.until("c2", "Online", Some("a")).await;
 
-    let b = Member::start(&hub, &etcd, "b", &bot, &["c1", "c2"], 2000);
+    let b = Member::start(&hub, &etcd.url, "b", &bot, &["c1", "c2"], 6000);
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let mut on_b = Vec::new();
@@ -227,6 +273,20 @@ async fn a_gateway_that_joins_gets_its_share_of_the_connectors() {
             let other = if on_b[0] == "c1" { "c2" } else { "c1" };
             a.until(other, "Online", Some("a")).await;
             a.until(on_b[0], "Standby", Some("b")).await;
+            // And they stay put: no more handovers after one and a half
+            // leases.
+            let before = (a.history(other).await.len(), b.history(on_b[0]).await.len());
+            tokio::time::sleep(Duration::from_secs(9)).await;
+            assert_eq!(
+                a.placed(other).await,
+                ("Online".to_owned(), Some("a".to_owned()))
+            );
+            assert_eq!(
+                b.placed(on_b[0]).await,
+                ("Online".to_owned(), Some("b".to_owned()))
+            );
+            let after = (a.history(other).await.len(), b.history(on_b[0]).await.len());
+            assert_eq!(before, after, "the connectors moved again");
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "b runs {on_b:?}");
@@ -249,7 +309,7 @@ async fn a_gateway_cut_off_from_etcd_stops_its_connectors_before_its_lease_runs_
     let mut etcd = EtcdPeer::start();
     let (_platform, hub) = platform(&["bot-c"]);
     let bot = RecordingBot::echo().await;
-    let a = Member::start(&hub, &etcd, "a", &bot, &["c"], 8000);
+    let a = Member::start(&hub, &etcd.url, "a", &bot, &["c"], 8000);
     a.until("c", "Online", Some("a")).await;
 
     for cut in ["hung", "dead"] {
@@ -260,11 +320,12 @@ async fn a_gateway_cut_off_from_etcd_stops_its_connectors_before_its_lease_runs_
         }
         let cut_off = tokio::time::Instant::now();
         a.until("c", "Stopped", None).await;
-        // Stopped (logged out) before another gateway could have taken
-        // it: the lease was last renewed before the cut, and lasts 8 s.
+        // Renewals come every 1.3 s and the fence is 3 s before the lease
+        // can run out: within 5 s of the cut, and well before the 8 s lease
+        // counted from the last renewal before the cut.
         let stopped_after = cut_off.elapsed();
         assert!(
-            stopped_after < Duration::from_secs(8),
+            stopped_after < Duration::from_millis(6500),
             "{cut}: {stopped_after:?}"
         );
         if cut == "hung" {
@@ -285,9 +346,9 @@ async fn a_connector_edited_through_one_gateway_changes_on_every_gateway() {
     let etcd = EtcdPeer::start();
     let (_platform, hub) = platform(&["bot-c"]);
     let bot = RecordingBot::echo().await;
-    let a = Member::start(&hub, &etcd, "a", &bot, &["c"], 2000);
+    let a = Member::start(&hub, &etcd.url, "a", &bot, &["c"], 6000);
     a.until("c", "Online", Some("a")).await;
-    let b = Member::start(&hub, &etcd, "b", &bot, &["c"], 2000);
+    let b = Member::start(&hub, &etcd.url, "b", &bot, &["c"], 6000);
     b.until("c", "Standby", Some("a")).await;
 
     // Edited through b, where it does not run: a plugin that stamps the
@@ -331,4 +392,33 @@ async fn a_connector_edited_through_one_gateway_changes_on_every_gateway() {
         body.to_string().contains("cannot change while it runs"),
         "{body}"
     );
+}
+
+/// One gateway cut off from etcd (its line hangs) while another is not:
+/// the cut one stops serving before the other takes the connector over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_cut_off_from_etcd_stops_before_another_takes_its_connector_over() {
+    let etcd = EtcdPeer::start();
+    let line = EtcdLine::start(&etcd.url).await;
+    let (_platform, hub) = platform(&["bot-c"]);
+    let bot = RecordingBot::echo().await;
+    let a = Member::start(&hub, &line.url, "a", &bot, &["c"], 6000);
+    a.until("c", "Online", Some("a")).await;
+    let b = Member::start(&hub, &etcd.url, "b", &bot, &["c"], 6000);
+    b.until("c", "Standby", Some("a")).await;
+    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    consumer.start_conversation().await;
+    consumer.say("hello").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+
+    line.cut();
+    b.until("c", "Online", Some("b")).await;
+    a.until("c", "Stopped", None).await;
+    let (a_history, b_history) = (a.history("c").await, b.history("c").await);
+    assert!(
+        last(&a_history, "Stopped") <= last(&b_history, "Starting"),
+        "a: {a_history:?}\nb: {b_history:?}"
+    );
+    consumer.say("still there?").await;
+    assert_eq!(consumer.next_agent_text().await, "bot heard: still there?");
 }

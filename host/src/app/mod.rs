@@ -140,6 +140,7 @@ impl Gateway {
                 .insert(connector_config.id.get().clone(), connector);
         }
         // In a cluster, the cluster task starts what this gateway wins.
+        gateway.place_unknown();
         let autostart = gateway.cluster.is_none();
         for connector_config in config.connectors.iter().filter(|_| autostart) {
             let desired = gateway.store.desired_running(&connector_config.id);

@@ -4,8 +4,12 @@
 
 use std::future::Future;
 
+use futures_util::FutureExt as _;
+
 use super::{Gateway, LifecycleError};
 use crate::cluster::{ClusterLink, Members};
+use crate::connector::StopSignal;
+use crate::ports::Placement;
 
 impl Gateway {
     /// A person's Start (`running`) or Stop of connector `id`. On one
@@ -59,6 +63,16 @@ impl Gateway {
         })
     }
 
+    /// In a cluster, connectors start where the cluster puts them: until
+    /// this gateway knows, each may run elsewhere.
+    pub(super) fn place_unknown(&self) {
+        if self.cluster.is_some() {
+            for connector in self.connectors.values() {
+                connector.place(Placement::Unknown);
+            }
+        }
+    }
+
     /// The cluster this gateway is part of, if any.
     pub fn cluster(&self) -> Option<&ClusterLink> {
         self.cluster.as_ref()
@@ -74,24 +88,26 @@ impl Members for Gateway {
             .collect()
     }
 
-    fn run_here(&mut self, id: &str) {
-        if let Err(error) = self.start_connector(id) {
-            tracing::error!(connector = id, %error, "cluster: cannot start the connector here");
-        }
+    fn run_here(&mut self, id: &str) -> Result<StopSignal, String> {
+        self.start_connector(id).map_err(|e| e.to_string())?;
+        self.connectors
+            .get(id)
+            .and_then(crate::connector::Connector::stop_signal)
+            .ok_or_else(|| format!("connector `{id}` did not start"))
     }
 
-    fn release_here(&mut self, id: &str) -> impl Future<Output = ()> + Send + '_ {
-        let id = id.to_owned();
-        async move {
-            if let Some(connector) = self.connectors.get_mut(&id) {
-                connector.stop().await;
-            }
-        }
+    fn release_here(&mut self, ids: Vec<String>) -> impl Future<Output = ()> + Send + '_ {
+        let stops = self
+            .connectors
+            .iter_mut()
+            .filter(move |(id, _)| ids.contains(id))
+            .map(|(_, connector)| connector.stop());
+        futures_util::future::join_all(stops).map(|_| ())
     }
 
-    fn place(&self, id: &str, gateway: Option<&str>, elsewhere: bool) {
+    fn place(&self, id: &str, placement: Placement) {
         if let Some(connector) = self.connectors.get(id) {
-            connector.place(gateway, elsewhere);
+            connector.place(placement);
         }
     }
 
@@ -103,11 +119,15 @@ impl Members for Gateway {
         &mut self,
         id: &str,
         text: Option<String>,
-    ) -> impl Future<Output = ()> + Send + '_ {
+    ) -> impl Future<Output = bool> + Send + '_ {
         let id = id.to_owned();
         async move {
-            if let Err(error) = self.write_connector(&id, text.as_deref()).await {
-                tracing::error!(connector = %id, %error, "cluster: the connector file shared through another gateway is refused here; this gateway keeps its own");
+            match self.write_connector(&id, text.as_deref()).await {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::error!(connector = %id, %error, "cluster: the connector file shared through another gateway is refused here; this gateway keeps its own, and tries again later");
+                    false
+                }
             }
         }
     }

@@ -348,6 +348,9 @@ impl Gateway {
                 }
                 None => {
                     let connector = Connector::new(settings, Some(&self.store), false);
+                    if self.cluster.is_some() {
+                        connector.place(crate::ports::Placement::Unknown);
+                    }
                     self.connectors.insert(config.id.get().clone(), connector);
                     changes.push(format!("connector {}: added", config.id));
                     // In a cluster, the cluster task starts what this gateway wins.

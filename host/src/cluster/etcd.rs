@@ -180,14 +180,47 @@ impl Etcd {
 
     /// Every key under `prefix`, in key order.
     pub async fn range_prefix(&self, prefix: &str) -> Result<Vec<Entry>, EtcdError> {
-        let ranged: Ranged = self
+        self.range(prefix, &prefix_end(prefix), None).await
+    }
+
+    /// The keys under `prefix` changed at revision `since` or later.
+    pub async fn range_prefix_since(
+        &self,
+        prefix: &str,
+        since: i64,
+    ) -> Result<Vec<Entry>, EtcdError> {
+        self.range(prefix, &prefix_end(prefix), Some(since)).await
+    }
+
+    /// Every key from `from` up to (not including) `to`, in key order.
+    pub async fn range(
+        &self,
+        from: &str,
+        to: &str,
+        since: Option<i64>,
+    ) -> Result<Vec<Entry>, EtcdError> {
+        let mut body = json!({ "key": encode(from), "range_end": encode(to) });
+        if let Some(since) = since {
+            body["min_mod_revision"] = json!(since.to_string());
+        }
+        let ranged: Ranged = self.call("range", "/v3/kv/range", body).await?;
+        ranged
+            .kvs
+            .into_iter()
+            .map(|raw| raw.decode("range"))
+            .collect()
+    }
+
+    /// Deletes `key`.
+    pub async fn delete(&self, key: &str) -> Result<(), EtcdError> {
+        let _: serde_json::Value = self
             .call(
-                "range",
-                "/v3/kv/range",
-                json!({ "key": encode(prefix), "range_end": encode(&prefix_end(prefix)) }),
+                "delete",
+                "/v3/kv/deleterange",
+                json!({ "key": encode(key) }),
             )
             .await?;
-        ranged.kvs.into_iter().map(RawEntry::decode).collect()
+        Ok(())
     }
 
     /// Puts `key` = `value`, attached to `lease` if given.
@@ -236,7 +269,7 @@ impl Etcd {
             .flat_map(|r| r.kvs)
             .next();
         match held {
-            Some(entry) => Ok(Created::Held(entry.decode()?)),
+            Some(entry) => Ok(Created::Held(entry.decode("create")?)),
             // Deleted between the compare and the read: try again later.
             None => Err(EtcdError::Answer {
                 call: "create",
@@ -245,14 +278,14 @@ impl Etcd {
         }
     }
 
-    /// Deletes `key` if its value is `value`; true if it was deleted.
-    pub async fn delete_if(&self, key: &str, value: &str) -> Result<bool, EtcdError> {
+    /// Deletes `key` if it lives with `lease`; true if it was deleted.
+    pub async fn delete_if_leased(&self, key: &str, lease: LeaseId) -> Result<bool, EtcdError> {
         let answer: Transacted = self
             .call(
                 "compare-and-delete",
                 "/v3/kv/txn",
                 json!({
-                    "compare": [{ "key": encode(key), "target": "VALUE", "value": encode(value) }],
+                    "compare": [{ "key": encode(key), "target": "LEASE", "lease": lease.0.to_string() }],
                     "success": [{ "request_delete_range": { "key": encode(key) } }],
                 }),
             )
@@ -351,14 +384,14 @@ struct RawEntry {
 }
 
 impl RawEntry {
-    fn decode(self) -> Result<Entry, EtcdError> {
+    fn decode(self, call: &'static str) -> Result<Entry, EtcdError> {
         let text = |field: &str, base64: &str| {
             BASE64
                 .decode(base64)
                 .ok()
                 .and_then(|bytes| String::from_utf8(bytes).ok())
                 .ok_or_else(|| EtcdError::Answer {
-                    call: "range",
+                    call,
                     reason: format!("a {field} is not base64 of UTF-8 text"),
                 })
         };
@@ -419,7 +452,7 @@ mod tests {
             serde_json::from_str(r#"{"key":"L2E=","value":"Zw==","lease":"7","mod_revision":"9"}"#)
                 .unwrap();
         assert_eq!(
-            entry.decode().unwrap(),
+            entry.decode("range").unwrap(),
             Entry {
                 key: "/a".into(),
                 value: "g".into(),

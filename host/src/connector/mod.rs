@@ -29,7 +29,7 @@ pub use status::{Component, ConnectorMetrics, Details, StatusReport};
 use status::{Health, Lifecycle};
 
 pub use crate::ports::Status;
-use crate::ports::{Bot, Dialer, Session};
+use crate::ports::{Bot, Dialer, Placement, Session};
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -118,7 +118,7 @@ pub struct Connector {
 /// The supervising task of a started connector, and how to tell it to stop.
 struct Running {
     task: JoinHandle<()>,
-    stop: tokio::sync::watch::Sender<bool>,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// How long a stop waits for bot calls in flight to be answered (and the
@@ -205,7 +205,10 @@ impl Connector {
             .write()
             .expect("stop lock is never poisoned: no panics under it") = Some(stopped.clone());
         let task = tokio::spawn(supervise(shared, dialer, bot, connection, stopped));
-        self.running = Some(Running { task, stop });
+        self.running = Some(Running {
+            task,
+            stop: Arc::new(stop),
+        });
     }
 
     /// Stops: no more rings are taken; bot calls in flight get
@@ -256,20 +259,47 @@ impl Connector {
         self.shared.report()
     }
 
-    /// In a cluster: true while another gateway runs it.
+    /// In a cluster: true while another gateway may run it (it does, or
+    /// this gateway cannot know now).
     pub fn runs_elsewhere(&self) -> bool {
-        matches!(self.shared.health().placement, Some((_, true)))
+        matches!(
+            self.shared.health().placement,
+            Some(Placement::Elsewhere(_) | Placement::Unknown)
+        )
     }
 
-    /// In a cluster: where it runs (`gateway`), and whether that is
-    /// another gateway (then, stopped here, its status is Standby).
-    pub fn place(&self, gateway: Option<&str>, elsewhere: bool) {
-        self.shared.place(gateway, elsewhere);
+    /// In a cluster: where it runs (stopped here while another gateway
+    /// runs it, its status is Standby).
+    pub fn place(&self, placement: Placement) {
+        self.shared.place(placement);
     }
 
     /// Its counters.
     pub fn metrics(&self) -> &ConnectorMetrics {
         &self.shared.metrics
+    }
+
+    /// What stops it at once, without waiting for the stop to finish (see
+    /// [`StopSignal`]); `None` while it is not running.
+    pub fn stop_signal(&self) -> Option<StopSignal> {
+        self.running
+            .as_ref()
+            .map(|running| StopSignal(running.stop.clone()))
+    }
+}
+
+/// Tells a running connector to stop serving now, from anywhere: it
+/// takes no more rings, gives its bot calls in flight their patience, and
+/// ends its session. [`Connector::stop`] does this too, then waits for it
+/// and logs out; a signal is for whoever cannot wait (a cluster gateway
+/// whose lease is running out).
+#[derive(Clone, Debug)]
+pub struct StopSignal(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl StopSignal {
+    /// Stops the connector's session (it does not log out).
+    pub fn send(&self) {
+        let _ = self.0.send(true);
     }
 }
 

@@ -9,7 +9,7 @@ use crate::plugin::PluginStatus;
 use serde::Serialize;
 
 use super::Shared;
-use crate::ports::Status;
+use crate::ports::{Placement, Status};
 
 /// One component's state in Details.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -86,9 +86,8 @@ pub(super) struct Health {
     pub(super) recorded: Option<(Status, String)>,
     /// Why the bot's last refused message was refused.
     pub(super) bot_refused: Option<String>,
-    /// In a cluster: the gateway that runs it, and whether that is
-    /// another gateway.
-    pub(super) placement: Option<(String, bool)>,
+    /// In a cluster: where it runs (`None` outside a cluster).
+    pub(super) placement: Option<Placement>,
 }
 
 /// The health half of what a connector's tasks share.
@@ -141,7 +140,7 @@ impl Shared {
     fn compute(&self, health: &Health) -> StatusReport {
         let plugins = self.settings().plugins.status();
         let plugin_down = plugins.iter().any(|p| p.consecutive_faults > 0);
-        let elsewhere = matches!(health.placement, Some((_, true)));
+        let elsewhere = matches!(health.placement, Some(Placement::Elsewhere(_)));
         let status = match health.lifecycle {
             Lifecycle::NeverStarted | Lifecycle::Stopped if elsewhere => Status::Standby,
             Lifecycle::NeverStarted => Status::ReadyToStart,
@@ -168,7 +167,8 @@ impl Shared {
             gateway: health
                 .placement
                 .as_ref()
-                .map(|(gateway, _)| gateway.clone()),
+                .and_then(Placement::gateway)
+                .map(str::to_owned),
         }
     }
 
@@ -203,12 +203,11 @@ impl Shared {
     }
 
     /// Where the connector runs in a cluster (see [`StatusReport::gateway`]).
-    pub(super) fn place(&self, gateway: Option<&str>, elsewhere: bool) {
-        let placement = gateway.map(|g| (g.to_owned(), elsewhere));
-        if self.health().placement == placement {
+    pub(super) fn place(&self, placement: Placement) {
+        if self.health().placement.as_ref() == Some(&placement) {
             return;
         }
-        self.update(|h| h.placement = placement);
+        self.update(|h| h.placement = Some(placement));
     }
 
     /// Status and Details now.

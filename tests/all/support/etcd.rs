@@ -17,7 +17,13 @@ pub struct EtcdPeer {
 impl EtcdPeer {
     pub fn start() -> EtcdPeer {
         install();
-        let data = tempfile::tempdir().expect("temp dir");
+        // In memory where the machine has it: etcd syncs every write, and a
+        // loaded CI disk would make its answers slow.
+        let data = match std::path::Path::new("/dev/shm").is_dir() {
+            true => tempfile::tempdir_in("/dev/shm"),
+            false => tempfile::tempdir(),
+        }
+        .expect("temp dir");
         let mut peer = EtcdPeer {
             child: None,
             url: format!("http://127.0.0.1:{}", free_port()),
@@ -101,9 +107,7 @@ impl EtcdPeer {
 
 impl Drop for EtcdPeer {
     fn drop(&mut self) {
-        if self.child.is_some() {
-            self.resume();
-        }
+        // A paused etcd dies of SIGKILL too: nothing to resume first.
         self.kill();
     }
 }
@@ -149,4 +153,66 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")
         .port()
+}
+
+/// A TCP proxy in front of etcd for one gateway: [`EtcdLine::cut`] makes
+/// that gateway's etcd hang (connections stay open, nothing passes), while
+/// the others reach etcd as before.
+pub struct EtcdLine {
+    pub url: String,
+    cut: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EtcdLine {
+    pub async fn start(upstream: &str) -> EtcdLine {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let (cut, is_cut) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                let upstream = upstream.clone();
+                let mut is_cut = is_cut.clone();
+                tokio::spawn(async move {
+                    let cut_already = *is_cut.borrow();
+                    if cut_already {
+                        // Held open, never answered.
+                        until(&mut is_cut, false).await;
+                        return;
+                    }
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = until(&mut is_cut, true) => {
+                            // Both sockets stay open and silent until the
+                            // line is mended.
+                            until(&mut is_cut, false).await;
+                        }
+                    }
+                });
+            }
+        });
+        EtcdLine { url, cut, task }
+    }
+
+    /// From now on nothing passes: the gateway's etcd hangs.
+    pub fn cut(&self) {
+        let _ = self.cut.send(true);
+    }
+}
+
+async fn until(cut: &mut tokio::sync::watch::Receiver<bool>, value: bool) {
+    let _ = cut.wait_for(|now| *now == value).await;
+}
+
+impl Drop for EtcdLine {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -27,6 +27,11 @@ pub struct ClusterConfig {
 /// The default `lease_ttl_ms`.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
 
+/// The `lease_ttl_ms` accepted: long enough for a gateway to renew its
+/// lease several times and to stop its connectors (see the cluster's
+/// fencing) before the lease can run out.
+const LEASE_TTL_MS: std::ops::RangeInclusive<u64> = 6_000..=60_000;
+
 /// `[cluster]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,12 +108,24 @@ impl RawCluster {
         let lease_ttl = number_in(
             self.lease_ttl_ms.as_ref(),
             "[cluster] `lease_ttl_ms`",
-            2_000..=60_000,
+            LEASE_TTL_MS,
             file,
             source,
             diagnostics,
         )
         .map_or(DEFAULT_LEASE_TTL, Duration::from_millis);
+        if let Some(ms) = &self.lease_ttl_ms
+            && LEASE_TTL_MS.contains(ms.get())
+            && **ms % 1000 != 0
+        {
+            // etcd counts leases in whole seconds.
+            diagnostics.push(Diagnostic::error(
+                file,
+                source,
+                ms.span(),
+                "[cluster] `lease_ttl_ms` must be whole seconds (etcd counts leases in seconds), like 10000".to_owned(),
+            ));
+        }
         if diagnostics.len() > before {
             return None;
         }

@@ -1,0 +1,140 @@
+//! The lease keeper: renews a gateway's lease, and fences when it cannot.
+//!
+//! It runs apart from the rounds, which wait for the gateway (a reload, an
+//! admin request, connectors stopping), so nothing they wait for delays a
+//! renewal or a fence. It holds each running connector's [`StopSignal`]:
+//! fencing needs no lock and waits for nothing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{ClusterLink, Lease, LeaseId, fence_margin};
+use crate::connector::StopSignal;
+
+/// A running keeper of one lease.
+pub(super) struct Keeper {
+    lease: LeaseId,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct State {
+    signals: Mutex<HashMap<String, StopSignal>>,
+    fenced: AtomicBool,
+}
+
+impl State {
+    fn signals(&self) -> std::sync::MutexGuard<'_, HashMap<String, StopSignal>> {
+        self.signals
+            .lock()
+            .expect("signals lock is never poisoned: no panics under it")
+    }
+}
+
+impl Keeper {
+    /// Keeps `lease`, granted by a request sent at `sent`.
+    pub(super) fn start(link: &ClusterLink, lease: Lease, sent: Instant) -> Keeper {
+        let state = Arc::new(State::default());
+        let task = tokio::spawn(keep(link.clone(), lease, sent, state.clone()));
+        Keeper {
+            lease: lease.id,
+            state,
+            task,
+        }
+    }
+
+    /// The lease kept.
+    pub(super) fn lease(&self) -> LeaseId {
+        self.lease
+    }
+
+    /// True once the keeper fenced: the lease may be gone.
+    pub(super) fn fenced(&self) -> bool {
+        self.state.fenced.load(Ordering::SeqCst)
+    }
+
+    /// Connector `id` runs here under this lease: a fence stops it. If the
+    /// keeper fenced already, it is stopped now.
+    pub(super) fn arm(&self, id: &str, signal: StopSignal) {
+        self.state.signals().insert(id.to_owned(), signal.clone());
+        if self.fenced() {
+            signal.send();
+        }
+    }
+
+    /// Connector `id` no longer runs here.
+    pub(super) fn disarm(&self, id: &str) {
+        self.state.signals().remove(id);
+    }
+
+    /// Stops renewing and revokes the lease (2 s at most; a lease that
+    /// cannot be revoked runs out by itself).
+    pub(super) async fn revoke(self, link: &ClusterLink) {
+        self.task.abort();
+        match tokio::time::timeout(Duration::from_secs(2), link.etcd.revoke(self.lease)).await {
+            Ok(Ok(())) => tracing::info!(
+                "cluster: lease revoked; this gateway's connectors are free for the others"
+            ),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cluster: could not revoke the lease; it runs out by itself")
+            }
+            Err(_) => tracing::warn!(
+                "cluster: etcd did not answer the revoke; the lease runs out by itself"
+            ),
+        }
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Renews the lease every sixth of it (sooner after a failure) until the
+/// fence deadline passes without a renewal, or etcd says it is gone; then
+/// signals every connector to stop and ends.
+async fn keep(link: ClusterLink, lease: Lease, sent: Instant, state: Arc<State>) {
+    let ttl = link.config.lease_ttl;
+    let margin = fence_margin(ttl);
+    let mut alive_until = sent + lease.ttl;
+    let mut next = sent + ttl / 6;
+    loop {
+        let fence_at = alive_until.checked_sub(margin).unwrap_or(alive_until);
+        tokio::time::sleep_until(next.min(fence_at)).await;
+        if Instant::now() >= fence_at {
+            break;
+        }
+        let sent = Instant::now();
+        match tokio::time::timeout_at(fence_at, link.etcd.keep_alive(lease.id)).await {
+            Ok(Ok(Some(left))) => {
+                alive_until = sent + left;
+                next = sent + ttl / 6;
+            }
+            Ok(Ok(None)) => {
+                tracing::error!("cluster: etcd says this gateway's lease is gone");
+                break;
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cluster: could not renew the lease; trying again");
+                next = Instant::now() + ttl / 24;
+            }
+            Err(_) => break,
+        }
+    }
+    state.fenced.store(true, Ordering::SeqCst);
+    let signals: Vec<StopSignal> = state.signals().values().cloned().collect();
+    tracing::error!(
+        connectors = signals.len(),
+        "cluster: the lease was not renewed in time: this gateway's connectors stop serving now, before another gateway may take them"
+    );
+    for signal in signals {
+        signal.send();
+    }
+    link.nudge.notify_one();
+}
