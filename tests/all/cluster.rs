@@ -11,22 +11,10 @@ use serde_json::Value;
 use crate::support::etcd::{EtcdLine, EtcdPeer};
 use crate::support::{
     ConfigDir, Consumer, GatewayProcess, PATIENCE, RecordingBot, connector_file, connectors_for,
+    patient_hub,
 };
 
 const TOKEN: &str = "cluster-test-admin-token";
-
-/// A hub alone whose grace period for a dropped agent (60 s) is longer
-/// than a test: a lost gateway's conversations wait for its bot users.
-fn platform(users: &[&str]) -> (ConfigDir, GatewayProcess) {
-    let platform = ConfigDir::new(users);
-    platform.edit(
-        "switchboard.toml",
-        "agent_grace_ms = 1000",
-        "agent_grace_ms = 60000",
-    );
-    let hub = GatewayProcess::hub(platform.path());
-    (platform, hub)
-}
 
 /// One gateway of the cluster.
 struct Member {
@@ -126,6 +114,57 @@ impl Member {
     }
 }
 
+/// What every test runs on: etcd, a hub in its own process with bot users
+/// `bot-{id}`, and an echo bot.
+struct Setting {
+    etcd: EtcdPeer,
+    hub: GatewayProcess,
+    bot: RecordingBot,
+    _platform: ConfigDir,
+}
+
+impl Setting {
+    async fn new(ids: &[&str]) -> Setting {
+        let etcd = EtcdPeer::start();
+        let users: Vec<String> = ids.iter().map(|id| format!("bot-{id}")).collect();
+        let users: Vec<&str> = users.iter().map(String::as_str).collect();
+        let (platform, hub) = patient_hub(&users);
+        Setting {
+            etcd,
+            hub,
+            bot: RecordingBot::echo().await,
+            _platform: platform,
+        }
+    }
+
+    /// Gateway `name` with connectors `ids`, reaching etcd at `etcd`.
+    fn member_via(&self, etcd: &str, name: &str, ids: &[&str], lease_ms: u64) -> Member {
+        Member::start(&self.hub, etcd, name, &self.bot, ids, lease_ms)
+    }
+
+    fn member(&self, name: &str, ids: &[&str], lease_ms: u64) -> Member {
+        self.member_via(&self.etcd.url, name, ids, lease_ms)
+    }
+
+    /// Gateway a running connector c, then gateway b standing by.
+    async fn a_runs_c_and_b_stands_by(&self, lease_ms: u64) -> (Member, Member) {
+        let a = self.member("a", &["c"], lease_ms);
+        a.until("c", "Online", Some("a")).await;
+        let b = self.member("b", &["c"], lease_ms);
+        b.until("c", "Standby", Some("a")).await;
+        (a, b)
+    }
+
+    /// A consumer whose "hello" the bot answered.
+    async fn consumer(&self) -> Consumer {
+        let mut consumer = Consumer::connect(&self.hub.hub_url, "123").await;
+        consumer.start_conversation().await;
+        consumer.say("hello").await;
+        assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+        consumer
+    }
+}
+
 fn history_of(entries: &Value) -> Vec<(u64, String)> {
     entries
         .as_array()
@@ -152,20 +191,11 @@ fn last(history: &[(u64, String)], status: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connector_runs_on_one_gateway_and_another_takes_it_over_when_that_one_is_lost() {
-    let etcd = EtcdPeer::start();
-    let (_platform, hub) = platform(&["bot-c"]);
-    let bot = RecordingBot::echo().await;
-    let a = Member::start(&hub, &etcd.url, "a", &bot, &["c"], 6000);
-    a.until("c", "Online", Some("a")).await;
-    let b = Member::start(&hub, &etcd.url, "b", &bot, &["c"], 6000);
-    b.until("c", "Standby", Some("a")).await;
+    let setting = Setting::new(&["c"]).await;
+    let (a, b) = setting.a_runs_c_and_b_stands_by(6000).await;
     let (_, summary) = b.call("GET", "api/connectors/c").await;
     assert_eq!(summary["running"], true, "it runs, on a: {summary}");
-
-    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
-    consumer.start_conversation().await;
-    consumer.say("hello").await;
-    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    let mut consumer = setting.consumer().await;
 
     // Lost without a word: its lease (2 s) runs out, then b takes over.
     a.process.kill();
@@ -174,20 +204,16 @@ async fn a_connector_runs_on_one_gateway_and_another_takes_it_over_when_that_one
     assert_eq!(consumer.next_agent_text().await, "bot heard: still there?");
     // The conversation resumed: no greeting, nothing handed on twice.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let bot = &setting.bot;
     assert_eq!(bot.texts(), ["hello", "still there?"], "{:?}", bot.turns());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_that_stops_cleanly_hands_its_connectors_over_at_once() {
-    let etcd = EtcdPeer::start();
-    let (_platform, hub) = platform(&["bot-c"]);
-    let bot = RecordingBot::echo().await;
+    let setting = Setting::new(&["c"]).await;
     // A lease of a minute: only the stopping gateway's revoke frees the
     // connector within the test's patience.
-    let mut a = Member::start(&hub, &etcd.url, "a", &bot, &["c"], 60_000);
-    a.until("c", "Online", Some("a")).await;
-    let b = Member::start(&hub, &etcd.url, "b", &bot, &["c"], 60_000);
-    b.until("c", "Standby", Some("a")).await;
+    let (mut a, b) = setting.a_runs_c_and_b_stands_by(60_000).await;
 
     a.process.signal("TERM");
     let status = a.process.exit_within(Duration::from_secs(10));
@@ -206,21 +232,13 @@ async fn a_gateway_that_stops_cleanly_hands_its_connectors_over_at_once() {
         last(&a_history, "Stopped") <= last(&b_history, "Starting"),
         "a: {a_history:?}\nb: {b_history:?}"
     );
-    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
-    consumer.start_conversation().await;
-    consumer.say("hello").await;
-    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    setting.consumer().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_on_any_gateway_stops_the_connector_in_the_whole_cluster() {
-    let etcd = EtcdPeer::start();
-    let (_platform, hub) = platform(&["bot-c"]);
-    let bot = RecordingBot::echo().await;
-    let a = Member::start(&hub, &etcd.url, "a", &bot, &["c"], 6000);
-    a.until("c", "Online", Some("a")).await;
-    let b = Member::start(&hub, &etcd.url, "b", &bot, &["c"], 6000);
-    b.until("c", "Standby", Some("a")).await;
+    let setting = Setting::new(&["c"]).await;
+    let (a, b) = setting.a_runs_c_and_b_stands_by(6000).await;
 
     // Stopped through b, where it does not run.
     let (code, body) = b.call("POST", "api/connectors/c/stop").await;
@@ -253,14 +271,12 @@ async fn a_stop_on_any_gateway_stops_the_connector_in_the_whole_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_that_joins_gets_its_share_of_the_connectors() {
-    let etcd = EtcdPeer::start();
-    let (_platform, hub) = platform(&["bot-c1", "bot-c2"]);
-    let bot = RecordingBot::echo().await;
-    let a = Member::start(&hub, &etcd.url, "a", &bot, &["c1", "c2"], 6000);
+    let setting = Setting::new(&["c1", "c2"]).await;
+    let a = setting.member("a", &["c1", "c2"], 6000);
     a.until("c1", "Online", Some("a")).await;
     a.until("c2", "Online", Some("a")).await;
 
-    let b = Member::start(&hub, &etcd.url, "b", &bot, &["c1", "c2"], 6000);
+    let b = setting.member("b", &["c1", "c2"], 6000);
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let mut on_b = Vec::new();
@@ -294,10 +310,7 @@ async fn a_gateway_that_joins_gets_its_share_of_the_connectors() {
     }
     // Both answer.
     for _ in 0..2 {
-        let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
-        consumer.start_conversation().await;
-        consumer.say("hello").await;
-        assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+        setting.consumer().await;
     }
 }
 
@@ -306,17 +319,15 @@ async fn a_gateway_that_joins_gets_its_share_of_the_connectors() {
 /// etcd answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_cut_off_from_etcd_stops_its_connectors_before_its_lease_runs_out() {
-    let mut etcd = EtcdPeer::start();
-    let (_platform, hub) = platform(&["bot-c"]);
-    let bot = RecordingBot::echo().await;
-    let a = Member::start(&hub, &etcd.url, "a", &bot, &["c"], 8000);
+    let mut setting = Setting::new(&["c"]).await;
+    let a = setting.member("a", &["c"], 8000);
     a.until("c", "Online", Some("a")).await;
 
     for cut in ["hung", "dead"] {
         if cut == "hung" {
-            etcd.pause();
+            setting.etcd.pause();
         } else {
-            etcd.kill();
+            setting.etcd.kill();
         }
         let cut_off = tokio::time::Instant::now();
         a.until("c", "Stopped", None).await;
@@ -329,27 +340,19 @@ async fn a_gateway_cut_off_from_etcd_stops_its_connectors_before_its_lease_runs_
             "{cut}: {stopped_after:?}"
         );
         if cut == "hung" {
-            etcd.resume();
+            setting.etcd.resume();
         } else {
-            etcd.restart();
+            setting.etcd.restart();
         }
         a.until("c", "Online", Some("a")).await;
     }
-    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
-    consumer.start_conversation().await;
-    consumer.say("hello").await;
-    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    setting.consumer().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connector_edited_through_one_gateway_changes_on_every_gateway() {
-    let etcd = EtcdPeer::start();
-    let (_platform, hub) = platform(&["bot-c"]);
-    let bot = RecordingBot::echo().await;
-    let a = Member::start(&hub, &etcd.url, "a", &bot, &["c"], 6000);
-    a.until("c", "Online", Some("a")).await;
-    let b = Member::start(&hub, &etcd.url, "b", &bot, &["c"], 6000);
-    b.until("c", "Standby", Some("a")).await;
+    let setting = Setting::new(&["c"]).await;
+    let (a, b) = setting.a_runs_c_and_b_stands_by(6000).await;
 
     // Edited through b, where it does not run: a plugin that stamps the
     // bot's answers.
@@ -360,7 +363,7 @@ async fn a_connector_edited_through_one_gateway_changes_on_every_gateway() {
     });
     let (code, body) = b.send("PUT", "api/connectors/c", Some(&edited)).await;
     assert_eq!(code, 200, "{body}");
-    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
+    let mut consumer = Consumer::connect(&setting.hub.hub_url, "123").await;
     consumer.start_conversation().await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let mut n = 0;
@@ -398,18 +401,13 @@ async fn a_connector_edited_through_one_gateway_changes_on_every_gateway() {
 /// the cut one stops serving before the other takes the connector over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_cut_off_from_etcd_stops_before_another_takes_its_connector_over() {
-    let etcd = EtcdPeer::start();
-    let line = EtcdLine::start(&etcd.url).await;
-    let (_platform, hub) = platform(&["bot-c"]);
-    let bot = RecordingBot::echo().await;
-    let a = Member::start(&hub, &line.url, "a", &bot, &["c"], 6000);
+    let setting = Setting::new(&["c"]).await;
+    let line = EtcdLine::start(&setting.etcd.url).await;
+    let a = setting.member_via(&line.url, "a", &["c"], 6000);
     a.until("c", "Online", Some("a")).await;
-    let b = Member::start(&hub, &etcd.url, "b", &bot, &["c"], 6000);
+    let b = setting.member("b", &["c"], 6000);
     b.until("c", "Standby", Some("a")).await;
-    let mut consumer = Consumer::connect(&hub.hub_url, "123").await;
-    consumer.start_conversation().await;
-    consumer.say("hello").await;
-    assert_eq!(consumer.next_agent_text().await, "bot heard: hello");
+    let mut consumer = setting.consumer().await;
 
     line.cut();
     b.until("c", "Online", Some("b")).await;

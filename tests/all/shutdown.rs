@@ -13,24 +13,11 @@ use serde_json::json;
 
 use crate::support::{
     ConfigDir, Consumer, GatewayProcess, PATIENCE, RecordingBot, connector_file, connectors_for,
-    conversation_change,
+    conversation_change, patient_hub,
 };
 
 /// How long a supervisor waits between SIGTERM and SIGKILL, commonly.
 const EXIT_WITHIN: Duration = Duration::from_secs(5);
-
-/// A hub alone whose grace period for a dropped agent (60 s) is far longer
-/// than the test: only a logout moves a conversation in time.
-fn platform(users: &[&str]) -> (ConfigDir, GatewayProcess) {
-    let platform = ConfigDir::new(users);
-    platform.edit(
-        "switchboard.toml",
-        "agent_grace_ms = 1000",
-        "agent_grace_ms = 60000",
-    );
-    let hub = GatewayProcess::hub(platform.path());
-    (platform, hub)
-}
 
 /// A gateway with connector `c` (user `bot-c`) on the hub at `hub_url`.
 fn gateway_config(hub_url: &str, bot: &RecordingBot) -> ConfigDir {
@@ -48,7 +35,7 @@ struct InConversation {
 }
 
 async fn a_gateway_in_a_conversation() -> InConversation {
-    let (platform, hub) = platform(&["bot-c"]);
+    let (platform, hub) = patient_hub(&["bot-c"]);
     let bot = RecordingBot::echo().await;
     let config = gateway_config(&hub.hub_url, &bot);
     let gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
@@ -77,7 +64,7 @@ fn saved_state(data_dir: &Path, id: &str) -> serde_json::Value {
 }
 
 async fn a_signal_logs_out_keeps_state_and_exits_zero(signal: &str) {
-    let (_platform, hub) = platform(&["bot-c"]);
+    let (_platform, hub) = patient_hub(&["bot-c"]);
     let bot = RecordingBot::echo().await;
     let config = gateway_config(&hub.hub_url, &bot);
     let mut gateway = GatewayProcess::start_until(config.path(), "switchboard: connector c:");
@@ -214,7 +201,7 @@ async fn a_gateway_with_the_embedded_hub_closes_its_consumers_sockets_1001_and_e
 /// out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_call_in_flight_at_a_signal_is_answered_and_published() {
-    let (_platform, hub) = platform(&["bot-c"]);
+    let (_platform, hub) = patient_hub(&["bot-c"]);
     const ANSWERS_AFTER: Duration = Duration::from_secs(1);
     let bot = RecordingBot::start_slow(
         ANSWERS_AFTER,

@@ -730,6 +730,21 @@ pub fn connectors_for(hub_url: &str, bot: &RecordingBot, files: &[(&str, String)
     config
 }
 
+/// A hub alone, as a process of its own (`switchboard hub`), with bot
+/// users `users` and a grace period for a dropped agent (60 s) longer
+/// than any test: a conversation moves in time only by a logout, and a
+/// lost gateway's conversations wait for its bot users.
+pub fn patient_hub(users: &[&str]) -> (ConfigDir, GatewayProcess) {
+    let platform = ConfigDir::new(users);
+    platform.edit(
+        "switchboard.toml",
+        "agent_grace_ms = 1000",
+        "agent_grace_ms = 60000",
+    );
+    let hub = GatewayProcess::hub(platform.path());
+    (platform, hub)
+}
+
 /// A gateway started in this process from a configuration directory.
 pub async fn gateway(config: &ConfigDir) -> switchboard::app::Gateway {
     let loaded =
