@@ -211,6 +211,28 @@ impl Etcd {
             .collect()
     }
 
+    /// Puts `key` = `value` and deletes `gone`, at once.
+    pub async fn put_and_delete(
+        &self,
+        key: &str,
+        value: &str,
+        gone: &str,
+    ) -> Result<(), EtcdError> {
+        let _: serde_json::Value = self
+            .call(
+                "put and delete",
+                "/v3/kv/txn",
+                json!({
+                    "success": [
+                        { "request_delete_range": { "key": encode(gone) } },
+                        { "request_put": { "key": encode(key), "value": encode(value) } },
+                    ],
+                }),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Deletes `key`.
     pub async fn delete(&self, key: &str) -> Result<(), EtcdError> {
         let _: serde_json::Value = self

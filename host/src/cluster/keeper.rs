@@ -22,13 +22,29 @@ pub(super) struct Keeper {
     task: tokio::task::JoinHandle<()>,
 }
 
-#[derive(Default)]
 struct State {
     signals: Mutex<HashMap<String, StopSignal>>,
     fenced: AtomicBool,
+    /// When the last round ended: rounds that stop coming (a round stuck
+    /// on something) fence too, as a lost gateway would be.
+    heartbeat: Mutex<Instant>,
+    /// Says when the keeper fences, to cut a round under way short.
+    fence: tokio::sync::watch::Sender<bool>,
+    /// Revoked or left: a drop has nothing to stop.
+    done: AtomicBool,
 }
 
 impl State {
+    /// Stops every connector's session now and says so.
+    fn fence(&self) {
+        self.fenced.store(true, Ordering::SeqCst);
+        let signals: Vec<StopSignal> = self.signals().values().cloned().collect();
+        for signal in signals {
+            signal.send();
+        }
+        let _ = self.fence.send(true);
+    }
+
     fn signals(&self) -> std::sync::MutexGuard<'_, HashMap<String, StopSignal>> {
         self.signals
             .lock()
@@ -39,7 +55,13 @@ impl State {
 impl Keeper {
     /// Keeps `lease`, granted by a request sent at `sent`.
     pub(super) fn start(link: &ClusterLink, lease: Lease, sent: Instant) -> Keeper {
-        let state = Arc::new(State::default());
+        let state = Arc::new(State {
+            signals: Mutex::default(),
+            fenced: AtomicBool::new(false),
+            heartbeat: Mutex::new(sent),
+            fence: tokio::sync::watch::channel(false).0,
+            done: AtomicBool::new(false),
+        });
         let task = tokio::spawn(keep(link.clone(), lease, sent, state.clone()));
         Keeper {
             lease: lease.id,
@@ -67,32 +89,65 @@ impl Keeper {
         }
     }
 
-    /// Connector `id` no longer runs here.
-    pub(super) fn disarm(&self, id: &str) {
-        self.state.signals().remove(id);
+    /// Connector `id` is to stop running here: its session stops now, and
+    /// a fence no longer needs to stop it.
+    pub(super) fn stop_now(&self, id: &str) {
+        if let Some(signal) = self.state.signals().remove(id) {
+            signal.send();
+        }
     }
 
-    /// Stops renewing and revokes the lease (2 s at most; a lease that
-    /// cannot be revoked runs out by itself).
-    pub(super) async fn revoke(self, link: &ClusterLink) {
+    /// A round ended.
+    pub(super) fn beat(&self) {
+        *self
+            .state
+            .heartbeat
+            .lock()
+            .expect("heartbeat lock is never poisoned") = Instant::now();
+    }
+
+    /// Says when the keeper fences.
+    pub(super) fn fencing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.state.fence.subscribe()
+    }
+
+    /// Stops renewing and revokes the lease (2 s at most); true if etcd
+    /// revoked it (a lease that cannot be revoked runs out by itself).
+    pub(super) async fn revoke(self, link: &ClusterLink) -> bool {
+        self.state.done.store(true, Ordering::SeqCst);
         self.task.abort();
-        match tokio::time::timeout(Duration::from_secs(2), link.etcd.revoke(self.lease)).await {
-            Ok(Ok(())) => tracing::info!(
-                "cluster: lease revoked; this gateway's connectors are free for the others"
-            ),
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "cluster: could not revoke the lease; it runs out by itself")
-            }
-            Err(_) => tracing::warn!(
-                "cluster: etcd did not answer the revoke; the lease runs out by itself"
-            ),
+        revoke(link, self.lease).await
+    }
+}
+
+/// Revokes `lease`, 2 s at most; true if etcd did.
+pub(super) async fn revoke(link: &ClusterLink, lease: LeaseId) -> bool {
+    match tokio::time::timeout(Duration::from_secs(2), link.etcd.revoke(lease)).await {
+        Ok(Ok(())) => {
+            tracing::info!(
+                "cluster: lease revoked; its connectors are free for the other gateways"
+            );
+            true
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cluster: could not revoke the lease; it runs out by itself");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("cluster: etcd did not answer the revoke; the lease runs out by itself");
+            false
         }
     }
 }
 
 impl Drop for Keeper {
+    /// A keeper dropped without leaving (its round task ended early, a
+    /// panic): nothing renews the lease any more, so its connectors stop.
     fn drop(&mut self) {
         self.task.abort();
+        if !self.state.done.load(Ordering::SeqCst) {
+            self.state.fence();
+        }
     }
 }
 
@@ -108,6 +163,14 @@ async fn keep(link: ClusterLink, lease: Lease, sent: Instant, state: Arc<State>)
         let fence_at = alive_until.checked_sub(margin).unwrap_or(alive_until);
         tokio::time::sleep_until(next.min(fence_at)).await;
         if Instant::now() >= fence_at {
+            break;
+        }
+        let last_round = *state
+            .heartbeat
+            .lock()
+            .expect("heartbeat lock is never poisoned");
+        if last_round.elapsed() > ttl {
+            tracing::error!("cluster: no round for a whole lease: this gateway's connectors stop");
             break;
         }
         let sent = Instant::now();
@@ -127,14 +190,10 @@ async fn keep(link: ClusterLink, lease: Lease, sent: Instant, state: Arc<State>)
             Err(_) => break,
         }
     }
-    state.fenced.store(true, Ordering::SeqCst);
-    let signals: Vec<StopSignal> = state.signals().values().cloned().collect();
     tracing::error!(
-        connectors = signals.len(),
+        connectors = state.signals().len(),
         "cluster: the lease was not renewed in time: this gateway's connectors stop serving now, before another gateway may take them"
     );
-    for signal in signals {
-        signal.send();
-    }
+    state.fence();
     link.nudge.notify_one();
 }

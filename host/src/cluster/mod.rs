@@ -23,10 +23,11 @@
 //!   the lease was not renewed in time, it signals every connector this
 //!   gateway runs to stop serving at once ([`FENCE_MARGIN`] before the
 //!   lease can have run out), without waiting for anything else;
-//! - [`round`] reads the keys (every eighth of the lease, at most every
-//!   second, and at once after a Start or Stop made here) and acts on
+//! - [`round`] reads the keys (every second, or every eighth of the lease
+//!   if shorter, and at once after a Start or Stop made here) and acts on
 //!   them: it releases what nobody wants any more, claims free connectors
-//!   while this gateway runs fewer than its share, hands one over when it
+//!   while this gateway runs fewer than its share and no more than the
+//!   least loaded gateway, hands one over when it
 //!   runs two or more above the least loaded gateway, and reports where
 //!   every connector runs (Standby where another gateway runs it).
 //!
@@ -120,12 +121,15 @@ impl ClusterLink {
     /// deleted connector's last Start or Stop goes with it: one added again
     /// under its id starts as its file says.
     pub async fn share_file(&self, id: &str, text: Option<&str>) -> Result<(), WantError> {
-        if text.is_none() {
-            self.etcd.delete(&self.key(DESIRED, id)).await?;
+        let file = self.key(FILES, id);
+        match text {
+            Some(text) => self.etcd.put(&file, text, None).await?,
+            None => {
+                self.etcd
+                    .put_and_delete(&file, "", &self.key(DESIRED, id))
+                    .await?
+            }
         }
-        self.etcd
-            .put(&self.key(FILES, id), text.unwrap_or(""), None)
-            .await?;
         Ok(())
     }
 

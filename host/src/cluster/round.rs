@@ -34,6 +34,8 @@ pub(super) struct Membership {
     /// Rounds since joining: the first claims nothing beyond its own
     /// claims, so gateways that start together see each other first.
     rounds: u64,
+    /// Connectors whose shared file says deleted: never claimed.
+    deleted: BTreeSet<String>,
 }
 
 impl Membership {
@@ -42,8 +44,9 @@ impl Membership {
     }
 
     /// Leaves the cluster: the lease is revoked, every key it holds goes.
-    pub(super) async fn leave(self, link: &ClusterLink) {
-        self.keeper.revoke(link).await;
+    /// True if etcd revoked the lease.
+    pub(super) async fn leave(self, link: &ClusterLink) -> bool {
+        self.keeper.revoke(link).await
     }
 }
 
@@ -57,8 +60,8 @@ struct View {
     files: Vec<(String, Option<String>, i64)>,
 }
 
-/// The cluster task: a round every eighth of the lease (at most every
-/// second) and at once when nudged, until halted; answers the membership
+/// The cluster task: a round every second (every eighth of the lease if
+/// shorter) and at once when nudged, until halted; answers the membership
 /// to leave after the gateway winds down.
 pub(super) async fn run<G: Members>(
     gateway: Arc<Mutex<G>>,
@@ -67,17 +70,36 @@ pub(super) async fn run<G: Members>(
 ) -> Option<Membership> {
     let poll = (link.config.lease_ttl / 8).min(Duration::from_secs(1));
     let mut membership: Option<Membership> = None;
+    // A lease a fence could not revoke (etcd out of reach): revoked
+    // before joining again, or this gateway's name stays taken by it.
+    let mut stale: Option<LeaseId> = None;
     loop {
         let halt = tokio::select! {
             _ = halted.wait_for(|h| *h) => true,
             () = tokio::time::sleep(poll) => false,
             () = link.nudge.notified() => false,
         };
-        // A halt does not wait for a round that waits on etcd.
+        // (Not once fenced: the round that logs the fenced connectors out
+        // must not be cut short by the fence it answers.)
+        let mut fencing = membership
+            .as_ref()
+            .filter(|m| !m.keeper.fenced())
+            .map(|m| m.keeper.fencing());
+        let fenced = async {
+            match &mut fencing {
+                Some(fencing) => {
+                    let _ = fencing.wait_for(|fenced| *fenced).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        // A halt, or a fence, does not wait for a round that waits on
+        // etcd or on the gateway.
         let halt = halt
             || tokio::select! {
                 _ = halted.wait_for(|h| *h) => true,
-                () = round(&gateway, &link, &mut membership) => false,
+                () = fenced => false,
+                () = round(&gateway, &link, &mut membership, &mut stale) => false,
             };
         if halt {
             return membership;
@@ -89,19 +111,31 @@ async fn round<G: Members>(
     gateway: &Arc<Mutex<G>>,
     link: &ClusterLink,
     membership: &mut Option<Membership>,
+    stale: &mut Option<LeaseId>,
 ) {
     if membership.as_ref().is_some_and(|m| m.keeper.fenced()) {
         // The keeper stopped the connectors' sessions; log them out.
         let fenced = membership.take().expect("checked");
+        let lease = fenced.lease();
         let owned: Vec<String> = fenced.owned.iter().cloned().collect();
         gateway.lock().await.release_here(owned).await;
         place_unknown(gateway).await;
+        tracing::info!("cluster: the fenced connectors are logged out");
         // The lease may still live in etcd (a hung etcd): let it go, so
         // this gateway's name is free for it to join again.
-        fenced.leave(link).await;
+        if !fenced.leave(link).await {
+            *stale = Some(lease);
+        }
         return;
     }
     let Some(member) = membership else {
+        if let Some(lease) = *stale {
+            if !super::keeper::revoke(link, lease).await {
+                place_unknown(gateway).await;
+                return;
+            }
+            *stale = None;
+        }
         *membership = join(link).await;
         if membership.is_none() {
             place_unknown(gateway).await;
@@ -109,10 +143,13 @@ async fn round<G: Members>(
         return;
     };
     match read(link, member.files_revision).await {
-        Ok(view) => reconcile(gateway, link, member, view).await,
+        Ok(view) => {
+            reconcile(gateway, link, member, view).await;
+            member.rounds += 1;
+        }
         Err(error) => tracing::warn!(%error, "cluster: could not read the connectors' places"),
     }
-    member.rounds += 1;
+    member.keeper.beat();
 }
 
 /// The keys: the desired states and the members and owners whole, the
@@ -218,6 +255,7 @@ async fn join(link: &ClusterLink) -> Option<Membership> {
         files_revision: 0,
         files_retry: HashMap::new(),
         rounds: 0,
+        deleted: BTreeSet::new(),
     })
 }
 
@@ -230,10 +268,19 @@ async fn reconcile<G: Members>(
     let me = link.gateway();
     let lease = member.lease();
     let ours = |entry: &Entry| entry.lease == Some(lease);
+    for (id, text, _) in &view.files {
+        if text.is_none() {
+            member.deleted.insert(id.clone());
+        } else {
+            member.deleted.remove(id);
+        }
+    }
     let configured = gateway.lock().await.connectors();
     let wanted: BTreeSet<String> = configured
         .iter()
-        .filter(|(id, autostart)| view.desired.get(id).copied().unwrap_or(*autostart))
+        .filter(|(id, autostart)| {
+            !member.deleted.contains(id) && view.desired.get(id).copied().unwrap_or(*autostart)
+        })
         .map(|(id, _)| id.clone())
         .collect();
     let now = Instant::now();
@@ -243,7 +290,7 @@ async fn reconcile<G: Members>(
     // was lost): run them if wanted, let them go otherwise.
     for (id, entry) in &view.owners {
         if ours(entry) && !member.owned.contains(id) {
-            if wanted.contains(id) {
+            if wanted.contains(id) && !member.refused.contains_key(id) && !member.keeper.fenced() {
                 start(gateway, link, member, id).await;
             } else {
                 let _ = link
@@ -284,7 +331,9 @@ async fn reconcile<G: Members>(
     release.extend(handed.clone());
     if !release.is_empty() {
         for id in &release {
-            member.keeper.disarm(id);
+            // Stopped now, before waiting for the gateway: a fence meanwhile
+            // would no longer know of it.
+            member.keeper.stop_now(id);
             member.owned.remove(id);
             member.kept.remove(id);
         }
@@ -313,8 +362,9 @@ async fn reconcile<G: Members>(
         }
     }
 
-    // Free wanted connectors: claim while under the share, or any that
-    // stayed free a whole lease.
+    // Free wanted connectors: claim while under the share and among the
+    // least loaded (so a gateway that just handed one over does not take
+    // it back), or any that stayed free a whole lease.
     let share = wanted.len().div_ceil(view.gateways.len().max(1));
     member
         .free_since
@@ -325,9 +375,11 @@ async fn reconcile<G: Members>(
         }
         let since = *member.free_since.entry(id.clone()).or_insert(now);
         let abandoned = now.duration_since(since) >= link.config.lease_ttl;
+        let due = member.owned.len() < share && member.owned.len() <= least;
         if member.rounds == 0
+            || member.keeper.fenced()
             || member.refused.contains_key(id)
-            || (member.owned.len() >= share && !abandoned)
+            || !(due || abandoned)
         {
             continue;
         }
@@ -421,13 +473,21 @@ async fn apply_files<G: Members>(
         }
     }
     for (id, text) in due {
-        let mut gateway = gateway.lock().await;
-        let here = gateway.connector_file(&id);
-        if here == text {
-            continue;
-        }
-        tracing::info!(connector = %id, "cluster: applying the connector file shared through another gateway");
-        if !gateway.apply_file(&id, text.clone()).await {
+        // Written and reloaded in a task of its own: a halt or a fence that
+        // cuts the round short does not leave a file written but not
+        // loaded (or not put back).
+        let write = {
+            let (gateway, id, text) = (gateway.clone(), id.clone(), text.clone());
+            tokio::spawn(async move {
+                let mut gateway = gateway.lock_owned().await;
+                if gateway.connector_file(&id) == text {
+                    return true;
+                }
+                tracing::info!(connector = %id, "cluster: applying the connector file shared through another gateway");
+                gateway.apply_file(&id, text).await
+            })
+        };
+        if !write.await.unwrap_or(false) {
             member
                 .files_retry
                 .insert(id, (text, now + link.config.lease_ttl));
