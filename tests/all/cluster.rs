@@ -419,4 +419,9 @@ async fn a_gateway_cut_off_from_etcd_stops_before_another_takes_its_connector_ov
     );
     consumer.say("still there?").await;
     assert_eq!(consumer.next_agent_text().await, "bot heard: still there?");
+
+    // Back on the line (its lease ran out meanwhile): a joins again and
+    // stands by.
+    line.mend();
+    a.until("c", "Standby", Some("b")).await;
 }

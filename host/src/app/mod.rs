@@ -1,7 +1,9 @@
 //! The gateway as a whole: loads the configuration, opens the state store,
 //! starts the embedded hub, builds each connector (its plugins and bot) and
-//! starts the ones marked `autostart`; winds them down when told to
-//! (`server` decides when, and runs the admin API beside it).
+//! starts the ones marked `autostart` (in a cluster, the ones the cluster
+//! gives this gateway: `placement`); winds them down when told to
+//! (`server` decides when, and runs the admin API and the cluster task
+//! beside it).
 //!
 //! Owns: wiring and lifetime. Each part's logic lives in its own module.
 //! Hot reload ([`reload`]) and the file watcher ([`watch`]) live beside it:

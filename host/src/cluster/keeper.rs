@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{ClusterLink, Lease, LeaseId, fence_margin};
+use super::{ClusterLink, EtcdError, Lease, LeaseId, fence_margin};
 use crate::connector::StopSignal;
 
 /// A running keeper of one lease.
@@ -25,8 +25,8 @@ pub(super) struct Keeper {
 struct State {
     signals: Mutex<HashMap<String, StopSignal>>,
     fenced: AtomicBool,
-    /// When the last round ended: rounds that stop coming (a round stuck
-    /// on something) fence too, as a lost gateway would be.
+    /// When the last round ended: rounds that stop coming for many leases
+    /// (a round stuck for good) fence too, as a lost gateway would.
     heartbeat: Mutex<Instant>,
     /// Says when the keeper fences, to cut a round under way short.
     fence: tokio::sync::watch::Sender<bool>,
@@ -42,7 +42,7 @@ impl State {
         for signal in signals {
             signal.send();
         }
-        let _ = self.fence.send(true);
+        self.fence.send_replace(true);
     }
 
     fn signals(&self) -> std::sync::MutexGuard<'_, HashMap<String, StopSignal>> {
@@ -129,6 +129,8 @@ pub(super) async fn revoke(link: &ClusterLink, lease: LeaseId) -> bool {
             );
             true
         }
+        // Gone already (it ran out): as good as revoked.
+        Ok(Err(EtcdError::Refused { status: 404, .. })) => true,
         Ok(Err(error)) => {
             tracing::warn!(%error, "cluster: could not revoke the lease; it runs out by itself");
             false
@@ -151,6 +153,9 @@ impl Drop for Keeper {
     }
 }
 
+/// How many leases the rounds may stay away before the keeper fences.
+const ROUNDS_PATIENCE: u32 = 5;
+
 /// Renews the lease every sixth of it (sooner after a failure) until the
 /// fence deadline passes without a renewal, or etcd says it is gone; then
 /// signals every connector to stop and ends.
@@ -169,8 +174,13 @@ async fn keep(link: ClusterLink, lease: Lease, sent: Instant, state: Arc<State>)
             .heartbeat
             .lock()
             .expect("heartbeat lock is never poisoned");
-        if last_round.elapsed() > ttl {
-            tracing::error!("cluster: no round for a whole lease: this gateway's connectors stop");
+        // Rounds wait for the gateway, which a reload compiling a large
+        // plugin holds for seconds: only a round task gone quiet for many
+        // leases (stuck for good) counts as a lost gateway.
+        if last_round.elapsed() > ttl * ROUNDS_PATIENCE {
+            tracing::error!(
+                "cluster: no round for {ROUNDS_PATIENCE} leases: this gateway's connectors stop"
+            );
             break;
         }
         let sent = Instant::now();

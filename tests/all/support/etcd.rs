@@ -203,7 +203,13 @@ impl EtcdLine {
 
     /// From now on nothing passes: the gateway's etcd hangs.
     pub fn cut(&self) {
-        let _ = self.cut.send(true);
+        self.cut.send_replace(true);
+    }
+
+    /// Things pass again: the connections held open go on (and answer
+    /// late), new ones reach etcd.
+    pub fn mend(&self) {
+        self.cut.send_replace(false);
     }
 }
 
