@@ -83,6 +83,15 @@ pub fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
 /// A client configuration trusting `ca_file` if given, else the public
 /// web PKI roots.
 pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
+    client_config_with_identity(ca_file, None)
+}
+
+/// [`client_config`] that also shows servers asking for one the client
+/// certificate `identity` (certificate file and key file, PEM).
+pub fn client_config_with_identity(
+    ca_file: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
+) -> Result<Arc<ClientConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
     match ca_file {
         Some(path) => {
@@ -92,8 +101,20 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, TlsErr
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
-    ClientConfig::builder_with_provider(Arc::new(default_provider()))
+    let builder = ClientConfig::builder_with_provider(Arc::new(default_provider()))
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Config(e.to_string()))
-        .map(|builder| Arc::new(builder.with_root_certificates(roots).with_no_client_auth()))
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_root_certificates(roots);
+    let config = match identity {
+        None => builder.with_no_client_auth(),
+        Some((cert_file, key_file)) => {
+            let certificates = read_certificates(cert_file)?;
+            let key =
+                PrivateKeyDer::from_pem_file(key_file).map_err(|e| file_error(key_file, e))?;
+            builder
+                .with_client_auth_cert(certificates, key)
+                .map_err(|e| file_error(key_file, e))?
+        }
+    };
+    Ok(Arc::new(config))
 }

@@ -41,6 +41,12 @@ fn check_tls(config: &Config) -> Vec<String> {
     {
         errors.push(format!("[messaging] ca_file: {error}"));
     }
+    if let Some(cluster) = &config.gateway.cluster
+        && let Err(error) =
+            tls::client_config_with_identity(cluster.tls.ca_file.as_deref(), cluster.tls.identity())
+    {
+        errors.push(format!("[cluster] TLS to etcd: {error}"));
+    }
     errors
 }
 

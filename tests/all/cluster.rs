@@ -25,10 +25,12 @@ struct Member {
 
 impl Member {
     /// Gateway `name` with connectors `ids` (bot user `bot-{id}` each),
-    /// in the cluster of etcd at `etcd` with a lease of `lease_ms`.
+    /// in the cluster of etcd at `etcd` with a lease of `lease_ms` and the
+    /// `[cluster]` lines `access` (certificates, user).
     fn start(
         hub: &GatewayProcess,
         etcd: &str,
+        access: &str,
         name: &str,
         bot: &RecordingBot,
         ids: &[&str],
@@ -46,7 +48,7 @@ impl Member {
             "switchboard.toml",
             &format!(
                 "\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[admin.tokens]]\nowner = \"ops\"\nrole = \"administrator\"\ntoken = \"{TOKEN}\"\n\n\
-                 [cluster]\netcd = [\"{etcd}\"]\ngateway = \"{name}\"\nlease_ttl_ms = {lease_ms}\n"
+                 [cluster]\netcd = [\"{etcd}\"]\ngateway = \"{name}\"\nlease_ttl_ms = {lease_ms}\n{access}"
             ),
         );
         let prefix = "switchboard: Agent Connectors page and admin API at ";
@@ -118,6 +120,9 @@ impl Member {
 /// `bot-{id}`, and an echo bot.
 struct Setting {
     etcd: EtcdPeer,
+    /// What each gateway's `[cluster]` says besides its etcd URL, name and
+    /// lease: how it reaches a TLS etcd, as which user.
+    access: String,
     hub: GatewayProcess,
     bot: RecordingBot,
     _platform: ConfigDir,
@@ -125,12 +130,32 @@ struct Setting {
 
 impl Setting {
     async fn new(ids: &[&str]) -> Setting {
-        let etcd = EtcdPeer::start();
+        Self::on(EtcdPeer::start(), ids).await
+    }
+
+    /// The setting on an etcd that serves TLS only, asks clients for a
+    /// certificate and has its authentication on, reached as user
+    /// `gateways` with `password`.
+    async fn secure(ids: &[&str], password: &str) -> Setting {
+        let etcd = EtcdPeer::start_tls();
+        etcd.enable_auth("gateways", "the-right-password", "/switchboard/")
+            .await;
+        let mut setting = Self::on(etcd, ids).await;
+        let certs = setting.etcd.tls.as_ref().expect("a TLS etcd");
+        setting.access = format!(
+            "ca_file = {:?}\ncert_file = {:?}\nkey_file = {:?}\nusername = \"gateways\"\npassword = {password:?}\n",
+            certs.ca, certs.client_cert, certs.client_key
+        );
+        setting
+    }
+
+    async fn on(etcd: EtcdPeer, ids: &[&str]) -> Setting {
         let users: Vec<String> = ids.iter().map(|id| format!("bot-{id}")).collect();
         let users: Vec<&str> = users.iter().map(String::as_str).collect();
         let (platform, hub) = patient_hub(&users);
         Setting {
             etcd,
+            access: String::new(),
             hub,
             bot: RecordingBot::echo().await,
             _platform: platform,
@@ -139,7 +164,15 @@ impl Setting {
 
     /// Gateway `name` with connectors `ids`, reaching etcd at `etcd`.
     fn member_via(&self, etcd: &str, name: &str, ids: &[&str], lease_ms: u64) -> Member {
-        Member::start(&self.hub, etcd, name, &self.bot, ids, lease_ms)
+        Member::start(
+            &self.hub,
+            etcd,
+            &self.access,
+            name,
+            &self.bot,
+            ids,
+            lease_ms,
+        )
     }
 
     fn member(&self, name: &str, ids: &[&str], lease_ms: u64) -> Member {
@@ -424,4 +457,33 @@ async fn a_gateway_cut_off_from_etcd_stops_before_another_takes_its_connector_ov
     // stands by.
     line.mend();
     a.until("c", "Standby", Some("b")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateways_share_connectors_through_an_etcd_with_tls_client_certificates_and_a_password() {
+    let mut setting = Setting::secure(&["c"], "the-right-password").await;
+    let (a, b) = setting.a_runs_c_and_b_stands_by(20_000).await;
+    setting.consumer().await;
+
+    // etcd restarts: the tokens it gave are gone, and each gateway logs in
+    // again at its next call. A Stop through b reaches a.
+    setting.etcd.restart();
+    let (code, body) = b.call("POST", "api/connectors/c/stop").await;
+    assert_eq!(code, 200, "{body}");
+    a.until("c", "Stopped", None).await;
+    b.until("c", "Ready to Start", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_whose_etcd_password_is_wrong_runs_nothing_and_says_why() {
+    let setting = Setting::secure(&["c"], "a-wrong-password").await;
+    let a = setting.member("a", &["c"], 6000);
+    let (code, body) = a.call("POST", "api/connectors/c/start").await;
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body["error"]["code"], "cluster_unavailable", "{body}");
+    let message = body["error"]["message"].as_str().expect("a message");
+    assert!(
+        message.contains("authenticate") && message.contains("invalid user ID or password"),
+        "{message}"
+    );
 }

@@ -191,3 +191,24 @@ fn a_connector_id_outside_the_rule_is_located_at_its_value() {
     let (ok, output) = validate(config.path());
     assert!(ok, "{output}");
 }
+
+#[test]
+fn validate_reads_the_certificate_files_a_cluster_reaches_etcd_with() {
+    let config = ConfigDir::new(&["u"]);
+    config.write(
+        "switchboard.toml",
+        "[messaging]\ncsds = \"http://127.0.0.1:9\"\n\n[cluster]\netcd = [\"https://127.0.0.1:2379\"]\ngateway = \"a\"\nca_file = \"etcd-ca.pem\"\n",
+    );
+    let (ok, output) = validate(config.path());
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("[cluster] TLS to etcd: ") && output.contains("etcd-ca.pem"),
+        "{output}"
+    );
+    // A readable CA: nothing to say.
+    let certificates = tempfile::tempdir().unwrap();
+    let (ca, _) = switchboard::tls::self_signed(certificates.path()).unwrap();
+    config.write("etcd-ca.pem", &std::fs::read_to_string(ca).unwrap());
+    let (ok, output) = validate(config.path());
+    assert!(ok, "{output}");
+}

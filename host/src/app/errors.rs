@@ -35,6 +35,10 @@ pub enum StartError {
     /// The TLS client configuration (`[messaging] ca_file`) could not be made.
     #[error("messaging TLS: {0}")]
     Tls(crate::tls::TlsError),
+    /// The TLS client configuration to etcd (`[cluster]` `ca_file`,
+    /// `cert_file`, `key_file`) could not be made.
+    #[error("[cluster] TLS to etcd: {0}")]
+    ClusterTls(crate::tls::TlsError),
     /// The admin API could not listen.
     #[error("admin API: cannot listen on {listen}: {source}")]
     Admin {

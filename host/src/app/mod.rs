@@ -123,7 +123,13 @@ impl Gateway {
             last_reload: ReloadReport::default(),
             owners: HashMap::new(),
             closing: false,
-            cluster: config.gateway.cluster.as_ref().map(ClusterLink::new),
+            cluster: config
+                .gateway
+                .cluster
+                .as_ref()
+                .map(ClusterLink::new)
+                .transpose()
+                .map_err(StartError::ClusterTls)?,
         };
         for connector_config in &config.connectors {
             let (chain, _) = gateway

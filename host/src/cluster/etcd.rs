@@ -7,21 +7,21 @@
 //! fresh checkout would then lack. The JSON gateway is part of etcd's
 //! documented API; its messages are typed here once (keys and values are
 //! base64, 64-bit numbers are decimal strings).
+//!
+//! How a call reaches etcd (endpoints, TLS, login) is [`super::endpoints`].
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::Request;
-use hyper::header::CONTENT_TYPE;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
-use crate::http::HttpClient;
+use super::endpoints::Endpoints;
+pub use super::endpoints::EtcdError;
+use crate::config::EtcdAuth;
 
 /// A lease's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,68 +58,33 @@ pub enum Created {
     Held(Entry),
 }
 
-/// An etcd call that failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EtcdError {
-    /// No endpoint answered.
-    #[error("etcd unreachable ({endpoints}): {reason}")]
-    Unreachable {
-        /// The endpoints tried.
-        endpoints: String,
-        /// The last one's error.
-        reason: String,
-    },
-    /// etcd refused the call.
-    #[error("etcd refused {call}: {status} {message}")]
-    Refused {
-        /// The call.
-        call: &'static str,
-        /// The HTTP status.
-        status: u16,
-        /// etcd's message.
-        message: String,
-    },
-    /// etcd's answer is not what its API says.
-    #[error("etcd's answer to {call} is not understood: {reason}")]
-    Answer {
-        /// The call.
-        call: &'static str,
-        /// Why.
-        reason: String,
-    },
-}
-
 /// A client of one etcd cluster.
+#[derive(Debug)]
 pub struct Etcd {
-    endpoints: Vec<String>,
-    http: HttpClient,
-    /// The endpoint that answered last, tried first.
-    current: AtomicUsize,
+    endpoints: Endpoints,
 }
-
-impl std::fmt::Debug for Etcd {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Etcd")
-            .field("endpoints", &self.endpoints)
-            .finish()
-    }
-}
-
-/// How long one call may take before the next endpoint is tried.
-const CALL_LIMIT: Duration = Duration::from_secs(2);
 
 impl Etcd {
-    /// A client of the cluster at `endpoints` (`http://host:port`).
-    pub fn new(endpoints: &[String]) -> Etcd {
-        let tls = crate::tls::client_config(None).expect("the web PKI roots load");
+    /// A client of the cluster at `endpoints` (`http://host:port` or
+    /// `https://host:port`), reaching `https://` ones with `tls`, logging
+    /// in as `auth` when given.
+    pub fn new(
+        endpoints: &[String],
+        tls: Arc<rustls::ClientConfig>,
+        auth: Option<EtcdAuth>,
+    ) -> Etcd {
         Etcd {
-            endpoints: endpoints
-                .iter()
-                .map(|e| e.trim_end_matches('/').to_owned())
-                .collect(),
-            http: HttpClient::new(tls),
-            current: AtomicUsize::new(0),
+            endpoints: Endpoints::new(endpoints, tls, auth),
         }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        call: &'static str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<T, EtcdError> {
+        self.endpoints.call(call, path, body).await
     }
 
     /// Grants a lease of `ttl`.
@@ -313,64 +278,6 @@ impl Etcd {
             )
             .await?;
         Ok(answer.succeeded)
-    }
-
-    /// POSTs `body` to `path` of the endpoint that answered last, then of
-    /// the others in turn.
-    async fn call<T: DeserializeOwned>(
-        &self,
-        call: &'static str,
-        path: &str,
-        body: serde_json::Value,
-    ) -> Result<T, EtcdError> {
-        let first = self.current.load(Ordering::Relaxed);
-        let mut last_error = String::new();
-        for turn in 0..self.endpoints.len() {
-            let index = (first + turn) % self.endpoints.len();
-            let url = format!("{}{path}", self.endpoints[index]);
-            let request = Request::post(&url)
-                .header(CONTENT_TYPE, "application/json")
-                .body(Full::new(Bytes::from(body.to_string())))
-                .map_err(|e| EtcdError::Answer {
-                    call,
-                    reason: e.to_string(),
-                })?;
-            let answer = match tokio::time::timeout(CALL_LIMIT, self.http.request(request)).await {
-                Ok(Ok(answer)) => answer,
-                Ok(Err(error)) => {
-                    last_error = error.to_string();
-                    continue;
-                }
-                Err(_) => {
-                    last_error = format!("{url}: no answer within {CALL_LIMIT:?}");
-                    continue;
-                }
-            };
-            self.current.store(index, Ordering::Relaxed);
-            if answer.status != 200 {
-                #[derive(Deserialize)]
-                struct Failure {
-                    #[serde(default)]
-                    message: String,
-                }
-                let message = serde_json::from_slice::<Failure>(&answer.body)
-                    .map(|f| f.message)
-                    .unwrap_or_else(|_| String::from_utf8_lossy(&answer.body).into_owned());
-                return Err(EtcdError::Refused {
-                    call,
-                    status: answer.status,
-                    message,
-                });
-            }
-            return serde_json::from_slice(&answer.body).map_err(|e| EtcdError::Answer {
-                call,
-                reason: e.to_string(),
-            });
-        }
-        Err(EtcdError::Unreachable {
-            endpoints: self.endpoints.join(", "),
-            reason: last_error,
-        })
     }
 }
 

@@ -38,6 +38,7 @@
 //! through [`Members`] (`app` implements it; this module never names
 //! `app`).
 
+mod endpoints;
 mod etcd;
 mod keeper;
 mod round;
@@ -93,13 +94,18 @@ pub struct ClusterLink {
 pub struct WantError(#[from] EtcdError);
 
 impl ClusterLink {
-    /// The link of a gateway configured with `config`.
-    pub fn new(config: &ClusterConfig) -> ClusterLink {
-        ClusterLink {
-            etcd: Arc::new(Etcd::new(&config.etcd)),
+    /// The link of a gateway configured with `config`; an error if its
+    /// TLS files cannot be used.
+    pub fn new(config: &ClusterConfig) -> Result<ClusterLink, crate::tls::TlsError> {
+        let tls = crate::tls::client_config_with_identity(
+            config.tls.ca_file.as_deref(),
+            config.tls.identity(),
+        )?;
+        Ok(ClusterLink {
+            etcd: Arc::new(Etcd::new(&config.etcd, tls, config.auth.clone())),
             config: config.clone(),
             nudge: Arc::new(Notify::new()),
-        }
+        })
     }
 
     /// This gateway's name.

@@ -38,8 +38,8 @@ pub use sandbox::{Grants, Limits, MAX_PLUGIN_MEMORY_BYTES};
 pub use schema::{
     AdminConfig, AdminRole, AdminToken, AgentSessions, BotConfig, BotKind, CardButton, CardConfig,
     ClientLimits, ClusterConfig, ConnectorBehaviour, ConnectorConfig, ConnectorIdentity,
-    ConsumerAuth, ConversationType, DEFAULT_LEASE_TTL, DEFAULT_SESSION_REFRESH, DeployTo,
-    GatewayConfig, HubConfig, HubEngagement, HubSkill, HubTls, HubUser, LimitOverrides,
+    ConsumerAuth, ConversationType, DEFAULT_LEASE_TTL, DEFAULT_SESSION_REFRESH, DeployTo, EtcdAuth,
+    EtcdTls, GatewayConfig, HubConfig, HubEngagement, HubSkill, HubTls, HubUser, LimitOverrides,
     LoginCredentials, MAX_CONVERSATIONS_PER_AGENT, PluginConfig, Role, ScriptedAnswer,
     ScriptedRule, TranscriptSettings, UserKind, shipped_plugin_dir,
 };

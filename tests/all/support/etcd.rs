@@ -1,21 +1,50 @@
 //! A real etcd (Debian's `etcd-server`, installed with apt when the
 //! machine lacks it) on loopback ports of its own, with its data in a
-//! temporary directory. Killed on drop.
+//! temporary directory. Killed on drop. [`EtcdPeer::start_tls`] starts one
+//! that serves TLS only and asks every client for a certificate from its
+//! CA; [`EtcdPeer::enable_auth`] turns its authentication on.
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::json;
 
 pub struct EtcdPeer {
     child: Option<Child>,
     pub url: String,
     peer_url: String,
+    /// Plain HTTP, where etcd answers `/health` whatever its client URL
+    /// asks of clients.
+    metrics_url: String,
     data: tempfile::TempDir,
+    /// Its certificates, when it serves TLS.
+    pub tls: Option<EtcdCerts>,
+}
+
+/// A TLS etcd's certificates (PEM files): the CA that signed them all, and
+/// a client certificate a gateway shows.
+pub struct EtcdCerts {
+    pub ca: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
 }
 
 impl EtcdPeer {
     pub fn start() -> EtcdPeer {
+        Self::start_with(false)
+    }
+
+    /// An etcd at an `https://` URL that accepts only clients with a
+    /// certificate its CA signed (`--client-cert-auth`).
+    pub fn start_tls() -> EtcdPeer {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> EtcdPeer {
         install();
         // In memory where the machine has it: etcd syncs every write, and a
         // loaded CI disk would make its answers slow.
@@ -24,11 +53,15 @@ impl EtcdPeer {
             false => tempfile::tempdir(),
         }
         .expect("temp dir");
+        let scheme = if tls { "https" } else { "http" };
+        let tls = tls.then(|| certificates(data.path()));
         let mut peer = EtcdPeer {
             child: None,
-            url: format!("http://127.0.0.1:{}", free_port()),
+            url: format!("{scheme}://127.0.0.1:{}", free_port()),
             peer_url: format!("http://127.0.0.1:{}", free_port()),
+            metrics_url: format!("http://127.0.0.1:{}", free_port()),
             data,
+            tls,
         };
         peer.run();
         peer
@@ -70,7 +103,20 @@ impl EtcdPeer {
     }
 
     fn run(&mut self) {
-        let child = Command::new("etcd")
+        let mut command = Command::new("etcd");
+        if let Some(tls) = &self.tls {
+            command
+                .arg("--cert-file")
+                .arg(&tls.server_cert)
+                .arg("--key-file")
+                .arg(&tls.server_key)
+                .arg("--client-cert-auth")
+                .arg("--trusted-ca-file")
+                .arg(&tls.ca);
+        }
+        let child = command
+            .arg("--listen-metrics-urls")
+            .arg(&self.metrics_url)
             .arg("--name")
             .arg("switchboard-test")
             .arg("--data-dir")
@@ -90,10 +136,10 @@ impl EtcdPeer {
             .spawn()
             .expect("etcd starts");
         self.child = Some(child);
-        let health = format!("{}/health", self.url);
+        let health = format!("{}/health", self.metrics_url);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if healthy(&self.url) {
+            if healthy(&self.metrics_url) {
                 return;
             }
             assert!(
@@ -101,6 +147,49 @@ impl EtcdPeer {
                 "etcd answers at {health} within 30 s"
             );
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl EtcdPeer {
+    /// Turns etcd's authentication on, with user `root` (role `root`) and
+    /// user `user` of `password`, who may read and write the keys under
+    /// `prefix` and nothing else.
+    pub async fn enable_auth(&self, user: &str, password: &str, prefix: &str) {
+        use base64::Engine as _;
+        let base64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+        let tls = self.tls.as_ref().map(|tls| {
+            switchboard::tls::client_config_with_identity(
+                Some(&tls.ca),
+                Some((&tls.client_cert, &tls.client_key)),
+            )
+            .expect("the test certificates load")
+        });
+        let client = switchboard::http::HttpClient::new(tls.unwrap_or_else(|| {
+            switchboard::tls::client_config(None).expect("the web PKI roots load")
+        }));
+        let range_end = format!("{}0", prefix.trim_end_matches('/'));
+        for (path, body) in [
+            ("role/add", json!({ "name": "root" })),
+            (
+                "user/add",
+                json!({ "name": "root", "password": "root-password" }),
+            ),
+            ("user/grant", json!({ "user": "root", "role": "root" })),
+            ("role/add", json!({ "name": "gateways" })),
+            (
+                "role/grant",
+                json!({ "name": "gateways", "perm": {
+                    "permType": "READWRITE", "key": base64(prefix), "range_end": base64(&range_end),
+                }}),
+            ),
+            ("user/add", json!({ "name": user, "password": password })),
+            ("user/grant", json!({ "user": user, "role": "gateways" })),
+            ("enable", json!({})),
+        ] {
+            let url = format!("{}/v3/auth/{path}", self.url);
+            let answer = client.post_json(&url, &body).await;
+            assert!(answer.is_ok(), "etcd {path}: {answer:?}");
         }
     }
 }
@@ -145,6 +234,59 @@ fn healthy(url: &str) -> bool {
         .and_then(|()| stream.read_to_string(&mut answer))
         .is_ok()
         && answer.contains("\"health\":\"true\"")
+}
+
+/// A CA, and a server and a client certificate it signed, written into
+/// `dir`.
+fn certificates(dir: &Path) -> EtcdCerts {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+        IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let write = |name: &str, pem: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).expect("a certificate file");
+        path
+    };
+    let ca_key = KeyPair::generate().expect("a CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    ca.distinguished_name
+        .push(DnType::CommonName, "switchboard test etcd CA");
+    let ca_pem = ca.self_signed(&ca_key).expect("the CA certificate").pem();
+    let issuer = Issuer::new(ca, ca_key);
+    // etcd's JSON gateway reaches etcd's gRPC with the server certificate,
+    // so it serves clients too.
+    let leaf = |name: Option<&str>, sans: Vec<String>| {
+        let key = KeyPair::generate().expect("a key");
+        let mut params = CertificateParams::new(sans).expect("parameters");
+        params.distinguished_name = DistinguishedName::new();
+        if let Some(name) = name {
+            params.distinguished_name.push(DnType::CommonName, name);
+        }
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let cert = params.signed_by(&key, &issuer).expect("a certificate");
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server_cert, server_key) =
+        leaf(Some("etcd"), vec!["127.0.0.1".into(), "localhost".into()]);
+    // No Common Name: with its authentication on, etcd refuses requests to
+    // its JSON gateway from a certificate that carries one.
+    let (client_cert, client_key) = leaf(None, Vec::new());
+    EtcdCerts {
+        ca: write("ca.pem", ca_pem),
+        server_cert: write("server.pem", server_cert),
+        server_key: write("server-key.pem", server_key),
+        client_cert: write("client.pem", client_cert),
+        client_key: write("client-key.pem", client_key),
+    }
 }
 
 /// A loopback port free now (etcd takes no port 0).

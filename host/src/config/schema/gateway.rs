@@ -147,9 +147,9 @@ pub(in crate::config) fn parse_gateway(
         Some(ms) => std::time::Duration::from_millis(*ms.get()),
         None => DEFAULT_SESSION_REFRESH,
     };
-    let cluster = raw
-        .cluster
-        .and_then(|cluster| cluster.check(raw.messaging.csds.is_some(), file, source, diagnostics));
+    let cluster = raw.cluster.and_then(|cluster| {
+        cluster.check(raw.messaging.csds.is_some(), dir, file, source, diagnostics)
+    });
     Some(GatewayConfig {
         hub,
         csds: raw.messaging.csds,

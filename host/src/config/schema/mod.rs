@@ -35,7 +35,7 @@ mod transcripts;
 
 pub use admin::{AdminConfig, AdminRole, AdminToken};
 pub use bot::{BotConfig, BotKind, CardButton, CardConfig, ScriptedAnswer, ScriptedRule};
-pub use cluster::{ClusterConfig, DEFAULT_LEASE_TTL};
+pub use cluster::{ClusterConfig, DEFAULT_LEASE_TTL, EtcdAuth, EtcdTls};
 pub use connector::{
     ConnectorBehaviour, ConnectorConfig, ConnectorIdentity, ConversationType, DeployTo,
     MAX_CONVERSATIONS_PER_AGENT, Role,
