@@ -113,7 +113,13 @@ pub fn client_config_with_identity(
                 PrivateKeyDer::from_pem_file(key_file).map_err(|e| file_error(key_file, e))?;
             builder
                 .with_client_auth_cert(certificates, key)
-                .map_err(|e| file_error(key_file, e))?
+                .map_err(|e| {
+                    TlsError::Config(format!(
+                        "the client certificate {} with the key {}: {e}",
+                        cert_file.display(),
+                        key_file.display()
+                    ))
+                })?
         }
     };
     Ok(Arc::new(config))

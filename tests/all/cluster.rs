@@ -137,7 +137,10 @@ impl Setting {
     /// certificate and has its authentication on, reached as user
     /// `gateways` with `password`.
     async fn secure(ids: &[&str], password: &str) -> Setting {
-        let etcd = EtcdPeer::start_tls();
+        Self::secure_with(EtcdPeer::start_tls(false), ids, password).await
+    }
+
+    async fn secure_with(etcd: EtcdPeer, ids: &[&str], password: &str) -> Setting {
         etcd.enable_auth("gateways", "the-right-password", "/switchboard/")
             .await;
         let mut setting = Self::on(etcd, ids).await;
@@ -475,6 +478,19 @@ async fn gateways_share_connectors_through_an_etcd_with_tls_client_certificates_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_logs_in_again_when_etcd_s_users_change() {
+    // Signed tokens name the revision of etcd's users and roles: after a
+    // change, etcd refuses the ones it gave before.
+    let etcd = EtcdPeer::start_tls(true);
+    let setting = Setting::secure_with(etcd, &["c"], "the-right-password").await;
+    let (a, b) = setting.a_runs_c_and_b_stands_by(20_000).await;
+    setting.etcd.add_user("someone-else").await;
+    let (code, body) = b.call("POST", "api/connectors/c/stop").await;
+    assert_eq!(code, 200, "{body}");
+    a.until("c", "Stopped", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_whose_etcd_password_is_wrong_runs_nothing_and_says_why() {
     let setting = Setting::secure(&["c"], "a-wrong-password").await;
     let a = setting.member("a", &["c"], 6000);
@@ -486,4 +502,5 @@ async fn a_gateway_whose_etcd_password_is_wrong_runs_nothing_and_says_why() {
         message.contains("authenticate") && message.contains("invalid user ID or password"),
         "{message}"
     );
+    assert!(!message.contains("a-wrong-password"), "{message}");
 }

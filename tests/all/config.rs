@@ -205,10 +205,20 @@ fn validate_reads_the_certificate_files_a_cluster_reaches_etcd_with() {
         output.contains("[cluster] TLS to etcd: ") && output.contains("etcd-ca.pem"),
         "{output}"
     );
-    // A readable CA: nothing to say.
+    // A readable CA, and a client certificate with its key, all found
+    // beside switchboard.toml: nothing to say.
     let certificates = tempfile::tempdir().unwrap();
-    let (ca, _) = switchboard::tls::self_signed(certificates.path()).unwrap();
-    config.write("etcd-ca.pem", &std::fs::read_to_string(ca).unwrap());
+    let (cert, key) = switchboard::tls::self_signed(certificates.path()).unwrap();
+    config.write("etcd-ca.pem", &std::fs::read_to_string(&cert).unwrap());
+    config.write("gw.pem", &std::fs::read_to_string(&cert).unwrap());
+    config.append(
+        "switchboard.toml",
+        "cert_file = \"gw.pem\"\nkey_file = \"gw-key.pem\"\n",
+    );
+    let (ok, output) = validate(config.path());
+    assert!(!ok, "the key is missing: {output}");
+    assert!(output.contains("gw-key.pem"), "{output}");
+    config.write("gw-key.pem", &std::fs::read_to_string(&key).unwrap());
     let (ok, output) = validate(config.path());
     assert!(ok, "{output}");
 }

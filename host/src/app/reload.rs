@@ -386,12 +386,26 @@ pub(super) fn settings_of(config: &ConnectorConfig, plugins: PluginChain) -> Con
     }
 }
 
-/// The parts of switchboard.toml a reload cannot change.
+/// The parts of switchboard.toml a reload cannot change. The etcd password
+/// is left out of the cluster's `Debug`, so it is compared by a hash.
 pub(super) fn restart_only(config: &Config) -> String {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     let g = &config.gateway;
+    let etcd_password = g
+        .cluster
+        .as_ref()
+        .and_then(|c| c.auth.as_ref())
+        .map(|auth| BuildHasherDefault::<DefaultHasher>::default().hash_one(&auth.password));
     format!(
         "{:?}",
-        (&g.hub, &g.csds, &g.ca_file, &g.data_dir, &g.cluster)
+        (
+            &g.hub,
+            &g.csds,
+            &g.ca_file,
+            &g.data_dir,
+            &g.cluster,
+            etcd_password
+        )
     )
 }
 

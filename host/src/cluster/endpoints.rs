@@ -2,8 +2,9 @@
 //! that answered last, then to the others in turn; `https://` endpoints
 //! with the `[cluster]` CA and client certificate; with etcd's
 //! authentication on, a token from `/v3/auth/authenticate` in the
-//! `Authorization` header, and a new one whenever etcd refuses it (401: it
-//! restarted, or the token went unused too long).
+//! `Authorization` header, and a new one whenever etcd refuses it (it
+//! restarted, the token went unused too long, or etcd's users and roles
+//! changed since it was given).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,6 +63,8 @@ pub(super) struct Endpoints {
     /// The token etcd gave for `auth`, sent with every call until etcd
     /// refuses it (tokens end when etcd restarts, or after minutes unused).
     token: std::sync::Mutex<Option<Arc<str>>>,
+    /// Held by the call that logs in.
+    logging_in: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Endpoints {
@@ -101,6 +104,7 @@ impl Endpoints {
             current: AtomicUsize::new(0),
             auth,
             token: std::sync::Mutex::new(None),
+            logging_in: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -141,7 +145,8 @@ impl Endpoints {
 
     /// [`Self::call`] at one endpoint, with a token when etcd's
     /// authentication is on: the one held, or a new one when there is none
-    /// or etcd refuses the one held (401).
+    /// or etcd refuses the one held (a refused call was not carried out, so
+    /// it is sent once more).
     async fn call_at(
         &self,
         endpoint: &str,
@@ -153,24 +158,36 @@ impl Endpoints {
             return self.post(endpoint, call, path, body, None).await;
         };
         let held = self.token.lock().expect("the token lock").clone();
-        if let Some(token) = held {
-            match self.post(endpoint, call, path, body, Some(&token)).await {
-                Err(Attempt::Failed(EtcdError::Refused { status: 401, .. })) => {
-                    self.token.lock().expect("the token lock").take();
-                }
+        if let Some(token) = &held {
+            match self.post(endpoint, call, path, body, Some(token)).await {
+                Err(Attempt::Failed(error)) if token_refused(&error) => {}
                 other => return other,
             }
         }
-        let token = self.authenticate(endpoint, auth).await?;
+        let token = self.log_in(endpoint, auth, held).await?;
         self.post(endpoint, call, path, body, Some(&token)).await
     }
 
-    /// Logs in at `endpoint` as `auth`; the token, also kept for the calls
-    /// after.
-    async fn authenticate(&self, endpoint: &str, auth: &EtcdAuth) -> Result<Arc<str>, Attempt> {
+    /// A token in place of `stale` (the one etcd refused, or none): one
+    /// another call got meanwhile, or a new one from logging in at
+    /// `endpoint` as `auth`. One call logs in at a time, so that calls
+    /// refused together (after etcd restarted) log in once.
+    async fn log_in(
+        &self,
+        endpoint: &str,
+        auth: &EtcdAuth,
+        stale: Option<Arc<str>>,
+    ) -> Result<Arc<str>, Attempt> {
         #[derive(Deserialize)]
         struct Authenticated {
             token: String,
+        }
+        let _one_at_a_time = self.logging_in.lock().await;
+        let held = self.token.lock().expect("the token lock").clone();
+        if let Some(token) = held
+            && Some(&token) != stale.as_ref()
+        {
+            return Ok(token);
         }
         let credentials = json!({ "name": auth.username, "password": auth.password });
         let body = Bytes::from(credentials.to_string());
@@ -236,7 +253,7 @@ impl Endpoints {
         }
         let mut message = serde_json::from_slice::<Failure>(&answer.body)
             .map(|f| f.message)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&answer.body).into_owned());
+            .unwrap_or_else(|_| String::from_utf8_lossy(&answer.body).trim().to_owned());
         if message.contains("CommonName of client") {
             message.push_str(
                 " (switchboard reaches etcd through its JSON gateway: give the gateway a client certificate without a Common Name)",
@@ -247,5 +264,20 @@ impl Endpoints {
             status: answer.status,
             message,
         }))
+    }
+}
+
+/// etcd refused the token a call carried: it is unknown (etcd restarted,
+/// or it went unused too long: 401), or older than a change of etcd's
+/// users and roles (400).
+fn token_refused(error: &EtcdError) -> bool {
+    match error {
+        EtcdError::Refused { status: 401, .. } => true,
+        EtcdError::Refused {
+            status: 400,
+            message,
+            ..
+        } => message.contains("revision of auth store is old"),
+        _ => false,
     }
 }

@@ -21,6 +21,9 @@ pub struct EtcdPeer {
     data: tempfile::TempDir,
     /// Its certificates, when it serves TLS.
     pub tls: Option<EtcdCerts>,
+    /// It gives signed tokens (JWT) that carry the revision of its users
+    /// and roles, instead of its default random ones.
+    jwt: bool,
 }
 
 /// A TLS etcd's certificates (PEM files): the CA that signed them all, and
@@ -35,16 +38,18 @@ pub struct EtcdCerts {
 
 impl EtcdPeer {
     pub fn start() -> EtcdPeer {
-        Self::start_with(false)
+        Self::start_with(false, false)
     }
 
     /// An etcd at an `https://` URL that accepts only clients with a
-    /// certificate its CA signed (`--client-cert-auth`).
-    pub fn start_tls() -> EtcdPeer {
-        Self::start_with(true)
+    /// certificate its CA signed (`--client-cert-auth`); `jwt`: its tokens
+    /// are signed ones that name the revision of its users and roles, so
+    /// that a change of those makes it refuse the tokens given before.
+    pub fn start_tls(jwt: bool) -> EtcdPeer {
+        Self::start_with(true, jwt)
     }
 
-    fn start_with(tls: bool) -> EtcdPeer {
+    fn start_with(tls: bool, jwt: bool) -> EtcdPeer {
         install();
         // In memory where the machine has it: etcd syncs every write, and a
         // loaded CI disk would make its answers slow.
@@ -62,6 +67,7 @@ impl EtcdPeer {
             metrics_url: format!("http://127.0.0.1:{}", free_port()),
             data,
             tls,
+            jwt,
         };
         peer.run();
         peer
@@ -104,6 +110,14 @@ impl EtcdPeer {
 
     fn run(&mut self) {
         let mut command = Command::new("etcd");
+        if self.jwt {
+            let secret = self.data.path().join("jwt.secret");
+            std::fs::write(&secret, uuid::Uuid::new_v4().to_string()).expect("a JWT secret");
+            command.arg("--auth-token").arg(format!(
+                "jwt,priv-key={},sign-method=HS256",
+                secret.display()
+            ));
+        }
         if let Some(tls) = &self.tls {
             command
                 .arg("--cert-file")
@@ -158,16 +172,7 @@ impl EtcdPeer {
     pub async fn enable_auth(&self, user: &str, password: &str, prefix: &str) {
         use base64::Engine as _;
         let base64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
-        let tls = self.tls.as_ref().map(|tls| {
-            switchboard::tls::client_config_with_identity(
-                Some(&tls.ca),
-                Some((&tls.client_cert, &tls.client_key)),
-            )
-            .expect("the test certificates load")
-        });
-        let client = switchboard::http::HttpClient::new(tls.unwrap_or_else(|| {
-            switchboard::tls::client_config(None).expect("the web PKI roots load")
-        }));
+        let client = self.client();
         let range_end = format!("{}0", prefix.trim_end_matches('/'));
         for (path, body) in [
             ("role/add", json!({ "name": "root" })),
@@ -191,6 +196,41 @@ impl EtcdPeer {
             let answer = client.post_json(&url, &body).await;
             assert!(answer.is_ok(), "etcd {path}: {answer:?}");
         }
+    }
+}
+
+impl EtcdPeer {
+    /// Adds user `name` as `root`: a change of etcd's users, after which
+    /// etcd refuses the tokens it gave before ("revision of auth store is
+    /// old").
+    pub async fn add_user(&self, name: &str) {
+        let client = self.client();
+        let root = json!({ "name": "root", "password": "root-password" });
+        let login = client
+            .post_json(&format!("{}/v3/auth/authenticate", self.url), &root)
+            .await
+            .expect("root logs in");
+        let token = login["token"].as_str().expect("a token");
+        let request = hyper::Request::post(format!("{}/v3/auth/user/add", self.url))
+            .header(hyper::header::AUTHORIZATION, token)
+            .body(switchboard::http::Body::from(
+                json!({ "name": name, "password": "unused" }).to_string(),
+            ))
+            .expect("a request");
+        let answer = client.request(request).await.expect("etcd answers");
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+    }
+
+    /// A client of this etcd, with the client certificate if it wants one.
+    fn client(&self) -> switchboard::http::HttpClient {
+        let tls = match &self.tls {
+            Some(tls) => switchboard::tls::client_config_with_identity(
+                Some(&tls.ca),
+                Some((&tls.client_cert, &tls.client_key)),
+            ),
+            None => switchboard::tls::client_config(None),
+        };
+        switchboard::http::HttpClient::new(tls.expect("the client's certificates load"))
     }
 }
 

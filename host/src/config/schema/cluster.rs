@@ -135,10 +135,11 @@ impl RawCluster {
                     .into(),
             );
         }
+        let http = self.etcd.iter().any(|url| url.starts_with("http://"));
         for field in [&self.ca_file, &self.cert_file, &self.key_file]
             .into_iter()
             .flatten()
-            .filter(|_| !https)
+            .filter(|_| http && !https)
         {
             refuse(
                 field.span(),
@@ -215,6 +216,14 @@ impl RawCluster {
         }
         if diagnostics.len() > before {
             return None;
+        }
+        if let Some(username) = self.username.as_ref().filter(|_| http && !https) {
+            diagnostics.push(Diagnostic::warning(
+                file,
+                source,
+                username.span(),
+                "[cluster] the etcd password crosses the network in the clear over http://: use https:// URLs",
+            ));
         }
         let path = |f: &Located<String>| dir.join(f.as_str());
         Some(ClusterConfig {
