@@ -191,7 +191,7 @@ impl Endpoints {
         }
         let credentials = json!({ "name": auth.username, "password": auth.password });
         let body = Bytes::from(credentials.to_string());
-        let answer = self
+        let answer = match self
             .post(
                 endpoint,
                 "authenticate",
@@ -199,7 +199,17 @@ impl Endpoints {
                 &body,
                 None,
             )
-            .await?;
+            .await
+        {
+            // A member without a leader (just restarted, say) logs nobody
+            // in; another member may: try the next.
+            Err(Attempt::Failed(EtcdError::Refused {
+                status: 500..,
+                message,
+                ..
+            })) => return Err(Attempt::Unreachable(format!("{endpoint}: {message}"))),
+            other => other?,
+        };
         let token: Arc<str> = serde_json::from_slice::<Authenticated>(&answer)
             .map_err(|e| {
                 Attempt::Failed(EtcdError::Answer {
@@ -269,15 +279,66 @@ impl Endpoints {
 
 /// etcd refused the token a call carried: it is unknown (etcd restarted,
 /// or it went unused too long: 401), or older than a change of etcd's
-/// users and roles (400).
+/// users and roles (400 from etcd 3.4; some later releases answer 500
+/// with another wording).
 fn token_refused(error: &EtcdError) -> bool {
     match error {
         EtcdError::Refused { status: 401, .. } => true,
-        EtcdError::Refused {
-            status: 400,
-            message,
-            ..
-        } => message.contains("revision of auth store is old"),
+        EtcdError::Refused { message, .. } => {
+            message.contains("revision of auth store is old")
+                || message.contains("revision in header is old")
+        }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::StatusCode;
+
+    /// A stand-in for one etcd member, on loopback: `leader` false answers
+    /// everything 503 as a member without a leader does; true logs user
+    /// `u` in with token `t` and answers a range carrying it.
+    async fn member(leader: bool) -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(crate::http::serve(listener, move |request, _| async move {
+            let token = request.headers().get(AUTHORIZATION).cloned();
+            // etcd's JSON gateway writes its refusals so.
+            let refusal = |status: StatusCode, message: &str| {
+                crate::http::json(status, &json!({ "error": message, "message": message }))
+            };
+            match (leader, request.uri().path()) {
+                (false, _) => refusal(StatusCode::SERVICE_UNAVAILABLE, "etcdserver: no leader"),
+                (true, "/v3/auth/authenticate") => {
+                    crate::http::json(StatusCode::OK, &json!({ "token": "t" }))
+                }
+                (true, "/v3/kv/range") if token.is_some_and(|t| t == "t") => {
+                    crate::http::json(StatusCode::OK, &json!({ "kvs": [] }))
+                }
+                _ => refusal(StatusCode::UNAUTHORIZED, "etcdserver: invalid auth token"),
+            }
+        }));
+        (url, server)
+    }
+
+    #[tokio::test]
+    async fn a_member_that_cannot_log_anyone_in_is_passed_over_for_one_that_can() {
+        let (leaderless, _a) = member(false).await;
+        let (leader, _b) = member(true).await;
+        let endpoints = Endpoints::new(
+            &[leaderless, leader],
+            crate::tls::client_config(None).unwrap(),
+            Some(EtcdAuth {
+                username: "u".into(),
+                password: "p".into(),
+            }),
+        );
+        let answer: serde_json::Value = endpoints
+            .call("range", "/v3/kv/range", json!({}))
+            .await
+            .expect("the second member answers");
+        assert_eq!(answer, json!({ "kvs": [] }));
     }
 }
